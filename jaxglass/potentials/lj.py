@@ -1,0 +1,89 @@
+"""Kob-Andersen binary Lennard-Jones glass formers, in reduced units.
+
+Parameters (Kob & Andersen, PRL 73, 1376 (1994)): ε_AA = 1, σ_AA = 1, ε_AB = 1.5, σ_AB = 0.8,
+ε_BB = 0.5, σ_BB = 0.88, cutoff r_c = 2.5 σ_αβ, unit masses. The usual compositions are A80B20 in
+3D (Kob & Andersen 1994) and A65B35 in 2D (Brüning et al., J. Phys.: Condens. Matter 21, 035117
+(2009)) at number density ρ = 1.2.
+
+The cutoff is smoothed to second order: the pair energy is shifted by its second-order Taylor
+polynomial at r_c,
+
+    φ_s(r) = φ(r) - φ(r_c) - φ'(r_c)(r - r_c) - φ''(r_c)(r - r_c)² / 2    (r < r_c),
+
+so the energy, force and force constant all vanish at r_c and the Hessian has no jump when a pair
+crosses the cutoff.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+
+from .base import Potential, Term
+
+KA_EPSILON = np.array([[1.0, 1.5], [1.5, 0.5]])
+KA_SIGMA = np.array([[1.0, 0.8], [0.8, 0.88]])
+KA_CUTOFF = 2.5
+
+#: Composition x_B and density of the standard models.
+KA_3D = dict(x_B=0.20, density=1.2)
+KA_2D = dict(x_B=0.35, density=1.2)
+
+CITATION_KA = "W. Kob and H. C. Andersen, Phys. Rev. Lett. 73, 1376 (1994)"
+CITATION_KA2D = "R. Brüning et al., J. Phys.: Condens. Matter 21, 035117 (2009)"
+
+
+def _lj(r, eps, sig):
+    s6 = (sig / r) ** 6
+    return 4.0 * eps * (s6 * s6 - s6)
+
+
+def _lj_d1(r, eps, sig):
+    s6 = (sig / r) ** 6
+    return 4.0 * eps * (-12.0 * s6 * s6 + 6.0 * s6) / r
+
+
+def _lj_d2(r, eps, sig):
+    s6 = (sig / r) ** 6
+    return 4.0 * eps * (156.0 * s6 * s6 - 42.0 * s6) / (r * r)
+
+
+def lennard_jones(
+    epsilon=KA_EPSILON,
+    sigma=KA_SIGMA,
+    cutoff: float = KA_CUTOFF,
+    species: tuple[str, ...] = ("A", "B"),
+    name: str = "Kob-Andersen LJ",
+    citation: str = CITATION_KA,
+) -> Potential:
+    """Multi-species LJ with a second-order smooth cutoff at ``cutoff * sigma_ab`` (reduced units)."""
+    eps = jnp.asarray(np.asarray(epsilon, dtype=np.float64))
+    sig = jnp.asarray(np.asarray(sigma, dtype=np.float64))
+    ns = len(species)
+    if eps.shape != (ns, ns) or sig.shape != (ns, ns):
+        raise ValueError(f"epsilon/sigma: expected ({ns}, {ns}) matrices for species {species}")
+    if not (np.allclose(eps, eps.T) and np.allclose(sig, sig.T)):
+        raise ValueError("epsilon/sigma: must be symmetric")
+    rc = cutoff * sig
+
+    def pair_energy(r, si, sj):
+        e, s, c = eps[si, sj], sig[si, sj], rc[si, sj]
+        inside = r < c
+        rs = jnp.where(inside, r, c)  # keeps the powers finite outside
+        x = rs - c
+        val = _lj(rs, e, s) - _lj(c, e, s) - _lj_d1(c, e, s) * x - 0.5 * _lj_d2(c, e, s) * x * x
+        return jnp.where(inside, val, 0.0)
+
+    return Potential(
+        name=name,
+        species=tuple(species),
+        terms=(Term(cutoff=float(np.max(np.asarray(rc))), pair_energy=pair_energy),),
+        units="lj",
+        dims=(2, 3),
+        citation=citation,
+    )
+
+
+def kob_andersen() -> Potential:
+    """The Kob-Andersen potential (same parameters in 2D and 3D)."""
+    return lennard_jones()

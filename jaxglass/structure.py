@@ -1,0 +1,365 @@
+"""The :class:`Structure` PyTree: the one type every stage of jaxglass passes around.
+
+A structure is an orthorhombic cell (box lengths per axis) holding ``N`` atoms in ``d = 2`` or
+``d = 3`` dimensions. Array fields (positions, species, box, masses) are PyTree leaves, so a
+``Structure`` can be passed through ``jit``/``vmap``/``grad``; the species names and the
+per-axis periodicity are static metadata.
+
+Units: lengths in Å and masses in amu for atomistic systems; reduced units (σ, m) for
+Lennard-Jones systems.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+# Standard atomic weights (amu), IUPAC 2013 abridged values.
+ATOMIC_MASSES: dict[str, float] = {
+    "H": 1.008,
+    "B": 10.81,
+    "C": 12.011,
+    "N": 14.007,
+    "O": 15.999,
+    "Al": 26.9815385,
+    "Si": 28.085,
+    "Fe": 55.845,
+    "Ni": 58.6934,
+    "Cu": 63.546,
+    "Ge": 72.630,
+    "Zr": 91.224,
+    "Ag": 107.8682,
+    "Au": 196.966569,
+}
+
+#: Species names used for reduced-unit Lennard-Jones particles (unit mass).
+LJ_TYPES = ("A", "B")
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class Structure:
+    """Atoms in an orthorhombic, optionally periodic cell.
+
+    Attributes:
+      positions: ``(N, d)`` Cartesian coordinates.
+      species: ``(N,)`` int32 indices into :attr:`species_names`.
+      box: ``(d,)`` cell lengths (the cell spans ``[0, box)`` along each axis).
+      masses: ``(N,)`` atomic masses (amu, or reduced units for LJ types ``A``/``B``).
+      species_names: static tuple of species names, e.g. ``("Si", "C")``.
+      periodic: static tuple of ``d`` booleans; non-periodic axes are never wrapped.
+    """
+
+    positions: jax.Array
+    species: jax.Array
+    box: jax.Array
+    masses: jax.Array
+    species_names: tuple[str, ...] = dataclasses.field(metadata=dict(static=True))
+    periodic: tuple[bool, ...] = dataclasses.field(metadata=dict(static=True))
+
+    @property
+    def n_atoms(self) -> int:
+        return self.positions.shape[0]
+
+    @property
+    def dim(self) -> int:
+        return self.positions.shape[1]
+
+    @property
+    def volume(self) -> jax.Array:
+        """Cell volume (area in 2D), counting only periodic axes' lengths times the others."""
+        return jnp.prod(self.box)
+
+    def symbols(self) -> list[str]:
+        """Species name of every atom (host-side)."""
+        sp = np.asarray(self.species)
+        return [self.species_names[s] for s in sp]
+
+    def replace(self, **changes: Any) -> Structure:
+        return dataclasses.replace(self, **changes)
+
+    def with_positions(self, positions: jax.Array) -> Structure:
+        return dataclasses.replace(self, positions=positions)
+
+    def count(self, name: str) -> int:
+        """Number of atoms of species ``name``."""
+        if name not in self.species_names:
+            return 0
+        return int(np.sum(np.asarray(self.species) == self.species_names.index(name)))
+
+
+def _as_species(species: Any, n: int, species_names: Sequence[str] | None) -> tuple[np.ndarray, tuple[str, ...]]:
+    arr = np.asarray(species)
+    if arr.shape != (n,):
+        raise ValueError(
+            f"species: expected shape ({n},) to match positions, got {arr.shape}; "
+            "give one species (name or index) per atom"
+        )
+    if arr.dtype.kind in "US" or arr.dtype == object:
+        names_in = [str(s) for s in arr.tolist()]
+        if species_names is None:
+            seen: list[str] = []
+            for s in names_in:
+                if s not in seen:
+                    seen.append(s)
+            species_names = tuple(seen)
+        species_names = tuple(species_names)
+        lookup = {s: i for i, s in enumerate(species_names)}
+        unknown = sorted({s for s in names_in if s not in lookup})
+        if unknown:
+            raise ValueError(
+                f"species: names {unknown} are not in species_names={species_names}; "
+                "add them to species_names"
+            )
+        return np.array([lookup[s] for s in names_in], dtype=np.int32), species_names
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"species: expected integer indices or names, got dtype {arr.dtype}")
+    if species_names is None:
+        raise ValueError("species_names: required when species are given as integer indices")
+    species_names = tuple(str(s) for s in species_names)
+    if n and (arr.min() < 0 or arr.max() >= len(species_names)):
+        raise ValueError(
+            f"species: indices must lie in [0, {len(species_names)}) for species_names="
+            f"{species_names}, got range [{arr.min()}, {arr.max()}]"
+        )
+    return arr.astype(np.int32), species_names
+
+
+def default_masses(species_names: Sequence[str]) -> np.ndarray:
+    """Mass per species name: standard atomic weights, or 1 for LJ types ``A``/``B``."""
+    out = []
+    for s in species_names:
+        if s in ATOMIC_MASSES:
+            out.append(ATOMIC_MASSES[s])
+        elif s in LJ_TYPES:
+            out.append(1.0)
+        else:
+            raise ValueError(
+                f"species_names: no default mass for species {s!r}; pass masses= explicitly "
+                f"(known: {sorted(ATOMIC_MASSES)} and LJ types {LJ_TYPES})"
+            )
+    return np.asarray(out, dtype=np.float64)
+
+
+def make_structure(
+    positions: Any,
+    species: Any,
+    box: Any,
+    *,
+    species_names: Sequence[str] | None = None,
+    masses: Any = None,
+    periodic: bool | Sequence[bool] = True,
+    min_distance: float | None = 0.5,
+    wrap: bool = True,
+) -> Structure:
+    """Build and validate a :class:`Structure` (host-side, not jittable).
+
+    Args:
+      positions: ``(N, d)`` coordinates, ``d`` in {2, 3}.
+      species: ``(N,)`` species names (str) or integer indices into ``species_names``.
+      box: ``(d,)`` positive cell lengths (a scalar is broadcast to all axes).
+      species_names: order of species; inferred from first appearance when names are given.
+      masses: ``(N,)`` per-atom masses; defaults to standard atomic weights (1 for LJ ``A``/``B``).
+      periodic: one bool for all axes or one per axis.
+      min_distance: raise if two atoms are closer than this (same length unit as positions);
+        ``None`` skips the check.
+      wrap: wrap periodic coordinates into ``[0, box)``.
+
+    Raises:
+      ValueError / TypeError naming the offending field.
+    """
+    pos = np.asarray(positions, dtype=np.float64)
+    if pos.ndim != 2 or pos.shape[1] not in (2, 3):
+        raise ValueError(f"positions: expected shape (N, 2) or (N, 3), got {pos.shape}")
+    n, d = pos.shape
+    if n == 0:
+        raise ValueError("positions: a structure needs at least one atom")
+    bad = ~np.isfinite(pos)
+    if bad.any():
+        rows = np.unique(np.nonzero(bad)[0])[:5].tolist()
+        raise ValueError(f"positions: non-finite (NaN/inf) coordinates for atoms {rows}")
+    box_arr = np.asarray(box, dtype=np.float64)
+    if box_arr.ndim == 0:
+        box_arr = np.full((d,), float(box_arr))
+    if box_arr.shape != (d,):
+        raise ValueError(
+            f"box: expected {d} orthorhombic cell lengths for {d}D positions, got shape {box_arr.shape}"
+        )
+    if not np.all(np.isfinite(box_arr)) or np.any(box_arr <= 0):
+        raise ValueError(f"box: cell lengths must be finite and positive, got {box_arr.tolist()}")
+    if isinstance(periodic, (bool, np.bool_)):
+        per = (bool(periodic),) * d
+    else:
+        per = tuple(bool(p) for p in periodic)
+        if len(per) != d:
+            raise ValueError(f"periodic: expected {d} flags, got {len(per)}")
+    sp, names = _as_species(species, n, species_names)
+    if masses is None:
+        m = default_masses(names)[sp]
+    else:
+        m = np.asarray(masses, dtype=np.float64)
+        if m.shape != (n,):
+            raise ValueError(f"masses: expected shape ({n},), got {m.shape}")
+        if not np.all(np.isfinite(m)) or np.any(m <= 0):
+            raise ValueError("masses: every mass must be finite and positive")
+    if wrap:
+        pmask = np.asarray(per)
+        pos = np.where(pmask, np.mod(pos, box_arr), pos)
+    if min_distance is not None and n > 1:
+        check_min_distance(pos, box_arr, per, min_distance)
+    return Structure(
+        positions=jnp.asarray(pos),
+        species=jnp.asarray(sp),
+        box=jnp.asarray(box_arr),
+        masses=jnp.asarray(m),
+        species_names=names,
+        periodic=per,
+    )
+
+
+def check_min_distance(pos: np.ndarray, box: np.ndarray, periodic: Sequence[bool], threshold: float) -> None:
+    """Raise ``ValueError`` if two atoms are closer than ``threshold`` (minimum image)."""
+    tree, _ = _kdtree(pos, box, periodic, threshold)
+    pairs = tree.query_pairs(threshold, output_type="ndarray")
+    if len(pairs):
+        i, j = (int(x) for x in pairs[0])
+        dr = pos[j] - pos[i]
+        per = np.asarray(periodic)
+        dr = np.where(per, dr - box * np.round(dr / box), dr)
+        raise ValueError(
+            f"positions: {len(pairs)} atom pair(s) closer than min_distance={threshold}, e.g. atoms "
+            f"{i} and {j} at distance {np.linalg.norm(dr):.4g}; remove overlapping atoms or pass "
+            "min_distance=None to skip this check"
+        )
+
+
+def _kdtree(pos: np.ndarray, box: np.ndarray, periodic: Sequence[bool], reach: float):
+    """A periodic cKDTree over ``pos``; non-periodic axes get a box large enough never to wrap."""
+    from scipy.spatial import cKDTree
+
+    per = np.asarray(periodic)
+    p = np.array(pos, dtype=np.float64)
+    size = np.array(box, dtype=np.float64)
+    if (~per).any():
+        lo = p[:, ~per].min(axis=0)
+        hi = p[:, ~per].max(axis=0)
+        p[:, ~per] -= lo
+        size[~per] = (hi - lo) + 2.0 * reach + 1.0
+    if per.any():
+        p[:, per] = np.mod(p[:, per], size[per])
+        # cKDTree requires coordinates strictly below boxsize.
+        p[:, per] = np.where(p[:, per] >= size[per], 0.0, p[:, per])
+    return cKDTree(p, boxsize=size), p
+
+
+def replicate(structure: Structure, reps: Sequence[int]) -> Structure:
+    """Tile a structure ``reps[k]`` times along each axis (host-side)."""
+    reps = tuple(int(r) for r in reps)
+    d = structure.dim
+    if len(reps) != d or any(r < 1 for r in reps):
+        raise ValueError(f"reps: expected {d} positive integers, got {reps}")
+    pos = np.asarray(structure.positions)
+    box = np.asarray(structure.box)
+    grids = np.meshgrid(*[np.arange(r) for r in reps], indexing="ij")
+    shifts = np.stack([g.ravel() for g in grids], axis=1) * box
+    new_pos = (pos[None, :, :] + shifts[:, None, :]).reshape(-1, d)
+    k = shifts.shape[0]
+    return Structure(
+        positions=jnp.asarray(new_pos),
+        species=jnp.asarray(np.tile(np.asarray(structure.species), k)),
+        box=jnp.asarray(box * np.asarray(reps)),
+        masses=jnp.asarray(np.tile(np.asarray(structure.masses), k)),
+        species_names=structure.species_names,
+        periodic=structure.periodic,
+    )
+
+
+def displacement(dr: jax.Array, box: jax.Array, periodic: Sequence[bool]) -> jax.Array:
+    """Minimum-image convention for difference vectors ``dr`` (..., d) in an orthorhombic box."""
+    per = np.asarray(periodic)
+    if not per.any():
+        return dr
+    wrapped = dr - box * jnp.round(dr / box)
+    return jnp.where(per, wrapped, dr)
+
+
+# ---------------------------------------------------------------------------------------------
+# File I/O through ase (optional dependency)
+
+
+def _require_ase():
+    try:
+        import ase  # noqa: F401
+        import ase.io  # noqa: F401
+    except ImportError as err:  # pragma: no cover - exercised only without ase
+        raise ImportError(
+            "reading/writing structure files needs ase: pip install 'jaxglass[io]' (or pip install ase)"
+        ) from err
+    return ase
+
+
+def to_ase(structure: Structure):
+    """Convert to an ``ase.Atoms`` (2D structures get a z coordinate of 0 and a unit z axis)."""
+    ase = _require_ase()
+    pos = np.asarray(structure.positions)
+    box = np.asarray(structure.box)
+    per = list(structure.periodic)
+    if structure.dim == 2:
+        pos = np.concatenate([pos, np.zeros((len(pos), 1))], axis=1)
+        box = np.concatenate([box, [1.0]])
+        per = per + [False]
+    names = structure.symbols()
+    elements = [n if n in ATOMIC_MASSES else "X" for n in names]
+    atoms = ase.Atoms(symbols=elements, positions=pos, cell=np.diag(box), pbc=per)
+    atoms.set_masses(np.asarray(structure.masses))
+    atoms.info["jaxglass_dim"] = structure.dim
+    atoms.info["jaxglass_species_names"] = " ".join(structure.species_names)
+    atoms.arrays["jaxglass_species"] = np.asarray(structure.species, dtype=np.int64)
+    return atoms
+
+
+def from_ase(atoms, *, min_distance: float | None = 0.5) -> Structure:
+    """Convert an ``ase.Atoms`` with an orthorhombic cell into a :class:`Structure`."""
+    cell = np.asarray(atoms.cell[:])
+    if not np.allclose(cell, np.diag(np.diag(cell)), atol=1e-8):
+        raise ValueError("cell: jaxglass supports orthorhombic cells only; got a non-diagonal cell")
+    box = np.diag(cell).copy()
+    pos = np.asarray(atoms.get_positions())
+    per = tuple(bool(p) for p in atoms.pbc)
+    dim = int(atoms.info.get("jaxglass_dim", 3))
+    names_info = atoms.info.get("jaxglass_species_names")
+    if names_info is not None and "jaxglass_species" in atoms.arrays:
+        names = tuple(str(names_info).split())
+        species = np.asarray(atoms.arrays["jaxglass_species"], dtype=np.int32)
+    else:
+        names = None
+        species = np.asarray(atoms.get_chemical_symbols())
+    masses = np.asarray(atoms.get_masses())
+    if dim == 2:
+        pos, box, per = pos[:, :2], box[:2], per[:2]
+    if np.any(box <= 0):
+        raise ValueError(f"box: cell lengths must be positive, got {box.tolist()} (set the ase cell)")
+    return make_structure(
+        pos, species, box, species_names=names, masses=masses, periodic=per, min_distance=min_distance
+    )
+
+
+def write(path: str, structure: Structure, **kwargs: Any) -> None:
+    """Write a structure with ase (format from the file name; extxyz keeps species and masses)."""
+    _require_ase()
+    import ase.io
+
+    ase.io.write(path, to_ase(structure), **kwargs)
+
+
+def read(path: str, index: Any = -1, *, min_distance: float | None = 0.5) -> Structure:
+    """Read a structure with ase (any format ase reads; orthorhombic cells)."""
+    _require_ase()
+    import ase.io
+
+    return from_ase(ase.io.read(path, index=index), min_distance=min_distance)
