@@ -93,7 +93,9 @@ class Structure:
         return int(np.sum(np.asarray(self.species) == self.species_names.index(name)))
 
 
-def _as_species(species: Any, n: int, species_names: Sequence[str] | None) -> tuple[np.ndarray, tuple[str, ...]]:
+def _as_species(
+    species: Any, n: int, species_names: Sequence[str] | None
+) -> tuple[np.ndarray, tuple[str, ...]]:
     arr = np.asarray(species)
     if arr.shape != (n,):
         raise ValueError(

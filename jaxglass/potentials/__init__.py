@@ -1,6 +1,37 @@
-"""Interatomic potentials for the five glass families (see :mod:`jaxglass.potentials.base`)."""
+"""Interatomic potentials for the five glass families (see :mod:`jaxglass.potentials.base`).
+
+=====================  ==============================================  =======================
+family                 potential                                       constructor
+=====================  ==============================================  =======================
+2D / 3D LJ glasses     Kob-Andersen, smooth to 2nd order (reduced)     :func:`kob_andersen`
+CuAlZr metallic glass  EAM: setfl tables, analytic Zhou-Johnson-Wadley  :func:`read_setfl`,
+                                                                       :func:`zhou_johnson_wadley`
+a-SiC                  Vashishta 2007 (spectra)                        :func:`vashishta_sic_2007`
+a-SiC, AMC             Tersoff 1989 Si-C, Lindsay-Broido carbon        :func:`tersoff_sic_1989`,
+                                                                       :func:`lindsay_broido_carbon`
+=====================  ==============================================  =======================
+"""
 
 from .base import FREQ_THZ, Potential, Term, energy, forces
+from .eam import EAMPotential, read_setfl, zhou_johnson_wadley
 from .lj import kob_andersen, lennard_jones
+from .tersoff import lindsay_broido_carbon, read_tersoff_file, tersoff_sic_1989
+from .vashishta import read_vashishta_file, vashishta_sic_2007
 
-__all__ = ["FREQ_THZ", "Potential", "Term", "energy", "forces", "kob_andersen", "lennard_jones"]
+__all__ = [
+    "FREQ_THZ",
+    "EAMPotential",
+    "Potential",
+    "Term",
+    "energy",
+    "forces",
+    "kob_andersen",
+    "lennard_jones",
+    "lindsay_broido_carbon",
+    "read_tersoff_file",
+    "read_setfl",
+    "read_vashishta_file",
+    "tersoff_sic_1989",
+    "vashishta_sic_2007",
+    "zhou_johnson_wadley",
+]

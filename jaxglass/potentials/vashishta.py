@@ -1,0 +1,375 @@
+"""Vashishta two- plus three-body potentials, in the form of LAMMPS ``pair_style vashishta``.
+
+The energy is (Vashishta et al., Phys. Rev. B 41, 12197 (1990); J. Appl. Phys. 101, 103515 (2007);
+notation of Branicio et al., J. Phys.: Condens. Matter 21, 095002 (2009))
+
+    E = sum_{i<j} V2_ij(r_ij) + sum_i sum_{j<k} V3_jik(r_ij, r_ik, theta_jik)
+
+Two-body part, with the parameters of the file entry ``(i, j, j)``:
+
+    V2(r) = H / r^eta + k_e Z_i Z_j exp(-r / lambda1) / r - D exp(-r / lambda4) / r^4 - W / r^6,
+
+shifted and tilted so that the energy and the force vanish at ``r_c``:
+``V2s(r) = V2(r) - V2(r_c) - (r - r_c) V2'(r_c)`` for ``r < r_c`` and 0 beyond.
+``k_e = 14.399645 eV Å / e²`` (LAMMPS ``qqr2e`` in metal units). As in LAMMPS, a zero
+``lambda1`` (``lambda4``) means no screening (the exponential is 1), and the file's ``D`` is used
+as is (it is the paper's ``D / 2`` for SiC).
+
+Three-body part centred at ``i``, summed over unordered neighbour pairs ``{j, k}`` (``j != k``):
+
+    V3 = B_ijk f_ij(r_ij) f_ik(r_ik) (cos theta_jik - cos theta0_ijk)^2
+                                   / (1 + C_ijk (cos theta_jik - cos theta0_ijk)^2),
+    f_ij(r) = exp(gamma_ij / (r - r0_ij))  for r < r0_ij,  0 otherwise,
+
+where ``gamma_ij, r0_ij`` come from the entry ``(i, j, j)``, ``gamma_ik, r0_ik`` from ``(i, k, k)``
+and ``B, C, cos theta0`` from ``(i, j, k)`` (LAMMPS ``src/MANYBODY/pair_vashishta.cpp``). LAMMPS
+visits each unordered pair once with the ``(i, j, k)`` entry in neighbour-list order; here each
+pair gets the mean of the ``(i, j, k)`` and ``(i, k, j)`` terms, which is the same whenever the file
+is symmetric in ``j, k`` (all published files are).
+
+The two parts are two :class:`~jaxglass.potentials.base.Term` objects: the two-body part a pair
+term with cutoff ``max r_c``, the three-body part a site term with cutoff ``max r0`` (a short
+neighbour list: 4 neighbours per atom in 3C-SiC instead of ~170).
+
+``exp(gamma / (r - r0))`` is evaluated on a sanitised distance, so its value, gradient and
+Hessian are finite (and zero) at and beyond ``r0`` and at padded neighbour slots. Inside, the
+factor is set to zero once ``gamma / (r0 - r) > 600`` (i.e. f < 1e-260), which keeps
+``gamma / (r - r0)`` away from overflow as ``r -> r0``.
+
+File format (LAMMPS ``.vashishta``): ``#`` starts a comment; each entry is 3 element names and 14
+numbers ``H eta Zi Zj lambda1 D lambda4 W rc B gamma r0 C cos(theta0)`` (may span lines); every
+triplet of the requested species must appear exactly once.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+
+import jax.numpy as jnp
+import numpy as np
+
+from .base import Potential, Term
+
+__all__ = [
+    "QQR2E_METAL",
+    "VASHISHTA_PARAMETER_NAMES",
+    "SIC_VASHISHTA_2007",
+    "CITATION_SIC_2007",
+    "vashishta",
+    "read_vashishta_file",
+    "parse_vashishta",
+    "vashishta_sic_2007",
+]
+
+#: Coulomb constant e²/(4π ε0) in eV Å (LAMMPS ``force->qqr2e`` for ``units metal``).
+QQR2E_METAL = 14.399645
+
+#: The 14 numbers of one file entry, in file order.
+VASHISHTA_PARAMETER_NAMES = (
+    "H", "eta", "Zi", "Zj", "lambda1", "D", "lambda4", "W", "rc", "B", "gamma", "r0", "C", "costheta",
+)  # fmt: skip
+_P = {name: k for k, name in enumerate(VASHISHTA_PARAMETER_NAMES)}
+
+#: f(r) = exp(gamma / (r - r0)) is set to 0 once gamma / (r0 - r) exceeds this (f < 1e-260).
+_EXP_ARG_MAX = 600.0
+
+CITATION_SIC_2007 = (
+    "P. Vashishta, R. K. Kalia, A. Nakano and J. P. Rino, J. Appl. Phys. 101, 103515 (2007); "
+    "parameters of the LAMMPS potentials/SiC.vashishta file"
+)
+
+#: The LAMMPS ``potentials/SiC.vashishta`` file (DATE: 2015-10-14), parameters of Vashishta et al. 2007.
+SIC_VASHISHTA_2007 = """\
+# DATE: 2015-10-14 UNITS: metal CONTRIBUTOR: Aidan Thompson, athomps@sandia.gov CITATION: P. Vashishta, \
+R. K. Kalia, A. Nakano, and J. P. Rino. J. Appl. Phys. 101, 103515 (2007).
+#
+# Vashishta potential file for SiC, P. Vashishta, R. K. Kalia, A. Nakano,
+# and J. P. Rino. J. Appl. Phys. 101, 103515 (2007).
+#
+# These entries are in LAMMPS "metal" units:
+#   H = eV*Angstroms^eta; Zi, Zj = |e| (e = electronic charge);
+#   lambda1, lambda4, rc, r0, gamma = Angstroms;
+#   D = eV*Angstroms^4; W = eV*Angstroms^6; B = eV;
+#   other quantities are unitless
+#
+#  Note: Value of D here equals D/2 in paper
+#
+# element1  element2  element3
+#           H  eta  Zi  Zj  lambda1  D  lambda4
+#           W  rc  B  gamma  r0  C  cos(theta)
+
+C   C    C  471.74538  7  -1.201  -1.201  5.0  0.0  3.0
+            0.0  7.35  0.0  0.0  0.0  0.0  0.0
+
+Si  Si  Si  23.67291  7  1.201  1.201  5.0  15.575  3.0
+            0.0  7.35  0.0  0.0  0.0  0.0  0.0
+
+C   Si  Si  447.09026  9  -1.201  1.201  5.0  7.7874  3.0
+            61.4694  7.35  9.003  1.0  2.90  5.0  -0.333333333333
+
+Si  C   C   447.09026  9  1.201  -1.201  5.0  7.7874  3.0
+            61.4694  7.35  9.003  1.0  2.90  5.0  -0.333333333333
+
+C   C   Si  0.0  0.0  0.0  0.0  0.0  0.0  0.0
+            0.0  0.0  0.0  0.0  0.0  0.0  0.0
+
+C   Si  C   0.0  0.0  0.0  0.0  0.0  0.0  0.0
+            0.0  0.0  0.0  0.0  0.0  0.0  0.0
+
+Si  C   Si  0.0  0.0  0.0  0.0  0.0  0.0  0.0
+            0.0  0.0  0.0  0.0  0.0  0.0  0.0
+
+Si  Si  C   0.0  0.0  0.0  0.0  0.0  0.0  0.0
+            0.0  0.0  0.0  0.0  0.0  0.0  0.0
+"""
+
+
+# -- two-body function (numpy on the host for the shift constants, jnp inside) ----------------
+
+
+def _v2(xp, r, h, eta, zz, l1inv, d, l4inv, w):
+    """Unshifted V2(r) and dV2/dr with ``zz = k_e Z_i Z_j`` and inverse screening lengths."""
+    vc2 = zz * xp.exp(-r * l1inv) / r
+    vc3 = d * xp.exp(-r * l4inv) / r**4
+    rep = h * r ** (-eta)
+    v = rep + vc2 - vc3 - w / r**6
+    dv = -eta * rep / r - vc2 * (1.0 / r + l1inv) + vc3 * (4.0 / r + l4inv) + 6.0 * w / r**7
+    return v, dv
+
+
+def _two_body_tables(table: np.ndarray, species: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Per-pair (a, b) two-body parameters from the entries (a, b, b); checks they are symmetric."""
+    ns = len(species)
+    idx = np.arange(ns)
+    pair = table[idx[:, None], idx[None, :], idx[None, :]]  # (ns, ns, 14): entry (a, b, b)
+    p = {name: pair[..., _P[name]] for name in VASHISHTA_PARAMETER_NAMES}
+
+    def inv(x):
+        return np.where(x == 0.0, 0.0, 1.0 / np.where(x == 0.0, 1.0, x))  # LAMMPS: 0 means no screening
+
+    out = {
+        "H": p["H"],
+        "eta": p["eta"],
+        "Zi*Zj": p["Zi"] * p["Zj"] * QQR2E_METAL,
+        "1/lambda1": inv(p["lambda1"]),
+        "D": p["D"],
+        "1/lambda4": inv(p["lambda4"]),
+        "W": p["W"],
+        "rc": p["rc"],
+    }
+    for name, arr in out.items():
+        if not np.allclose(arr, arr.T, rtol=1e-12, atol=0.0):
+            a, b = (int(x) for x in np.argwhere(~np.isclose(arr, arr.T, rtol=1e-12, atol=0.0))[0])
+            raise ValueError(
+                f"vashishta: two-body parameter {name} differs between entries "
+                f"({species[a]} {species[b]} {species[b]}) and ({species[b]} {species[a]} {species[a]}); "
+                "LAMMPS would then depend on atom ids, so jaxglass requires them to agree"
+            )
+    # Shift constants V2(rc), V2'(rc) (zero where a pair has no two-body interaction, rc = 0).
+    has = out["rc"] > 0.0
+    rc_safe = np.where(has, out["rc"], 1.0)
+    args = [out[k] for k in ("H", "eta", "Zi*Zj", "1/lambda1", "D", "1/lambda4", "W")]
+    vrc, dvrc = _v2(np, rc_safe, *args)
+    out["vrc"] = np.where(has, vrc, 0.0)
+    out["dvrc"] = np.where(has, dvrc, 0.0)
+    out["rc_safe"] = rc_safe
+    return out
+
+
+def vashishta(
+    table: np.ndarray | Mapping[tuple[str, str, str], Sequence[float]],
+    species: Sequence[str],
+    *,
+    name: str = "Vashishta",
+    citation: str = "",
+) -> Potential:
+    """Build a Vashishta potential from a parameter table.
+
+    Args:
+      table: either an ``(ns, ns, ns, 14)`` array indexed ``[i, j, k]`` in ``species`` order, or a
+        mapping ``(elem_i, elem_j, elem_k) -> 14 numbers`` (order of
+        :data:`VASHISHTA_PARAMETER_NAMES`; units eV, Å, e) holding every triplet of ``species``.
+      species: element names, defining the potential's species order.
+      name, citation: stored on the :class:`Potential`.
+    """
+    species = tuple(str(s) for s in species)
+    ns = len(species)
+    if ns == 0 or len(set(species)) != ns:
+        raise ValueError(f"species: expected distinct element names, got {species}")
+    if isinstance(table, Mapping):
+        arr = np.zeros((ns, ns, ns, 14))
+        for a in range(ns):
+            for b in range(ns):
+                for c in range(ns):
+                    key = (species[a], species[b], species[c])
+                    if key not in table:
+                        raise ValueError(f"table: missing the entry {' '.join(key)}")
+                    vals = np.asarray(table[key], dtype=np.float64)
+                    if vals.shape != (14,):
+                        raise ValueError(f"table: entry {' '.join(key)} needs 14 numbers, got {vals.shape}")
+                    arr[a, b, c] = vals
+        table = arr
+    tab = np.asarray(table, dtype=np.float64)
+    if tab.shape != (ns, ns, ns, 14):
+        raise ValueError(f"table: expected shape ({ns}, {ns}, {ns}, 14), got {tab.shape}")
+    if not np.all(np.isfinite(tab)):
+        raise ValueError("table: parameters must be finite")
+    nonneg = [n for n in VASHISHTA_PARAMETER_NAMES if n not in ("Zi", "Zj", "costheta")]
+    for n in nonneg:
+        if np.any(tab[..., _P[n]] < 0.0):
+            raise ValueError(
+                f"table: parameter {n} must be non-negative (LAMMPS: illegal Vashishta parameter)"
+            )
+
+    terms = []
+    two = _two_body_tables(tab, species)
+    rc_max = float(np.max(two["rc"]))
+    if rc_max > 0.0:
+        t2 = {k: jnp.asarray(v) for k, v in two.items()}
+
+        def pair_energy(r, si, sj):
+            rc = t2["rc"][si, sj]
+            inside = r < rc
+            rs = jnp.where(inside, r, t2["rc_safe"][si, sj])  # keeps 1/r^n finite outside
+            args = [t2[k][si, sj] for k in ("H", "eta", "Zi*Zj", "1/lambda1", "D", "1/lambda4", "W")]
+            v, _ = _v2(jnp, rs, *args)
+            val = v - t2["vrc"][si, sj] - (rs - rc) * t2["dvrc"][si, sj]
+            return jnp.where(inside, val, 0.0)
+
+        terms.append(Term(cutoff=rc_max, pair_energy=pair_energy))
+
+    idx = np.arange(ns)
+    diag = tab[idx[:, None], idx[None, :], idx[None, :]]  # entry (i, j, j): radial factor of the j leg
+    r0_tab = diag[..., _P["r0"]]
+    r0_max = float(np.max(r0_tab))
+    b_tab = tab[..., _P["B"]]
+    if r0_max > 0.0 and np.any(b_tab > 0.0):
+        r0 = jnp.asarray(r0_tab)
+        gam = jnp.asarray(diag[..., _P["gamma"]])
+        # (B, C, cos theta0) of entry (i, j, k), one gather per site
+        ang_tab = jnp.asarray(np.stack([b_tab, tab[..., _P["C"]], tab[..., _P["costheta"]]], axis=-1))
+
+        def site_energy(dr, mask, si, sj):
+            r = jnp.linalg.norm(dr, axis=-1)  # padded slots are far, never 0
+            r0_j, g_j = r0[si, sj], gam[si, sj]
+            inside = mask & (r < r0_j) & (g_j < _EXP_ARG_MAX * (r0_j - r))
+            den = jnp.where(inside, r - r0_j, -1.0)  # sanitise before the division
+            f = jnp.where(inside, jnp.exp(g_j / den), 0.0)
+            u = dr / r[:, None]
+            cos = u @ u.T
+            prm = ang_tab[si][sj[:, None], sj[None, :]]  # (K, K, 3)
+            dc = cos - prm[..., 2]
+            dc2 = dc * dc
+            ang = prm[..., 0] * dc2 / (1.0 + prm[..., 1] * dc2)
+            k = dr.shape[0]
+            off = 1.0 - jnp.eye(k, dtype=dr.dtype)
+            return 0.5 * jnp.sum(off * ang * f[:, None] * f[None, :])
+
+        terms.append(Term(cutoff=r0_max, site_energy=site_energy))
+
+    if not terms:
+        raise ValueError("table: no interaction (every rc is 0 and no three-body term)")
+    return Potential(
+        name=name, species=species, terms=tuple(terms), units="metal", dims=(3,), citation=citation
+    )
+
+
+# -- LAMMPS file reader ------------------------------------------------------------------------
+
+
+def parse_vashishta(text: str, species: Sequence[str]) -> dict[tuple[str, str, str], tuple[float, ...]]:
+    """Entries of a ``.vashishta`` file whose three elements are all in ``species``.
+
+    Follows LAMMPS's reader: comments after ``#``; an entry is 17 words (3 names, 14 numbers) and
+    may span lines; entries naming other elements are skipped; duplicates and missing triplets
+    of ``species`` are errors.
+    """
+    species = tuple(str(s) for s in species)
+    out: dict[tuple[str, str, str], tuple[float, ...]] = {}
+    words: list[str] = []
+    start_line = 0
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        w = line.split("#", 1)[0].split()
+        if not w:
+            continue
+        if not words:
+            start_line = lineno
+        words.extend(w)
+        if len(words) < 17:
+            continue
+        if len(words) > 17:
+            raise ValueError(
+                f"vashishta file: incorrect format in the entry starting at line {start_line}: "
+                f"expected 17 words (3 elements + 14 numbers), got {len(words)}"
+            )
+        key = (words[0], words[1], words[2])
+        try:
+            vals = tuple(float(x) for x in words[3:])
+        except ValueError as err:
+            raise ValueError(
+                f"vashishta file: non-numeric parameter in entry at line {start_line}: {err}"
+            ) from None
+        words = []
+        if not all(e in species for e in key):
+            continue
+        if key in out:
+            raise ValueError(f"vashishta file: duplicate entry {' '.join(key)} (line {start_line})")
+        out[key] = vals
+    if words:
+        raise ValueError(
+            f"vashishta file: incomplete entry starting at line {start_line} ({len(words)} of 17 words)"
+        )
+    missing = [" ".join((a, b, c)) for a in species for b in species for c in species if (a, b, c) not in out]
+    if missing:
+        raise ValueError(f"vashishta file: missing entries for {missing} (species {species})")
+    return out
+
+
+def _file_citation(text: str) -> str:
+    for line in text.splitlines():
+        if "CITATION:" in line:
+            return line.split("CITATION:", 1)[1].strip()
+    return ""
+
+
+def read_vashishta_file(
+    path_or_text: str | os.PathLike, species: Sequence[str], *, name: str | None = None
+) -> Potential:
+    """Read a LAMMPS ``.vashishta`` file (a path, or the file's text) for the given elements.
+
+    ``species`` plays the role of the element names after the file name in LAMMPS's
+    ``pair_coeff * * file.vashishta Si C``; it also sets the potential's species order.
+    """
+    if isinstance(path_or_text, os.PathLike):
+        with open(path_or_text) as fh:
+            text = fh.read()
+        label = os.fspath(path_or_text)
+    else:
+        s = str(path_or_text)
+        if "\n" not in s and len(s.split()) < 17:
+            if not os.path.isfile(s):
+                raise FileNotFoundError(f"path_or_text: no Vashishta file at {s!r}")
+            with open(s) as fh:
+                text = fh.read()
+            label = s
+        else:
+            text, label = s, "Vashishta"
+    table = parse_vashishta(text, species)
+    return vashishta(
+        table,
+        species,
+        name=name if name is not None else f"Vashishta ({os.path.basename(label)})",
+        citation=_file_citation(text),
+    )
+
+
+def vashishta_sic_2007(species: Sequence[str] = ("Si", "C")) -> Potential:
+    """Vashishta et al. 2007 Si-C potential (LAMMPS ``SiC.vashishta``).
+
+    3C-SiC: a = 4.35817 Å, E = -6.340145 eV/atom (LAMMPS). Cutoffs: r_c = 7.35 Å (two-body),
+    r0 = 2.90 Å (three-body, Si-C-Si and C-Si-C angles only, B = 9.003 eV, C = 5, cos θ0 = -1/3,
+    γ = 1 Å).
+    """
+    table = parse_vashishta(SIC_VASHISHTA_2007, species)
+    return vashishta(table, species, name="Vashishta SiC 2007", citation=CITATION_SIC_2007)
