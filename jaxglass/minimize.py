@@ -104,7 +104,8 @@ def minimize(
     """Relax atomic positions at fixed box until the largest force norm is below ``fmax``.
 
     Args:
-      method: ``"lbfgs"`` (scipy L-BFGS-B on JAX gradients; robust on covalent networks) or
+      method: ``"lbfgs"`` (scipy L-BFGS-B on JAX gradients, robust on covalent networks; polished
+        by FIRE if it stalls at the round-off floor of the energy before reaching ``fmax``) or
         ``"fire"`` (FIRE, Bitzek et al. PRL 97, 170201 (2006); good for LJ glasses).
       fmax: force tolerance (eV/Å, or reduced units).
       max_steps: iteration cap.
@@ -125,6 +126,11 @@ def minimize(
     x0 = np.asarray(structure.positions, dtype=np.float64)
     if method == "lbfgs":
         x, e, g, steps, msg = _lbfgs(ev, x0, fmax, max_steps)
+        if _fmax(g) > fmax and steps < max_steps:
+            # L-BFGS stops where energy differences reach round-off; FIRE needs forces only.
+            x, e, g, more, msg2 = _fire(ev, x, fmax, max_steps - steps, None)
+            steps += more
+            msg = f"{msg}; then FIRE polish ({more} steps)"
     else:
         x, e, g, steps, msg = _fire(ev, x0, fmax, max_steps, fire_dt)
     f = _fmax(g)

@@ -1,0 +1,36 @@
+# Two commands on a fresh machine:
+#   make demo   creates .venv, installs jaxglass, runs the main job on a small default
+#   make test   creates .venv, installs the test extras, runs the test suite
+PYTHON ?= python3
+VENV   ?= .venv
+PY      = $(VENV)/bin/python
+
+.PHONY: demo test lint bench clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(VENV)/.demo-installed: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install -q -e ".[io,plot]"
+	touch $@
+
+$(VENV)/.test-installed: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install -q -e ".[test]"
+	touch $@
+
+demo: $(VENV)/.demo-installed
+	$(PY) -m jaxglass.cli demo --out out/demo
+
+test: $(VENV)/.test-installed
+	$(PY) -m pytest tests
+
+lint: $(VENV)/.test-installed
+	$(VENV)/bin/ruff check jaxglass tests benchmarks examples
+
+bench: $(VENV)/.test-installed
+	$(PY) -m pip install -q -e ".[bench]"
+	$(PY) benchmarks/phonons.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

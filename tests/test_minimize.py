@@ -1,0 +1,49 @@
+"""Minimisers reach true minima (force tolerance, no imaginary modes) and report failure clearly."""
+
+import numpy as np
+import pytest
+
+from jaxglass import phonons
+from jaxglass.generate import graphene, random_packing
+from jaxglass.minimize import MinimizationError, minimize
+from jaxglass.potentials import forces, kob_andersen, lindsay_broido_carbon
+
+
+@pytest.fixture(scope="module")
+def ka2d():
+    return random_packing(64, 1.2, 2, {"A": 0.65, "B": 0.35}, min_distance=0.7, seed=11)
+
+
+@pytest.mark.parametrize("method,tol", [("lbfgs", 1e-6), ("fire", 1e-4)])
+def test_relaxes_ka_glass_to_a_minimum(ka2d, method, tol):
+    pot = kob_andersen()
+    res = minimize(pot, ka2d, method=method, fmax=tol)
+    assert res.converged, res.message
+    f = np.asarray(forces(pot, res.structure))
+    assert np.max(np.linalg.norm(f, axis=1)) <= tol * 1.0001
+    e0 = float(pot.energy(ka2d, pot.neighbors(ka2d)))
+    assert res.energy < e0
+    if method == "lbfgs":
+        freqs = phonons.frequencies(pot, res.structure)
+        assert phonons.count_imaginary(freqs) == 0
+
+
+def test_lbfgs_relaxes_distorted_graphene_back():
+    pot = lindsay_broido_carbon()
+    g = graphene(2.49205, (3, 3))
+    rng = np.random.default_rng(0)
+    s = g.with_positions(g.positions + rng.normal(scale=0.08, size=g.positions.shape))
+    res = minimize(pot, s, fmax=1e-5)
+    assert res.converged
+    assert res.energy / s.n_atoms == pytest.approx(-7.977702, abs=1e-6)
+
+
+def test_failure_is_reported(ka2d):
+    pot = kob_andersen()
+    res = minimize(pot, ka2d, method="fire", fmax=1e-8, max_steps=5)
+    assert not res.converged
+    assert "did not converge" in res.message and "max_steps" in res.message
+    with pytest.raises(MinimizationError, match="fmax"):
+        minimize(pot, ka2d, method="lbfgs", fmax=1e-8, max_steps=3, raise_on_fail=True)
+    with pytest.raises(ValueError, match="method"):
+        minimize(pot, ka2d, method="cg")
