@@ -1,0 +1,44 @@
+"""The generator contract shared by all glass families.
+
+Each family module (``amc``, ``lj``, ``sic``, ``cualzr``) provides
+
+    generate(n_atoms: int, knob: float, seed: int, *, size: str = "small") -> Generated
+    crystal(n_atoms: int, *, size: str = "small") -> Generated
+
+``knob`` is the *normalised* disorder knob in [0, 1]: 0 is crystal-like, 1 the most disordered
+setting the family supports; each module documents how it maps to physical settings (recorded in
+``Generated.knob_values``). ``n_atoms`` is a target; generators round to what the lattice allows
+and report the actual count. ``size`` selects protocol lengths: ``"small"`` (fast, for demos and
+tests) or ``"paper"`` (longer anneals/quenches for publication-scale datasets).
+
+Every generator is deterministic given ``seed`` and returns a structure relaxed to a minimum
+(``info["fmax"]`` below ``info["fmax_tol"]``) with the potential used for its spectra.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from ..potentials.base import Potential
+from ..structure import Structure
+
+SIZES = ("small", "paper")
+
+
+@dataclasses.dataclass(frozen=True)
+class Generated:
+    """A generated, relaxed structure and how it was made."""
+
+    structure: Structure
+    potential: Potential
+    knob: float
+    knob_values: dict[str, Any]
+    info: dict[str, Any]
+
+
+def check_knob(knob: float, size: str) -> None:
+    if not (0.0 <= float(knob) <= 1.0):
+        raise ValueError(f"knob: the normalised disorder knob must lie in [0, 1], got {knob}")
+    if size not in SIZES:
+        raise ValueError(f"size: expected one of {SIZES}, got {size!r}")
