@@ -281,6 +281,18 @@ def replicate(structure: Structure, reps: Sequence[int]) -> Structure:
     )
 
 
+def with_species_names(structure: Structure, names: Sequence[str]) -> Structure:
+    """Re-express species indices in the order ``names`` (a superset of the structure's species)."""
+    names = tuple(names)
+    missing = [n for n in structure.species_names if n not in names]
+    if missing:
+        raise ValueError(f"species: {missing} not in the requested species_names {names}")
+    remap = np.asarray([names.index(n) for n in structure.species_names], dtype=np.int32)
+    return dataclasses.replace(
+        structure, species=jnp.asarray(remap[np.asarray(structure.species)]), species_names=names
+    )
+
+
 def displacement(dr: jax.Array, box: jax.Array, periodic: Sequence[bool]) -> jax.Array:
     """Minimum-image convention for difference vectors ``dr`` (..., d) in an orthorhombic box."""
     per = np.asarray(periodic)

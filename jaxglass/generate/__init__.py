@@ -1,5 +1,52 @@
-"""Structure generators: crystals and glasses with a disorder knob."""
+"""Structure generators: crystals and glasses with a disorder knob.
 
+``SYSTEMS[name]`` gives the family object (``.generate(n_atoms, knob, seed, *, size)`` and
+``.crystal(n_atoms, *, size)``, see :mod:`jaxglass.generate.base`) for the five glass families:
+``amc``, ``lj2d``, ``lj3d``, ``sic``, ``cualzr``. Family modules are imported on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator, Mapping
+
+from .base import Generated
 from .lattices import fcc, graphene, random_packing, square, triangular, zincblende
 
-__all__ = ["fcc", "graphene", "random_packing", "square", "triangular", "zincblende"]
+# family name -> (module, attribute holding generate/crystal; None = the module itself)
+_FAMILIES = {
+    "amc": ("amc", None),
+    "lj2d": ("lj", "LJ2D"),
+    "lj3d": ("lj", "LJ3D"),
+    "sic": ("sic", None),
+    "cualzr": ("cualzr", None),
+}
+
+
+class _Registry(Mapping):
+    def __getitem__(self, name: str):
+        if name not in _FAMILIES:
+            raise ValueError(f"system: unknown family {name!r}; choose one of {sorted(_FAMILIES)}")
+        mod, attr = _FAMILIES[name]
+        module = importlib.import_module(f"{__name__}.{mod}")
+        return module if attr is None else getattr(module, attr)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_FAMILIES)
+
+    def __len__(self) -> int:
+        return len(_FAMILIES)
+
+
+SYSTEMS = _Registry()
+
+__all__ = [
+    "SYSTEMS",
+    "Generated",
+    "fcc",
+    "graphene",
+    "random_packing",
+    "square",
+    "triangular",
+    "zincblende",
+]

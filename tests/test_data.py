@@ -1,0 +1,121 @@
+"""Dataset builder: records, determinism, resume after interruption, corrupt/foreign files."""
+
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from jaxglass import data
+from jaxglass.generate import random_packing, triangular
+from jaxglass.generate.base import Generated, check_knob
+from jaxglass.minimize import minimize
+from jaxglass.potentials import kob_andersen
+
+
+def _toy_generate(n_atoms, knob, seed, *, size="small"):
+    """A fast 2D KA 'glass': random packing quenched instantly; knob = B fraction / 0.35."""
+    check_knob(knob, size)
+    xb = 0.35 * knob
+    s = random_packing(
+        n_atoms, 1.2, 2, {"A": 1 - xb, "B": xb} if xb > 0 else {"A": 1.0}, min_distance=0.7, seed=seed
+    )
+    res = minimize(kob_andersen(), s, fmax=1e-6)
+    return Generated(
+        res.structure, kob_andersen(), knob, {"x_B": xb}, dict(fmax=res.fmax, fmax_tol=1e-6, seed=seed)
+    )
+
+
+def _toy_crystal(n_atoms, *, size="small"):
+    a = np.sqrt(2 / (np.sqrt(3) * 1.2))
+    s = triangular(a, (8, 4), species="A")
+    return Generated(s, kob_andersen(), 0.0, {"x_B": 0.0}, dict(fmax=0.0, fmax_tol=1e-6))
+
+
+@pytest.fixture
+def toy(monkeypatch):
+    fam = SimpleNamespace(generate=_toy_generate, crystal=_toy_crystal)
+    monkeypatch.setattr(data, "_family", lambda system: fam)
+    return data.DatasetConfig.make("lj2d", 4, n_atoms=64, n_freq=240, n_r=60, r_max=2.5)
+
+
+def test_build_resume_and_load(tmp_path, toy):
+    out = tmp_path / "ds"
+    done = data.build_dataset(out, toy, progress=False)
+    assert done == [0, 1, 2, 3]
+    ds = data.load_dataset(out)
+    assert ds.pdos_total.shape == (4, 240) and ds.rdf_partial.shape == (4, 2, 2, 60)
+    assert ds.pdos_partial.shape == (4, 2, 240) and ds.species_names == ("A", "B")
+    assert np.all(ds.pdos_partial[0, 1] == 0)  # the crystal has no B particles
+    assert ds.knob[0] == -1.0 and np.all((ds.knob[1:] >= 0) & (ds.knob[1:] <= 1))
+    # the PDOS integrates to the fraction of modes inside the grid (per mode normalisation)
+    for k in range(4):
+        f = data.read_record(out / "structures" / f"{k:05d}.npz")["frequencies"]
+        inside = np.mean((f > 2.0) & (f < ds.freq[-1] - 2.0)) + 0.5 * np.mean(np.abs(f) <= 2.0)
+        assert np.trapezoid(ds.pdos_total[k], ds.freq) == pytest.approx(inside, abs=0.02)
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["format"] == "jaxglass-dataset" and man["config"]["system"] == "lj2d"
+    # resume: nothing to do; deleting one record recomputes exactly that one, identically
+    assert data.build_dataset(out, toy, progress=False) == []
+    before = data.read_record(out / "structures" / "00002.npz")
+    (out / "structures" / "00002.npz").unlink()
+    assert data.build_dataset(out, toy, progress=False) == [2]
+    after = data.read_record(out / "structures" / "00002.npz")
+    assert np.array_equal(before["positions"], after["positions"])
+    assert np.array_equal(before["pdos_total"], after["pdos_total"])
+    # growing the dataset keeps finished work
+    bigger = data.DatasetConfig(**{**toy.__dict__, "n_structures": 5})
+    assert data.build_dataset(out, bigger, progress=False) == [4]
+
+
+def test_interrupted_build_keeps_finished_structures(tmp_path, toy):
+    out = tmp_path / "ds"
+    calls = []
+
+    def stop_after_two(k):
+        calls.append(k)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        data.build_dataset(out, toy, progress=False, on_done=stop_after_two)
+    # a half-written temp file from the interruption must not count as finished
+    (out / "structures" / ".00002.999.tmp.npz").write_bytes(b"partial")
+    assert sorted(p.name for p in (out / "structures").glob("0*.npz")) == ["00000.npz", "00001.npz"]
+    assert data.build_dataset(out, toy, progress=False) == [2, 3]
+    assert not list((out / "structures").glob(".*.tmp.npz"))
+
+
+def test_corrupt_foreign_and_mismatched(tmp_path, toy):
+    out = tmp_path / "ds"
+    data.build_dataset(out, toy, progress=False)
+    (out / "structures" / "00001.npz").write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="00001.npz: unreadable"):
+        data.build_dataset(out, toy, progress=False)
+    other = data.DatasetConfig(**{**toy.__dict__, "seed": 5})
+    with pytest.raises(ValueError, match="different settings"):
+        data.build_dataset(out, other, progress=False)
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("hello")
+    with pytest.raises(ValueError, match="no manifest"):
+        data.build_dataset(foreign, toy, progress=False)
+    (foreign / "manifest.json").write_text('{"format": "something-else"}')
+    with pytest.raises(ValueError, match="not a jaxglass dataset manifest"):
+        data.build_dataset(foreign, toy, progress=False)
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="unknown family"):
+        data.DatasetConfig.make("glass9", 3)
+    with pytest.raises(ValueError, match="n_structures"):
+        data.DatasetConfig.make("amc", 0)
+    with pytest.raises(ValueError, match="size"):
+        data.DatasetConfig.make("amc", 3, size="huge")
+    cfg = data.DatasetConfig.make("lj3d", 20, seed=3)
+    knobs = [cfg.plan(k)[0] for k in range(20)]
+    assert knobs[0] == -1.0
+    # stratified: every quarter of the range is sampled
+    hist, _ = np.histogram(knobs[1:], bins=4, range=(0, 1))
+    assert np.all(hist >= 4)
+    assert [cfg.plan(k) for k in range(20)] == [cfg.plan(k) for k in range(20)]
