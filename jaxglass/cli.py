@@ -184,6 +184,37 @@ def cmd_pdos(args) -> int:
     return 0
 
 
+def cmd_generate(args) -> int:
+    from .data import DatasetConfig, build_dataset
+
+    cfg = DatasetConfig.make(
+        args.system,
+        args.n_structures,
+        n_atoms=args.n_atoms,
+        size=args.size,
+        seed=args.seed,
+        include_crystal=not args.no_crystal,
+    )
+    t0 = time.time()
+    done = build_dataset(args.out, cfg, workers=args.workers, progress=not args.quiet)
+    print(
+        f"generate: {len(done)} new structure(s) in {time.time() - t0:.1f} s; dataset of "
+        f"{cfg.n_structures} {cfg.system} structures in {args.out}"
+    )
+    return 0
+
+
+def cmd_plot(args) -> int:
+    from .data import load_dataset
+    from .plots import plot_knob_series
+
+    ds = load_dataset(args.dataset)
+    out = Path(args.out or Path(args.dataset) / "rdf_pdos.png")
+    plot_knob_series(ds, out, n_curves=args.n_curves)
+    print(f"plot: wrote {out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="jaxglass", description=__doc__)
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -201,11 +232,27 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fmax", type=float, default=1e-4)
     p.add_argument("--out", default="out/pdos")
     p.set_defaults(func=cmd_pdos)
+    g = sub.add_parser("generate", help="build (or resume) a dataset of glasses with RDFs and PDOS")
+    g.add_argument("--system", required=True, choices=("amc", "lj2d", "lj3d", "sic", "cualzr"))
+    g.add_argument("--n-structures", type=int, required=True)
+    g.add_argument("--out", required=True, help="dataset directory (resumed if it exists)")
+    g.add_argument("--size", choices=("small", "paper"), default="small")
+    g.add_argument("--n-atoms", type=int, default=None, help="target atoms per structure (family default)")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--workers", type=int, default=1, help="worker processes")
+    g.add_argument("--no-crystal", action="store_true", help="omit the crystalline reference (index 0)")
+    g.add_argument("--quiet", action="store_true")
+    g.set_defaults(func=cmd_generate)
+    pl = sub.add_parser("plot", help="RDF and PDOS across the disorder knob of a dataset")
+    pl.add_argument("dataset")
+    pl.add_argument("--out", default=None)
+    pl.add_argument("--n-curves", type=int, default=6)
+    pl.set_defaults(func=cmd_plot)
     args = parser.parse_args(argv)
     enable_x64()
     try:
         return args.func(args)
-    except ValueError as err:
+    except (ValueError, FileNotFoundError) as err:
         print(f"jaxglass: error: {err}", file=sys.stderr)
         return 2
 
