@@ -16,6 +16,7 @@ every force ever used is exact.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 
 import jax
@@ -23,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._config import enable_x64
-from .neighbors import neighbor_list
+from .neighbors import fixed_capacity_lists
 from .potentials.base import Potential
 from .structure import Structure
 
@@ -42,18 +43,35 @@ class MDResult:
     kinetic_kT: float  # instantaneous temperature (energy units) of the mobile atoms
 
 
-def _lists(potential: Potential, structure: Structure, skin: float, capacity: list[int]):
-    out = []
-    for t, term in enumerate(potential.terms):
-        idx = neighbor_list(structure, term.cutoff, skin=skin)
-        if len(capacity) <= t:
-            capacity.append(int(np.ceil(1.3 * idx.shape[1] / 4) * 4))
-        elif idx.shape[1] > capacity[t]:
-            capacity[t] = int(np.ceil(1.3 * idx.shape[1] / 4) * 4)
-        out.append(
-            jnp.asarray(np.pad(idx, ((0, 0), (0, capacity[t] - idx.shape[1])), constant_values=len(idx)))
-        )
-    return tuple(out)
+@functools.lru_cache(maxsize=16)
+def _simulator(potential: Potential, dt: float, gamma: float, box: tuple[float, ...]):
+    """jax-md BAOAB integrator and a jitted chunk runner, built once per (potential, dt, gamma, box).
+
+    Everything that varies between calls (structure arrays, pinned mask, reference positions,
+    neighbour lists, temperatures) is an argument, so repeated generator calls reuse the compiled code.
+    """
+    from jax_md import simulate, space
+
+    _, shift = space.periodic(jnp.asarray(box, jnp.float64))
+
+    def force(R, nbrs=None, structure=None, mob=None, **unused):
+        g = jax.grad(lambda x: potential.energy(structure.with_positions(x), nbrs))(R)
+        return jnp.where(mob[:, None], -g, 0.0)
+
+    init_fn, step_fn = simulate.nvt_langevin(force, shift, dt, 0.0, gamma=gamma)
+
+    @jax.jit
+    def run(state, nbrs, kt_chunk, m, structure, mob, R0):
+        def body(i, st):
+            st = step_fn(st, kT=kt_chunk[i], nbrs=nbrs, structure=structure, mob=mob)
+            return st.set(
+                position=jnp.where(mob[:, None], st.position, R0),
+                momentum=jnp.where(mob[:, None], st.momentum, 0.0),
+            )
+
+        return jax.lax.fori_loop(0, m, body, state)
+
+    return init_fn, run
 
 
 def nvt_langevin(
@@ -78,8 +96,6 @@ def nvt_langevin(
       skin: neighbour-list skin (default 0.15 × cutoff).
       progress: called as ``progress(steps_done, n_steps)`` after each chunk.
     """
-    from jax_md import simulate, space
-
     enable_x64()
     if n_steps < 0 or dt <= 0:
         raise ValueError(f"n_steps must be >= 0 and dt > 0, got n_steps={n_steps}, dt={dt}")
@@ -98,40 +114,29 @@ def nvt_langevin(
         raise ValueError(f"mobile: expected shape ({n},), got {mob.shape}")
     if skin is None:
         skin = 0.15 * potential.cutoff
-    box = jnp.asarray(structure.box, jnp.float64)
-    _, shift = space.periodic(box)
     mob_j = jnp.asarray(mob)
-
-    def energy(R, nbrs):
-        return potential.energy(structure.with_positions(R), nbrs)
-
-    def force(R, nbrs=None, **unused):
-        return jnp.where(mob_j[:, None], -jax.grad(energy)(R, nbrs), 0.0)
-
-    init_fn, step_fn = simulate.nvt_langevin(force, shift, dt, float(kts[0]) if n_steps else 0.0, gamma=gamma)
+    init_fn, run = _simulator(
+        potential, float(dt), float(gamma), tuple(float(b) for b in np.asarray(structure.box))
+    )
     R0 = jnp.asarray(structure.positions, jnp.float64)
+    structure = structure.replace(positions=R0)
     masses = jnp.asarray(structure.masses, jnp.float64)[:, None]
     capacity: list[int] = []
-    nbrs = _lists(potential, structure, skin, capacity)
+    cutoffs = [t.cutoff for t in potential.terms]
+    nbrs = tuple(jnp.asarray(i) for i in fixed_capacity_lists(structure, cutoffs, skin, capacity, 1.3))
+    kt0 = float(kts[0]) if n_steps else 0.0
     state = init_fn(
-        jax.random.PRNGKey(seed), R0, mass=masses, kT=float(kts[0]) if n_steps else 0.0, nbrs=nbrs
+        jax.random.PRNGKey(seed), R0, mass=masses, kT=kt0, nbrs=nbrs, structure=structure, mob=mob_j
     )
     state = state.set(momentum=jnp.where(mob_j[:, None], state.momentum, 0.0))
 
-    @jax.jit
-    def run(state, nbrs, kt_chunk, m):
-        def body(i, st):
-            st = step_fn(st, kT=kt_chunk[i], nbrs=nbrs)
-            return st.set(
-                position=jnp.where(mob_j[:, None], st.position, R0),
-                momentum=jnp.where(mob_j[:, None], st.momentum, 0.0),
-            )
-
-        return jax.lax.fori_loop(0, m, body, state)
+    def run_chunk(state, nbrs, kt_chunk, m):
+        return run(state, nbrs, kt_chunk, m, structure, mob_j, R0)
 
     ref = np.asarray(state.position)
     done, rebuilds = 0, 0
     per = np.asarray(structure.box)
+
     def moved(trial) -> float:
         dr = np.asarray(trial.position) - ref
         dr -= per * np.round(dr / per)
@@ -141,12 +146,13 @@ def nvt_langevin(
     while done < n_steps:
         m = min(m, n_steps - done)
         kt_chunk = jnp.asarray(np.pad(kts[done : done + m], (0, chunk - m), mode="edge"))
-        trial = run(state, nbrs, kt_chunk, m)
+        trial = run_chunk(state, nbrs, kt_chunk, m)
         if moved(trial) > 0.5 * skin:
             ref = np.asarray(state.position)
-            nbrs = _lists(potential, structure.with_positions(state.position), skin, capacity)
+            moved_s = structure.with_positions(state.position)
+            nbrs = tuple(jnp.asarray(i) for i in fixed_capacity_lists(moved_s, cutoffs, skin, capacity, 1.3))
             rebuilds += 1
-            trial = run(state, nbrs, kt_chunk, m)
+            trial = run_chunk(state, nbrs, kt_chunk, m)
             if moved(trial) > 0.5 * skin:
                 if m == 1:
                     raise RuntimeError(

@@ -78,6 +78,24 @@ def neighbor_list(
     return idx
 
 
+def fixed_capacity_lists(
+    structure: Structure, cutoffs, skin: float, capacity: list[int], headroom: float = 1.2
+) -> tuple[np.ndarray, ...]:
+    """One list per cutoff, padded to ``capacity[t]`` (grown in place with ``headroom`` when exceeded).
+
+    Keeping the widths fixed across rebuilds keeps jitted shapes fixed (no recompilation per rebuild).
+    """
+    out = []
+    for t, cut in enumerate(cutoffs):
+        idx = neighbor_list(structure, cut, skin=skin)
+        if len(capacity) <= t:
+            capacity.append(int(np.ceil(headroom * idx.shape[1] / 4) * 4))
+        elif idx.shape[1] > capacity[t]:
+            capacity[t] = int(np.ceil(headroom * idx.shape[1] / 4) * 4)
+        out.append(np.pad(idx, ((0, 0), (0, capacity[t] - idx.shape[1])), constant_values=len(idx)))
+    return tuple(out)
+
+
 def pair_list(structure: Structure, cutoff: float) -> tuple[np.ndarray, np.ndarray]:
     """Unique pairs ``i < j`` within ``cutoff`` (minimum image) as two index arrays."""
     check_box(structure, cutoff)

@@ -1,0 +1,215 @@
+"""Shared pieces of the partial-melt glass generators (a-SiC, Cu-Zr-Al).
+
+A partial melt keeps a crystal and replaces a *compact region* holding a fraction ``f`` of the
+atoms by a liquid-like configuration, anneals that region hot with the rest of the crystal pinned,
+quenches it and relaxes everything:
+
+1. :func:`melt_region`: the ``round(f N)`` atoms nearest (minimum image) to a random centre. The
+   region is the ball of radius ``R`` around the centre, ``R`` halfway between the distance of the
+   last atom inside and the first atom outside, so it holds exactly the chosen atoms and about the
+   volume ``f V``; for ``f = 1`` it is the whole cell.
+2. :func:`random_fill`: the chosen atoms (species kept, so the composition is exact) are put back
+   at random points of that region by random sequential addition with species-pair minimum
+   distances to every atom already placed, pinned or not: the "infinitely hot" melt at the
+   crystal's density. This costs nothing compared with melting the region by MD, and no memory of
+   the crystal is left inside the region.
+3. Hot NVT anneal of the region (pinned crystal around it), linear quench, relaxation
+   (done by the family modules with :func:`jaxglass.md.nvt_langevin` and
+   :func:`jaxglass.minimize.minimize`).
+
+Also here: the numpy helpers the families record in ``info`` (pair distances, the height of the
+first peak of g(r), bonds and coordination by per-pair cutoffs).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..structure import Structure
+
+
+def min_image(dr: np.ndarray, box: np.ndarray) -> np.ndarray:
+    return dr - box * np.round(dr / box)
+
+
+def melt_region(
+    positions: np.ndarray, box: np.ndarray, fraction: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Indices of the ``round(fraction N)`` atoms nearest a random centre, the centre, and ``R``."""
+    n = len(positions)
+    k = int(round(float(fraction) * n))
+    centre = rng.random(3) * box
+    d = np.linalg.norm(min_image(positions - centre, box), axis=1)
+    order = np.argsort(d, kind="stable")
+    chosen = np.sort(order[:k])
+    if k == 0:
+        radius = 0.0
+    elif k >= n:
+        radius = np.inf
+    else:
+        radius = 0.5 * (d[order[k - 1]] + d[order[k]])
+    return chosen, centre, float(radius)
+
+
+def random_fill(
+    positions: np.ndarray,
+    species: np.ndarray,
+    box: np.ndarray,
+    chosen: np.ndarray,
+    centre: np.ndarray,
+    radius: float,
+    min_dist: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    batch: int = 32,
+    max_batches: int = 4000,
+) -> np.ndarray:
+    """Move the ``chosen`` atoms to random points of the ball (centre, radius), in random order.
+
+    ``min_dist[a, b]`` is the closest allowed distance between species ``a`` and ``b``; every new
+    point respects it against all atoms not (yet) removed. Raises ``RuntimeError`` if no point is
+    found after ``max_batches`` batches of ``batch`` candidates.
+    """
+    pos = np.array(positions, dtype=np.float64)
+    placed = np.ones(len(pos), bool)
+    placed[chosen] = False
+    for i in rng.permutation(chosen):
+        others = np.flatnonzero(placed)
+        dmin2 = min_dist[species[i], species[others]] ** 2
+        for _ in range(max_batches):
+            cand = rng.random((batch, 3)) * box
+            if np.isfinite(radius):
+                inside = np.sum(min_image(cand - centre, box) ** 2, axis=1) < radius**2
+                cand = cand[inside]
+            if len(cand) == 0:
+                continue
+            dr = min_image(cand[:, None, :] - pos[others][None, :, :], box)
+            ok = np.all(np.sum(dr * dr, axis=-1) >= dmin2[None, :], axis=1)
+            if ok.any():
+                pos[i] = cand[np.argmax(ok)]
+                placed[i] = True
+                break
+        else:
+            raise RuntimeError(
+                f"random_fill: no free point for atom {i} after {batch * max_batches} candidates; "
+                "the minimum distances are too large for this density"
+            )
+    return pos
+
+
+def push_apart(
+    positions: np.ndarray,
+    species: np.ndarray,
+    box: np.ndarray,
+    mobile: np.ndarray,
+    target: np.ndarray,
+    *,
+    n_iter: int = 200,
+    tol: float = 1e-3,
+) -> tuple[np.ndarray, float]:
+    """Soft-sphere push-off: move mobile atoms until no pair is closer than ``target[a, b]``.
+
+    Each sweep moves the atoms of every overlapping pair apart along the pair vector by half the
+    overlap each (the whole overlap onto a mobile atom whose partner is pinned), summed over
+    pairs. Cheap, deterministic, and it takes a random fill to distances where the real
+    potential's forces are moderate, so MD can start from it. Returns the positions and the
+    largest remaining overlap (Å).
+    """
+    from scipy.spatial import cKDTree
+
+    pos = np.mod(np.array(positions, dtype=np.float64), box)
+    mob = np.asarray(mobile, bool)
+    reach = float(np.max(target))
+    worst = 0.0
+    for _ in range(n_iter):
+        pos = np.where(pos >= box, 0.0, pos)
+        pairs = cKDTree(pos, boxsize=box).query_pairs(reach, output_type="ndarray")
+        if len(pairs) == 0:
+            return pos, 0.0
+        i, j = pairs[:, 0], pairs[:, 1]
+        keep = mob[i] | mob[j]
+        i, j = i[keep], j[keep]
+        dr = min_image(pos[j] - pos[i], box)
+        r = np.linalg.norm(dr, axis=1)
+        over = target[species[i], species[j]] - r
+        sel = over > 0
+        worst = float(over[sel].max()) if sel.any() else 0.0
+        if worst <= tol:
+            return pos, worst
+        i, j, dr, r, over = i[sel], j[sel], dr[sel], r[sel], over[sel]
+        u = dr / np.maximum(r, 1e-9)[:, None]
+        wi = np.where(mob[i], np.where(mob[j], 0.5, 1.0), 0.0)
+        wj = np.where(mob[j], np.where(mob[i], 0.5, 1.0), 0.0)
+        move = np.zeros_like(pos)
+        np.add.at(move, i, -(wi * over)[:, None] * u)
+        np.add.at(move, j, (wj * over)[:, None] * u)
+        pos = np.mod(pos + 0.5 * move, box)  # under-relaxed: overlapping moves add up
+    return pos, worst
+
+
+def temperature_schedule(t_hot: float, t_end: float, n_hot: int, n_quench: int) -> np.ndarray:
+    """``n_hot`` steps at ``t_hot`` then a linear ramp to ``t_end`` over ``n_quench`` steps (K)."""
+    ramp = np.linspace(t_hot, t_end, n_quench + 1)[1:] if n_quench > 0 else np.zeros(0)
+    return np.concatenate([np.full(n_hot, float(t_hot)), ramp])
+
+
+# -- analysis helpers (numpy) ------------------------------------------------------------------
+
+
+def pair_distances(structure: Structure, r_max: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All pairs ``i < j`` closer than ``r_max`` (minimum image): ``(i, j, r)``."""
+    from scipy.spatial import cKDTree
+
+    pos = np.mod(np.asarray(structure.positions, dtype=np.float64), np.asarray(structure.box))
+    box = np.asarray(structure.box, dtype=np.float64)
+    pos = np.where(pos >= box, 0.0, pos)
+    tree = cKDTree(pos, boxsize=box)
+    pairs = tree.query_pairs(r_max, output_type="ndarray")
+    if len(pairs) == 0:
+        return np.zeros(0, int), np.zeros(0, int), np.zeros(0)
+    i, j = pairs[:, 0], pairs[:, 1]
+    r = np.linalg.norm(min_image(pos[j] - pos[i], box), axis=1)
+    return i, j, r
+
+
+def first_peak_height(structure: Structure, r_max: float = 4.0, bin_width: float = 0.05) -> float:
+    """Height of the highest bin of the total g(r) below ``r_max`` (histogram, no smoothing).
+
+    Below the second shell this is the first peak. g(r) = 2 n(r) / (N ρ 4π r² Δr).
+    """
+    n = structure.n_atoms
+    vol = float(np.prod(np.asarray(structure.box)))
+    _, _, r = pair_distances(structure, r_max)
+    edges = np.arange(0.0, r_max + 1e-12, bin_width)
+    hist, _ = np.histogram(r, edges)
+    rc = 0.5 * (edges[1:] + edges[:-1])
+    shell = 4.0 * np.pi * rc**2 * bin_width
+    g = 2.0 * hist / (n * (n / vol) * shell)
+    return float(g.max())
+
+
+def bond_statistics(structure: Structure, cutoffs: np.ndarray) -> dict:
+    """Bonds by species-pair cutoffs ``cutoffs[a, b]`` (indices of ``structure.species_names``).
+
+    Returns bond counts per pair type, the heteronuclear fraction, mean coordination per species
+    and the coordination histogram (0..8+) per species.
+    """
+    names = structure.species_names
+    sp = np.asarray(structure.species)
+    i, j, r = pair_distances(structure, float(np.max(cutoffs)))
+    bonded = r < cutoffs[sp[i], sp[j]]
+    i, j = i[bonded], j[bonded]
+    coord = np.bincount(i, minlength=structure.n_atoms) + np.bincount(j, minlength=structure.n_atoms)
+    out: dict = {"n_bonds": int(len(i))}
+    for a in range(len(names)):
+        for b in range(a, len(names)):
+            cnt = int(np.sum(((sp[i] == a) & (sp[j] == b)) | ((sp[i] == b) & (sp[j] == a))))
+            out[f"bonds_{names[a]}-{names[b]}"] = cnt
+    hetero = int(np.sum(sp[i] != sp[j]))
+    out["heteronuclear_fraction"] = hetero / len(i) if len(i) else float("nan")
+    for a, name in enumerate(names):
+        c = coord[sp == a]
+        out[f"mean_coordination_{name}"] = float(c.mean()) if len(c) else float("nan")
+        out[f"coordination_histogram_{name}"] = np.bincount(np.minimum(c, 8), minlength=9).tolist()
+    out["mean_coordination"] = float(coord.mean())
+    return out

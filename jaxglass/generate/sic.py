@@ -1,0 +1,317 @@
+"""Amorphous silicon carbide (a-SiC) by partial melting of 3C-SiC.
+
+Potential for the spectra: Vashishta et al. 2007 (:func:`~jaxglass.potentials.vashishta_sic_2007`,
+J. Appl. Phys. 101, 103515), which is the one fitted to SiC phonons (DESIGN.md: Tersoff-1989
+a-SiC has spurious modes up to 190 THz). It is also used for the anneal: with this package's
+implementations a Vashishta force call on the 400-atom cell costs about a third of a Tersoff-1989
+one (the 7.35 Å two-body part is a cheap pair term; the three-body part has a 2.9 Å list), so
+"fast MD with the short-ranged Tersoff potential" would be slower here, and annealing with the
+potential that relaxes and vibrates the structure avoids Tersoff's bonds parked at its cutoff.
+
+Cell. Minimum image with the 7.35 Å Vashishta cutoff needs every box length above 14.7 Å, plus
+twice the neighbour-list skin (0.3 Å here, :data:`SKIN`). The smallest such cell is not the
+4×4×4 cube (512 atoms, 17.43 Å) but the tetragonal cell spanned by ``a/2 [110]``, ``a/2 [-110]``
+and ``a [001]`` (4 atoms, ``a/√2 × a/√2 × a``) repeated 5×5×4: 400 atoms in
+15.41 × 15.41 × 17.43 Å (the crystal's x, y axes along [110], [-110]). :func:`supercell` picks,
+among such tetragonal cells ``(n, n, round(n/√2))`` and the cubes ``(n, n, n)``, the one whose atom
+count is nearest ``n_atoms`` (400, 512, 576, 980, 1000, 1728, ...); fewer than 400 atoms is
+refused with a ``ValueError``.
+
+Protocol (:class:`Protocol`; ``size="small"`` and ``"paper"`` settings in :data:`PROTOCOLS`):
+
+1. 3C-SiC at the Vashishta lattice constant ``a = 4.35817`` Å (LAMMPS, DESIGN.md).
+2. Partial melt (:mod:`jaxglass.generate._partial_melt`): the ``round(f N)`` atoms nearest a random
+   centre (a compact, ball-shaped region of volume ≈ f V) are removed and put back, species kept,
+   at random points of the same region (random sequential addition, closest distances
+   :data:`MIN_DIST`), then pushed apart (:func:`~jaxglass.generate._partial_melt.push_apart`, a
+   cheap numpy soft-sphere step, mobile atoms only) to Si-Si 2.2, Si-C 1.7, C-C 2.3 Å
+   (:data:`PUSH_DIST`), where the Vashishta pair forces are moderate: an "infinitely hot" liquid
+   at the crystal's density.
+3. NVT Langevin anneal of the region at ``t_hot`` with every other atom pinned
+   (:func:`jaxglass.md.nvt_langevin`), then a linear quench to ``t_end``.
+4. L-BFGS relaxation of all atoms (fixed box) with Vashishta 2007 to ``fmax_tol``.
+
+Knob: melt fraction ``f = knob`` (0: the relaxed crystal; 1: the whole cell melted and quenched).
+A compact region was chosen over randomly scattered atoms: isolated disordered atoms inside an
+intact crystal are pulled back towards lattice sites by the surrounding crystal, so the response
+of g(r) to f would be weak and non-linear, while a melted ball is an amorphous inclusion whose
+share of the cell grows linearly with f. Measured (seed 0, 400 atoms, small protocol; highest
+0.05 Å bin of the total g(r)): first peak 20.9 (f = 0), 19.2 (0.1), 16.9 (0.25), 14.9 (0.5),
+8.2 (0.75), 8.0 (1); energy -6.340 -> -5.81 eV/atom; no imaginary modes at f = 0.5 and 1; the
+f = 1 glass has its highest mode at 37 THz. Cost: 25-100 s per structure on a busy 2-core
+machine (one MD and one L-BFGS compilation per call, ~300 MD steps, 300-600 L-BFGS steps).
+
+``info`` records the protocol, timings, the relaxation result and bond statistics from
+:func:`~jaxglass.generate._partial_melt.bond_statistics` with the bond cutoffs
+:data:`BOND_CUTOFFS` (Si-Si 2.6, Si-C 2.3, C-C 1.85 Å): heteronuclear bond fraction (1 in the
+crystal; DESIGN.md quotes 0.51-0.57 for Tersoff-quenched a-SiC, Vashishta glasses stay far more
+chemically ordered because its Si-Si and C-C pairs are repulsive), mean coordination per species
+and coordination histograms.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import time
+from typing import Any
+
+import numpy as np
+
+from .._config import enable_x64
+from ..md import KB_EV, METAL_TIME_FS, nvt_langevin
+from ..minimize import minimize
+from ..potentials.base import Potential
+from ..potentials.vashishta import vashishta_sic_2007
+from ..structure import Structure, make_structure
+from . import _partial_melt as pm
+from .base import Generated, check_knob
+
+__all__ = [
+    "A_VASHISHTA",
+    "BOND_CUTOFFS",
+    "MIN_DIST",
+    "PROTOCOLS",
+    "Protocol",
+    "crystal",
+    "generate",
+    "potential",
+    "supercell",
+]
+
+#: 3C-SiC lattice constant (Å) of Vashishta 2007 (LAMMPS SiC.vashishta, DESIGN.md).
+A_VASHISHTA = 4.35817
+#: Neighbour-list skin (Å) for MD and relaxation: 2 (7.35 + 0.3) Å < 15.41 Å (the 400-atom cell).
+SKIN = 0.3
+#: Species order of the structures (and of the potential).
+SPECIES = ("Si", "C")
+#: Closest distances (Å) of the random fill, [Si, C] x [Si, C].
+MIN_DIST = np.array([[1.5, 1.2], [1.2, 1.3]])
+#: Distances (Å) the soft push-off then opens every pair to: Vashishta pair forces there are at
+#: most ~8 eV/Å (the C-C pair is purely repulsive: 85 eV at 1.3 Å), so MD can start.
+PUSH_DIST = np.array([[2.2, 1.7], [1.7, 2.3]])
+#: Bond cutoffs (Å) for the statistics in ``info``, [Si, C] x [Si, C]. Si-C 2.3: in the empty gap
+#: (2.1-2.4 Å) between the Si-C bond peak (1.7-2.1) and the second shell of Vashishta a-SiC;
+#: C-C 1.85 = 1.2 × the diamond bond; Si-Si 2.6 = 1.1 × the silicon bond. (The Vashishta C-C
+#: and Si-Si pairs are purely repulsive: its a-SiC has no C-C pair below 2.5 Å and no Si-Si bond
+#: peak, so the heteronuclear fraction stays high; Tersoff-1989 glasses give 0.51-0.57.)
+BOND_CUTOFFS = np.array([[2.6, 2.3], [2.3, 1.85]])
+
+
+@dataclasses.dataclass(frozen=True)
+class Protocol:
+    """Anneal / quench settings. Temperatures in K, ``dt`` in fs, ``gamma`` in 1/ps.
+
+    The strong Langevin friction (100/ps, a 10 fs damping time) carries off the ~4.5 eV/atom the
+    random fill holds above the crystal (mostly Coulomb energy of like charges next to each other)
+    before it can heat the region past what 1 fs steps integrate; it leaves the sampled
+    distribution canonical. ``chunk``: MD steps between neighbour-list checks (the 0.3 Å skin
+    that the 400-atom cell allows is used up in a few steps at 3000 K).
+    """
+
+    t_hot: float = 3000.0
+    n_hot: int = 100
+    t_end: float = 300.0
+    n_quench: int = 200
+    dt_fs: float = 1.0
+    gamma_per_ps: float = 100.0
+    fmax_tol: float = 1e-4
+    max_steps: int = 5000
+    chunk: int = 3
+
+
+PROTOCOLS = {
+    # 0.3 ps: 0.1 ps at 3000 K, quench at 1.35e16 K/s.
+    "small": Protocol(),
+    # 2 ps at 3000 K, 10 ps quench (2.7e14 K/s), 0.5 fs steps.
+    "paper": Protocol(n_hot=4000, n_quench=20000, dt_fs=0.5),
+}
+
+
+@functools.cache
+def potential() -> Potential:
+    """The Vashishta 2007 Si-C potential (one shared object, so jitted code can be reused)."""
+    return vashishta_sic_2007(SPECIES)
+
+
+def _tetragonal_cell(a: float) -> tuple[np.ndarray, np.ndarray]:
+    """4-atom cell a/√2 × a/√2 × a of zincblende, x ∥ [110], y ∥ [-110]: (frac positions, cell)."""
+    frac = np.array([[0.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, 0.0, 0.25], [0.0, 0.5, 0.75]])
+    return frac, np.array([a / np.sqrt(2.0), a / np.sqrt(2.0), a])
+
+
+def _cells(a: float) -> list[tuple[str, tuple[int, int, int], int, np.ndarray]]:
+    out = []
+    for n in range(2, 13):
+        m = int(round(n / np.sqrt(2.0)))
+        box = np.array([n, n, m]) * _tetragonal_cell(a)[1]
+        out.append(("tetragonal", (n, n, m), 4 * n * n * m, box))
+        out.append(("cubic", (n, n, n), 8 * n**3, np.full(3, n * a)))
+    cut = 2.0 * (potential().cutoff + SKIN)
+    return sorted([c for c in out if np.all(c[3] > cut)], key=lambda c: c[2])
+
+
+def supercell(n_atoms: int, a: float = A_VASHISHTA) -> tuple[str, tuple[int, int, int]]:
+    """The allowed cell (``"tetragonal"`` or ``"cubic"``, reps) whose atom count is nearest ``n_atoms``."""
+    cells = _cells(a)
+    smallest = cells[0][2]
+    if int(n_atoms) < smallest:
+        raise ValueError(
+            f"n_atoms: a-SiC needs at least {smallest} atoms: the Vashishta cutoff "
+            f"({potential().cutoff} Å) requires every box length above "
+            f"{2 * (potential().cutoff + SKIN):.2f} Å, got n_atoms={n_atoms}"
+        )
+    best = min(cells, key=lambda c: (abs(c[2] - int(n_atoms)), c[0] != "cubic"))
+    return best[0], best[1]
+
+
+def _build(n_atoms: int) -> tuple[Structure, str, tuple[int, int, int]]:
+    kind, reps = supercell(n_atoms)
+    a = A_VASHISHTA
+    if kind == "cubic":
+        fcc_b = np.array([[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]])
+        frac = np.concatenate([fcc_b, fcc_b + 0.25])
+        cell = np.full(3, a)
+        sp = np.array([0] * 4 + [1] * 4)
+    else:
+        frac, cell = _tetragonal_cell(a)
+        sp = np.array([0, 0, 1, 1])
+    grids = np.meshgrid(*[np.arange(r) for r in reps], indexing="ij")
+    shifts = np.stack([g.ravel() for g in grids], axis=1)
+    pos = ((frac[None] + shifts[:, None]) * cell).reshape(-1, 3)
+    species = np.tile(sp, len(shifts))
+    box = cell * np.asarray(reps)
+    return make_structure(pos, species, box, species_names=SPECIES), kind, reps
+
+
+def _check_n(n_atoms: Any) -> int:
+    if isinstance(n_atoms, bool) or not float(n_atoms).is_integer():
+        raise ValueError(f"n_atoms: expected a whole number, got {n_atoms!r}")
+    return int(n_atoms)
+
+
+def crystal(n_atoms: int = 400, *, size: str = "small") -> Generated:
+    """3C-SiC at the Vashishta lattice constant in the cell :func:`supercell` picks (a minimum)."""
+    check_knob(0.0, size)
+    t0 = time.perf_counter()
+    s, kind, reps = _build(_check_n(n_atoms))
+    prot = PROTOCOLS[size]
+    res = minimize(potential(), s, fmax=prot.fmax_tol, skin=SKIN, max_steps=prot.max_steps)
+    info = {
+        "generator": "sic.crystal",
+        "size": size,
+        "n_atoms": s.n_atoms,
+        "cell": kind,
+        "reps": reps,
+        "box": np.asarray(s.box).tolist(),
+        "lattice_constant": A_VASHISHTA,
+        "energy_per_atom": res.energy / s.n_atoms,
+        "fmax": res.fmax,
+        "fmax_tol": prot.fmax_tol,
+        "converged": res.converged,
+        "bond_cutoffs": BOND_CUTOFFS.tolist(),
+        **pm.bond_statistics(res.structure, BOND_CUTOFFS),
+        "wall_time_s": time.perf_counter() - t0,
+    }
+    return Generated(res.structure, potential(), 0.0, {"melt_fraction": 0.0, "n_melted": 0}, info)
+
+
+def generate(
+    n_atoms: int = 400,
+    knob: float = 0.5,
+    seed: int = 0,
+    *,
+    size: str = "small",
+    protocol: Protocol | None = None,
+) -> Generated:
+    """Partially melted and quenched 3C-SiC, relaxed with Vashishta 2007 (module docstring).
+
+    Args:
+      n_atoms: target atom count (rounded to an allowed cell; at least 400).
+      knob: melt fraction ``f`` in [0, 1].
+      seed: seeds the region, the random fill (numpy) and the thermostat (jax).
+      size: ``"small"`` or ``"paper"`` (:data:`PROTOCOLS`).
+      protocol: overrides the size's protocol.
+    """
+    check_knob(knob, size)
+    enable_x64()
+    n_atoms = _check_n(n_atoms)
+    t0 = time.perf_counter()
+    prot = PROTOCOLS[size] if protocol is None else protocol
+    s0, kind, reps = _build(n_atoms)
+    n = s0.n_atoms
+    f = float(knob)
+    rng = np.random.default_rng(seed)
+    pos0 = np.asarray(s0.positions)
+    box = np.asarray(s0.box)
+    sp = np.asarray(s0.species)
+    chosen, centre, radius = pm.melt_region(pos0, box, f, rng)
+    n_melt = len(chosen)
+    timings: dict[str, float] = {}
+    md_info: dict[str, Any] = {}
+    s = s0
+    if n_melt:
+        t = time.perf_counter()
+        pos = pm.random_fill(pos0, sp, box, chosen, centre, radius, MIN_DIST, rng)
+        mobile = np.zeros(n, bool)
+        mobile[chosen] = True
+        pos, overlap = pm.push_apart(pos, sp, box, mobile, PUSH_DIST)
+        md_info["push_overlap"] = overlap
+        s = s0.with_positions(pos)
+        timings["fill_s"] = time.perf_counter() - t
+        t = time.perf_counter()
+        temps = pm.temperature_schedule(prot.t_hot, prot.t_end, prot.n_hot, prot.n_quench)
+        dt = prot.dt_fs / METAL_TIME_FS
+        gamma = prot.gamma_per_ps * METAL_TIME_FS * 1e-3
+        if len(temps):
+            md = nvt_langevin(
+                potential(),
+                s,
+                kT=KB_EV * temps,
+                n_steps=len(temps),
+                dt=dt,
+                gamma=gamma,
+                seed=seed,
+                mobile=mobile,
+                skin=SKIN,
+                chunk=prot.chunk,
+            )
+            s = md.structure
+            md_info.update(md_rebuilds=md.n_rebuilds, md_final_T=md.kinetic_kT / KB_EV)
+        timings["md_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    res = minimize(potential(), s, fmax=prot.fmax_tol, skin=SKIN, max_steps=prot.max_steps)
+    timings["relax_s"] = time.perf_counter() - t
+    stats = pm.bond_statistics(res.structure, BOND_CUTOFFS)
+    info = {
+        "generator": "sic.generate",
+        "seed": int(seed),
+        "size": size,
+        "n_atoms": n,
+        "cell": kind,
+        "reps": reps,
+        "box": box.tolist(),
+        "lattice_constant": A_VASHISHTA,
+        "protocol": dataclasses.asdict(prot),
+        "md_potential": potential().name,
+        "quench_rate_K_per_s": (prot.t_hot - prot.t_end) / (prot.n_quench * prot.dt_fs * 1e-15)
+        if prot.n_quench
+        else float("inf"),
+        "melt_centre": centre.tolist(),
+        "melt_radius": radius,
+        "min_dist": MIN_DIST.tolist(),
+        "push_dist": PUSH_DIST.tolist(),
+        **md_info,
+        "energy_per_atom": res.energy / n,
+        "fmax": res.fmax,
+        "fmax_tol": prot.fmax_tol,
+        "converged": res.converged,
+        "relax_steps": res.n_steps,
+        "relax_message": res.message,
+        "bond_cutoffs": BOND_CUTOFFS.tolist(),
+        **stats,
+        **timings,
+        "wall_time_s": time.perf_counter() - t0,
+    }
+    knob_values = {"melt_fraction": f, "n_melted": n_melt}
+    return Generated(res.structure, potential(), f, knob_values, info)

@@ -1,0 +1,643 @@
+"""Linear structure-property relation (SPR): PDOS ≈ W g(r) + b, with elastic-net regularisation.
+
+Wang, Cheng & Chen (2026) found that the phonon density of states of a glass is, to a good
+approximation, a linear function of its radial distribution function. This module fits that map.
+
+Objective (the one both :func:`fit_linear` and :func:`fit_ridge` minimise)
+-------------------------------------------------------------------------
+Features ``X`` ``(K, R)`` (or ``(K, C, R)``, flattened to ``(K, C·R)``) and targets ``Y`` ``(K, F)``
+are standardised per column with statistics of the training set, ``x̃ = (x − μ_x)/s_x`` and
+``ỹ = (y − μ_y)/s_y`` (``standardize=False`` makes ``μ = 0, s = 1``). In these units the model is
+``ỹ = W x̃ + b`` with ``W`` ``(F, D)`` and ``b`` ``(F,)``, and the objective is
+
+    L(W, b) = 1/(K F) Σ_k Σ_f (ỹ_kf − W_f·x̃_k − b_f)²  +  l1 Σ|W_fd|  +  l2 Σ W_fd²,
+
+i.e. the mean squared error over samples *and* outputs plus the penalties on ``W`` (``b`` is not
+penalised). Because the data term is averaged over the ``F`` outputs, the problem decouples into ``F``
+per-output problems with penalties ``F·l1`` and ``F·l2`` against a per-output MSE. For comparison with
+scikit-learn's ``ElasticNet`` (``1/(2K)‖y − Xw‖² + αρ‖w‖₁ + α(1−ρ)/2 ‖w‖²`` per output):
+``αρ = F·l1/2`` and ``α(1−ρ) = F·l2``.
+
+The closed-form minimiser for ``l1 = 0`` (:func:`fit_ridge`), with centred ``X̃c, Ỹc``, is
+``Wᵀ = (X̃cᵀX̃c + K F l2 I)⁻¹ X̃cᵀỸc`` and ``b = ȳ̃ − W x̄̃``.
+
+Optimiser: proximal gradient
+----------------------------
+The smooth part (MSE + ``l2`` term) is differentiated with JAX and fed to an optax transformation;
+the ``l1`` term is handled by its proximal operator (soft-thresholding) after every step, which
+gives exact zeros in ``W`` (a subgradient step would only make weights jitter around zero). With
+``optimizer="sgd"`` this is ISTA (threshold ``η_t l1``); with ``optimizer="adam"`` it is the
+diagonally preconditioned proximal step of ProxGen (Yun, Lozano & Yang, NeurIPS 2021): the Adam step
+for coordinate ``i`` is ``η_t m̂_i/(√v̂_i + ε)``, so its threshold is ``η_t l1/(√v̂_i + ε)``.
+A cosine learning-rate decay (default) lets Adam settle on the minimiser instead of oscillating
+around it; run to convergence, the ``l1 = 0`` fit agrees with :func:`fit_ridge` (see the tests).
+
+Early stopping monitors the validation MSE (standardised units) and returns the parameters of the
+best epoch. The whole training loop (epochs inside a ``lax.while_loop``, mini-batches inside a
+``lax.scan``) is one compiled function; ``l1`` and ``l2`` are traced, so a hyper-parameter grid
+compiles once and :func:`cross_validate` trains the whole grid of a fold at once with ``vmap``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+FORMAT = "jaxglass-linear-spr"
+FORMAT_VERSION = 1
+
+# ----------------------------------------------------------------------------------------------
+# Standardisation
+# ----------------------------------------------------------------------------------------------
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class Standardizer:
+    """Per-column affine scaling ``z = (x − mean)/scale`` over the sample axis 0.
+
+    ``mean`` and ``scale`` have the shape of one sample (``X.shape[1:]``). Columns whose standard
+    deviation is zero, or below ``rtol`` times the largest one (e.g. g(r) = 0 inside the core, or the
+    ω = 0 bin of a PDOS), get ``scale = 1``: they are only centred, never blown up.
+    """
+
+    mean: jax.Array
+    scale: jax.Array
+
+    @classmethod
+    def fit(cls, X, *, rtol: float = 1e-6) -> Standardizer:
+        X = jnp.asarray(X)
+        if X.ndim < 2 or X.shape[0] < 1:
+            raise ValueError(f"Standardizer.fit: expected (K, ...) with K >= 1, got shape {X.shape}")
+        mean = X.mean(axis=0)
+        std = X.std(axis=0)
+        floor = rtol * jnp.max(std)
+        scale = jnp.where(std > floor, std, jnp.ones_like(std))
+        return cls(mean, scale)
+
+    @classmethod
+    def identity(cls, shape: tuple[int, ...], dtype=None) -> Standardizer:
+        dtype = dtype or jnp.result_type(float)
+        return cls(jnp.zeros(shape, dtype), jnp.ones(shape, dtype))
+
+    def transform(self, X) -> jax.Array:
+        return (jnp.asarray(X) - self.mean) / self.scale
+
+    def inverse_transform(self, Z) -> jax.Array:
+        return jnp.asarray(Z) * self.scale + self.mean
+
+
+def _scalers(X, Y, standardize: bool) -> tuple[Standardizer, Standardizer]:
+    if standardize:
+        return Standardizer.fit(X), Standardizer.fit(Y)
+    return Standardizer.identity(X.shape[1:], X.dtype), Standardizer.identity(Y.shape[1:], Y.dtype)
+
+
+# ----------------------------------------------------------------------------------------------
+# Configuration and model
+# ----------------------------------------------------------------------------------------------
+
+_OPTIMIZERS = ("adam", "sgd")
+_SCHEDULES = ("cosine", "constant")
+
+
+@dataclasses.dataclass(frozen=True)
+class LinearSPRConfig:
+    """Hyper-parameters of :func:`fit_linear` (see the module docstring for the objective).
+
+    ``l1`` (α) and ``l2`` (β) are the penalty weights; ``patience=None`` disables early stopping (and,
+    without ``X_val``, no validation split is carved off); ``batch_size=None`` is full batch.
+    ``lr_schedule="cosine"`` decays the learning rate to ``final_lr_fraction`` of its initial value
+    over ``max_epochs``.
+    """
+
+    l1: float = 0.0
+    l2: float = 1e-4
+    learning_rate: float = 1e-2
+    max_epochs: int = 3000
+    patience: int | None = 200
+    batch_size: int | None = None
+    optimizer: str = "adam"
+    lr_schedule: str = "cosine"
+    final_lr_fraction: float = 1e-3
+    val_fraction: float = 0.1
+    seed: int = 0
+    standardize: bool = True
+
+    def __post_init__(self):
+        if self.l1 < 0 or self.l2 < 0:
+            raise ValueError(f"LinearSPRConfig: l1, l2 must be >= 0, got l1={self.l1}, l2={self.l2}")
+        if self.learning_rate <= 0:
+            raise ValueError(f"LinearSPRConfig.learning_rate: must be > 0, got {self.learning_rate}")
+        if self.max_epochs < 1:
+            raise ValueError(f"LinearSPRConfig.max_epochs: must be >= 1, got {self.max_epochs}")
+        if self.patience is not None and self.patience < 1:
+            raise ValueError(f"LinearSPRConfig.patience: must be >= 1 or None, got {self.patience}")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise ValueError(f"LinearSPRConfig.batch_size: must be >= 1 or None, got {self.batch_size}")
+        if self.optimizer not in _OPTIMIZERS:
+            raise ValueError(f"LinearSPRConfig.optimizer: {self.optimizer!r} not in {_OPTIMIZERS}")
+        if self.lr_schedule not in _SCHEDULES:
+            raise ValueError(f"LinearSPRConfig.lr_schedule: {self.lr_schedule!r} not in {_SCHEDULES}")
+        if not 0 < self.val_fraction < 1:
+            raise ValueError(f"LinearSPRConfig.val_fraction: must be in (0, 1), got {self.val_fraction}")
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class LinearSPR:
+    """Fitted linear map in standardised units: ``ỹ = W x̃ + b``.
+
+    ``W`` ``(F, D)`` with ``D = prod(feature_shape)``; ``feature_shape`` is ``(R,)`` or ``(C, R)``
+    (partial RDFs, flattened channel-major). :func:`physical_weights` gives the map in data units.
+    """
+
+    W: jax.Array
+    b: jax.Array
+    x_scaler: Standardizer
+    y_scaler: Standardizer
+    feature_shape: tuple[int, ...] = dataclasses.field(metadata=dict(static=True))
+
+    @property
+    def n_outputs(self) -> int:
+        return int(self.W.shape[0])
+
+
+def _as_features(X, feature_shape: tuple[int, ...] | None = None, what: str = "X"):
+    """(K, R) or (K, C, R) → (K, D) and feature_shape; checks against a known feature_shape."""
+    X = jnp.asarray(X, dtype=jnp.result_type(float))
+    if feature_shape is None:
+        if X.ndim not in (2, 3):
+            raise ValueError(f"{what}: expected (K, R) or (K, C, R), got shape {X.shape}")
+        feature_shape = tuple(int(s) for s in X.shape[1:])
+    elif tuple(X.shape[1:]) != tuple(feature_shape):
+        raise ValueError(f"{what}: expected samples of shape {tuple(feature_shape)}, got {X.shape}")
+    return X.reshape(X.shape[0], -1), feature_shape
+
+
+def _as_targets(Y, n: int, what: str = "Y"):
+    Y = jnp.asarray(Y, dtype=jnp.result_type(float))
+    if Y.ndim != 2 or Y.shape[0] != n:
+        raise ValueError(f"{what}: expected shape ({n}, F), got {Y.shape}")
+    return Y
+
+
+def predict(model: LinearSPR, X) -> jax.Array:
+    """PDOS predictions in data units, ``(K, F)``; a single sample ``X`` of ``feature_shape`` → ``(F,)``."""
+    X = jnp.asarray(X, dtype=model.W.dtype)
+    single = tuple(X.shape) == tuple(model.feature_shape)
+    Xf, _ = _as_features(X[None] if single else X, model.feature_shape)
+    Z = model.x_scaler.transform(Xf) @ model.W.T + model.b
+    Y = model.y_scaler.inverse_transform(Z)
+    return Y[0] if single else Y
+
+
+def physical_weights(model: LinearSPR) -> tuple[jax.Array, jax.Array]:
+    """``(W_phys, b_phys)`` with ``Y = X_flat W_physᵀ + b_phys`` in data units.
+
+    ``W_phys`` is returned with shape ``(F, *feature_shape)``: the readable weight map W(ω, r).
+    """
+    xs, ys = model.x_scaler, model.y_scaler
+    Wp = model.W * ys.scale[:, None] / xs.scale[None, :]
+    bp = ys.mean + ys.scale * model.b - Wp @ xs.mean
+    return Wp.reshape((Wp.shape[0], *model.feature_shape)), bp
+
+
+# ----------------------------------------------------------------------------------------------
+# Generic device-side training loop (shared with the CNN)
+# ----------------------------------------------------------------------------------------------
+
+
+def _batches(n: int, batch_size: int | None) -> tuple[int, int]:
+    bs = n if batch_size is None else min(int(batch_size), n)
+    return bs, math.ceil(n / bs)
+
+
+def _train_loop(step, val_loss, params, opt_state, Xt, Yt, Xv, Yv, key, hyper, *, batch_size, n_batches,
+                max_epochs, patience, has_val):
+    """Epoch loop in ``lax.while_loop`` with early stopping; traceable (jit/vmap it from outside).
+
+    ``step(params, opt_state, xb, yb, wb, t, hyper) -> (params, opt_state, batch_mse)`` with sample
+    weights ``wb`` (0 for the padding of the last, partial batch); ``val_loss(params, Xv, Yv)``.
+    Returns ``(params, n_epochs, best_epoch, train_hist, val_hist)``; ``params`` are the best-validation
+    parameters when ``has_val``, else the final ones.
+    """
+    n = Xt.shape[0]
+    full = n_batches == 1 and batch_size == n
+    dtype = Xt.dtype
+
+    def epoch_fn(params, opt_state, ekey, epoch):
+        t0 = epoch * n_batches
+        if full:
+            w = jnp.ones((n,), dtype)
+            params, opt_state, loss = step(params, opt_state, Xt, Yt, w, t0, hyper)
+            return params, opt_state, loss
+        pad = n_batches * batch_size - n
+        perm = jax.random.permutation(ekey, n)
+        idx = jnp.concatenate([perm, perm[:pad]]).reshape(n_batches, batch_size)
+        wts = jnp.concatenate([jnp.ones((n,), dtype), jnp.zeros((pad,), dtype)])
+        wts = wts.reshape(n_batches, batch_size)
+
+        def body(carry, inp):
+            params, opt_state, t = carry
+            i, wb = inp
+            params, opt_state, loss = step(params, opt_state, Xt[i], Yt[i], wb, t, hyper)
+            return (params, opt_state, t + 1), loss * wb.sum()
+
+        (params, opt_state, _), losses = jax.lax.scan(body, (params, opt_state, t0), (idx, wts))
+        return params, opt_state, losses.sum() / n
+
+    inf = jnp.asarray(jnp.inf, dtype)
+    hist0 = jnp.full((max_epochs,), jnp.nan, dtype)
+    carry0 = (jnp.int32(0), params, opt_state, params, inf, jnp.int32(-1), key, hist0, hist0)
+
+    def cond(c):
+        epoch, best_epoch = c[0], c[5]
+        go = epoch < max_epochs
+        if has_val and patience is not None:
+            go = go & (epoch - 1 - best_epoch < patience)
+        return go
+
+    def body(c):
+        epoch, params, opt_state, best, best_val, best_epoch, key, th, vh = c
+        key, ekey = jax.random.split(key)
+        params, opt_state, tl = epoch_fn(params, opt_state, ekey, epoch)
+        th = th.at[epoch].set(tl)
+        if has_val:
+            vl = val_loss(params, Xv, Yv)
+            vh = vh.at[epoch].set(vl)
+            better = vl < best_val
+            best = jax.tree.map(lambda a, b: jnp.where(better, a, b), params, best)
+            best_val = jnp.where(better, vl, best_val)
+            best_epoch = jnp.where(better, epoch, best_epoch)
+        else:
+            best, best_epoch = params, epoch
+        return (epoch + 1, params, opt_state, best, best_val, best_epoch, key, th, vh)
+
+    epoch, _, _, best, _, best_epoch, _, th, vh = jax.lax.while_loop(cond, body, carry0)
+    return best, epoch, best_epoch, th, vh
+
+
+def _split_validation(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Random (train, val) index split with at least one sample on each side."""
+    if n < 2:
+        raise ValueError(f"need at least 2 samples to carve a validation split, got {n}")
+    n_val = min(max(1, int(round(fraction * n))), n - 1)
+    perm = np.random.default_rng(seed).permutation(n)
+    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+
+def _history(n_epochs, best_epoch, th, vh, has_val) -> dict[str, Any]:
+    n_epochs = int(n_epochs)
+    return dict(
+        n_epochs=n_epochs,
+        best_epoch=int(best_epoch),
+        train_mse=np.asarray(th)[:n_epochs],
+        val_mse=np.asarray(vh)[:n_epochs] if has_val else None,
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# Linear fit with optax (proximal gradient)
+# ----------------------------------------------------------------------------------------------
+
+
+def _soft_threshold(w, thresh):
+    return jnp.sign(w) * jnp.maximum(jnp.abs(w) - thresh, 0.0)
+
+
+def _linear_trainer(optimizer: str, learning_rate: float, lr_schedule: str, final_lr_fraction: float,
+                    batch_size: int, n_batches: int, max_epochs: int, patience: int | None, has_val: bool):
+    """Compiled trainer ``(Xs, Ys, Xvs, Yvs, l1, l2, key) -> (params, n_epochs, best_epoch, th, vh)``."""
+    import optax
+
+    if lr_schedule == "cosine":
+        sched = optax.cosine_decay_schedule(learning_rate, max_epochs * n_batches, alpha=final_lr_fraction)
+    else:
+        sched = optax.constant_schedule(learning_rate)
+    adam_eps = 1e-8
+    b2 = 0.999
+    tx = optax.scale_by_adam(b2=b2, eps=adam_eps) if optimizer == "adam" else optax.identity()
+
+    def smooth_loss(p, xb, yb, wb, l2):
+        r = xb @ p["W"].T + p["b"] - yb
+        data = jnp.sum(wb[:, None] * r * r) / (jnp.sum(wb) * r.shape[1])
+        return data + l2 * jnp.sum(p["W"] ** 2), data
+
+    def step(p, opt_state, xb, yb, wb, t, hyper):
+        l1, l2 = hyper
+        (_, data), g = jax.value_and_grad(smooth_loss, has_aux=True)(p, xb, yb, wb, l2)
+        upd, opt_state = tx.update(g, opt_state, p)
+        lr = sched(t)
+        W = p["W"] - lr * upd["W"]
+        b = p["b"] - lr * upd["b"]
+        if optimizer == "adam":
+            nu_hat = opt_state.nu["W"] / (1.0 - b2 ** opt_state.count.astype(W.dtype))
+            thresh = lr * l1 / (jnp.sqrt(nu_hat) + adam_eps)
+        else:
+            thresh = lr * l1
+        W = _soft_threshold(W, thresh)
+        return {"W": W, "b": b}, opt_state, data
+
+    def val_loss(p, Xv, Yv):
+        r = Xv @ p["W"].T + p["b"] - Yv
+        return jnp.mean(r * r)
+
+    def train(Xs, Ys, Xvs, Yvs, l1, l2, key):
+        D, F = Xs.shape[1], Ys.shape[1]
+        p0 = {"W": jnp.zeros((F, D), Xs.dtype), "b": jnp.zeros((F,), Xs.dtype)}
+        return _train_loop(step, val_loss, p0, tx.init(p0), Xs, Ys, Xvs, Yvs, key, (l1, l2),
+                           batch_size=batch_size, n_batches=n_batches, max_epochs=max_epochs,
+                           patience=patience, has_val=has_val)
+
+    return train
+
+
+def _prepare(X, Y, config: LinearSPRConfig, X_val, Y_val):
+    """Flatten, split off validation if needed, fit scalers on the training part, standardise."""
+    Xf, fshape = _as_features(X)
+    Yf = _as_targets(Y, Xf.shape[0])
+    if X_val is not None:
+        if Y_val is None:
+            raise ValueError("fit: X_val given without Y_val")
+        Xv, _ = _as_features(X_val, fshape, "X_val")
+        Yv = _as_targets(Y_val, Xv.shape[0], "Y_val")
+        if Yv.shape[1] != Yf.shape[1]:
+            raise ValueError(f"Y_val: expected {Yf.shape[1]} outputs, got {Yv.shape[1]}")
+    elif config.patience is not None:
+        tr, va = _split_validation(Xf.shape[0], config.val_fraction, config.seed)
+        Xf, Yf, Xv, Yv = Xf[tr], Yf[tr], Xf[va], Yf[va]
+    else:
+        Xv = Yv = None
+    xs, ys = _scalers(Xf, Yf, config.standardize)
+    has_val = Xv is not None
+    Xvs = xs.transform(Xv) if has_val else Xf[:1]
+    Yvs = ys.transform(Yv) if has_val else Yf[:1]
+    return xs.transform(Xf), ys.transform(Yf), Xvs, Yvs, xs, ys, fshape, has_val
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(static: tuple, batched: bool):
+    train = _linear_trainer(*static)
+    if batched:  # vmap over the (l1, l2) grid
+        train = jax.vmap(train, in_axes=(None, None, None, None, 0, 0, None))
+    return jax.jit(train)
+
+
+def _trainer_for(config: LinearSPRConfig, n: int, has_val: bool, batched: bool = False):
+    bs, nb = _batches(n, config.batch_size)
+    static = (config.optimizer, float(config.learning_rate), config.lr_schedule,
+              float(config.final_lr_fraction), bs, nb, int(config.max_epochs),
+              config.patience if has_val else None, has_val)
+    return _compiled(static, batched)
+
+
+def fit_linear(X, Y, config: LinearSPRConfig | None = None, X_val=None, Y_val=None, *,
+               return_history: bool = False):
+    """Fit :class:`LinearSPR` by proximal gradient with optax (objective in the module docstring).
+
+    ``X`` ``(K, R)`` or ``(K, C, R)``, ``Y`` ``(K, F)``. With early stopping (``config.patience``) and
+    no ``X_val``, a ``val_fraction`` of the data is held out (seeded). Scalers are fitted on the
+    training part only. With ``return_history`` also returns a dict ``n_epochs, best_epoch,
+    train_mse, val_mse`` (MSE in standardised units per epoch).
+    """
+    config = config or LinearSPRConfig()
+    Xs, Ys, Xvs, Yvs, xs, ys, fshape, has_val = _prepare(X, Y, config, X_val, Y_val)
+    train = _trainer_for(config, Xs.shape[0], has_val)
+    dt = Xs.dtype
+    p, n_ep, best_ep, th, vh = train(Xs, Ys, Xvs, Yvs, jnp.asarray(config.l1, dt), jnp.asarray(config.l2, dt),
+                                     jax.random.PRNGKey(config.seed))
+    model = LinearSPR(p["W"], p["b"], xs, ys, fshape)
+    if return_history:
+        return model, _history(n_ep, best_ep, th, vh, has_val)
+    return model
+
+
+def fit_ridge(X, Y, l2: float, standardize: bool = True) -> LinearSPR:
+    """Closed-form minimiser of the module's objective with ``l1 = 0`` (float64 numpy/scipy).
+
+    ``Wᵀ = (X̃cᵀX̃c + K F l2 I)⁻¹ X̃cᵀỸc`` (or the equivalent ``K×K`` dual form when D > K);
+    ``l2 = 0`` gives the minimum-norm least-squares solution.
+    """
+    import scipy.linalg
+
+    if l2 < 0:
+        raise ValueError(f"fit_ridge: l2 must be >= 0, got {l2}")
+    Xf, fshape = _as_features(X)
+    Yf = _as_targets(Y, Xf.shape[0])
+    xs, ys = _scalers(Xf, Yf, standardize)
+    Xs = np.asarray(xs.transform(Xf), np.float64)
+    Ys = np.asarray(ys.transform(Yf), np.float64)
+    K, D = Xs.shape
+    F = Ys.shape[1]
+    xm, ym = Xs.mean(0), Ys.mean(0)
+    Xc, Yc = Xs - xm, Ys - ym
+    lam = K * F * float(l2)
+    if lam == 0:
+        Wt = np.linalg.lstsq(Xc, Yc, rcond=None)[0]
+    elif D <= K:
+        Wt = scipy.linalg.solve(Xc.T @ Xc + lam * np.eye(D), Xc.T @ Yc, assume_a="pos")
+    else:
+        Wt = Xc.T @ scipy.linalg.solve(Xc @ Xc.T + lam * np.eye(K), Yc, assume_a="pos")
+    W = Wt.T
+    b = ym - W @ xm
+    dt = Xf.dtype
+    return LinearSPR(jnp.asarray(W, dt), jnp.asarray(b, dt), xs, ys, fshape)
+
+
+# ----------------------------------------------------------------------------------------------
+# Cross-validation
+# ----------------------------------------------------------------------------------------------
+
+
+def kfold_indices(n: int, k: int, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``k`` seeded (train, val) index pairs; the val sets partition ``range(n)`` (sizes differ by ≤ 1)."""
+    if not 2 <= k <= n:
+        raise ValueError(f"kfold_indices: need 2 <= k <= n, got k={k}, n={n}")
+    perm = np.random.default_rng(seed).permutation(n)
+    folds = np.array_split(perm, k)
+    return [(np.sort(np.concatenate(folds[:i] + folds[i + 1:])), np.sort(f)) for i, f in enumerate(folds)]
+
+
+@dataclasses.dataclass(frozen=True)
+class CVResult:
+    """Cross-validation outcome. ``mse[i, j, f]``: held-out MSE (data units) of fold ``f`` for
+    ``(l1_grid[i], l2_grid[j])``; ``r2[i, j, f]`` the per-target-averaged R²; ``table`` one dict per
+    grid point (``l1, l2, mse_mean, mse_std, r2_mean``)."""
+
+    best_l1: float
+    best_l2: float
+    best_config: LinearSPRConfig
+    l1_grid: np.ndarray
+    l2_grid: np.ndarray
+    mse: np.ndarray
+    r2: np.ndarray
+    table: list[dict[str, float]]
+
+
+def cross_validate(X, Y, l1_grid: Sequence[float], l2_grid: Sequence[float], k: int = 5,
+                   config: LinearSPRConfig | None = None, seed: int = 0) -> CVResult:
+    """k-fold cross-validation of :func:`fit_linear` over the ``l1 × l2`` grid.
+
+    Each fold's scalers are fitted on its training part; early stopping (if ``config.patience``)
+    uses a split carved from the training part, never the held-out fold. The whole grid of a fold is
+    trained in one ``vmap``-ed compiled call. The best pair minimises the mean held-out MSE.
+    """
+    config = config or LinearSPRConfig()
+    l1s = np.asarray(l1_grid, np.float64).ravel()
+    l2s = np.asarray(l2_grid, np.float64).ravel()
+    if l1s.size == 0 or l2s.size == 0 or (l1s < 0).any() or (l2s < 0).any():
+        raise ValueError("cross_validate: l1_grid and l2_grid must be non-empty and >= 0")
+    Xf, _ = _as_features(X)
+    Yf = _as_targets(Y, Xf.shape[0])
+    g1, g2 = np.meshgrid(l1s, l2s, indexing="ij")
+    n1, n2 = l1s.size, l2s.size
+    mse_t = np.zeros((n1, n2, k))
+    r2_t = np.zeros((n1, n2, k))
+    for f, (tr, va) in enumerate(kfold_indices(Xf.shape[0], k, seed)):
+        Xs, Ys, Xvs, Yvs, xs, ys, fshape, has_val = _prepare(Xf[tr], Yf[tr], config, None, None)
+        batched = _trainer_for(config, Xs.shape[0], has_val, batched=True)
+        dt = Xs.dtype
+        p, *_ = batched(Xs, Ys, Xvs, Yvs, jnp.asarray(g1.ravel(), dt), jnp.asarray(g2.ravel(), dt),
+                        jax.random.PRNGKey(config.seed))
+        Yhold = np.asarray(Yf[va])
+        Zhold = xs.transform(Xf[va])
+        for g in range(n1 * n2):
+            pred = ys.inverse_transform(Zhold @ p["W"][g].T + p["b"][g])
+            i, j = divmod(g, n2)
+            mse_t[i, j, f] = mse(Yhold, pred)
+            r2_t[i, j, f] = r2(Yhold, pred).mean
+    mean = mse_t.mean(-1)
+    i, j = np.unravel_index(np.argmin(mean), mean.shape)
+    table = [
+        dict(l1=float(l1s[a]), l2=float(l2s[c]), mse_mean=float(mean[a, c]), mse_std=float(mse_t[a, c].std()),
+             r2_mean=float(r2_t[a, c].mean()))
+        for a in range(n1) for c in range(n2)
+    ]
+    best_l1, best_l2 = float(l1s[i]), float(l2s[j])
+    return CVResult(best_l1, best_l2, dataclasses.replace(config, l1=best_l1, l2=best_l2), l1s, l2s,
+                    mse_t, r2_t, table)
+
+
+# ----------------------------------------------------------------------------------------------
+# Metrics
+# ----------------------------------------------------------------------------------------------
+
+
+def mse(Y_true, Y_pred) -> float:
+    """Mean squared error over all samples and outputs."""
+    a, b = np.asarray(Y_true, np.float64), np.asarray(Y_pred, np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"mse: shapes differ, {a.shape} vs {b.shape}")
+    return float(np.mean((a - b) ** 2))
+
+
+class R2Scores(NamedTuple):
+    """``mean``: R² averaged over targets with non-zero variance; ``overall``: 1 − ΣSSE/ΣSST over all
+    entries (variance-weighted); ``per_target``: ``(F,)``, NaN for constant targets."""
+
+    mean: float
+    overall: float
+    per_target: np.ndarray
+
+
+def r2(Y_true, Y_pred) -> R2Scores:
+    """Coefficient of determination of ``(K, F)`` predictions (``(K,)`` is treated as one target)."""
+    a, b = np.asarray(Y_true, np.float64), np.asarray(Y_pred, np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"r2: shapes differ, {a.shape} vs {b.shape}")
+    if a.ndim == 1:
+        a, b = a[:, None], b[:, None]
+    sse = ((a - b) ** 2).sum(0)
+    sst = ((a - a.mean(0)) ** 2).sum(0)
+    ok = sst > 1e-12 * max(float(sst.max()), 1e-300)
+    per = np.full(sst.shape, np.nan)
+    per[ok] = 1.0 - sse[ok] / sst[ok]
+    mean = float(per[ok].mean()) if ok.any() else float("nan")
+    overall = float(1.0 - sse.sum() / sst.sum()) if sst.sum() > 0 else float("nan")
+    return R2Scores(mean, overall, per)
+
+
+# ----------------------------------------------------------------------------------------------
+# Persistence
+# ----------------------------------------------------------------------------------------------
+
+
+def _atomic_savez(path, arrays: dict[str, Any]) -> None:
+    """Write an npz exactly at ``path`` via a temporary file in the same folder + ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _read_npz(path, fmt: str, keys: Sequence[str]) -> dict[str, np.ndarray]:
+    """Load a model npz; unreadable, foreign or wrong-format files raise ``ValueError`` naming it."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            d = {key: z[key] for key in z.files}
+    except Exception as err:  # BadZipFile, EOFError, OSError, pickled content ...
+        raise ValueError(f"{path}: unreadable model file ({type(err).__name__}: {err})") from err
+    found = str(d["format"]) if "format" in d else None
+    if found != fmt:
+        raise ValueError(f"{path}: not a {fmt} file (format tag {found!r})")
+    version = int(d.get("format_version", -1))
+    if version != FORMAT_VERSION:
+        raise ValueError(f"{path}: unsupported {fmt} format version {version} (expected {FORMAT_VERSION})")
+    missing = [key for key in keys if key not in d]
+    if missing:
+        raise ValueError(f"{path}: corrupt {fmt} file (missing {missing})")
+    return d
+
+
+def _scaler_arrays(prefix: str, s: Standardizer) -> dict[str, np.ndarray]:
+    return {f"{prefix}_mean": np.asarray(s.mean), f"{prefix}_scale": np.asarray(s.scale)}
+
+
+def _scaler_from(d, prefix: str, dtype) -> Standardizer:
+    return Standardizer(jnp.asarray(d[f"{prefix}_mean"], dtype), jnp.asarray(d[f"{prefix}_scale"], dtype))
+
+
+_LINEAR_KEYS = ("W", "b", "x_mean", "x_scale", "y_mean", "y_scale", "feature_shape", "metadata")
+
+
+def save_model(model: LinearSPR, path, metadata: dict[str, Any] | None = None) -> None:
+    """Save a :class:`LinearSPR` to ``path`` (npz, atomic); ``metadata`` is stored as JSON."""
+    _atomic_savez(path, dict(
+        format=np.array(FORMAT), format_version=np.array(FORMAT_VERSION),
+        W=np.asarray(model.W), b=np.asarray(model.b),
+        **_scaler_arrays("x", model.x_scaler), **_scaler_arrays("y", model.y_scaler),
+        feature_shape=np.asarray(model.feature_shape, np.int64),
+        metadata=np.array(json.dumps(metadata or {})),
+    ))
+
+
+def load_model(path, *, with_metadata: bool = False):
+    """Load a model written by :func:`save_model` (and its metadata dict if ``with_metadata``)."""
+    d = _read_npz(path, FORMAT, _LINEAR_KEYS)
+    dt = jnp.result_type(float)
+    fshape = tuple(int(s) for s in d["feature_shape"])
+    W = jnp.asarray(d["W"], dt)
+    D = int(np.prod(fshape))
+    if W.ndim != 2 or W.shape[1] != D or d["b"].shape != (W.shape[0],) or d["x_mean"].shape != (D,):
+        raise ValueError(f"{path}: corrupt {FORMAT} file (inconsistent array shapes)")
+    model = LinearSPR(W, jnp.asarray(d["b"], dt), _scaler_from(d, "x", dt), _scaler_from(d, "y", dt), fshape)
+    if with_metadata:
+        return model, json.loads(str(d["metadata"]))
+    return model

@@ -1,0 +1,131 @@
+"""Cu46Zr46Al8 partial-melt generator: B2 reference, determinism, knob span, relaxation, modes."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from jaxglass.generate import cualzr
+from jaxglass.phonons import count_imaginary, frequencies
+from jaxglass.potentials import energy, zhou_johnson_wadley
+
+SETFL = Path(__file__).resolve().parents[2] / "shared" / "potentials" / "ZrCuAl2011.eam.alloy"
+
+
+def first_peak(structure, r_max=4.0, width=0.05):
+    """Highest bin of the total g(r) below r_max: all pairs, explicit minimum image (numpy)."""
+    pos = np.asarray(structure.positions)
+    box = np.asarray(structure.box)
+    n = len(pos)
+    dr = pos[None, :, :] - pos[:, None, :]
+    dr -= box * np.round(dr / box)
+    r = np.sqrt((dr**2).sum(-1))[np.triu_indices(n, 1)]
+    edges = np.arange(0.0, r_max + 1e-9, width)
+    h, _ = np.histogram(r, edges)
+    mid = 0.5 * (edges[1:] + edges[:-1])
+    return float(np.max(2 * h / (n * n / np.prod(box) * 4 * np.pi * mid**2 * width)))
+
+
+@pytest.fixture(scope="module")
+def crys():
+    return cualzr.crystal(250)
+
+
+@pytest.fixture(scope="module")
+def glass1():
+    return cualzr.generate(250, 1.0, 5)
+
+
+@pytest.fixture(scope="module")
+def glass05():
+    return cualzr.generate(250, 0.5, 5)
+
+
+def test_b2_lattice_constant_is_a_minimum():
+    pot = cualzr.default_potential()
+    a = cualzr.b2_lattice_constant(pot)
+    assert 3.15 < a < 3.3
+    e = [energy(pot, cualzr.b2_crystal(x, 6)) for x in (a - 0.005, a, a + 0.005)]
+    assert e[1] < e[0] and e[1] < e[2]
+    # parabola through the three points: vertex within 1e-4 Å of a
+    c = np.polyfit([-0.005, 0.0, 0.005], e, 2)
+    assert abs(-c[1] / (2 * c[0])) < 1e-4
+
+
+@pytest.mark.skipif(not SETFL.is_file(), reason="Cheng-Ma-Sheng setfl file not available")
+def test_setfl_b2_lattice_constant_matches_lammps():
+    g = cualzr.crystal(250, setfl=SETFL)
+    # LAMMPS with ZrCuAl2011.eam.alloy: B2 CuZr a = 3.25257 Å (DESIGN.md)
+    assert g.info["lattice_constant"] == pytest.approx(3.25257, abs=2e-4)
+    assert g.info["converged"]
+    assert "ZrCuAl2011" in g.potential.name
+
+
+def test_crystal(crys):
+    s = crys.structure
+    assert s.n_atoms == 250 and s.species_names == cualzr.SPECIES
+    assert crys.info["composition"] == {"Cu": 115, "Zr": 115, "Al": 20}
+    assert np.all(np.asarray(s.box) > 2 * (crys.potential.cutoff + cualzr.SKIN))
+    assert crys.info["converged"] and crys.info["fmax"] <= crys.info["fmax_tol"]
+    # Al on the Cu sublattice stays on corners, on the Zr sublattice on centres: B2 kept
+    a = crys.info["lattice_constant"]
+    frac = np.asarray(s.positions) / a
+    assert np.max(np.abs(frac - np.round(2 * frac) / 2)) < 0.1
+
+
+def test_glass_relaxed_and_recorded(glass1, glass05, crys):
+    for g, f in ((glass1, 1.0), (glass05, 0.5)):
+        info = g.info
+        assert info["converged"] and info["fmax"] <= info["fmax_tol"]
+        assert g.knob_values == {"melt_fraction": f, "n_melted": round(f * 250)}
+        assert info["composition"] == {"Cu": 115, "Zr": 115, "Al": 20}
+        sp = np.asarray(g.structure.species)
+        assert np.bincount(sp, minlength=3).tolist() == [115, 115, 20]
+        for key in ("seed", "size", "protocol", "wall_time_s", "lattice_constant", "mean_coordination"):
+            assert key in info
+        assert 11.0 < info["mean_coordination"] < 14.5
+    assert crys.info["energy_per_atom"] < glass05.info["energy_per_atom"] < glass1.info["energy_per_atom"]
+
+
+def test_deterministic(glass05):
+    again = cualzr.generate(250, 0.5, 5)
+    np.testing.assert_array_equal(
+        np.asarray(again.structure.positions), np.asarray(glass05.structure.positions)
+    )
+    np.testing.assert_array_equal(np.asarray(again.structure.species), np.asarray(glass05.structure.species))
+
+
+def test_knob_lowers_first_peak(crys, glass05, glass1):
+    p0, p5, p1 = first_peak(crys.structure), first_peak(glass05.structure), first_peak(glass1.structure)
+    # measured: 14.4, ~5.7, ~4.4
+    assert p0 > 2.0 * p5
+    assert p5 > 1.1 * p1
+
+
+def test_no_imaginary_modes(glass1):
+    f = np.asarray(frequencies(glass1.potential, glass1.structure))
+    assert count_imaginary(f) == 0
+    assert 7.0 < f.max() < 15.0  # THz
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(n_atoms=250, knob=-0.1), "knob"),
+        (dict(n_atoms=250, knob=1.01), "knob"),
+        (dict(n_atoms=128, knob=0.5), "n_atoms"),
+        (dict(n_atoms=250, knob=0.5, size="tiny"), "size"),
+        (dict(n_atoms=250, knob=0.5, potential=zhou_johnson_wadley(("Cu", "Zr"))), "potential"),
+        (dict(n_atoms=250, knob=0.5, potential=cualzr.default_potential(), setfl="x.eam.alloy"), "potential"),
+    ],
+)
+def test_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        cualzr.generate(seed=0, **kwargs)
+
+
+def test_paper_size_starts():
+    # paper protocol: documented settings, ~1000 atoms; only check that it is set up correctly
+    p = cualzr.PROTOCOLS["paper"]
+    assert p.n_quench * p.dt_fs >= 50_000  # >= 50 ps quench
+    assert cualzr.supercell(1000, 3.19, 7.155) == 8  # 1024 atoms

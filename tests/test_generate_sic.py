@@ -1,0 +1,111 @@
+"""a-SiC partial-melt generator: reference crystal, determinism, knob span, relaxation, modes."""
+
+import numpy as np
+import pytest
+
+from jaxglass.generate import sic
+from jaxglass.phonons import count_imaginary, frequencies
+
+# A shorter anneal than size="small" keeps this file quick; the physics is the same.
+SHORT = sic.Protocol(n_hot=30, n_quench=60)
+
+
+def first_peak(structure, r_max=4.0, width=0.05):
+    """Highest bin of the total g(r) below r_max: all pairs, explicit minimum image (numpy)."""
+    pos = np.asarray(structure.positions)
+    box = np.asarray(structure.box)
+    n = len(pos)
+    dr = pos[None, :, :] - pos[:, None, :]
+    dr -= box * np.round(dr / box)
+    r = np.sqrt((dr**2).sum(-1))[np.triu_indices(n, 1)]
+    edges = np.arange(0.0, r_max + 1e-9, width)
+    h, _ = np.histogram(r, edges)
+    mid = 0.5 * (edges[1:] + edges[:-1])
+    return float(np.max(2 * h / (n * n / np.prod(box) * 4 * np.pi * mid**2 * width)))
+
+
+@pytest.fixture(scope="module")
+def crys():
+    return sic.crystal(400)
+
+
+@pytest.fixture(scope="module")
+def glass1():
+    return sic.generate(400, 1.0, 3, protocol=SHORT)
+
+
+@pytest.fixture(scope="module")
+def glass05():
+    return sic.generate(400, 0.5, 3, protocol=SHORT)
+
+
+def test_supercell_choice():
+    assert sic.supercell(400) == ("tetragonal", (5, 5, 4))
+    assert sic.supercell(512) == ("cubic", (4, 4, 4))
+    assert sic.supercell(1000) == ("cubic", (5, 5, 5))
+
+
+def test_crystal_matches_lammps(crys):
+    s = crys.structure
+    assert s.n_atoms == 400
+    assert np.all(np.asarray(s.box) > 2 * (crys.potential.cutoff + sic.SKIN))
+    # LAMMPS, SiC.vashishta, 3C-SiC at a = 4.35817 Å: -6.340145 eV/atom (DESIGN.md)
+    assert crys.info["energy_per_atom"] == pytest.approx(-6.340145, abs=2e-6)
+    assert crys.info["heteronuclear_fraction"] == 1.0
+    assert crys.info["mean_coordination"] == 4.0
+    assert crys.info["converged"]
+
+
+def test_glass_relaxed_and_recorded(glass1, glass05):
+    for g, f in ((glass1, 1.0), (glass05, 0.5)):
+        info = g.info
+        assert info["converged"] and info["fmax"] <= info["fmax_tol"]
+        assert g.knob_values["melt_fraction"] == f
+        assert g.knob_values["n_melted"] == round(f * 400)
+        assert g.structure.n_atoms == 400 and info["n_atoms"] == 400
+        assert g.potential is sic.potential()
+        assert 0.5 < info["heteronuclear_fraction"] < 1.0
+        assert 3.0 < info["mean_coordination"] < 6.0
+        for key in ("seed", "size", "protocol", "wall_time_s", "coordination_histogram_Si"):
+            assert key in info
+    # melting costs energy; the glass lies between crystal and random
+    assert -6.34 < glass05.info["energy_per_atom"] < -6.0
+    assert -6.1 < glass1.info["energy_per_atom"] < -5.5
+
+
+def test_deterministic(glass1):
+    again = sic.generate(400, 1.0, 3, protocol=SHORT)
+    np.testing.assert_array_equal(
+        np.asarray(again.structure.positions), np.asarray(glass1.structure.positions)
+    )
+    np.testing.assert_array_equal(np.asarray(again.structure.species), np.asarray(glass1.structure.species))
+
+
+def test_knob_lowers_first_peak(crys, glass05, glass1):
+    p0, p5, p1 = first_peak(crys.structure), first_peak(glass05.structure), first_peak(glass1.structure)
+    # measured: 20.9, ~16, ~8
+    assert p0 > 1.15 * p5 > 1.15 * 1.4 * p1
+
+
+def test_no_imaginary_modes(glass1):
+    f = np.asarray(frequencies(glass1.potential, glass1.structure))
+    assert count_imaginary(f) == 0
+    assert 25.0 < f.max() < 45.0  # THz; Tersoff-1989 glasses reach 190 THz (DESIGN.md)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(n_atoms=400, knob=-0.1), "knob"),
+        (dict(n_atoms=400, knob=1.5), "knob"),
+        (dict(n_atoms=200, knob=0.5), "n_atoms"),
+        (dict(n_atoms=400.5, knob=0.5), "n_atoms"),
+        (dict(n_atoms=400, knob=0.5, size="huge"), "size"),
+    ],
+)
+def test_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        sic.generate(seed=0, **kwargs)
+    if "knob" not in match:
+        with pytest.raises(ValueError, match=match):
+            sic.crystal(kwargs["n_atoms"], size=kwargs.get("size", "small"))
