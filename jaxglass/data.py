@@ -68,7 +68,7 @@ FAMILIES: dict[str, FamilyDefaults] = {
     "amc": FamilyDefaults(160, 800, 56.0, 0.5, 1.0, 6.0, 0.05, ("C",)),
     "lj2d": FamilyDefaults(256, 1024, 80.0, 0.5, 0.6, 3.5, 0.03, ("A", "B"), "omega (LJ units)", "sigma"),
     "lj3d": FamilyDefaults(256, 1000, 50.0, 0.5, 0.6, 2.7, 0.03, ("A", "B"), "omega (LJ units)", "sigma"),
-    "sic": FamilyDefaults(512, 1000, 36.0, 0.3, 1.2, 7.0, 0.05, ("Si", "C")),
+    "sic": FamilyDefaults(400, 1000, 36.0, 0.3, 1.2, 7.0, 0.05, ("Si", "C")),
     "cualzr": FamilyDefaults(250, 1000, 10.0, 0.1, 2.0, 7.5, 0.05, ("Cu", "Zr", "Al")),
 }
 
@@ -130,15 +130,22 @@ class DatasetConfig:
         return np.linspace(self.r_min, self.r_max, self.n_r)
 
     def plan(self, k: int) -> tuple[float, int]:
-        """Knob and seed of structure ``k`` (``knob = -1`` marks the crystalline reference)."""
+        """Knob and seed of structure ``k`` (``knob = -1`` marks the crystalline reference).
+
+        Knobs follow a base-2 van der Corput sequence with a seeded random shift (mod 1): every
+        prefix of the dataset spreads evenly over the range, and structure ``k`` does not depend on
+        ``n_structures``, so a dataset can be grown later without changing finished structures.
+        """
         if self.include_crystal and k == 0:
             return -1.0, self.seed
-        rng = np.random.default_rng([self.seed, 7919])
-        m = self.n_structures - (1 if self.include_crystal else 0)
-        order = rng.permutation(m)
-        u = np.random.default_rng([self.seed, 104729]).random(m)
         j = k - (1 if self.include_crystal else 0)
-        frac = (order[j] + u[j]) / m
+        x, denom, jj = 0.0, 1.0, j + 1
+        while jj:
+            jj, bit = divmod(jj, 2)
+            denom *= 2.0
+            x += bit / denom
+        shift = float(np.random.default_rng([self.seed, 7919]).random())
+        frac = (x + shift) % 1.0
         return float(self.knob_min + (self.knob_max - self.knob_min) * frac), int(self.seed * 1_000_003 + k)
 
 

@@ -119,3 +119,6 @@ def test_config_validation():
     hist, _ = np.histogram(knobs[1:], bins=4, range=(0, 1))
     assert np.all(hist >= 4)
     assert [cfg.plan(k) for k in range(20)] == [cfg.plan(k) for k in range(20)]
+    # structure k does not depend on the dataset size (growing a dataset keeps finished work valid)
+    small = data.DatasetConfig.make("lj3d", 5, seed=3)
+    assert [small.plan(k) for k in range(5)] == [cfg.plan(k) for k in range(5)]
