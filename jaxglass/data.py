@@ -69,7 +69,7 @@ FAMILIES: dict[str, FamilyDefaults] = {
     "lj2d": FamilyDefaults(256, 1024, 80.0, 0.5, 0.6, 3.5, 0.03, ("A", "B"), "omega (LJ units)", "sigma"),
     "lj3d": FamilyDefaults(256, 1000, 50.0, 0.5, 0.6, 2.7, 0.03, ("A", "B"), "omega (LJ units)", "sigma"),
     "sic": FamilyDefaults(400, 1000, 36.0, 0.3, 1.2, 7.0, 0.05, ("Si", "C")),
-    "cualzr": FamilyDefaults(250, 1000, 10.0, 0.1, 2.0, 7.5, 0.05, ("Cu", "Zr", "Al")),
+    "cualzr": FamilyDefaults(250, 1000, 12.0, 0.1, 2.0, 7.5, 0.05, ("Cu", "Zr", "Al")),
 }
 
 
