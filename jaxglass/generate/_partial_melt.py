@@ -147,6 +147,61 @@ def push_apart(
     return pos, worst
 
 
+def melt_quench_relax(pot, s0: Structure, f: float, rng, seed: int, prot, min_dist, push_dist, skin: float):
+    """The partial-melt protocol shared by the metal-units families (a-SiC, CuZrAl).
+
+    A compact region of ``round(f N)`` atoms is refilled at random (species kept) and pushed apart,
+    annealed at ``prot.t_hot`` and quenched to ``prot.t_end`` (K) by Langevin MD with the rest pinned,
+    then all atoms are relaxed with L-BFGS. Returns ``(result, n_melt, centre, radius, md_info, timings)``.
+    """
+    import time
+
+    import jax.numpy as jnp
+
+    from ..md import KB_EV, METAL_TIME_FS, nvt_langevin
+    from ..minimize import minimize
+
+    n = s0.n_atoms
+    pos0 = np.asarray(s0.positions)
+    box = np.asarray(s0.box)
+    sp = np.asarray(s0.species)
+    chosen, centre, radius = melt_region(pos0, box, f, rng)
+    timings: dict[str, float] = {}
+    md_info: dict = {}
+    s = s0
+    if len(chosen):
+        t = time.perf_counter()
+        pos = random_fill(pos0, sp, box, chosen, centre, radius, min_dist, rng)
+        mobile = np.zeros(n, bool)
+        mobile[chosen] = True
+        pos, overlap = push_apart(pos, sp, box, mobile, push_dist)
+        md_info["push_overlap"] = overlap
+        s = s0.with_positions(jnp.asarray(pos))
+        timings["fill_s"] = time.perf_counter() - t
+        t = time.perf_counter()
+        temps = temperature_schedule(prot.t_hot, prot.t_end, prot.n_hot, prot.n_quench)
+        if len(temps):
+            md = nvt_langevin(
+                pot,
+                s,
+                kT=KB_EV * temps,
+                n_steps=len(temps),
+                dt=prot.dt_fs / METAL_TIME_FS,
+                gamma=prot.gamma_per_ps * METAL_TIME_FS * 1e-3,
+                seed=seed,
+                mobile=mobile,
+                skin=skin,
+                chunk=prot.chunk,
+            )
+            s = md.structure
+            md_info.update(md_rebuilds=md.n_rebuilds, md_final_T=md.kinetic_kT / KB_EV)
+        timings["md_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    res = minimize(pot, s, fmax=prot.fmax_tol, skin=skin, max_steps=prot.max_steps)
+    timings["relax_s"] = time.perf_counter() - t
+    return res, len(chosen), centre, radius, md_info, timings
+
+
 def temperature_schedule(t_hot: float, t_end: float, n_hot: int, n_quench: int) -> np.ndarray:
     """``n_hot`` steps at ``t_hot`` then a linear ramp to ``t_end`` over ``n_quench`` steps (K)."""
     ramp = np.linspace(t_hot, t_end, n_quench + 1)[1:] if n_quench > 0 else np.zeros(0)

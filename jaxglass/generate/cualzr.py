@@ -57,7 +57,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._config import enable_x64
-from ..md import KB_EV, METAL_TIME_FS, nvt_langevin
 from ..minimize import minimize
 from ..neighbors import neighbor_list
 from ..potentials.base import Potential
@@ -307,44 +306,10 @@ def generate(
     s0, a, n_cells, rng = _start(n_atoms, seed, pot)
     n = s0.n_atoms
     f = float(knob)
-    pos0 = np.asarray(s0.positions)
     box = np.asarray(s0.box)
-    sp = np.asarray(s0.species)
-    chosen, centre, radius = pm.melt_region(pos0, box, f, rng)
-    n_melt = len(chosen)
-    timings: dict[str, float] = {}
-    md_info: dict[str, Any] = {}
-    s = s0
-    if n_melt:
-        t = time.perf_counter()
-        pos = pm.random_fill(pos0, sp, box, chosen, centre, radius, MIN_DIST, rng)
-        mobile = np.zeros(n, bool)
-        mobile[chosen] = True
-        pos, overlap = pm.push_apart(pos, sp, box, mobile, PUSH_DIST)
-        md_info["push_overlap"] = overlap
-        s = s0.with_positions(jnp.asarray(pos))
-        timings["fill_s"] = time.perf_counter() - t
-        t = time.perf_counter()
-        temps = pm.temperature_schedule(prot.t_hot, prot.t_end, prot.n_hot, prot.n_quench)
-        if len(temps):
-            md = nvt_langevin(
-                pot,
-                s,
-                kT=KB_EV * temps,
-                n_steps=len(temps),
-                dt=prot.dt_fs / METAL_TIME_FS,
-                gamma=prot.gamma_per_ps * METAL_TIME_FS * 1e-3,
-                seed=seed,
-                mobile=mobile,
-                skin=SKIN,
-                chunk=prot.chunk,
-            )
-            s = md.structure
-            md_info.update(md_rebuilds=md.n_rebuilds, md_final_T=md.kinetic_kT / KB_EV)
-        timings["md_s"] = time.perf_counter() - t
-    t = time.perf_counter()
-    res = minimize(pot, s, fmax=prot.fmax_tol, skin=SKIN, max_steps=prot.max_steps)
-    timings["relax_s"] = time.perf_counter() - t
+    res, n_melt, centre, radius, md_info, timings = pm.melt_quench_relax(
+        pot, s0, f, rng, seed, prot, MIN_DIST, PUSH_DIST, SKIN
+    )
     info = {
         "generator": "cualzr.generate",
         "seed": int(seed),

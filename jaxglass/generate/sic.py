@@ -59,7 +59,6 @@ from typing import Any
 import numpy as np
 
 from .._config import enable_x64
-from ..md import KB_EV, METAL_TIME_FS, nvt_langevin
 from ..minimize import minimize
 from ..potentials.base import Potential
 from ..potentials.vashishta import vashishta_sic_2007
@@ -242,46 +241,10 @@ def generate(
     n = s0.n_atoms
     f = float(knob)
     rng = np.random.default_rng(seed)
-    pos0 = np.asarray(s0.positions)
     box = np.asarray(s0.box)
-    sp = np.asarray(s0.species)
-    chosen, centre, radius = pm.melt_region(pos0, box, f, rng)
-    n_melt = len(chosen)
-    timings: dict[str, float] = {}
-    md_info: dict[str, Any] = {}
-    s = s0
-    if n_melt:
-        t = time.perf_counter()
-        pos = pm.random_fill(pos0, sp, box, chosen, centre, radius, MIN_DIST, rng)
-        mobile = np.zeros(n, bool)
-        mobile[chosen] = True
-        pos, overlap = pm.push_apart(pos, sp, box, mobile, PUSH_DIST)
-        md_info["push_overlap"] = overlap
-        s = s0.with_positions(pos)
-        timings["fill_s"] = time.perf_counter() - t
-        t = time.perf_counter()
-        temps = pm.temperature_schedule(prot.t_hot, prot.t_end, prot.n_hot, prot.n_quench)
-        dt = prot.dt_fs / METAL_TIME_FS
-        gamma = prot.gamma_per_ps * METAL_TIME_FS * 1e-3
-        if len(temps):
-            md = nvt_langevin(
-                potential(),
-                s,
-                kT=KB_EV * temps,
-                n_steps=len(temps),
-                dt=dt,
-                gamma=gamma,
-                seed=seed,
-                mobile=mobile,
-                skin=SKIN,
-                chunk=prot.chunk,
-            )
-            s = md.structure
-            md_info.update(md_rebuilds=md.n_rebuilds, md_final_T=md.kinetic_kT / KB_EV)
-        timings["md_s"] = time.perf_counter() - t
-    t = time.perf_counter()
-    res = minimize(potential(), s, fmax=prot.fmax_tol, skin=SKIN, max_steps=prot.max_steps)
-    timings["relax_s"] = time.perf_counter() - t
+    res, n_melt, centre, radius, md_info, timings = pm.melt_quench_relax(
+        potential(), s0, f, rng, seed, prot, MIN_DIST, PUSH_DIST, SKIN
+    )
     stats = pm.bond_statistics(res.structure, BOND_CUTOFFS)
     info = {
         "generator": "sic.generate",
