@@ -1,4 +1,4 @@
-"""``jaxglass`` command line: ``demo`` and ``pdos``."""
+"""``jaxglass`` command line: demo, pdos, generate, plot, train, evaluate, study."""
 
 from __future__ import annotations
 
@@ -142,7 +142,7 @@ def _report(pot, structure, res, out: Path, label: str, t0: float) -> dict:
     return summary
 
 
-def cmd_demo(args) -> int:
+def cmd_quench(args) -> int:
     from .generate import random_packing
     from .minimize import minimize
     from .potentials import kob_andersen
@@ -215,15 +215,157 @@ def cmd_plot(args) -> int:
     return 0
 
 
+def _study_config(args):
+    from .study import StudyConfig
+
+    kw = dict(test_fraction=args.test_fraction, seed=args.seed, features=args.features)
+    for name in ("train_sizes", "n_seeds", "cnn_max_epochs"):
+        v = getattr(args, name, None)
+        if v is not None:
+            kw[name] = tuple(v) if name == "train_sizes" else v
+    return StudyConfig(**kw)
+
+
+def cmd_train(args) -> int:
+    from .data import load_dataset
+    from .models import save_cnn, save_model
+    from .study import FITTERS, features, predict_any, scores, split_indices
+
+    enable_x64()
+    cfg = _study_config(args)
+    ds = load_dataset(args.dataset)
+    X, Y = features(ds, cfg.features), np.asarray(ds.pdos_total, np.float64)
+    tr, te = split_indices(ds.knob, cfg.test_fraction, cfg.seed)
+    t0 = time.time()
+    model, info = FITTERS[args.model](X[tr], Y[tr], cfg, cfg.seed)
+    sc = scores(Y[tr], predict_any(model, X[tr]))
+    meta = dict(kind=args.model, dataset=str(Path(args.dataset).resolve()), system=ds.config.system,
+                features=cfg.features, test_fraction=cfg.test_fraction, seed=cfg.seed,
+                train_indices=[int(ds.indices[i]) for i in tr], test_indices=[int(ds.indices[i]) for i in te],
+                hyper=info, train_mse=sc["mse"], freq=ds.freq.tolist(), r=ds.r.tolist(),
+                freq_unit=ds.freq_unit, length_unit=ds.length_unit)
+    (save_cnn if args.model == "cnn" else save_model)(model, args.out, metadata=meta)
+    print(f"train: {args.model} on {len(tr)} {ds.config.system} structures in {time.time() - t0:.1f} s "
+          f"({info}); train MSE {sc['mse']:.4e}; wrote {args.out}")
+    return 0
+
+
+def load_any_model(path):
+    """A saved linear or CNN model and its metadata (dispatch on the file's format tag)."""
+    from .models import load_cnn, load_model
+
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            fmt = str(z["format"]) if "format" in z.files else None
+    except Exception as err:
+        raise ValueError(f"--model: {path} is not a readable model file ({err})") from err
+    if fmt == "jaxglass-cnn":
+        return load_cnn(path, with_metadata=True)
+    return load_model(path, with_metadata=True)
+
+
+def cmd_evaluate(args) -> int:
+    from .data import load_dataset
+    from .study import features, predict_any, scores
+
+    enable_x64()
+    model, meta = load_any_model(args.model)
+    ds = load_dataset(args.dataset or meta.get("dataset"))
+    pos = {int(k): i for i, k in enumerate(ds.indices)}
+    if args.split == "all":
+        idx = np.arange(len(ds))
+    else:
+        key = f"{args.split}_indices"
+        if key not in meta:
+            raise ValueError(f"--split {args.split}: the model file records no {key}; use --split all")
+        missing = [k for k in meta[key] if k not in pos]
+        if missing:
+            raise ValueError(
+                f"--dataset: structures {missing[:5]} of the model's {args.split} split are absent"
+            )
+        idx = np.array([pos[k] for k in meta[key]])
+    X = features(ds, meta.get("features", "total"))[idx]
+    Y = np.asarray(ds.pdos_total, np.float64)[idx]
+    sc = scores(Y, predict_any(model, X))
+    res = dict(model=str(args.model), kind=meta.get("kind"), dataset=str(args.dataset or meta.get("dataset")),
+               split=args.split, n=len(idx), **sc, mse_units=f"(1/{ds.freq_unit})^2")
+    print(f"evaluate: {res['kind']} on {len(idx)} {args.split} structures: MSE {sc['mse']:.4e} "
+          f"{res['mse_units']}, R² mean {sc['r2_mean']:.4f}, overall {sc['r2_overall']:.4f}")
+    if args.out:
+        _atomic_write_text(Path(args.out), json.dumps(res, indent=2))
+    return 0
+
+
+def cmd_study(args) -> int:
+    from .data import DatasetConfig, build_dataset, load_dataset
+    from .study import run_study
+
+    enable_x64()
+    dataset = Path(args.dataset or Path(args.out) / "dataset")
+    if args.n_structures:
+        cfg = DatasetConfig.make(args.system, args.n_structures, n_atoms=args.n_atoms, size=args.size,
+                                 seed=args.data_seed)
+        t0 = time.time()
+        new = build_dataset(dataset, cfg, workers=args.workers, progress=not args.quiet)
+        print(f"study: dataset {dataset}: {len(new)} new structure(s) in {time.time() - t0:.1f} s")
+    ds = load_dataset(dataset)
+    if ds.config.system != args.system:
+        raise ValueError(f"--dataset: {dataset} holds {ds.config.system!r} structures, not {args.system!r}")
+    res = run_study(ds, args.out, _study_config(args), verbose=not args.quiet, models=tuple(args.models))
+    print(Path(args.out, "study.md").read_text())
+    return 0 if res else 1
+
+
+def cmd_demo(args) -> int:
+    """The whole chain at small size: generate → RDF/PDOS → ridge, elastic net, CNN → table + figures."""
+    from .data import DatasetConfig, build_dataset, load_dataset
+    from .study import StudyConfig, run_study
+
+    enable_x64()
+    t0 = time.time()
+    out = Path(args.out)
+    cfg = DatasetConfig.make(args.system, args.n_structures, n_atoms=args.n_atoms, seed=args.seed)
+    print(f"demo: {args.system}, {cfg.n_structures} structures of ~{cfg.n_atoms} atoms from crystal to glass "
+          f"-> {out / 'dataset'} (resumable)")
+    build_dataset(out / "dataset", cfg, workers=args.workers, progress=True)
+    ds = load_dataset(out / "dataset")
+    print(f"demo: dataset ready after {time.time() - t0:.0f} s; fitting the models")
+    from .plots import plot_knob_series
+
+    plot_knob_series(ds, out / "rdf_pdos.png")
+    scfg = StudyConfig(train_sizes=tuple(args.train_sizes), n_seeds=args.n_seeds, seed=args.seed)
+    run_study(ds, out / "study", scfg)
+    print(Path(out / "study" / "study.md").read_text())
+    print(f"demo: done in {time.time() - t0:.0f} s; figures in {out / 'study'} and {out / 'rdf_pdos.png'}")
+    return 0
+
+
+def _add_study_args(p) -> None:
+    p.add_argument("--features", choices=("total", "partial"), default="total", help="total or partial g(r)")
+    p.add_argument("--test-fraction", type=float, default=0.2)
+    p.add_argument("--seed", type=int, default=0, help="train/test split and model seed")
+    p.add_argument("--cnn-max-epochs", type=int, default=None, help="CNN training budget (default 300)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="jaxglass", description=__doc__)
     sub = parser.add_subparsers(dest="cmd", required=True)
-    d = sub.add_parser("demo", help="quench a small Kob-Andersen glass and print its PDOS")
-    d.add_argument("--system", choices=("lj2d", "lj3d"), default="lj3d")
-    d.add_argument("--n", type=int, default=250, help="number of particles")
+    d = sub.add_parser("demo", help="small end-to-end study: dataset, models, table, figures")
+    d.add_argument("--system", choices=("amc", "lj2d", "lj3d", "sic", "cualzr"), default="lj2d")
+    d.add_argument("--n-structures", type=int, default=60)
+    d.add_argument("--n-atoms", type=int, default=128)
+    d.add_argument("--train-sizes", type=int, nargs="+", default=[12, 24])
+    d.add_argument("--n-seeds", type=int, default=3)
+    d.add_argument("--workers", type=int, default=2)
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--out", default="out/demo")
     d.set_defaults(func=cmd_demo)
+    q = sub.add_parser("quench", help="quench a small Kob-Andersen glass and print its PDOS")
+    q.add_argument("--system", choices=("lj2d", "lj3d"), default="lj3d")
+    q.add_argument("--n", type=int, default=250, help="number of particles")
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--out", default="out/quench")
+    q.set_defaults(func=cmd_quench)
     p = sub.add_parser("pdos", help="PDOS of a structure file (any format ase reads)")
     p.add_argument("structure")
     p.add_argument("--potential", required=True, help=f"one of {POTENTIALS}")
@@ -248,6 +390,35 @@ def main(argv: list[str] | None = None) -> int:
     pl.add_argument("--out", default=None)
     pl.add_argument("--n-curves", type=int, default=6)
     pl.set_defaults(func=cmd_plot)
+    t = sub.add_parser("train", help="fit a model (ridge, elastic-net or cnn) on a dataset's training split")
+    t.add_argument("dataset")
+    t.add_argument("--model", choices=("ridge", "elastic-net", "cnn"), default="ridge")
+    t.add_argument("--out", required=True, help="model file (.npz)")
+    _add_study_args(t)
+    t.set_defaults(func=cmd_train)
+    e = sub.add_parser("evaluate", help="test MSE and R² of a saved model")
+    e.add_argument("model", help="model file written by `jaxglass train`")
+    e.add_argument("--dataset", default=None, help="dataset directory (default: the one it was trained on)")
+    e.add_argument("--split", choices=("test", "train", "all"), default="test")
+    e.add_argument("--out", default=None, help="write the scores as JSON")
+    e.set_defaults(func=cmd_evaluate)
+    st = sub.add_parser("study", help="linear vs CNN: table, learning curve, weight maps, predictions")
+    st.add_argument("--system", required=True, choices=("amc", "lj2d", "lj3d", "sic", "cualzr"))
+    st.add_argument("--out", required=True, help="output folder (study.json, study.md, PNGs)")
+    st.add_argument("--dataset", default=None, help="dataset directory (default OUT/dataset)")
+    st.add_argument("--n-structures", type=int, default=None,
+                    help="build/grow the dataset to this many structures first (resumable)")
+    st.add_argument("--n-atoms", type=int, default=None)
+    st.add_argument("--size", choices=("small", "paper"), default="small")
+    st.add_argument("--data-seed", type=int, default=0)
+    st.add_argument("--workers", type=int, default=1)
+    st.add_argument("--train-sizes", type=int, nargs="+", default=None)
+    st.add_argument("--n-seeds", type=int, default=None, help="subsets per learning-curve size")
+    st.add_argument("--models", nargs="+", choices=("ridge", "elastic-net", "cnn"),
+                    default=["ridge", "elastic-net", "cnn"])
+    st.add_argument("--quiet", action="store_true")
+    _add_study_args(st)
+    st.set_defaults(func=cmd_study)
     args = parser.parse_args(argv)
     enable_x64()
     try:

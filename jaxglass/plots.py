@@ -23,7 +23,7 @@ def _save(fig, path: Path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.stem + ".tmp" + path.suffix)
-    fig.savefig(tmp, dpi=130)
+    fig.savefig(tmp, dpi=130, bbox_inches="tight")
     os.replace(tmp, path)
 
 
@@ -45,6 +45,113 @@ def plot_knob_series(ds, path, n_curves: int = 6) -> None:
     axes[1].set_ylabel("PDOS (per mode)")
     axes[1].legend(fontsize=7)
     fig.suptitle(f"{ds.config.system}: {len(ds)} structures of ~{ds.config.n_atoms} atoms")
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)
+
+
+_COLORS = {"ridge": "tab:blue", "elastic-net": "tab:green", "cnn": "tab:red"}
+_LABELS = {"ridge": "linear, L2 (ridge)", "elastic-net": "linear, L1 (elastic net)", "cnn": "CNN"}
+
+
+def plot_learning_curve(result: dict, path) -> None:
+    """Test MSE vs number of training structures (log-log), error bars = std over seeds."""
+    plt = _plt()
+    lc = result["learning_curve"]
+    fig, ax = plt.subplots(figsize=(5, 3.8))
+    for m in ("ridge", "cnn"):
+        if m in lc:
+            ax.errorbar(lc["sizes"], lc[m]["mean"], yerr=lc[m]["std"], marker="o", capsize=3,
+                        color=_COLORS[m], label=_LABELS[m])
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("training structures")
+    ax.set_ylabel(f"test MSE {result['mse_units']}")
+    ax.set_title(f"{result['system']}: learning curve ({result['n_test']} test structures)")
+    ax.legend()
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)
+
+
+def plot_weight_map(model, ds, train_idx, path, title: str = "", labels=None) -> None:
+    """Heat map of the linear map W(ω, r) with the mean g(r) on top and the mean PDOS on the right.
+
+    Shown is ``W(ω, r)·σ_g(r)``: the PDOS change (1/freq unit) caused by a one-standard-deviation
+    change of g at r (σ over the training set), which is the data-unit weight scaled so that radii
+    where g never varies (inside the core) do not dominate. Several input channels (partial RDFs)
+    are drawn side by side.
+    """
+    from .models import physical_weights
+
+    plt = _plt()
+    Wp, _ = physical_weights(model)
+    Wp = np.asarray(Wp)
+    if Wp.ndim == 2:
+        Wp = Wp[:, None, :]
+    C = Wp.shape[1]
+    sx = np.asarray(model.x_scaler.scale).reshape(C, -1)
+    X = np.asarray(ds.rdf_total)[train_idx] if C == 1 else None
+    if C > 1:
+        S = ds.rdf_partial.shape[1]
+        iu = np.triu_indices(S)
+        X = np.asarray(ds.rdf_partial[:, iu[0], iu[1], :])[train_idx]
+    gstd = X.std(0).reshape(C, -1)
+    gmean = X.mean(0).reshape(C, -1)
+    Wd = Wp * np.where(sx > 0, gstd, 0.0)[None]
+    vmax = float(np.abs(Wd).max()) or 1.0
+    r, w = np.asarray(ds.r), np.asarray(ds.freq)
+    pdos_mean = np.asarray(ds.pdos_total)[train_idx].mean(0)
+    labels = labels or [f"channel {c}" for c in range(C)]
+    fig = plt.figure(figsize=(3.2 * C + 2.2, 5.2))
+    gs = fig.add_gridspec(2, C + 2, width_ratios=[4] * C + [1, 0.15], height_ratios=[1, 4],
+                          hspace=0.05, wspace=0.08)
+    im = None
+    for c in range(C):
+        top = fig.add_subplot(gs[0, c])
+        top.plot(r, gmean[c], "k", lw=1)
+        top.fill_between(r, gmean[c] - gstd[c], gmean[c] + gstd[c], color="0.7")
+        top.set_xlim(r[0], r[-1])
+        top.set_xticklabels([])
+        top.set_title(labels[c], fontsize=9)
+        if c == 0:
+            top.set_ylabel("g(r)")
+        ax = fig.add_subplot(gs[1, c])
+        im = ax.pcolormesh(r, w, Wd[:, c, :], cmap="RdBu_r", vmin=-vmax, vmax=vmax, shading="auto")
+        ax.set_xlabel(f"r ({ds.length_unit})")
+        if c == 0:
+            ax.set_ylabel(f"frequency ({ds.freq_unit})")
+        else:
+            ax.set_yticklabels([])
+    right = fig.add_subplot(gs[1, C])
+    right.plot(pdos_mean, w, "k", lw=1)
+    right.set_ylim(w[0], w[-1])
+    right.set_yticklabels([])
+    right.set_xlabel("PDOS")
+    cax = fig.add_subplot(gs[1, C + 1])
+    fig.colorbar(im, cax=cax, label=f"W·σ_g (1/{ds.freq_unit})")
+    fig.suptitle(title, fontsize=10)
+    _save(fig, path)
+    plt.close(fig)
+
+
+def plot_predictions(ds, test_idx, picks, predictions: dict, path) -> None:
+    """Reference vs predicted PDOS for the test structures at positions ``picks`` of ``test_idx``."""
+    plt = _plt()
+    w = np.asarray(ds.freq)
+    fig, axes = plt.subplots(1, len(picks), figsize=(4.2 * len(picks), 3.4), sharey=True)
+    axes = np.atleast_1d(axes)
+    names = ("crystal-like", "medium", "highly disordered")
+    for ax, p, nm in zip(axes, picks, names):
+        k = test_idx[p]
+        ax.plot(w, ds.pdos_total[k], "k", lw=2, label="reference (Hessian)")
+        for m, P in predictions.items():
+            ax.plot(w, P[p], color=_COLORS.get(m), lw=1.2, label=_LABELS.get(m, m))
+        ax.set_title(f"{nm}: knob {ds.knob[k]:.2f} (structure {int(ds.indices[k])})", fontsize=9)
+        ax.set_xlabel(f"frequency ({ds.freq_unit})")
+    axes[0].set_ylabel(f"PDOS (1/{ds.freq_unit})")
+    axes[0].legend(fontsize=7)
+    fig.suptitle(f"{ds.config.system}: predicted vs reference PDOS (test set)", fontsize=10)
     fig.tight_layout()
     _save(fig, path)
     plt.close(fig)

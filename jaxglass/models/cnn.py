@@ -2,9 +2,12 @@
 
 Architecture (Flax linen): the ``C`` (partial) RDFs are the input channels of a stack of
 ``Conv1D(channels[i], kernel_sizes[i], SAME) → GELU → AvgPool(pool)`` blocks, flattened, then
-``Dense(hidden) → GELU → Dense(F)``. Inputs and targets are standardised per column exactly as for
-:mod:`jaxglass.models.linear` (per ``(c, r)`` position and per frequency, statistics of the training
-split), the loss is the MSE on standardised targets, the optimiser is optax ``adamw`` with a cosine
+``Dense(hidden) → GELU → Dense(F)``. Inputs are standardised per column exactly as for
+:mod:`jaxglass.models.linear` (per ``(c, r)`` position, statistics of the training split); targets
+are centred per frequency and divided by one pooled scale (``target_scaling="pooled"``, default), so
+the loss is proportional to the PDOS MSE in data units (per-frequency scaling, ``"column"``, blows up
+the nearly constant high-frequency tail and the network then fits noise there). The loss is the MSE
+on scaled targets, the optimiser is optax ``adamw`` with a cosine
 learning-rate decay, and early stopping on the validation MSE returns the best epoch's parameters.
 Training runs in float32 (even when JAX is in x64 mode): the CNN is a baseline, not an exact solver.
 
@@ -62,6 +65,7 @@ class CNNConfig:
     val_fraction: float = 0.1
     seed: int = 0
     standardize: bool = True
+    target_scaling: str = "pooled"
 
     def __post_init__(self):
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
@@ -83,6 +87,8 @@ class CNNConfig:
             raise ValueError(f"CNNConfig.batch_size: must be >= 1 or None, got {self.batch_size}")
         if not 0 < self.val_fraction < 1:
             raise ValueError(f"CNNConfig.val_fraction: must be in (0, 1), got {self.val_fraction}")
+        if self.target_scaling not in ("pooled", "column"):
+            raise ValueError(f"CNNConfig.target_scaling: 'pooled' or 'column', got {self.target_scaling!r}")
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))
@@ -264,6 +270,8 @@ def fit_cnn(X, Y, config: CNNConfig | None = None, X_val=None, Y_val=None, *, re
         Xv = Yv = None
     has_val = Xv is not None
     xs, ys = _scalers(Xc, Yf, config.standardize)
+    if config.standardize and config.target_scaling == "pooled":
+        ys = Standardizer.fit_pooled(Yf)
     Xs, Ys = xs.transform(Xc), ys.transform(Yf)
     Xvs = xs.transform(Xv) if has_val else Xs[:1]
     Yvs = ys.transform(Yv) if has_val else Ys[:1]
@@ -280,8 +288,9 @@ def fit_cnn(X, Y, config: CNNConfig | None = None, X_val=None, Y_val=None, *, re
 _CNN_KEYS = ("params", "config", "x_mean", "x_scale", "y_mean", "y_scale", "feature_shape", "n_outputs")
 
 
-def save_cnn(model: CNNModel, path) -> None:
-    """Save to npz (atomic): Flax-serialised parameters as bytes, config as JSON, scalers as arrays."""
+def save_cnn(model: CNNModel, path, metadata: dict[str, Any] | None = None) -> None:
+    """Save to npz (atomic): Flax-serialised parameters as bytes, config and ``metadata`` as JSON,
+    scalers as arrays."""
     from flax import serialization
 
     blob = serialization.to_bytes(jax.device_get(model.params))
@@ -290,11 +299,13 @@ def save_cnn(model: CNNModel, path) -> None:
         params=np.frombuffer(blob, np.uint8), config=np.array(model.config.to_json()),
         **_scaler_arrays("x", model.x_scaler), **_scaler_arrays("y", model.y_scaler),
         feature_shape=np.asarray(model.feature_shape, np.int64), n_outputs=np.array(model.n_outputs),
+        metadata=np.array(json.dumps(metadata or {})),
     ))
 
 
-def load_cnn(path) -> CNNModel:
-    """Load a model written by :func:`save_cnn`; a corrupt or foreign file raises ``ValueError``."""
+def load_cnn(path, *, with_metadata: bool = False):
+    """Load a model written by :func:`save_cnn` (and its metadata dict if ``with_metadata``); a corrupt
+    or foreign file raises ``ValueError``."""
     from flax import serialization
 
     d = _read_npz(path, FORMAT, _CNN_KEYS)
@@ -308,4 +319,8 @@ def load_cnn(path) -> CNNModel:
         params = jax.tree.map(lambda t, a: jnp.asarray(a, _DTYPE).reshape(t.shape), template, params)
     except Exception as err:
         raise ValueError(f"{path}: corrupt {FORMAT} file ({type(err).__name__}: {err})") from err
-    return CNNModel(params, _scaler_from(d, "x", _DTYPE), _scaler_from(d, "y", _DTYPE), config, fshape, n_out)
+    xs, ys = _scaler_from(d, "x", _DTYPE), _scaler_from(d, "y", _DTYPE)
+    model = CNNModel(params, xs, ys, config, fshape, n_out)
+    if with_metadata:
+        return model, json.loads(str(d["metadata"])) if "metadata" in d else {}
+    return model

@@ -86,6 +86,21 @@ class Standardizer:
         return cls(mean, scale)
 
     @classmethod
+    def fit_pooled(cls, X) -> Standardizer:
+        """Per-column mean, one pooled scale ``sqrt(mean column variance)`` for all columns.
+
+        A loss on data scaled this way is proportional to the MSE in data units, so columns that
+        hardly vary (the empty high-frequency tail of a PDOS) are not amplified to unit variance.
+        """
+        X = jnp.asarray(X)
+        if X.ndim < 2 or X.shape[0] < 1:
+            raise ValueError(f"Standardizer.fit_pooled: expected (K, ...) with K >= 1, got shape {X.shape}")
+        mean = X.mean(axis=0)
+        s = jnp.sqrt(jnp.mean(X.var(axis=0)))
+        s = jnp.where(s > 0, s, jnp.ones_like(s))
+        return cls(mean, jnp.full_like(mean, s))
+
+    @classmethod
     def identity(cls, shape: tuple[int, ...], dtype=None) -> Standardizer:
         dtype = dtype or jnp.result_type(float)
         return cls(jnp.zeros(shape, dtype), jnp.ones(shape, dtype))
@@ -527,6 +542,51 @@ def cross_validate(X, Y, l1_grid: Sequence[float], l2_grid: Sequence[float], k: 
     best_l1, best_l2 = float(l1s[i]), float(l2s[j])
     return CVResult(best_l1, best_l2, dataclasses.replace(config, l1=best_l1, l2=best_l2), l1s, l2s,
                     mse_t, r2_t, table)
+
+
+def _np_standardize(A: np.ndarray, rtol: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
+    """numpy twin of :meth:`Standardizer.fit` (same rule for near-constant columns)."""
+    mean, std = A.mean(0), A.std(0)
+    return mean, np.where(std > rtol * std.max(), std, 1.0)
+
+
+def cross_validate_ridge(X, Y, l2_grid: Sequence[float], k: int = 5, seed: int = 0,
+                         standardize: bool = True) -> tuple[float, np.ndarray]:
+    """k-fold cross-validation of the closed-form :func:`fit_ridge` over ``l2_grid``.
+
+    Returns ``(best_l2, mse)`` with ``mse[j, f]`` the held-out MSE (data units) of fold ``f`` for
+    ``l2_grid[j]``. Each fold's scalers are fitted on its training part, exactly as in
+    :func:`fit_ridge`; one SVD per fold, ``X̃c = U S Vᵀ``, then gives every grid point,
+    ``Wᵀ = V diag(s/(s² + K F l2)) Uᵀ Ỹc``. Pure numpy and cheap, so it is the tuner used inside
+    learning curves.
+    """
+    l2s = np.asarray(l2_grid, np.float64).ravel()
+    if l2s.size == 0 or (l2s < 0).any():
+        raise ValueError("cross_validate_ridge: l2_grid must be non-empty and >= 0")
+    Xf = np.asarray(X, np.float64).reshape(len(X), -1)
+    Yf = np.asarray(Y, np.float64)
+    if Yf.ndim != 2 or Yf.shape[0] != Xf.shape[0]:
+        raise ValueError(f"Y: expected shape ({Xf.shape[0]}, F), got {Yf.shape}")
+    k = min(int(k), Xf.shape[0])
+    out = np.zeros((l2s.size, k))
+    for f, (tr, va) in enumerate(kfold_indices(Xf.shape[0], k, seed)):
+        if standardize:
+            (xm, xsd), (ym, ysd) = _np_standardize(Xf[tr]), _np_standardize(Yf[tr])
+        else:
+            xm, xsd, ym, ysd = 0.0, 1.0, 0.0, 1.0
+        Xs, Ys = (Xf[tr] - xm) / xsd, (Yf[tr] - ym) / ysd
+        xc, yc = Xs.mean(0), Ys.mean(0)
+        U, sv, Vt = np.linalg.svd(Xs - xc, full_matrices=False)
+        UtY = U.T @ (Ys - yc)
+        Zv = (Xf[va] - xm) / xsd - xc
+        keep = sv > sv.max() * max(Xs.shape) * np.finfo(np.float64).eps
+        lam_scale = len(tr) * Yf.shape[1]
+        for j, l2 in enumerate(l2s):
+            d = np.where(keep, sv / (sv**2 + lam_scale * l2), 0.0) if l2 > 0 else np.where(keep, 1 / sv, 0.0)
+            Wt = Vt.T @ (d[:, None] * UtY)
+            pred = (Zv @ Wt + yc) * ysd + ym
+            out[j, f] = float(np.mean((Yf[va] - pred) ** 2))
+    return float(l2s[int(np.argmin(out.mean(1)))]), out
 
 
 # ----------------------------------------------------------------------------------------------

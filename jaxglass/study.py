@@ -1,0 +1,362 @@
+"""The structure → spectrum study of Wang, Cheng & Chen (2026) on a jaxglass dataset.
+
+Given a dataset (:func:`jaxglass.data.load_dataset`: smoothed g(r) features, PDOS targets) this
+module
+
+1. splits it once into a training and a held-out test set (seeded; the crystalline reference, if
+   present, always trains),
+2. fits three models on the training set: the linear map ``PDOS = W g + b`` with an L2 penalty
+   (ridge; closed form, ``l2`` by k-fold cross-validation), the same map with an L1 (elastic-net)
+   penalty trained by proximal Adam in optax (``l1`` by k-fold cross-validation), and the flax CNN
+   baseline (:mod:`jaxglass.models.cnn`, early stopping on a split of the training set),
+3. scores them on the test set (MSE in PDOS units², R²),
+4. draws learning curves: test MSE against the number of training structures (random subsets of
+   the training set, several seeds; the linear model re-tunes ``l2`` by cross-validation on every
+   subset, the CNN keeps its default architecture and budget),
+5. writes a JSON + markdown table and PNG figures: learning curve, weight maps W(ω, r) (L1 and L2)
+   with the mean g(r) and PDOS on their edges, and predicted vs reference PDOS for a crystal-like,
+   a medium and a highly disordered test structure.
+
+Every finished learning-curve point is appended to ``learning_curve.partial.json`` in the output
+folder, so an interrupted study resumes where it stopped (the file is ignored if the study
+configuration or the dataset changed).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._config import enable_x64
+
+FEATURES = ("total", "partial")
+MODELS = ("ridge", "elastic-net", "cnn")
+
+
+@dataclasses.dataclass(frozen=True)
+class StudyConfig:
+    """Static settings of :func:`run_study`.
+
+    ``train_sizes`` are the learning-curve sizes (those ≥ the training-set size are dropped and the
+    full training set is always added); ``n_seeds`` random subsets per size give the error bars.
+    ``l2_grid`` / ``l1_grid`` are the cross-validation grids (penalties as defined in
+    :mod:`jaxglass.models.linear`); the elastic net uses ``l2 = en_l2``. ``cnn_*`` override the
+    :class:`~jaxglass.models.CNNConfig` defaults.
+    """
+
+    test_fraction: float = 0.2
+    seed: int = 0
+    features: str = "total"
+    train_sizes: tuple[int, ...] = (25, 50, 100, 200, 400, 800)
+    n_seeds: int = 3
+    cv_folds: int = 5
+    l2_grid: tuple[float, ...] = (1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
+    l1_grid: tuple[float, ...] = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3)
+    en_l2: float = 1e-7
+    en_max_epochs: int = 1500
+    en_cv_folds: int = 3
+    cnn_max_epochs: int = 300
+    cnn_batch_size: int = 32
+
+    def __post_init__(self):
+        object.__setattr__(self, "train_sizes", tuple(int(n) for n in self.train_sizes))
+        object.__setattr__(self, "l2_grid", tuple(float(x) for x in self.l2_grid))
+        object.__setattr__(self, "l1_grid", tuple(float(x) for x in self.l1_grid))
+        if not 0.0 < self.test_fraction < 1.0:
+            raise ValueError(f"StudyConfig.test_fraction: must be in (0, 1), got {self.test_fraction}")
+        if self.features not in FEATURES:
+            raise ValueError(f"StudyConfig.features: {self.features!r} not in {FEATURES}")
+        if self.n_seeds < 1:
+            raise ValueError(f"StudyConfig.n_seeds: must be >= 1, got {self.n_seeds}")
+        if self.cv_folds < 2 or self.en_cv_folds < 2:
+            raise ValueError("StudyConfig.cv_folds / en_cv_folds: must be >= 2")
+        if any(n < 2 for n in self.train_sizes):
+            raise ValueError(f"StudyConfig.train_sizes: sizes must be >= 2, got {self.train_sizes}")
+
+    def cnn_config(self, seed: int = 0):
+        from .models import CNNConfig
+
+        return CNNConfig(max_epochs=self.cnn_max_epochs, batch_size=self.cnn_batch_size, seed=seed)
+
+
+# ----------------------------------------------------------------------------------------------
+# Data preparation
+# ----------------------------------------------------------------------------------------------
+
+
+def features(ds, kind: str = "total") -> np.ndarray:
+    """Model inputs of a dataset: ``(K, R)`` total g(r), or ``(K, C, R)`` partial g_ab(r) over the
+    ``C = S(S+1)/2`` unordered species pairs (upper triangle, row-major)."""
+    if kind == "total":
+        return np.asarray(ds.rdf_total, np.float64)
+    if kind == "partial":
+        S = ds.rdf_partial.shape[1]
+        iu = np.triu_indices(S)
+        return np.asarray(ds.rdf_partial[:, iu[0], iu[1], :], np.float64)
+    raise ValueError(f"features: kind must be one of {FEATURES}, got {kind!r}")
+
+
+def feature_labels(ds, kind: str = "total") -> list[str]:
+    if kind == "total":
+        return ["g(r)"]
+    S = len(ds.species_names)
+    iu = np.triu_indices(S)
+    return [f"g_{ds.species_names[a]}{ds.species_names[b]}(r)" for a, b in zip(*iu)]
+
+
+def split_indices(knob: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded (train, test) positions; the crystalline reference (knob < 0) is kept in training."""
+    knob = np.asarray(knob)
+    n = knob.size
+    glass = np.flatnonzero(knob >= 0)
+    n_test = int(round(test_fraction * n))
+    if n_test < 1 or n - n_test < 2 or n_test > glass.size:
+        raise ValueError(
+            f"split: {n} structures cannot be split with test_fraction={test_fraction}; "
+            "generate more structures or change the fraction"
+        )
+    rng = np.random.default_rng([seed, 104729])
+    test = np.sort(rng.choice(glass, n_test, replace=False))
+    train = np.setdiff1d(np.arange(n), test)
+    return train, test
+
+
+def _dataset_fingerprint(ds) -> str:
+    h = hashlib.sha256()
+    for a in (ds.indices, ds.rdf_total, ds.pdos_total):
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()[:16]
+
+
+# ----------------------------------------------------------------------------------------------
+# Model fitting
+# ----------------------------------------------------------------------------------------------
+
+
+def fit_ridge_cv(X, Y, cfg: StudyConfig, seed: int = 0):
+    """Ridge model with ``l2`` chosen by k-fold cross-validation; returns ``(model, info)``."""
+    from .models import cross_validate_ridge, fit_ridge
+
+    k = min(cfg.cv_folds, len(X))
+    best, cv = cross_validate_ridge(X, Y, cfg.l2_grid, k=k, seed=seed)
+    return fit_ridge(X, Y, best), dict(l2=best, cv_mse=float(cv.mean(1).min()), cv_folds=k)
+
+
+def fit_elastic_net_cv(X, Y, cfg: StudyConfig, seed: int = 0):
+    """Elastic net (proximal Adam, optax) with ``l1`` by k-fold CV at ``l2 = cfg.en_l2``."""
+    from .models import LinearSPRConfig, cross_validate, fit_linear
+
+    base = LinearSPRConfig(l2=cfg.en_l2, max_epochs=cfg.en_max_epochs, patience=None, seed=seed,
+                           learning_rate=1e-2)
+    k = min(cfg.en_cv_folds, len(X))
+    cv = cross_validate(X, Y, cfg.l1_grid, [cfg.en_l2], k=k, config=base, seed=seed)
+    model = fit_linear(X, Y, cv.best_config)
+    nz = float(np.mean(np.asarray(model.W) != 0.0))
+    return model, dict(l1=cv.best_l1, l2=cv.best_l2, cv_mse=float(cv.mse.mean(-1).min()), cv_folds=k,
+                       nonzero_fraction=nz, max_epochs=cfg.en_max_epochs)
+
+
+def fit_cnn_default(X, Y, cfg: StudyConfig, seed: int = 0):
+    from .models import fit_cnn
+
+    model, hist = fit_cnn(X, Y, cfg.cnn_config(seed), return_history=True)
+    return model, dict(n_epochs=int(hist["n_epochs"]), best_epoch=int(hist["best_epoch"]))
+
+
+def predict_any(model, X) -> np.ndarray:
+    from .models import CNNModel, predict, predict_cnn
+
+    if isinstance(model, CNNModel):
+        return np.asarray(predict_cnn(model, X), np.float64)
+    return np.asarray(predict(model, X), np.float64)
+
+
+def scores(Y, P) -> dict[str, float]:
+    from .models import mse, r2
+
+    s = r2(Y, P)
+    return dict(mse=mse(Y, P), r2_mean=s.mean, r2_overall=s.overall)
+
+
+FITTERS: dict[str, Callable] = {
+    "ridge": fit_ridge_cv, "elastic-net": fit_elastic_net_cv, "cnn": fit_cnn_default,
+}
+
+
+# ----------------------------------------------------------------------------------------------
+# The study
+# ----------------------------------------------------------------------------------------------
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def learning_sizes(cfg: StudyConfig, n_train: int) -> list[int]:
+    return sorted({n for n in cfg.train_sizes if n < n_train} | {n_train})
+
+
+def _log(msg: str, verbose: bool) -> None:
+    if verbose:
+        print(msg, flush=True)
+
+
+def run_study(ds, out: str | Path, cfg: StudyConfig | None = None, *, figures: bool = True,
+              verbose: bool = True, models: Sequence[str] = MODELS) -> dict[str, Any]:
+    """Run the full study on a loaded dataset; writes ``study.json``, ``study.md`` and PNGs to ``out``.
+
+    Returns the result dictionary (also in ``study.json``).
+    """
+    enable_x64()
+    cfg = cfg or StudyConfig()
+    for m in models:
+        if m not in MODELS:
+            raise ValueError(f"models: unknown model {m!r}; choose from {MODELS}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    X = features(ds, cfg.features)
+    Y = np.asarray(ds.pdos_total, np.float64)
+    tr, te = split_indices(ds.knob, cfg.test_fraction, cfg.seed)
+    Xtr, Ytr, Xte, Yte = X[tr], Y[tr], X[te], Y[te]
+    system = ds.config.system
+    _log(f"study {system}: {len(ds)} structures ({len(tr)} train, {len(te)} test), features "
+         f"{cfg.features} {X.shape[1:]}, PDOS on {Y.shape[1]} frequencies", verbose)
+
+    # (a) full-data models
+    fitted, rows = {}, []
+    for name in models:
+        t0 = time.perf_counter()
+        model, info = FITTERS[name](Xtr, Ytr, cfg, cfg.seed)
+        dt = time.perf_counter() - t0
+        P = predict_any(model, Xte)
+        row = dict(model=name, n_train=len(tr), n_test=len(te), fit_seconds=dt, **scores(Yte, P),
+                   train_mse=scores(Ytr, predict_any(model, Xtr))["mse"], hyper=info)
+        rows.append(row)
+        fitted[name] = (model, P)
+        _log(f"  {name:12s} test MSE {row['mse']:.4e}  R² {row['r2_overall']:.4f}  ({dt:.1f} s, {info})",
+             verbose)
+
+    # (b) learning curves
+    lc = learning_curve(Xtr, Ytr, Xte, Yte, cfg, out, fingerprint=_dataset_fingerprint(ds),
+                        models=[m for m in ("ridge", "cnn") if m in models], verbose=verbose)
+
+    result = dict(
+        system=system, n_structures=len(ds), n_atoms=ds.config.n_atoms, n_train=len(tr), n_test=len(te),
+        features=cfg.features, feature_shape=list(X.shape[1:]), n_freq=int(Y.shape[1]),
+        freq_unit=ds.freq_unit, length_unit=ds.length_unit, pdos_units="1/" + ds.freq_unit,
+        mse_units=f"(1/{ds.freq_unit})^2", config=dataclasses.asdict(cfg),
+        test_indices=[int(ds.indices[i]) for i in te], models=rows, learning_curve=lc,
+    )
+    if "ridge" in models and "cnn" in models:
+        result["criteria"] = criteria(rows, lc)
+    _atomic_write(out / "study.json", json.dumps(result, indent=2))
+    _atomic_write(out / "study.md", markdown_table(result))
+    if figures:
+        from . import plots
+
+        plots.plot_learning_curve(result, out / "learning_curve.png")
+        for name, tag in (("ridge", "l2"), ("elastic-net", "l1")):
+            if name in fitted:
+                plots.plot_weight_map(fitted[name][0], ds, tr, out / f"weights_{tag}.png",
+                                      title=f"{system}: linear map W(ω, r), {name} ({tag.upper()})",
+                                      labels=feature_labels(ds, cfg.features))
+        pick = pick_examples(ds.knob[te])
+        plots.plot_predictions(ds, te, pick, {k: v[1] for k, v in fitted.items()}, out / "predictions.png")
+    _log(f"study {system}: wrote {out / 'study.json'}, {out / 'study.md'}"
+         + (" and figures" if figures else ""), verbose)
+    return result
+
+
+def learning_curve(Xtr, Ytr, Xte, Yte, cfg: StudyConfig, out: Path, *, fingerprint: str = "",
+                   models: Sequence[str] = ("ridge", "cnn"), verbose: bool = True) -> dict[str, Any]:
+    """Test MSE vs training-set size; resumes from ``out/learning_curve.partial.json``."""
+    sizes = learning_sizes(cfg, len(Xtr))
+    blob = json.dumps([dataclasses.asdict(cfg), fingerprint, list(models)]).encode()
+    key = hashlib.sha256(blob).hexdigest()[:16]
+    part = out / "learning_curve.partial.json"
+    done: dict[str, float] = {}
+    if part.exists():
+        try:
+            saved = json.loads(part.read_text())
+            if saved.get("key") == key:
+                done = saved["points"]
+        except (ValueError, KeyError):
+            done = {}
+    todo = [(m, n, s) for n in sizes for s in range(cfg.n_seeds if n < len(Xtr) else 1) for m in models]
+    t_start = time.perf_counter()
+    for i, (m, n, s) in enumerate(todo):
+        tag = f"{m}|{n}|{s}"
+        if tag in done:
+            continue
+        sub = np.sort(np.random.default_rng([cfg.seed, n, s]).choice(len(Xtr), n, replace=False))
+        model, _ = FITTERS[m](Xtr[sub], Ytr[sub], cfg, s)
+        done[tag] = scores(Yte, predict_any(model, Xte))["mse"]
+        _atomic_write(part, json.dumps(dict(key=key, points=done)))
+        _log(f"  learning curve [{i + 1}/{len(todo)}] {m:6s} n={n:4d} seed {s}: test MSE {done[tag]:.4e} "
+             f"({time.perf_counter() - t_start:.0f} s)", verbose)
+    res: dict[str, Any] = dict(sizes=sizes)
+    for m in models:
+        vals = [[done[f"{m}|{n}|{s}"] for s in range(cfg.n_seeds if n < len(Xtr) else 1)] for n in sizes]
+        res[m] = dict(mean=[float(np.mean(v)) for v in vals], std=[float(np.std(v)) for v in vals],
+                      values=vals)
+    return res
+
+
+def criteria(rows: list[dict], lc: dict) -> dict[str, Any]:
+    """Acceptance test: linear (ridge) MSE ≤ 1.2 × CNN at full data and < CNN at the smallest size."""
+    by = {r["model"]: r for r in rows}
+    full_ratio = by["ridge"]["mse"] / by["cnn"]["mse"]
+    small_ratio = lc["ridge"]["mean"][0] / lc["cnn"]["mean"][0]
+    return dict(full_ratio=full_ratio, full_ok=bool(full_ratio <= 1.2), smallest_size=lc["sizes"][0],
+                small_ratio=small_ratio, small_ok=bool(small_ratio < 1.0))
+
+
+def pick_examples(knob_test: np.ndarray) -> list[int]:
+    """Positions (in the test set) of the least, the median and the most disordered structure."""
+    order = np.argsort(knob_test)
+    return [int(order[0]), int(order[len(order) // 2]), int(order[-1])]
+
+
+def markdown_table(result: dict[str, Any]) -> str:
+    u = result["mse_units"]
+    lines = [
+        f"## {result['system']}: {result['n_structures']} structures of ~{result['n_atoms']} atoms "
+        f"({result['n_train']} train / {result['n_test']} test), features: {result['features']} g(r)",
+        "",
+        f"| model | test MSE {u} | R² | R² (mean over ω) | train MSE | hyper-parameters | fit s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    notes = ["", "R² = 1 − ΣSSE/ΣSST over all test entries (variance-weighted); the per-ω mean is dominated "
+             "by frequencies where the PDOS hardly varies."]
+    for r in result["models"]:
+        hp = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in r["hyper"].items()
+                       if k in ("l1", "l2", "nonzero_fraction", "n_epochs"))
+        lines.append(f"| {r['model']} | {r['mse']:.3e} | {r['r2_overall']:.4f} | {r['r2_mean']:.3g} | "
+                     f"{r['train_mse']:.3e} | {hp} | {r['fit_seconds']:.1f} |")
+    lines += notes
+    lc = result["learning_curve"]
+    models = [m for m in ("ridge", "cnn") if m in lc]
+    lines += ["", "Learning curve (test MSE, mean ± std over seeds):", "",
+              "| n_train | " + " | ".join(models) + (" | ratio |" if len(models) == 2 else " |"),
+              "|---" * (len(models) + 1 + (len(models) == 2)) + "|"]
+    for i, n in enumerate(lc["sizes"]):
+        cells = [f"{lc[m]['mean'][i]:.3e} ± {lc[m]['std'][i]:.1e}" for m in models]
+        ratio = f" | {lc['ridge']['mean'][i] / lc['cnn']['mean'][i]:.2f}" if len(models) == 2 else ""
+        lines.append(f"| {n} | " + " | ".join(cells) + ratio + " |")
+    if "criteria" in result:
+        c = result["criteria"]
+        lines += ["", f"Linear/CNN test MSE at full data: {c['full_ratio']:.2f} "
+                      f"({'≤' if c['full_ok'] else '>'} 1.2); at n = {c['smallest_size']}: "
+                      f"{c['small_ratio']:.2f} ({'<' if c['small_ok'] else '≥'} 1)."]
+    return "\n".join(lines) + "\n"
