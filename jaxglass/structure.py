@@ -133,10 +133,17 @@ def _as_species(
 
 
 def default_masses(species_names: Sequence[str]) -> np.ndarray:
-    """Mass per species name: standard atomic weights, or 1 for LJ types ``A``/``B``."""
+    """Mass per species name: standard atomic weights, or 1 for Lennard-Jones types ``A``/``B``.
+
+    ``B`` is both boron and the small Kob-Andersen particle: a name set that contains a type which is
+    not an element (``A``) is read as a Lennard-Jones mixture, and all its LJ types get mass 1.
+    """
+    lj = any(s in LJ_TYPES and s not in ATOMIC_MASSES for s in species_names)
     out = []
     for s in species_names:
-        if s in ATOMIC_MASSES:
+        if lj and s in LJ_TYPES:
+            out.append(1.0)
+        elif s in ATOMIC_MASSES:
             out.append(ATOMIC_MASSES[s])
         elif s in LJ_TYPES:
             out.append(1.0)

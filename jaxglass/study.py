@@ -334,15 +334,15 @@ def markdown_table(result: dict[str, Any]) -> str:
         f"## {result['system']}: {result['n_structures']} structures of ~{result['n_atoms']} atoms "
         f"({result['n_train']} train / {result['n_test']} test), features: {result['features']} g(r)",
         "",
-        f"| model | test MSE {u} | R² | R² (mean over ω) | train MSE | hyper-parameters | fit s |",
-        "|---|---|---|---|---|---|---|",
+        f"| model | test MSE {u} | R² | train MSE | hyper-parameters | fit s |",
+        "|---|---|---|---|---|---|",
     ]
-    notes = ["", "R² = 1 − ΣSSE/ΣSST over all test entries (variance-weighted); the per-ω mean is dominated "
-             "by frequencies where the PDOS hardly varies."]
+    notes = ["", "R² = 1 − ΣSSE/ΣSST over all test entries (variance-weighted; study.json also has the "
+             "per-ω mean, which is dominated by frequencies where the PDOS hardly varies)."]
     for r in result["models"]:
         hp = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in r["hyper"].items()
                        if k in ("l1", "l2", "nonzero_fraction", "n_epochs"))
-        lines.append(f"| {r['model']} | {r['mse']:.3e} | {r['r2_overall']:.4f} | {r['r2_mean']:.3g} | "
+        lines.append(f"| {r['model']} | {r['mse']:.3e} | {r['r2_overall']:.4f} | "
                      f"{r['train_mse']:.3e} | {hp} | {r['fit_seconds']:.1f} |")
     lines += notes
     lc = result["learning_curve"]

@@ -104,6 +104,15 @@ def test_crystal_reference(fam):
     assert c.knob == 0.0
 
 
+def test_lj_masses_are_unity(fam):
+    # regression: "B" is also boron; the KA small particle must not get 10.81 (it put ~18 % of the
+    # modes of every glass into a spurious B-rattler peak at omega ~ 5)
+    for key in ("crystal", "half", "full"):
+        s = fam[key].structure
+        np.testing.assert_array_equal(np.asarray(s.masses), np.ones(s.n_atoms))
+    assert fam["full"].structure.count("B") > 0
+
+
 def test_deterministic(fam):
     again = fam["f"].generate(N, 0.5, SEED)
     a, b = fam["half"], again

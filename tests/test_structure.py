@@ -111,3 +111,13 @@ def test_extxyz_round_trip(tmp_path):
     back = read(str(tmp_path / "lj.extxyz"))
     assert back.dim == 2 and back.species_names == ("A", "B")
     assert np.array_equal(np.asarray(back.species), np.asarray(lj.species))
+
+
+def test_default_masses_lj_mixture_vs_boron():
+    from jaxglass.structure import default_masses
+
+    np.testing.assert_array_equal(default_masses(("A", "B")), [1.0, 1.0])  # Kob-Andersen mixture
+    assert default_masses(("B",))[0] == pytest.approx(10.81)  # boron
+    assert default_masses(("B", "C"))[0] == pytest.approx(10.81)  # boron carbide
+    s = make_structure(np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]]), ["A", "B", "B"], [3.0, 3.0])
+    np.testing.assert_array_equal(np.asarray(s.masses), [1.0, 1.0, 1.0])

@@ -270,7 +270,8 @@ def _lattice(dim: int, n_atoms: int) -> tuple[Structure, tuple[int, ...]]:
     grids = np.meshgrid(*[np.arange(r) for r in reps], indexing="ij")
     shifts = np.stack([g.ravel() for g in grids], axis=1)
     pos = ((basis[None] + shifts[:, None]) * cell).reshape(-1, dim)
-    s = make_structure(pos, np.zeros(len(pos), np.int32), cell * np.asarray(reps), species_names=SPECIES)
+    s = make_structure(pos, np.zeros(len(pos), np.int32), cell * np.asarray(reps), species_names=SPECIES,
+                       masses=np.ones(len(pos)))
     return s, reps
 
 
@@ -407,7 +408,7 @@ def _generate(
     n_b = int(round(x_std * k))
     species = np.zeros(n, np.int32)
     species[rng.permutation(chosen)[:n_b]] = 1
-    s = make_structure(pos0, species, box, species_names=SPECIES)
+    s = make_structure(pos0, species, box, species_names=SPECIES, masses=np.ones(len(pos0)))
     md_info: dict[str, Any] = {}
     if k:
         t = time.perf_counter()
