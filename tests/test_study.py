@@ -170,3 +170,22 @@ def test_cli_train_evaluate_study(tmp_path, toy_family, capsys):
     assert cli.main(["study", "--system", "amc", "--out", str(tmp_path / "x"), "--dataset",
                      str(out / "dataset")]) != 0
     assert "holds 'lj2d'" in capsys.readouterr().err
+
+
+def test_partial_features_ridge_and_weight_map(tmp_path):
+    pytest.importorskip("matplotlib")
+    from jaxglass import plots
+
+    ds, _ = _synthetic_dataset(K=30, R=16, F=12)
+    cfg = study.StudyConfig(features="partial", cv_folds=3)
+    X = study.features(ds, "partial")
+    model, info = study.fit_ridge_cv(X, ds.pdos_total, cfg)
+    assert model.feature_shape == (3, 16) and info["l2"] in cfg.l2_grid
+    # linear in the inputs: predictions equal the physical weight map contracted with g_ab(r)
+    from jaxglass.models import physical_weights
+
+    Wp, bp = physical_weights(model)
+    np.testing.assert_allclose(study.predict_any(model, X), np.einsum("fcr,kcr->kf", Wp, X) + bp, atol=1e-12)
+    plots.plot_weight_map(model, ds, np.arange(30), tmp_path / "w.png",
+                          labels=study.feature_labels(ds, "partial"))
+    assert (tmp_path / "w.png").stat().st_size > 0
