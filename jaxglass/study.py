@@ -6,13 +6,13 @@ module
 1. splits it once into a training and a held-out test set (seeded; the crystalline reference, if
    present, always trains),
 2. fits three models on the training set: the linear map ``PDOS = W g + b`` with an L2 penalty
-   (ridge; closed form, ``l2`` by k-fold cross-validation), the same map with an L1 (elastic-net)
+   (ridge; closed form, ``l2`` by exact leave-one-out cross-validation), the same map with an L1 (elastic-net)
    penalty trained by proximal Adam in optax (``l1`` by k-fold cross-validation), and the flax CNN
    baseline (:mod:`jaxglass.models.cnn`, early stopping on a split of the training set),
 3. scores them on the test set (MSE in PDOS units², R²),
 4. draws learning curves: test MSE against the number of training structures (random subsets of
    the training set, several seeds; the linear model re-tunes ``l2`` by cross-validation on every
-   subset, the CNN keeps its default architecture and budget),
+   subset (leave-one-out), the CNN keeps its default architecture and budget),
 5. writes a JSON + markdown table and PNG figures: learning curve, weight maps W(ω, r) (L1 and L2)
    with the mean g(r) and PDOS on their edges, and predicted vs reference PDOS for a crystal-like,
    a medium and a highly disordered test structure.
@@ -56,8 +56,9 @@ class StudyConfig:
     seed: int = 0
     features: str = "total"
     train_sizes: tuple[int, ...] = (25, 50, 100, 200, 400, 800)
-    n_seeds: int = 3
+    n_seeds: int = 5
     cv_folds: int = 5
+    ridge_cv: str = "loo"
     l2_grid: tuple[float, ...] = tuple(float(x) for x in np.logspace(-8, 1, 19))
     l1_grid: tuple[float, ...] = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
     en_l2: float = 1e-7
@@ -76,6 +77,8 @@ class StudyConfig:
             raise ValueError(f"StudyConfig.features: {self.features!r} not in {FEATURES}")
         if self.n_seeds < 1:
             raise ValueError(f"StudyConfig.n_seeds: must be >= 1, got {self.n_seeds}")
+        if self.ridge_cv not in ("loo", "kfold"):
+            raise ValueError(f"StudyConfig.ridge_cv: 'loo' or 'kfold', got {self.ridge_cv!r}")
         if self.cv_folds < 2 or self.en_cv_folds < 2:
             raise ValueError("StudyConfig.cv_folds / en_cv_folds: must be >= 2")
         if any(n < 2 for n in self.train_sizes):
@@ -142,12 +145,16 @@ def _dataset_fingerprint(ds) -> str:
 
 
 def fit_ridge_cv(X, Y, cfg: StudyConfig, seed: int = 0):
-    """Ridge model with ``l2`` chosen by k-fold cross-validation; returns ``(model, info)``."""
-    from .models import cross_validate_ridge, fit_ridge
+    """Ridge model with ``l2`` chosen by exact leave-one-out (default) or k-fold cross-validation;
+    returns ``(model, info)``."""
+    from .models import cross_validate_ridge, fit_ridge, loo_ridge
 
+    if cfg.ridge_cv == "loo":
+        best, cv = loo_ridge(X, Y, cfg.l2_grid)
+        return fit_ridge(X, Y, best), dict(l2=best, cv_mse=float(cv.min()), cv="loo")
     k = min(cfg.cv_folds, len(X))
     best, cv = cross_validate_ridge(X, Y, cfg.l2_grid, k=k, seed=seed)
-    return fit_ridge(X, Y, best), dict(l2=best, cv_mse=float(cv.mean(1).min()), cv_folds=k)
+    return fit_ridge(X, Y, best), dict(l2=best, cv_mse=float(cv.mean(1).min()), cv=f"{k}-fold")
 
 
 def fit_elastic_net_cv(X, Y, cfg: StudyConfig, seed: int = 0):

@@ -189,3 +189,25 @@ def test_partial_features_ridge_and_weight_map(tmp_path):
     plots.plot_weight_map(model, ds, np.arange(30), tmp_path / "w.png",
                           labels=study.feature_labels(ds, "partial"))
     assert (tmp_path / "w.png").stat().st_size > 0
+
+
+def test_loo_ridge_matches_brute_force_leave_one_out():
+    from jaxglass.models import loo_ridge
+
+    ds, _ = _synthetic_dataset(K=20, R=8, F=5, noise=1e-2)
+    X, Y = ds.rdf_total, ds.pdos_total
+    # pre-standardised data + standardize=False: brute force refits see exactly the same problem
+    Xs = (X - X.mean(0)) / X.std(0)
+    Ys = (Y - Y.mean(0)) / Y.std(0)
+    grid = [0.0, 1e-4, 1e-2, 1.0]
+    best, loo = loo_ridge(Xs, Ys, grid, standardize=False)
+    brute = np.zeros(len(grid))
+    for j, l2 in enumerate(grid):
+        for i in range(20):
+            keep = np.arange(20) != i
+            m = fit_ridge(Xs[keep], Ys[keep], l2 * 20 / 19, standardize=False)  # same K·F·l2 penalty
+            brute[j] += np.sum((Ys[i] - np.asarray(predict(m, Xs[i:i + 1]))[0]) ** 2) / (20 * 5)
+    np.testing.assert_allclose(loo, brute, rtol=1e-9)
+    assert best == grid[int(np.argmin(brute))]
+    with pytest.raises(ValueError, match="K >= 3"):
+        loo_ridge(Xs[:2], Ys[:2], grid)
