@@ -129,3 +129,22 @@ def test_paper_size_starts():
     p = cualzr.PROTOCOLS["paper"]
     assert p.n_quench * p.dt_fs >= 50_000  # >= 50 ps quench
     assert cualzr.supercell(1000, 3.19, 7.155) == 8  # 1024 atoms
+
+
+def test_random_fill_relaxes_distances_when_jammed():
+    from jaxglass.generate._partial_melt import random_fill
+
+    box = np.array([2.0, 2.0, 2.0])
+    sp = np.zeros(8, int)
+    chosen = np.arange(8)
+    # 8 points at mutual distance >= 1 in a periodic 2^3 box only fit as the simple-cubic lattice:
+    # random sequential addition jams, and the relaxed distances (0.9, 0.81, 0.729) let it finish
+    pos = random_fill(np.zeros((8, 3)), sp, box, chosen, np.zeros(3), np.inf, np.array([[1.0]]),
+                      np.random.default_rng(0), max_batches=50)
+    dr = pos[:, None] - pos[None]
+    dr -= box * np.round(dr / box)
+    d = np.linalg.norm(dr, axis=-1)[np.triu_indices(8, 1)]
+    assert d.min() >= 0.729 - 1e-12 and d.min() < 1.0
+    with pytest.raises(RuntimeError, match="too high"):
+        random_fill(np.zeros((8, 3)), sp, box, chosen, np.zeros(3), np.inf, np.array([[1.6]]),
+                    np.random.default_rng(0), max_batches=20)

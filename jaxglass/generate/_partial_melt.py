@@ -63,36 +63,46 @@ def random_fill(
     *,
     batch: int = 32,
     max_batches: int = 4000,
+    max_relax: int = 3,
 ) -> np.ndarray:
     """Move the ``chosen`` atoms to random points of the ball (centre, radius), in random order.
 
     ``min_dist[a, b]`` is the closest allowed distance between species ``a`` and ``b``; every new
-    point respects it against all atoms not (yet) removed. Raises ``RuntimeError`` if no point is
-    found after ``max_batches`` batches of ``batch`` candidates.
+    point respects it against all atoms not (yet) removed. Random sequential addition can jam near
+    the end at liquid densities: if no point is found after ``max_batches`` batches of ``batch``
+    candidates, the distances for that atom are relaxed by 10 % and the search repeated (at most
+    ``max_relax`` times, down to 0.9^max_relax of ``min_dist``; the melt's soft push and the MD
+    resolve the closer contacts). Fills that never jam are unchanged. Raises ``RuntimeError`` if
+    even the relaxed distances fail.
     """
     pos = np.array(positions, dtype=np.float64)
     placed = np.ones(len(pos), bool)
     placed[chosen] = False
     for i in rng.permutation(chosen):
         others = np.flatnonzero(placed)
-        dmin2 = min_dist[species[i], species[others]] ** 2
-        for _ in range(max_batches):
-            cand = rng.random((batch, 3)) * box
-            if np.isfinite(radius):
-                inside = np.sum(min_image(cand - centre, box) ** 2, axis=1) < radius**2
-                cand = cand[inside]
-            if len(cand) == 0:
-                continue
-            dr = min_image(cand[:, None, :] - pos[others][None, :, :], box)
-            ok = np.all(np.sum(dr * dr, axis=-1) >= dmin2[None, :], axis=1)
-            if ok.any():
-                pos[i] = cand[np.argmax(ok)]
-                placed[i] = True
+        base2 = min_dist[species[i], species[others]] ** 2
+        for level in range(max_relax + 1):
+            dmin2 = base2 * 0.81**level
+            for _ in range(max_batches):
+                cand = rng.random((batch, 3)) * box
+                if np.isfinite(radius):
+                    inside = np.sum(min_image(cand - centre, box) ** 2, axis=1) < radius**2
+                    cand = cand[inside]
+                if len(cand) == 0:
+                    continue
+                dr = min_image(cand[:, None, :] - pos[others][None, :, :], box)
+                ok = np.all(np.sum(dr * dr, axis=-1) >= dmin2[None, :], axis=1)
+                if ok.any():
+                    pos[i] = cand[np.argmax(ok)]
+                    placed[i] = True
+                    break
+            if placed[i]:
                 break
         else:
             raise RuntimeError(
-                f"random_fill: no free point for atom {i} after {batch * max_batches} candidates; "
-                "the minimum distances are too large for this density"
+                f"random_fill: no free point for atom {i} after {max_relax + 1} rounds of "
+                f"{batch * max_batches} candidates, the last at {0.9**max_relax:.2f} x the minimum "
+                "distances; the density is too high for them"
             )
     return pos
 
