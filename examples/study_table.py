@@ -19,16 +19,19 @@ def main(root: str = "examples/study") -> None:
         def cell(name, m=m):
             return f"{m[name]['mse']:.2e} ({m[name]['r2_overall']:.3f})" if name in m else "–"
 
+        cnn = f"{lc['cnn']['mean'][-1]:.2e} ± {lc['cnn']['std'][-1]:.0e}"
         small = lc["sizes"][0]
         rows.append(
-            f"| {r['system']} | {r['n_atoms']} | {r['n_train']}/{r['n_test']} | {cell('ridge')} | "
-            f"{cell('elastic-net')} | {cell('cnn')} | {c.get('full_ratio', float('nan')):.2f} | "
+            f"| {r['system']} | {r['features']} | {r['n_atoms']} | {r['n_train']}/{r['n_test']} | "
+            f"{cell('ridge')} | {cell('elastic-net')} | {cnn} | "
+            f"{c.get('full_ratio', float('nan')):.2f} ({c.get('linear', '?')}) | "
             f"{small}: {lc['ridge']['mean'][0]:.2e} vs {lc['cnn']['mean'][0]:.2e} "
             f"({c.get('small_ratio', float('nan')):.2f}) |"
         )
-    print("| family | atoms | train/test | ridge (L2) MSE (R²) | elastic net (L1) MSE (R²) | CNN MSE (R²) "
-          "| ridge/CNN, full | smallest n: ridge vs CNN (ratio) |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| family | g(r) | atoms | train/test | ridge (L2) test MSE (R²) | elastic net (L1) test MSE (R²) "
+          "| CNN test MSE (5 seeds) | linear/CNN at full data (linear chosen by CV) "
+          "| smallest n: ridge vs CNN test MSE (ratio) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))
 
 

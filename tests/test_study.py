@@ -56,15 +56,17 @@ def test_cross_validate_ridge_matches_a_manual_kfold_loop():
     ds, _ = _synthetic_dataset(K=30, noise=1e-2)
     X, Y = ds.rdf_total, ds.pdos_total
     grid = [1e-6, 1e-3, 1e-1]
-    best, table = cross_validate_ridge(X, Y, grid, k=3, seed=1)
     from jaxglass.models import kfold_indices
 
-    manual = np.zeros((3, 3))
-    for f, (tr, va) in enumerate(kfold_indices(30, 3, 1)):
-        for j, l2 in enumerate(grid):
-            manual[j, f] = mse(Y[va], predict(fit_ridge(X[tr], Y[tr], l2), X[va]))
-    np.testing.assert_allclose(table, manual, rtol=1e-8)
-    assert best == grid[int(np.argmin(manual.mean(1)))]
+    for scaling in ("pooled", "column"):
+        best, table = cross_validate_ridge(X, Y, grid, k=3, seed=1, scaling=scaling)
+        manual = np.zeros((3, 3))
+        for f, (tr, va) in enumerate(kfold_indices(30, 3, 1)):
+            for j, l2 in enumerate(grid):
+                m = fit_ridge(X[tr], Y[tr], l2, scaling=scaling)
+                manual[j, f] = mse(Y[va], predict(m, X[va]))
+        np.testing.assert_allclose(table, manual, rtol=1e-8)
+        assert best == grid[int(np.argmin(manual.mean(1)))]
     with pytest.raises(ValueError, match="l2_grid"):
         cross_validate_ridge(X, Y, [], k=3)
 

@@ -2,9 +2,10 @@
 
 Architecture (Flax linen): the ``C`` (partial) RDFs are the input channels of a stack of
 ``Conv1D(channels[i], kernel_sizes[i], SAME) → GELU → AvgPool(pool)`` blocks, flattened, then
-``Dense(hidden) → GELU → Dense(F)``. Inputs are standardised per column exactly as for
-:mod:`jaxglass.models.linear` (per ``(c, r)`` position, statistics of the training split); targets
-are centred per frequency and divided by one pooled scale (``target_scaling="pooled"``, default), so
+``Dense(hidden) → GELU → Dense(F)``. Inputs and targets are scaled as in
+:mod:`jaxglass.models.linear` (statistics of the training split): centred per ``(c, r)`` position /
+per frequency and divided by one pooled scale (``input_scaling`` / ``target_scaling="pooled"``,
+defaults), so
 the loss is proportional to the PDOS MSE in data units (per-frequency scaling, ``"column"``, blows up
 the nearly constant high-frequency tail and the network then fits noise there). The loss is the MSE
 on scaled targets, the optimiser is optax ``adamw`` with a cosine
@@ -66,6 +67,7 @@ class CNNConfig:
     seed: int = 0
     standardize: bool = True
     target_scaling: str = "pooled"
+    input_scaling: str = "pooled"
 
     def __post_init__(self):
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
@@ -87,8 +89,9 @@ class CNNConfig:
             raise ValueError(f"CNNConfig.batch_size: must be >= 1 or None, got {self.batch_size}")
         if not 0 < self.val_fraction < 1:
             raise ValueError(f"CNNConfig.val_fraction: must be in (0, 1), got {self.val_fraction}")
-        if self.target_scaling not in ("pooled", "column"):
-            raise ValueError(f"CNNConfig.target_scaling: 'pooled' or 'column', got {self.target_scaling!r}")
+        for name in ("target_scaling", "input_scaling"):
+            if getattr(self, name) not in ("pooled", "column"):
+                raise ValueError(f"CNNConfig.{name}: 'pooled' or 'column', got {getattr(self, name)!r}")
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))
@@ -269,9 +272,8 @@ def fit_cnn(X, Y, config: CNNConfig | None = None, X_val=None, Y_val=None, *, re
     else:
         Xv = Yv = None
     has_val = Xv is not None
-    xs, ys = _scalers(Xc, Yf, config.standardize)
-    if config.standardize and config.target_scaling == "pooled":
-        ys = Standardizer.fit_pooled(Yf)
+    xs, _ = _scalers(Xc, Yf, config.standardize, config.input_scaling)
+    _, ys = _scalers(Xc, Yf, config.standardize, config.target_scaling)
     Xs, Ys = xs.transform(Xc), ys.transform(Yf)
     Xvs = xs.transform(Xv) if has_val else Xs[:1]
     Yvs = ys.transform(Yv) if has_val else Ys[:1]
