@@ -295,7 +295,12 @@ def learning_curve(Xtr, Ytr, Xte, Yte, cfg: StudyConfig, out: Path, *, fingerpri
     deterministic, once.
     """
     sizes = learning_sizes(cfg, len(Xtr))
-    blob = json.dumps([dataclasses.asdict(cfg), fingerprint, list(models)]).encode()
+    from .models import LinearSPRConfig
+
+    # the key covers everything that defines a point: study settings, data, and the model defaults
+    parts = [dataclasses.asdict(cfg), fingerprint, list(models), dataclasses.asdict(cfg.cnn_config()),
+             dataclasses.asdict(LinearSPRConfig())]
+    blob = json.dumps(parts, default=str).encode()
     key = hashlib.sha256(blob).hexdigest()[:16]
     part = out / "learning_curve.partial.json"
     done: dict[str, float] = {}
