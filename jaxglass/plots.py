@@ -67,7 +67,7 @@ def plot_learning_curve(result: dict, path) -> None:
     ax.set_yscale("log")
     ax.set_xticks(lc["sizes"])
     ax.set_xticklabels([str(n) for n in lc["sizes"]])
-    ax.minorticks_off()
+    ax.xaxis.set_minor_locator(plt.NullLocator())
     ax.set_xlabel("training structures")
     ax.set_ylabel(f"test MSE {result['mse_units']}")
     ax.set_title(f"{result['system']}: learning curve ({result['n_test']} test structures)")
