@@ -4,8 +4,16 @@ Float64 is switched on by the entry points that need it (Hessians, eigenproblems
 via :func:`jaxglass.enable_x64`, never as a side effect of importing the package.
 """
 
-from ._config import enable_x64
+from ._config import Float64Required, enable_x64, require_x64
 from .structure import Structure, make_structure, replicate
 
 __version__ = "0.1.0"
-__all__ = ["Structure", "enable_x64", "make_structure", "replicate", "__version__"]
+__all__ = [
+    "Float64Required",
+    "Structure",
+    "enable_x64",
+    "make_structure",
+    "replicate",
+    "require_x64",
+    "__version__",
+]

@@ -1,15 +1,37 @@
-"""Runtime configuration helpers."""
+"""Runtime configuration helpers.
+
+jaxglass never changes JAX's configuration by itself: entry points (the CLI, examples, benchmarks,
+the test suite) call :func:`enable_x64`; library functions that need float64 (Hessians,
+eigenproblems, minimisers, MD, generators) call :func:`require_x64`, which raises a clear error.
+"""
 
 from __future__ import annotations
 
 import jax
 
 
+class Float64Required(RuntimeError):
+    """Raised by a function that needs ``jax_enable_x64`` when it is off."""
+
+
 def enable_x64() -> None:
     """Switch JAX to float64 (needed for Hessians and eigenproblems).
 
-    Called by the package's entry points (phonon engine, minimiser, CLI); importing jaxglass alone
-    does not change JAX's configuration.
+    Call it once at the start of a script, before creating arrays; importing jaxglass alone does not
+    change JAX's configuration, and no library function calls this.
     """
     if not jax.config.jax_enable_x64:
         jax.config.update("jax_enable_x64", True)
+
+
+def x64_enabled() -> bool:
+    return bool(jax.config.jax_enable_x64)
+
+
+def require_x64(what: str) -> None:
+    """Raise :class:`Float64Required` naming ``what`` unless float64 is enabled."""
+    if not x64_enabled():
+        raise Float64Required(
+            f"{what} needs float64 (Hessians and eigenproblems lose ~8 digits in float32): call "
+            "jaxglass.enable_x64() at the start of your script, before creating structures"
+        )

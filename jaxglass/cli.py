@@ -340,6 +340,15 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def cmd_perturb(args) -> int:
+    from .perturb_study import run
+
+    run(args.dataset, args.model, args.out, n_test=args.n_test, n_train=args.n_train,
+        n_random=args.n_random, n_soft=args.n_soft, seed=args.seed, progress=not args.quiet)
+    print(Path(args.out, "perturb.md").read_text())
+    return 0
+
+
 def _add_study_args(p) -> None:
     p.add_argument("--features", choices=("total", "partial"), default="total", help="total or partial g(r)")
     p.add_argument("--test-fraction", type=float, default=0.2)
@@ -419,6 +428,18 @@ def main(argv: list[str] | None = None) -> int:
     st.add_argument("--quiet", action="store_true")
     _add_study_args(st)
     st.set_defaults(func=cmd_study)
+    pt = sub.add_parser("perturb", help="first-order perturbation theory, Jacobian consistency and "
+                        "sensitivity maps for a dataset and a linear model")
+    pt.add_argument("dataset", help="dataset directory (from `jaxglass generate`)")
+    pt.add_argument("--model", required=True, help="linear model file from `jaxglass train --model ridge`")
+    pt.add_argument("--out", required=True, help="output folder (perturb.json, perturb.md, PNGs)")
+    pt.add_argument("--n-test", type=int, default=3, help="test structures analysed (default 3)")
+    pt.add_argument("--n-train", type=int, default=4, help="training structures for W_phys (default 4)")
+    pt.add_argument("--n-random", type=int, default=6, help="random directions per structure (default 6)")
+    pt.add_argument("--n-soft", type=int, default=6, help="softest-mode directions per structure (default 6)")
+    pt.add_argument("--seed", type=int, default=0, help="seed of the random directions")
+    pt.add_argument("--quiet", action="store_true")
+    pt.set_defaults(func=cmd_perturb)
     args = parser.parse_args(argv)
     enable_x64()
     try:

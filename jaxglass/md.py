@@ -23,9 +23,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._config import enable_x64
+from ._config import require_x64
 from .neighbors import fixed_capacity_lists
 from .potentials.base import Potential
+from .space import displacement, wrap
 from .structure import Structure
 
 #: Boltzmann constant in eV/K.
@@ -44,26 +45,27 @@ class MDResult:
 
 
 @functools.lru_cache(maxsize=16)
-def _simulator(potential: Potential, dt: float, gamma: float, box: tuple[float, ...]):
-    """jax-md BAOAB integrator and a jitted chunk runner, built once per (potential, dt, gamma, box).
+def _simulator(dt: float, gamma: float, box: tuple[float, ...]):
+    """jax-md BAOAB integrator and a jitted chunk runner, built once per (dt, gamma, box).
 
-    Everything that varies between calls (structure arrays, pinned mask, reference positions,
-    neighbour lists, temperatures) is an argument, so repeated generator calls reuse the compiled code.
+    Everything that varies between calls (the potential, a PyTree; structure arrays, pinned mask,
+    reference positions, neighbour lists, temperatures) is an argument, so repeated generator calls
+    reuse the compiled code.
     """
     from jax_md import simulate, space
 
     _, shift = space.periodic(jnp.asarray(box, jnp.float64))
 
-    def force(R, nbrs=None, structure=None, mob=None, **unused):
+    def force(R, nbrs=None, structure=None, mob=None, potential=None, **unused):
         g = jax.grad(lambda x: potential.energy(structure.with_positions(x), nbrs))(R)
         return jnp.where(mob[:, None], -g, 0.0)
 
     init_fn, step_fn = simulate.nvt_langevin(force, shift, dt, 0.0, gamma=gamma)
 
     @jax.jit
-    def run(state, nbrs, kt_chunk, m, structure, mob, R0):
+    def run(state, nbrs, kt_chunk, m, structure, mob, R0, potential):
         def body(i, st):
-            st = step_fn(st, kT=kt_chunk[i], nbrs=nbrs, structure=structure, mob=mob)
+            st = step_fn(st, kT=kt_chunk[i], nbrs=nbrs, structure=structure, mob=mob, potential=potential)
             return st.set(
                 position=jnp.where(mob[:, None], st.position, R0),
                 momentum=jnp.where(mob[:, None], st.momentum, 0.0),
@@ -96,7 +98,7 @@ def nvt_langevin(
       skin: neighbour-list skin (default 0.15 × cutoff).
       progress: called as ``progress(steps_done, n_steps)`` after each chunk.
     """
-    enable_x64()
+    require_x64("jaxglass.md.nvt_langevin")
     if n_steps < 0 or dt <= 0:
         raise ValueError(f"n_steps must be >= 0 and dt > 0, got n_steps={n_steps}, dt={dt}")
     if not all(structure.periodic):
@@ -115,9 +117,7 @@ def nvt_langevin(
     if skin is None:
         skin = 0.15 * potential.cutoff
     mob_j = jnp.asarray(mob)
-    init_fn, run = _simulator(
-        potential, float(dt), float(gamma), tuple(float(b) for b in np.asarray(structure.box))
-    )
+    init_fn, run = _simulator(float(dt), float(gamma), tuple(float(b) for b in np.asarray(structure.box)))
     R0 = jnp.asarray(structure.positions, jnp.float64)
     structure = structure.replace(positions=R0)
     masses = jnp.asarray(structure.masses, jnp.float64)[:, None]
@@ -126,12 +126,13 @@ def nvt_langevin(
     nbrs = tuple(jnp.asarray(i) for i in fixed_capacity_lists(structure, cutoffs, skin, capacity, 1.3))
     kt0 = float(kts[0]) if n_steps else 0.0
     state = init_fn(
-        jax.random.PRNGKey(seed), R0, mass=masses, kT=kt0, nbrs=nbrs, structure=structure, mob=mob_j
+        jax.random.PRNGKey(seed), R0, mass=masses, kT=kt0, nbrs=nbrs, structure=structure, mob=mob_j,
+        potential=potential,
     )
     state = state.set(momentum=jnp.where(mob_j[:, None], state.momentum, 0.0))
 
     def run_chunk(state, nbrs, kt_chunk, m):
-        return run(state, nbrs, kt_chunk, m, structure, mob_j, R0)
+        return run(state, nbrs, kt_chunk, m, structure, mob_j, R0, potential)
 
     ref = np.asarray(state.position)
     done, rebuilds = 0, 0
@@ -139,7 +140,7 @@ def nvt_langevin(
 
     def moved(trial) -> float:
         dr = np.asarray(trial.position) - ref
-        dr -= per * np.round(dr / per)
+        dr = displacement(dr, per, structure.periodic)
         return float(np.sqrt(np.max(np.sum(dr * dr, axis=1))))
 
     m = chunk  # adaptive: halved when one chunk moves atoms more than skin/2 from a fresh list
@@ -167,7 +168,7 @@ def nvt_langevin(
         done += m
         if progress is not None:
             progress(done, n_steps)
-    pos = np.mod(np.asarray(state.position), per)
+    pos = wrap(np.asarray(state.position), per, structure.periodic)
     p = np.asarray(state.momentum)[mob]
     mm = np.asarray(masses)[mob]
     dof = max(1, p.size)

@@ -10,15 +10,15 @@ a message, or raises :class:`MinimizationError` when ``raise_on_fail=True``.
 from __future__ import annotations
 
 import dataclasses
-from functools import partial
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._config import enable_x64
+from ._config import require_x64
 from .neighbors import fixed_capacity_lists, neighbor_list
 from .potentials.base import Potential
+from .space import displacement, wrap
 from .structure import Structure
 
 
@@ -59,9 +59,7 @@ class _Evaluator:
 
     def _moved(self, positions: np.ndarray) -> float:
         dr = positions - self.ref
-        per = np.asarray(self.structure.periodic)
-        box = np.asarray(self.structure.box)
-        dr = np.where(per, dr - box * np.round(dr / box), dr)
+        dr = displacement(dr, np.asarray(self.structure.box), self.structure.periodic)
         return float(np.sqrt(np.max(np.sum(dr * dr, axis=1))))
 
     def __call__(self, positions: np.ndarray):
@@ -72,9 +70,9 @@ class _Evaluator:
         return float(e), np.asarray(g)
 
 
-@partial(jax.jit, static_argnums=0)
+@jax.jit
 def _value_and_grad(potential: Potential, structure: Structure, positions, nbrs):
-    """Module-level jit: compiled once per (potential, shapes), reused across minimize calls."""
+    """Module-level jit: compiled once per (potential form, shapes), reused across minimize calls."""
     return jax.value_and_grad(lambda x: potential.energy(structure.with_positions(x), nbrs))(positions)
 
 
@@ -103,7 +101,7 @@ def minimize(
       max_steps: iteration cap.
       skin: neighbour-list skin (default 0.1 × cutoff).
     """
-    enable_x64()
+    require_x64("jaxglass.minimize.minimize")
     if method not in ("lbfgs", "fire"):
         raise ValueError(f"method: expected 'lbfgs' or 'fire', got {method!r}")
     if not fmax > 0:
@@ -135,9 +133,7 @@ def minimize(
         )
         if raise_on_fail:
             raise MinimizationError(msg)
-    per = np.asarray(structure.periodic)
-    box = np.asarray(structure.box)
-    x = np.where(per, np.mod(x, box), x)
+    x = wrap(x, np.asarray(structure.box), structure.periodic)
     out = structure.with_positions(jnp.asarray(x))
     return MinimizeResult(out, e, f, steps, ev.calls, bool(converged), method, msg)
 
@@ -257,7 +253,7 @@ class _BoxEvaluator:
         self.capacity: list[int] = []
         n, d = structure.positions.shape
         self.n, self.d = n, d
-        self._static = (potential, tuple(int(a) for a in axes))
+        self._axes = tuple(int(a) for a in axes)
         self._args = (structure, jnp.asarray(self.box0), jnp.float64(self.pressure), jnp.float64(self.c))
         u0 = np.asarray(structure.positions, dtype=np.float64)
         self._rebuild(u0, self.box0.copy())
@@ -288,9 +284,7 @@ class _BoxEvaluator:
         # A pair outside the list at the build stays beyond the cutoff while
         # 2 max|non-affine displacement| + max|strain| (cutoff + skin) < skin.
         ratio = box / self.ref_box
-        per = np.asarray(self.structure.periodic)
-        dr = x - self.ref_x * ratio
-        dr = np.where(per, dr - box * np.round(dr / box), dr)
+        dr = displacement(x - self.ref_x * ratio, box, self.structure.periodic)
         move = float(np.sqrt(np.max(np.sum(dr * dr, axis=1))))
         strain = float(np.max(np.abs(ratio - 1.0)))
         return 2.0 * move + strain * (self.potential.cutoff + self.skin) > self.skin
@@ -311,7 +305,7 @@ class _BoxEvaluator:
             self._rebuild(x, box)
         self.calls += 1
         h, (gu, geta) = _box_enthalpy_vg(
-            self._static, jnp.asarray(u), jnp.asarray(eta), self.nbrs, *self._args
+            self._axes, self.potential, jnp.asarray(u), jnp.asarray(eta), self.nbrs, *self._args
         )
         G = np.zeros((self.n + 1, self.d))
         G[: self.n] = np.asarray(gu)
@@ -327,17 +321,16 @@ class _BoxEvaluator:
         return f, box_res
 
 
-def _box_enthalpy(static, u, eta, nbrs, structure, box0, pressure, c):
-    potential, axes = static
+def _box_enthalpy(axes, potential, u, eta, nbrs, structure, box0, pressure, c):
     s = jnp.ones(box0.shape, box0.dtype).at[jnp.asarray(axes)].set(jnp.exp(eta / c))
     box = box0 * s
     st = structure.replace(positions=u * s, box=box)
     return potential.energy(st, nbrs) + pressure * jnp.prod(box)
 
 
-# Module level with the potential static: repeated calls with the same potential object and shapes
+# Module level, the potential a PyTree argument: repeated calls with any potential of the same form
 # reuse the compiled function (a generator relaxing many structures compiles once).
-_box_enthalpy_vg = jax.jit(jax.value_and_grad(_box_enthalpy, argnums=(1, 2)), static_argnums=(0,))
+_box_enthalpy_vg = jax.jit(jax.value_and_grad(_box_enthalpy, argnums=(2, 3)), static_argnums=(0,))
 
 
 def minimize_with_box(
@@ -384,7 +377,7 @@ def minimize_with_box(
       two residuals above; ``method`` is ``"lbfgs+box"``; ``message`` reports the box and the
       stress residual.
     """
-    enable_x64()
+    require_x64("jaxglass.minimize.minimize_with_box")
     if not fmax > 0:
         raise ValueError(f"fmax: must be positive, got {fmax}")
     potential.check(structure)
@@ -441,8 +434,7 @@ def minimize_with_box(
             raise MinimizationError(msg)
     else:
         msg = f"{msg}; box {box_txt}; box residual |dH/dlnL|/N = {box_res:.2e} eV"
-    per = np.asarray(structure.periodic)
-    x = np.where(per, np.mod(x, box), x)
+    x = wrap(x, box, structure.periodic)
     out = structure.replace(positions=jnp.asarray(x), box=jnp.asarray(box))
     h, _ = ev(X)  # the lists are current for X
     energy = h - float(pressure) * float(np.prod(box))

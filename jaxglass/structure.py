@@ -19,6 +19,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import space as _space
+from .space import displacement  # noqa: F401  (re-exported: older import path)
+
 # Standard atomic weights (amu), IUPAC 2013 abridged values.
 ATOMIC_MASSES: dict[str, float] = {
     "H": 1.008,
@@ -217,8 +220,7 @@ def make_structure(
         if not np.all(np.isfinite(m)) or np.any(m <= 0):
             raise ValueError("masses: every mass must be finite and positive")
     if wrap:
-        pmask = np.asarray(per)
-        pos = np.where(pmask, np.mod(pos, box_arr), pos)
+        pos = _space.wrap(pos, box_arr, per)
     if min_distance is not None and n > 1:
         check_min_distance(pos, box_arr, per, min_distance)
     return Structure(
@@ -238,8 +240,7 @@ def check_min_distance(pos: np.ndarray, box: np.ndarray, periodic: Sequence[bool
     if len(pairs):
         i, j = (int(x) for x in pairs[0])
         dr = pos[j] - pos[i]
-        per = np.asarray(periodic)
-        dr = np.where(per, dr - box * np.round(dr / box), dr)
+        dr = _space.displacement(dr, box, periodic)
         raise ValueError(
             f"positions: {len(pairs)} atom pair(s) closer than min_distance={threshold}, e.g. atoms "
             f"{i} and {j} at distance {np.linalg.norm(dr):.4g}; remove overlapping atoms or pass "
@@ -298,15 +299,6 @@ def with_species_names(structure: Structure, names: Sequence[str]) -> Structure:
     return dataclasses.replace(
         structure, species=jnp.asarray(remap[np.asarray(structure.species)]), species_names=names
     )
-
-
-def displacement(dr: jax.Array, box: jax.Array, periodic: Sequence[bool]) -> jax.Array:
-    """Minimum-image convention for difference vectors ``dr`` (..., d) in an orthorhombic box."""
-    per = np.asarray(periodic)
-    if not per.any():
-        return dr
-    wrapped = dr - box * jnp.round(dr / box)
-    return jnp.where(per, wrapped, dr)
 
 
 # ---------------------------------------------------------------------------------------------

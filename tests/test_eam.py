@@ -24,7 +24,7 @@ from scipy.optimize import minimize_scalar
 
 from jaxglass.potentials import energy as total_energy
 from jaxglass.potentials import forces as total_forces
-from jaxglass.potentials.base import FREQ_THZ, local_environment
+from jaxglass.potentials.base import local_environment
 from jaxglass.potentials.eam import (
     EAMPotential,
     lammps_spline_coefficients,
@@ -33,6 +33,7 @@ from jaxglass.potentials.eam import (
     zhou_johnson_wadley,
 )
 from jaxglass.structure import make_structure, replicate
+from jaxglass.units import FREQ_THZ
 
 SETFL = Path(__file__).resolve().parents[2] / "shared/potentials/ZrCuAl2011.eam.alloy"
 needs_setfl = pytest.mark.skipif(

@@ -40,9 +40,27 @@ class _Registry(Mapping):
 
 SYSTEMS = _Registry()
 
+# family name -> (module, function returning the family's default potential)
+_POTENTIALS = {
+    "amc": ("amc", "_potential"),
+    "lj2d": ("lj", "potential"),
+    "lj3d": ("lj", "potential"),
+    "sic": ("sic", "potential"),
+    "cualzr": ("cualzr", "default_potential"),
+}
+
+
+def family_potential(name: str):
+    """The default potential the generator of family ``name`` relaxes its structures with."""
+    if name not in _POTENTIALS:
+        raise ValueError(f"system: unknown family {name!r}; choose one of {sorted(_POTENTIALS)}")
+    mod, fn = _POTENTIALS[name]
+    return getattr(importlib.import_module(f"{__name__}.{mod}"), fn)()
+
 __all__ = [
     "SYSTEMS",
     "Generated",
+    "family_potential",
     "fcc",
     "graphene",
     "random_packing",

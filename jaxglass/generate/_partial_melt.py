@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..space import displacement
 from ..structure import Structure
 
 
 def min_image(dr: np.ndarray, box: np.ndarray) -> np.ndarray:
-    return dr - box * np.round(dr / box)
+    return displacement(dr, box, (True,) * np.shape(dr)[-1])
 
 
 def melt_region(

@@ -61,10 +61,11 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.spatial import cKDTree
 
-from .._config import enable_x64
+from .._config import require_x64
 from ..minimize import minimize_with_box
 from ..neighbors import pair_list
 from ..potentials.tersoff import lindsay_broido_carbon
+from ..space import displacement
 from ..structure import Structure, make_structure
 from .base import Generated, check_knob
 from .lattices import graphene
@@ -125,7 +126,6 @@ _MIN_REPS = (6, 3)  # shortest wrap-around cycles 2*nx and 4*ny bonds >= 12 > an
 
 @functools.lru_cache(maxsize=1)
 def _potential():
-    enable_x64()  # parameters must be created as float64
     return lindsay_broido_carbon()
 
 
@@ -141,8 +141,7 @@ def knob_to_switch_fraction(knob: float) -> float:
 
 def _rotation_system(xy: np.ndarray, box: np.ndarray, nbr: np.ndarray) -> np.ndarray:
     """Sort each atom's neighbours counter-clockwise by the angle of the minimum-image bond."""
-    dr = xy[nbr] - xy[:, None, :]
-    dr -= box * np.round(dr / box)
+    dr = displacement(xy[nbr] - xy[:, None, :], box, (True, True))
     ang = np.arctan2(dr[..., 1], dr[..., 0])
     order = np.argsort(ang, axis=1, kind="stable")
     return np.take_along_axis(nbr, order, axis=1)
@@ -222,8 +221,7 @@ def _faces_through(nbr: list[list[int]], atoms, limit: int) -> list[int] | None:
 
 def _sw_geometry(xy: np.ndarray, box: np.ndarray, i: int, j: int) -> None:
     """Rotate atoms ``i``, ``j`` clockwise by 90° about their bond midpoint (matches the topology)."""
-    e = xy[j] - xy[i]
-    e -= box * np.round(e / box)
+    e = displacement(xy[j] - xy[i], box, (True, True))
     mid = xy[i] + 0.5 * e
     h = 0.5 * e
     rot = np.array([h[1], -h[0]])  # clockwise
@@ -345,8 +343,7 @@ def ring_statistics(
     for a, b in zip(ii.tolist(), jj.tolist()):
         nbr[a].append(b)
         nbr[b].append(a)
-        dr = pos[b] - pos[a]
-        dr = np.where(per, dr - box * np.round(dr / box), dr)
+        dr = displacement(pos[b] - pos[a], box, per)
         bvec[(a, b)] = dr
         bvec[(b, a)] = -dr
     tol = 1e-6 * float(np.max(box))
@@ -457,8 +454,7 @@ def _canonical(ring: list[int]) -> tuple[int, ...]:
 
 
 def _keating_energy(xy, nbr, box, alpha, beta, d0):
-    dr = xy[nbr] - xy[:, None, :]
-    dr = dr - box * jnp.round(dr / box)
+    dr = displacement(xy[nbr] - xy[:, None, :], box, (True, True))
     r2 = jnp.sum(dr * dr, axis=-1)
     d2 = d0 * d0
     e_bond = 0.5 * (3.0 * alpha / (16.0 * d2)) * jnp.sum((r2 - d2) ** 2)  # each bond seen twice
@@ -539,8 +535,7 @@ class _Network:
         closer than :data:`NONBONDED_MIN` (they would bond under the Tersoff potential).
         """
         rows = np.asarray(self.rows)
-        dr = self.xy[rows] - self.xy[:, None, :]
-        dr -= self.box * np.round(dr / self.box)
+        dr = displacement(self.xy[rows] - self.xy[:, None, :], self.box, (True, True))
         ang = np.arctan2(dr[..., 1], dr[..., 0])
         t1 = np.mod(ang[:, 1] - ang[:, 0], 2 * np.pi)
         t2 = np.mod(ang[:, 2] - ang[:, 0], 2 * np.pi)
@@ -629,7 +624,7 @@ def crystal(n_atoms: int | None = None, *, size: str = "small") -> Generated:
 
     ``n_atoms=None`` uses the size default (160 for ``"small"``, 800 for ``"paper"``).
     """
-    enable_x64()
+    require_x64("jaxglass.generate.amc.crystal")
     t0 = time.perf_counter()
     n_atoms, proto = _resolve(n_atoms, size)
     nx, ny = _reps(n_atoms)
@@ -767,7 +762,7 @@ def generate(n_atoms: int | None, knob: float, seed: int, *, size: str = "small"
     the protocol, acceptance counts, energies, the network's own face statistics and whether the
     Tersoff relaxation kept the bond network (``topology_preserved``).
     """
-    enable_x64()
+    require_x64("jaxglass.generate.amc.generate")
     t0 = time.perf_counter()
     check_knob(knob, size)
     n_atoms, proto = _resolve(n_atoms, size)

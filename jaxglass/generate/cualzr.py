@@ -56,7 +56,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._config import enable_x64
+from .._config import require_x64
 from ..minimize import minimize
 from ..neighbors import neighbor_list
 from ..potentials.base import Potential
@@ -158,7 +158,7 @@ def b2_crystal(a: float, n: int, al_sites: np.ndarray | None = None) -> Structur
 @functools.cache
 def b2_lattice_constant(potential: Potential) -> float:
     """Equilibrium lattice constant (Å) of perfect B2 CuZr: grid 2.9-3.6 Å, then parabola fits."""
-    enable_x64()
+    require_x64("jaxglass.generate.cualzr.b2_lattice_constant")
     n = int(np.ceil(2.0 * potential.cutoff / 2.9)) + 1
     ref = b2_crystal(1.0, n)
     # positions scale with a; one jitted energy with lists of a fixed capacity
@@ -252,7 +252,7 @@ def crystal(
 ) -> Generated:
     """B2 CuZr with 8 % Al on random sites (chosen by ``seed``), relaxed at fixed box."""
     check_knob(0.0, size)
-    enable_x64()
+    require_x64("jaxglass.generate.cualzr.crystal")
     t0 = time.perf_counter()
     pot = _resolve_potential(potential, setfl)
     prot = PROTOCOLS[size]
@@ -299,7 +299,7 @@ def generate(
       protocol: overrides the size's protocol.
     """
     check_knob(knob, size)
-    enable_x64()
+    require_x64("jaxglass.generate.cualzr.generate")
     t0 = time.perf_counter()
     pot = _resolve_potential(potential, setfl)
     prot = PROTOCOLS[size] if protocol is None else protocol

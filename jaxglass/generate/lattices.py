@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..space import displacement
 from ..structure import Structure, make_structure
 
 
@@ -106,7 +107,7 @@ def random_packing(
             for off in offsets:
                 for j in grid.get(tuple((c + off) % nc), ()):
                     dr = pos[j] - p
-                    dr -= L * np.round(dr / L)
+                    dr = displacement(dr, L, (True,) * dim)
                     if dr @ dr < min_distance**2:
                         ok = False
                         break

@@ -120,11 +120,12 @@ from typing import Any
 
 import numpy as np
 
-from .._config import enable_x64
+from .._config import require_x64
 from ..md import nvt_langevin
 from ..minimize import minimize
 from ..potentials.base import Potential
 from ..potentials.lj import CITATION_KA, CITATION_KA2D, KA_2D, KA_3D, KA_CUTOFF, kob_andersen
+from ..space import displacement
 from ..structure import Structure, make_structure
 from .base import Generated, check_knob
 
@@ -295,7 +296,7 @@ def first_peak_heights(structure: Structure, bin_width: float = 0.05, shell_min:
     r_max = min(1.6, 0.5 * float(box.min()))
     pairs = cKDTree(pos, boxsize=box).query_pairs(r_max, output_type="ndarray")
     dr = pos[pairs[:, 1]] - pos[pairs[:, 0]]
-    dr -= box * np.round(dr / box)
+    dr = displacement(dr, box, (True,) * d)
     r = np.linalg.norm(dr, axis=1)
     edges = np.arange(0.0, r_max + 1e-12, bin_width)
     hist, _ = np.histogram(r, edges)
@@ -345,7 +346,7 @@ def _relax(s: Structure, prot: Protocol) -> tuple[Structure, dict[str, Any]]:
 
 def _crystal(dim: int, n_atoms: int, size: str) -> Generated:
     check_knob(0.0, size)
-    enable_x64()
+    require_x64("jaxglass.generate.lj._crystal")
     t0 = time.perf_counter()
     s, reps = _lattice(dim, _check_n(n_atoms))
     prot = PROTOCOLS[size]
@@ -389,7 +390,7 @@ def _generate(
     dim: int, n_atoms: int, knob: float, seed: int, size: str, protocol: Protocol | None
 ) -> Generated:
     check_knob(knob, size)
-    enable_x64()
+    require_x64("jaxglass.generate.lj._generate")
     n_req = _check_n(n_atoms)
     if isinstance(seed, bool) or not float(seed).is_integer() or seed < 0:
         raise ValueError(f"seed: expected a non-negative whole number, got {seed!r}")

@@ -58,7 +58,7 @@ from typing import Any
 
 import numpy as np
 
-from .._config import enable_x64
+from .._config import require_x64
 from ..minimize import minimize
 from ..potentials.base import Potential
 from ..potentials.vashishta import vashishta_sic_2007
@@ -233,7 +233,7 @@ def generate(
       protocol: overrides the size's protocol.
     """
     check_knob(knob, size)
-    enable_x64()
+    require_x64("jaxglass.generate.sic.generate")
     n_atoms = _check_n(n_atoms)
     t0 = time.perf_counter()
     prot = PROTOCOLS[size] if protocol is None else protocol

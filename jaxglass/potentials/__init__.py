@@ -12,7 +12,8 @@ a-SiC, AMC             Tersoff 1989 Si-C, Lindsay-Broido carbon        :func:`te
 =====================  ==============================================  =======================
 """
 
-from .base import FREQ_THZ, Potential, Term, energy, forces
+from ..units import FREQ_THZ
+from .base import Potential, Term, energy, forces
 from .eam import EAMPotential, read_setfl, zhou_johnson_wadley
 from .lj import kob_andersen, lennard_jones
 from .tersoff import lindsay_broido_carbon, read_tersoff_file, tersoff_sic_1989

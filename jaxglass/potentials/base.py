@@ -31,65 +31,105 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..neighbors import neighbor_list
-from ..structure import Structure, displacement
+from ..space import displacement
+from ..structure import Structure
+from ..units import freq_factor, freq_unit
 
 SiteEnergy = Callable[[jax.Array, jax.Array, jax.Array, jax.Array], jax.Array]
 PairEnergy = Callable[[jax.Array, jax.Array, jax.Array], jax.Array]
 
-#: Frequency conversion: nu [THz] = FREQ_THZ * sqrt(lambda [eV / Å^2 / amu]).
-FREQ_THZ = 15.633302
 
 
+@jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True, eq=False)
 class Term:
     """One contribution to the energy, with its own cutoff and neighbour list.
 
-    Exactly one of ``site_energy`` / ``pair_energy`` is set.
+    A ``Term`` is a PyTree: ``params`` (a dict of arrays) are its leaves, so ``jax.grad`` with
+    respect to a potential's parameters works and two terms of the same form with different numbers
+    share one compiled function. ``cutoff`` and the energy function are static; the energy function
+    must be a module-level function (not a closure made per instance), so that equal forms hash equal.
 
-    ``site_energy(dr, mask, si, sj)``: energy of site ``i`` from ``dr`` ``(K, d)`` neighbour
+    Exactly one of ``site_fn`` / ``pair_fn`` is set.
+
+    ``site_fn(params, dr, mask, si, sj)``: energy of site ``i`` from ``dr`` ``(K, d)`` neighbour
     vectors, ``mask`` ``(K,)`` bool (real neighbour), ``si`` scalar species index of ``i`` and
     ``sj`` ``(K,)`` species indices (potential's own species order).
 
-    ``pair_energy(r, si, sj)``: energy of one unordered pair at distance ``r`` (vectorised over
+    ``pair_fn(params, r, si, sj)``: energy of one unordered pair at distance ``r`` (vectorised over
     any batch shape). The site energy is then half the sum over neighbours.
     """
 
-    cutoff: float
-    site_energy: SiteEnergy | None = None
-    pair_energy: PairEnergy | None = None
+    params: dict
+    cutoff: float = dataclasses.field(metadata=dict(static=True))
+    site_fn: SiteEnergy | None = dataclasses.field(default=None, metadata=dict(static=True))
+    pair_fn: PairEnergy | None = dataclasses.field(default=None, metadata=dict(static=True))
 
     def __post_init__(self):
-        if (self.site_energy is None) == (self.pair_energy is None):
-            raise ValueError("Term: give exactly one of site_energy or pair_energy")
-        if not self.cutoff > 0:
+        if (self.site_fn is None) == (self.pair_fn is None):
+            raise ValueError("Term: give exactly one of site_fn or pair_fn")
+        if not float(self.cutoff) > 0:
             raise ValueError(f"Term.cutoff: must be positive, got {self.cutoff}")
 
     @property
     def is_pair(self) -> bool:
-        return self.pair_energy is not None
+        return self.pair_fn is not None
+
+    def pair_energy(self, r: jax.Array, si: jax.Array, sj: jax.Array) -> jax.Array:
+        """Energy of unordered pairs at distance ``r`` (pair terms only)."""
+        if self.pair_fn is None:
+            raise TypeError("Term.pair_energy: this is a site term (use Term.site)")
+        return self.pair_fn(params_as_arrays(self.params), r, si, sj)
 
     def site(self, dr: jax.Array, mask: jax.Array, si: jax.Array, sj: jax.Array) -> jax.Array:
-        if self.site_energy is not None:
-            return self.site_energy(dr, mask, si, sj)
+        """Energy of one site from its ``(K, d)`` neighbour vectors."""
+        p = params_as_arrays(self.params)
+        if self.site_fn is not None:
+            return self.site_fn(p, dr, mask, si, sj)
         r = jnp.linalg.norm(dr, axis=-1)
-        e = self.pair_energy(r, jnp.broadcast_to(si, sj.shape), sj)
+        e = self.pair_fn(p, r, jnp.broadcast_to(si, sj.shape), sj)
         return 0.5 * jnp.sum(jnp.where(mask, e, 0.0))
 
 
+def params_as_arrays(params: dict, dtype=None) -> dict:
+    """Parameter dict with every value a ``jnp`` array (numpy float64 becomes the default float dtype).
+
+    Numbers are stored as numpy float64 at construction and become ``jnp`` arrays here, so a
+    potential built before ``jaxglass.enable_x64()`` still evaluates in float64 once x64 is on.
+    """
+    return {k: jnp.asarray(v, dtype=dtype) for k, v in params.items()}
+
+
+@jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True, eq=False)
 class Potential:
     """An interatomic potential: species it knows, energy terms, unit system, and citation.
 
-    ``units`` is ``"metal"`` (eV, Å, amu; frequencies in THz) or ``"lj"`` (reduced units;
-    frequencies are angular, in units of sqrt(ε / (m σ²))).
+    A PyTree whose leaves are the terms' parameters; name, species, units, dimensions and citation
+    are static. ``units`` is ``"metal"`` (eV, Å, amu; frequencies in THz) or ``"lj"`` (reduced
+    units; frequencies are angular, in units of sqrt(ε / (m σ²))).
     """
 
-    name: str
-    species: tuple[str, ...]
     terms: tuple[Term, ...]
-    units: str = "metal"
-    dims: tuple[int, ...] = (3,)
-    citation: str = ""
+    name: str = dataclasses.field(metadata=dict(static=True))
+    species: tuple[str, ...] = dataclasses.field(metadata=dict(static=True))
+    units: str = dataclasses.field(default="metal", metadata=dict(static=True))
+    dims: tuple[int, ...] = dataclasses.field(default=(3,), metadata=dict(static=True))
+    citation: str = dataclasses.field(default="", metadata=dict(static=True))
+
+    def replace(self, **changes) -> Potential:
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def params(self) -> tuple[dict, ...]:
+        """The parameters of every term (the PyTree leaves), in term order."""
+        return tuple(t.params for t in self.terms)
+
+    def with_params(self, params: Sequence[dict]) -> Potential:
+        """A copy with new term parameters (same structure as :attr:`params`)."""
+        if len(params) != len(self.terms):
+            raise ValueError(f"params: expected {len(self.terms)} parameter dicts, got {len(params)}")
+        return self.replace(terms=tuple(dataclasses.replace(t, params=p) for t, p in zip(self.terms, params)))
 
     @property
     def cutoff(self) -> float:
@@ -98,11 +138,11 @@ class Potential:
     @property
     def freq_factor(self) -> float:
         """Multiply sqrt(eigenvalue of the mass-weighted Hessian) by this to get frequencies."""
-        return FREQ_THZ if self.units == "metal" else 1.0
+        return freq_factor(self.units)
 
     @property
     def freq_unit(self) -> str:
-        return "THz" if self.units == "metal" else "omega (LJ units)"
+        return freq_unit(self.units)
 
     # -- host-side helpers -------------------------------------------------------------------
     def check(self, structure: Structure) -> None:

@@ -46,6 +46,7 @@ Units: eV, Å, amu.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -54,7 +55,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .base import Potential, Term
+from .base import Potential, Term, params_as_arrays
 
 __all__ = [
     "EAMFunctions",
@@ -91,23 +92,55 @@ class EAMFunctions:
     pair: Callable[[jax.Array, jax.Array, jax.Array], jax.Array]
 
 
+@jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True, eq=False)
 class EAMPotential(Potential):
     """A :class:`Potential` that also carries the EAM's per-species data.
 
-    Attributes (beyond :class:`Potential`):
+    A PyTree like every potential: the tables / analytic parameters are the leaves of
+    ``terms[0].params``. Extra static fields (hashable tuples; read them through the properties):
+
+    Attributes:
       masses: species name -> mass (amu) as given by the potential file / parameter table.
       atomic_numbers: species name -> atomic number.
       functions: the :class:`EAMFunctions` (for plotting and tests).
     """
 
-    masses: dict = dataclasses.field(default_factory=dict)
-    atomic_numbers: dict = dataclasses.field(default_factory=dict)
-    functions: EAMFunctions | None = None
+    mass_items: tuple = dataclasses.field(default=(), metadata=dict(static=True))
+    z_items: tuple = dataclasses.field(default=(), metadata=dict(static=True))
+    form: Callable | None = dataclasses.field(default=None, metadata=dict(static=True))
+
+    @property
+    def masses(self) -> dict:
+        return dict(self.mass_items)
+
+    @property
+    def atomic_numbers(self) -> dict:
+        return dict(self.z_items)
+
+    @property
+    def functions(self) -> EAMFunctions | None:
+        """The one-dimensional functions bound to this potential's current parameters."""
+        return None if self.form is None else self.form(params_as_arrays(self.terms[0].params))
 
     def mass_array(self, species_names: Sequence[str]) -> np.ndarray:
         """Masses (amu) for a list of species names, e.g. ``structure.species_names``."""
-        return np.asarray([self.masses[s] for s in species_names], dtype=np.float64)
+        m = self.masses
+        return np.asarray([m[s] for s in species_names], dtype=np.float64)
+
+
+def _eam_site(functions: EAMFunctions, cutoff, dr, mask, si, sj):
+    r = jnp.linalg.norm(dr, axis=-1)  # padded slots hold a far, non-zero vector
+    inside = mask & (r < cutoff)
+    rs = jnp.where(inside, r, cutoff)  # finite, differentiable stand-in for masked slots
+    rho = jnp.sum(jnp.where(inside, functions.density(sj, rs), 0.0))
+    si_b = jnp.broadcast_to(si, sj.shape)
+    e_pair = 0.5 * jnp.sum(jnp.where(inside, functions.pair(si_b, sj, rs), 0.0))
+    return functions.embedding(si, rho) + e_pair
+
+
+def _custom_site(functions: EAMFunctions, p, dr, mask, si, sj):
+    return _eam_site(functions, p["cutoff"], dr, mask, si, sj)
 
 
 def eam_potential(
@@ -120,33 +153,40 @@ def eam_potential(
     masses: dict | None = None,
     atomic_numbers: dict | None = None,
 ) -> EAMPotential:
-    """Assemble a multi-species EAM site term from its one-dimensional functions.
+    """Assemble a multi-species EAM site term from user-supplied one-dimensional functions.
 
     The functions are only evaluated at ``0 < r < cutoff`` (others are masked), so they may be
-    singular at r = 0; ``functions.pair(a, b, r)`` must be symmetric in ``a, b``.
+    singular at r = 0; ``functions.pair(a, b, r)`` must be symmetric in ``a, b``. Numbers the
+    functions close over are not PyTree leaves (no gradient w.r.t. them, and every call of this
+    constructor compiles anew); :func:`read_setfl` and :func:`zhou_johnson_wadley` build potentials
+    whose parameters are leaves.
     """
     cutoff = float(cutoff)
-    emb, dens, pair = functions.embedding, functions.density, functions.pair
-
-    def site_energy(dr, mask, si, sj):
-        r = jnp.linalg.norm(dr, axis=-1)  # padded slots hold a far, non-zero vector
-        inside = mask & (r < cutoff)
-        rs = jnp.where(inside, r, cutoff)  # finite, differentiable stand-in for masked slots
-        rho = jnp.sum(jnp.where(inside, dens(sj, rs), 0.0))
-        si_b = jnp.broadcast_to(si, sj.shape)
-        e_pair = 0.5 * jnp.sum(jnp.where(inside, pair(si_b, sj, rs), 0.0))
-        return emb(si, rho) + e_pair
-
     return EAMPotential(
+        terms=(Term(params=dict(cutoff=np.float64(cutoff)), cutoff=cutoff,
+                    site_fn=functools.partial(_custom_site, functions)),),
         name=name,
         species=tuple(species),
-        terms=(Term(cutoff=cutoff, site_energy=site_energy),),
         units="metal",
         dims=(3,),
         citation=citation,
-        masses=dict(masses or {}),
-        atomic_numbers=dict(atomic_numbers or {}),
-        functions=functions,
+        mass_items=tuple((k, float(v)) for k, v in (masses or {}).items()),
+        z_items=tuple((k, int(v)) for k, v in (atomic_numbers or {}).items()),
+        form=lambda p: functions,
+    )
+
+
+def _eam_from_params(params: dict, form, site_fn, cutoff: float, species, name, citation, masses, numbers):
+    return EAMPotential(
+        terms=(Term(params=params, cutoff=float(cutoff), site_fn=site_fn),),
+        name=name,
+        species=tuple(species),
+        units="metal",
+        dims=(3,),
+        citation=citation,
+        mass_items=tuple((k, float(v)) for k, v in masses.items()),
+        z_items=tuple((k, int(v)) for k, v in numbers.items()),
+        form=form,
     )
 
 
@@ -346,38 +386,45 @@ def read_setfl(
     data = parse_setfl(path)
     coef_fn = lammps_spline_coefficients if spline == "lammps" else _c2_spline_coefficients
     nel = len(data.elements)
-    f_coef = jnp.asarray(np.stack([coef_fn(t) for t in data.frho]))
-    rho_coef = jnp.asarray(np.stack([coef_fn(t) for t in data.rhor]))
-    tri = [(i, j) for i in range(nel) for j in range(i + 1)]
-    z_coef = jnp.asarray(np.stack([coef_fn(data.z2r[i, j]) for i, j in tri]))
-    pidx = np.zeros((nel, nel), dtype=np.int32)
-    for n, (i, j) in enumerate(tri):
-        pidx[i, j] = pidx[j, i] = n
-    pidx = jnp.asarray(pidx)
-    drho, dr, cut = data.drho, data.dr, data.cutoff
+    z_coef = np.stack([np.stack([coef_fn(data.z2r[i, j]) for j in range(nel)]) for i in range(nel)])
+    params = dict(
+        f_coef=np.stack([coef_fn(t) for t in data.frho]),
+        rho_coef=np.stack([coef_fn(t) for t in data.rhor]),
+        z_coef=z_coef.reshape(nel * nel, *z_coef.shape[2:]),  # row a * nel + b: r φ_ab(r)
+        drho=np.float64(data.drho),
+        dr=np.float64(data.dr),
+        cutoff=np.float64(data.cutoff),
+    )
+    if citation is None:
+        citation = " ".join(c.strip() for c in data.comments if c.strip())
+    return _eam_from_params(
+        params, _setfl_functions, _setfl_site, data.cutoff, data.elements,
+        name or Path(path).name, citation,
+        dict(zip(data.elements, data.masses)), dict(zip(data.elements, data.atomic_numbers)),
+    )
+
+
+def _setfl_functions(p: dict) -> EAMFunctions:
+    nel = p["f_coef"].shape[0]
+    cut = p["cutoff"]
 
     def embedding(s, rho):
-        return _table_eval(f_coef, drho, s, rho, extrapolate=True)
+        return _table_eval(p["f_coef"], p["drho"], s, rho, extrapolate=True)
 
     def density(s, r):
-        return jnp.where(r < cut, _table_eval(rho_coef, dr, s, r, extrapolate=False), 0.0)
+        return jnp.where(r < cut, _table_eval(p["rho_coef"], p["dr"], s, r, extrapolate=False), 0.0)
 
     def pair(a, b, r):
         inside = r < cut
         rs = jnp.where(inside, r, cut)
-        return jnp.where(inside, _table_eval(z_coef, dr, pidx[a, b], rs, extrapolate=False) / rs, 0.0)
+        z = _table_eval(p["z_coef"], p["dr"], a * nel + b, rs, extrapolate=False)
+        return jnp.where(inside, z / rs, 0.0)
 
-    if citation is None:
-        citation = " ".join(c.strip() for c in data.comments if c.strip())
-    return eam_potential(
-        EAMFunctions(embedding=embedding, density=density, pair=pair),
-        cut,
-        data.elements,
-        name=name or Path(path).name,
-        citation=citation,
-        masses=dict(zip(data.elements, data.masses)),
-        atomic_numbers=dict(zip(data.elements, data.atomic_numbers)),
-    )
+    return EAMFunctions(embedding=embedding, density=density, pair=pair)
+
+
+def _setfl_site(p, dr, mask, si, sj):
+    return _eam_site(_setfl_functions(p), p["cutoff"], dr, mask, si, sj)
 
 
 # -------------------------------------------------------------------------------------------
@@ -502,7 +549,17 @@ def zhou_johnson_wadley(
     rc = zjw_default_cutoff(species) if cutoff is None else float(cutoff)
     if not 0.0 < taper < rc:
         raise ValueError(f"taper: must lie in (0, cutoff={rc}), got {taper}")
-    P = {k: jnp.asarray([float(table[s][k]) for s in species]) for k in _ZJW_KEYS}
+    params = {k: np.asarray([float(table[s][k]) for s in species]) for k in _ZJW_KEYS}
+    params.update(cutoff=np.float64(rc), taper=np.float64(taper))
+    return _eam_from_params(
+        params, _zjw_functions, _zjw_site, rc, species,
+        "Zhou-Johnson-Wadley EAM (" + "-".join(species) + ")", CITATION_ZJW,
+        {s: float(table[s]["mass"]) for s in species}, {s: int(table[s]["Z"]) for s in species},
+    )
+
+
+def _zjw_functions(P: dict) -> EAMFunctions:
+    rc, taper = P["cutoff"], P["taper"]
 
     def _decay(r, a, pref, expo, shift):
         x = r / P["r_e"][a]
@@ -538,12 +595,8 @@ def zhou_johnson_wadley(
         high = P["F_e"][s] * (1.0 - eta * jnp.log(y)) * y**eta
         return jnp.where(rho < rho_n, low, jnp.where(high_branch, high, mid))
 
-    return eam_potential(
-        EAMFunctions(embedding=embedding, density=density, pair=pair),
-        rc,
-        species,
-        name="Zhou-Johnson-Wadley EAM (" + "-".join(species) + ")",
-        citation=CITATION_ZJW,
-        masses={s: float(table[s]["mass"]) for s in species},
-        atomic_numbers={s: int(table[s]["Z"]) for s in species},
-    )
+    return EAMFunctions(embedding=embedding, density=density, pair=pair)
+
+
+def _zjw_site(p, dr, mask, si, sj):
+    return _eam_site(_zjw_functions(p), p["cutoff"], dr, mask, si, sj)

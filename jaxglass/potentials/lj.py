@@ -48,6 +48,17 @@ def _lj_d2(r, eps, sig):
     return 4.0 * eps * (156.0 * s6 * s6 - 42.0 * s6) / (r * r)
 
 
+def _ka_pair(params, r, si, sj):
+    """Second-order smoothed LJ pair energy (module level: one compiled form for every instance)."""
+    e, s = params["epsilon"][si, sj], params["sigma"][si, sj]
+    c = params["cutoff_ratio"] * s
+    inside = r < c
+    rs = jnp.where(inside, r, c)  # keeps the powers finite outside
+    x = rs - c
+    val = _lj(rs, e, s) - _lj(c, e, s) - _lj_d1(c, e, s) * x - 0.5 * _lj_d2(c, e, s) * x * x
+    return jnp.where(inside, val, 0.0)
+
+
 def lennard_jones(
     epsilon=KA_EPSILON,
     sigma=KA_SIGMA,
@@ -56,28 +67,26 @@ def lennard_jones(
     name: str = "Kob-Andersen LJ",
     citation: str = CITATION_KA,
 ) -> Potential:
-    """Multi-species LJ with a second-order smooth cutoff at ``cutoff * sigma_ab`` (reduced units)."""
-    eps = jnp.asarray(np.asarray(epsilon, dtype=np.float64))
-    sig = jnp.asarray(np.asarray(sigma, dtype=np.float64))
+    """Multi-species LJ with a second-order smooth cutoff at ``cutoff * sigma_ab`` (reduced units).
+
+    The parameters ``epsilon``, ``sigma`` (``(S, S)`` symmetric) and ``cutoff_ratio`` are the
+    PyTree leaves of the returned potential (``pot.terms[0].params``); the neighbour-list cutoff
+    ``cutoff * max(sigma)`` is static.
+    """
+    eps = np.asarray(epsilon, dtype=np.float64)
+    sig = np.asarray(sigma, dtype=np.float64)
     ns = len(species)
     if eps.shape != (ns, ns) or sig.shape != (ns, ns):
         raise ValueError(f"epsilon/sigma: expected ({ns}, {ns}) matrices for species {species}")
     if not (np.allclose(eps, eps.T) and np.allclose(sig, sig.T)):
         raise ValueError("epsilon/sigma: must be symmetric")
-    rc = cutoff * sig
-
-    def pair_energy(r, si, sj):
-        e, s, c = eps[si, sj], sig[si, sj], rc[si, sj]
-        inside = r < c
-        rs = jnp.where(inside, r, c)  # keeps the powers finite outside
-        x = rs - c
-        val = _lj(rs, e, s) - _lj(c, e, s) - _lj_d1(c, e, s) * x - 0.5 * _lj_d2(c, e, s) * x * x
-        return jnp.where(inside, val, 0.0)
-
+    if not (np.all(sig > 0) and cutoff > 0):
+        raise ValueError("sigma/cutoff: must be positive")
+    params = dict(epsilon=eps, sigma=sig, cutoff_ratio=np.float64(cutoff))
     return Potential(
+        terms=(Term(params=params, cutoff=float(cutoff * np.max(sig)), pair_fn=_ka_pair),),
         name=name,
         species=tuple(species),
-        terms=(Term(cutoff=float(np.max(np.asarray(rc))), pair_energy=pair_energy),),
         units="lj",
         dims=(2, 3),
         citation=citation,

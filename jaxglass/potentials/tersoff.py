@@ -278,59 +278,60 @@ def tersoff(
             break
     cutoff = float(np.max(col["R"] + col["D"]))
 
-    # Two-body parameters of the (i, j, j) entries, shape (ns, ns).
+    # Two-body parameters of the (i, j, j) entries, shape (ns, ns); three-body ones (ns, ns, ns).
     diag = np.arange(ns)
-    two = {q: col[q][:, diag, diag] for q in ("n", "beta", "lambda2", "B", "R", "D", "lambda1", "A")}
-    n2 = two["n"]
-    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-        # Below this beta*zeta LAMMPS sets b_ij = 1 exactly (its constant c4).
-        small = np.where(n2 > 0, (2.0 * n2 * 1e-16) ** (1.0 / np.where(n2 > 0, n2, 1.0)), np.inf)
-    j2 = {q: jnp.asarray(v) for q, v in two.items()}
-    j2_small = jnp.asarray(small)
-    j2_inv2n = jnp.asarray(np.where(n2 > 0, -0.5 / np.where(n2 > 0, n2, 1.0), 0.0))
-    j3 = {q: jnp.asarray(col[q]) for q in ("m", "gamma", "lambda3", "c", "d", "costheta0", "R", "D")}
-
-    def site_energy(dr, mask, si, sj):
-        k = dr.shape[0]
-        r2 = jnp.sum(dr * dr, axis=-1)
-        r = jnp.sqrt(jnp.where(r2 > 0.0, r2, 1.0))  # padded slots are far, never 0; guard anyway
-        # -- two-body, (i, j, j) parameters
-        R_ij, D_ij = j2["R"][si, sj], j2["D"][si, sj]
-        fc_ij = _fc(r, R_ij, D_ij)
-        f_rep = j2["A"][si, sj] * jnp.exp(-j2["lambda1"][si, sj] * r)
-        f_att = -j2["B"][si, sj] * jnp.exp(-j2["lambda2"][si, sj] * r)
-        # -- three-body, (i, j, k) parameters; rows j, columns k
-        sjj, skk = sj[:, None], sj[None, :]
-        m = j3["m"][si, sjj, skk]
-        lam3 = j3["lambda3"][si, sjj, skk]
-        c2 = j3["c"][si, sjj, skk] ** 2
-        d2 = j3["d"][si, sjj, skk] ** 2
-        h = j3["costheta0"][si, sjj, skk]
-        gamma = j3["gamma"][si, sjj, skk]
-        unit = dr / r[:, None]
-        cos = unit @ unit.T
-        g = gamma * (1.0 + c2 / d2 - c2 / (d2 + (h - cos) ** 2))
-        x = lam3 * (r[:, None] - r[None, :])
-        arg = jnp.clip(jnp.where(m == 3.0, x * x * x, x), -_EXP_ARG_MAX, _EXP_ARG_MAX)
-        fc_ik = _fc(r[None, :], j3["R"][si, sjj, skk], j3["D"][si, sjj, skk])
-        use = mask[:, None] & mask[None, :] & ~jnp.eye(k, dtype=bool)
-        zeta = jnp.sum(jnp.where(use, fc_ik * g * jnp.exp(arg), 0.0), axis=1)
-        # -- bond order (1 + (beta zeta)^n)^(-1/2n), = 1 below LAMMPS's threshold
-        t = j2["beta"][si, sj] * zeta
-        big = t > j2_small[si, sj]
-        ts = jnp.where(big, t, 1.0)
-        b = jnp.where(big, (1.0 + ts ** j2["n"][si, sj]) ** j2_inv2n[si, sj], 1.0)
-        e = fc_ij * (f_rep + b * f_att)
-        return 0.5 * jnp.sum(jnp.where(mask, e, 0.0))
-
+    params = {f"{q}_2": col[q][:, diag, diag] for q in _TWO_BODY}
+    params.update({f"{q}_3": col[q] for q in _THREE_BODY})
     return Potential(
+        terms=(Term(params=params, cutoff=cutoff, site_fn=_tersoff_site),),
         name=name,
         species=species,
-        terms=(Term(cutoff=cutoff, site_energy=site_energy),),
         units="metal",
         dims=(3,),
         citation=citation,
     )
+
+
+_TWO_BODY = ("n", "beta", "lambda2", "B", "R", "D", "lambda1", "A")
+_THREE_BODY = ("m", "gamma", "lambda3", "c", "d", "costheta0", "R", "D")
+
+
+def _tersoff_site(p, dr, mask, si, sj):
+    """Site energy of atom ``i`` (module level: one compiled form for every parameter set)."""
+    k = dr.shape[0]
+    r2 = jnp.sum(dr * dr, axis=-1)
+    r = jnp.sqrt(jnp.where(r2 > 0.0, r2, 1.0))  # padded slots are far, never 0; guard anyway
+    # -- two-body, (i, j, j) parameters
+    fc_ij = _fc(r, p["R_2"][si, sj], p["D_2"][si, sj])
+    f_rep = p["A_2"][si, sj] * jnp.exp(-p["lambda1_2"][si, sj] * r)
+    f_att = -p["B_2"][si, sj] * jnp.exp(-p["lambda2_2"][si, sj] * r)
+    # -- three-body, (i, j, k) parameters; rows j, columns k
+    sjj, skk = sj[:, None], sj[None, :]
+    m = p["m_3"][si, sjj, skk]
+    lam3 = p["lambda3_3"][si, sjj, skk]
+    c2 = p["c_3"][si, sjj, skk] ** 2
+    d2 = p["d_3"][si, sjj, skk] ** 2
+    h = p["costheta0_3"][si, sjj, skk]
+    gamma = p["gamma_3"][si, sjj, skk]
+    unit = dr / r[:, None]
+    cos = unit @ unit.T
+    g = gamma * (1.0 + c2 / d2 - c2 / (d2 + (h - cos) ** 2))
+    x = lam3 * (r[:, None] - r[None, :])
+    arg = jnp.clip(jnp.where(m == 3.0, x * x * x, x), -_EXP_ARG_MAX, _EXP_ARG_MAX)
+    fc_ik = _fc(r[None, :], p["R_3"][si, sjj, skk], p["D_3"][si, sjj, skk])
+    use = mask[:, None] & mask[None, :] & ~jnp.eye(k, dtype=bool)
+    zeta = jnp.sum(jnp.where(use, fc_ik * g * jnp.exp(arg), 0.0), axis=1)
+    # -- bond order (1 + (beta zeta)^n)^(-1/2n), = 1 below LAMMPS's threshold (2 n 1e-16)^(1/n)
+    n = p["n_2"][si, sj]
+    has_n = n > 0.0
+    n_safe = jnp.where(has_n, n, 1.0)
+    small = jnp.where(has_n, (2.0 * n_safe * 1e-16) ** (1.0 / n_safe), jnp.inf)
+    t = p["beta_2"][si, sj] * zeta
+    big = t > small
+    ts = jnp.where(big, t, 1.0)
+    b = jnp.where(big, (1.0 + ts**n_safe) ** (-0.5 / n_safe), 1.0)
+    e = fc_ij * (f_rep + b * f_att)
+    return 0.5 * jnp.sum(jnp.where(mask, e, 0.0))
 
 
 def _fc(r, R, D):

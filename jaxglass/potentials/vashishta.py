@@ -49,6 +49,7 @@ from collections.abc import Mapping, Sequence
 import jax.numpy as jnp
 import numpy as np
 
+from ..units import QQR2E_LAMMPS_METAL
 from .base import Potential, Term
 
 __all__ = [
@@ -63,7 +64,7 @@ __all__ = [
 ]
 
 #: Coulomb constant e²/(4π ε0) in eV Å (LAMMPS ``force->qqr2e`` for ``units metal``).
-QQR2E_METAL = 14.399645
+QQR2E_METAL = QQR2E_LAMMPS_METAL
 
 #: The 14 numbers of one file entry, in file order.
 VASHISHTA_PARAMETER_NAMES = (
@@ -151,10 +152,10 @@ def _two_body_tables(table: np.ndarray, species: tuple[str, ...]) -> dict[str, n
     out = {
         "H": p["H"],
         "eta": p["eta"],
-        "Zi*Zj": p["Zi"] * p["Zj"] * QQR2E_METAL,
-        "1/lambda1": inv(p["lambda1"]),
+        "zz": p["Zi"] * p["Zj"] * QQR2E_METAL,
+        "l1inv": inv(p["lambda1"]),
         "D": p["D"],
-        "1/lambda4": inv(p["lambda4"]),
+        "l4inv": inv(p["lambda4"]),
         "W": p["W"],
         "rc": p["rc"],
     }
@@ -166,14 +167,6 @@ def _two_body_tables(table: np.ndarray, species: tuple[str, ...]) -> dict[str, n
                 f"({species[a]} {species[b]} {species[b]}) and ({species[b]} {species[a]} {species[a]}); "
                 "LAMMPS would then depend on atom ids, so jaxglass requires them to agree"
             )
-    # Shift constants V2(rc), V2'(rc) (zero where a pair has no two-body interaction, rc = 0).
-    has = out["rc"] > 0.0
-    rc_safe = np.where(has, out["rc"], 1.0)
-    args = [out[k] for k in ("H", "eta", "Zi*Zj", "1/lambda1", "D", "1/lambda4", "W")]
-    vrc, dvrc = _v2(np, rc_safe, *args)
-    out["vrc"] = np.where(has, vrc, 0.0)
-    out["dvrc"] = np.where(has, dvrc, 0.0)
-    out["rc_safe"] = rc_safe
     return out
 
 
@@ -226,53 +219,62 @@ def vashishta(
     two = _two_body_tables(tab, species)
     rc_max = float(np.max(two["rc"]))
     if rc_max > 0.0:
-        t2 = {k: jnp.asarray(v) for k, v in two.items()}
-
-        def pair_energy(r, si, sj):
-            rc = t2["rc"][si, sj]
-            inside = r < rc
-            rs = jnp.where(inside, r, t2["rc_safe"][si, sj])  # keeps 1/r^n finite outside
-            args = [t2[k][si, sj] for k in ("H", "eta", "Zi*Zj", "1/lambda1", "D", "1/lambda4", "W")]
-            v, _ = _v2(jnp, rs, *args)
-            val = v - t2["vrc"][si, sj] - (rs - rc) * t2["dvrc"][si, sj]
-            return jnp.where(inside, val, 0.0)
-
-        terms.append(Term(cutoff=rc_max, pair_energy=pair_energy))
+        terms.append(Term(params=two, cutoff=rc_max, pair_fn=_vashishta_pair))
 
     idx = np.arange(ns)
     diag = tab[idx[:, None], idx[None, :], idx[None, :]]  # entry (i, j, j): radial factor of the j leg
-    r0_tab = diag[..., _P["r0"]]
-    r0_max = float(np.max(r0_tab))
+    r0_max = float(np.max(diag[..., _P["r0"]]))
     b_tab = tab[..., _P["B"]]
     if r0_max > 0.0 and np.any(b_tab > 0.0):
-        r0 = jnp.asarray(r0_tab)
-        gam = jnp.asarray(diag[..., _P["gamma"]])
-        # (B, C, cos theta0) of entry (i, j, k), one gather per site
-        ang_tab = jnp.asarray(np.stack([b_tab, tab[..., _P["C"]], tab[..., _P["costheta"]]], axis=-1))
-
-        def site_energy(dr, mask, si, sj):
-            r = jnp.linalg.norm(dr, axis=-1)  # padded slots are far, never 0
-            r0_j, g_j = r0[si, sj], gam[si, sj]
-            inside = mask & (r < r0_j) & (g_j < _EXP_ARG_MAX * (r0_j - r))
-            den = jnp.where(inside, r - r0_j, -1.0)  # sanitise before the division
-            f = jnp.where(inside, jnp.exp(g_j / den), 0.0)
-            u = dr / r[:, None]
-            cos = u @ u.T
-            prm = ang_tab[si][sj[:, None], sj[None, :]]  # (K, K, 3)
-            dc = cos - prm[..., 2]
-            dc2 = dc * dc
-            ang = prm[..., 0] * dc2 / (1.0 + prm[..., 1] * dc2)
-            k = dr.shape[0]
-            off = 1.0 - jnp.eye(k, dtype=dr.dtype)
-            return 0.5 * jnp.sum(off * ang * f[:, None] * f[None, :])
-
-        terms.append(Term(cutoff=r0_max, site_energy=site_energy))
+        three = dict(
+            r0=diag[..., _P["r0"]],
+            gamma=diag[..., _P["gamma"]],
+            B=b_tab,
+            C=tab[..., _P["C"]],
+            costheta=tab[..., _P["costheta"]],
+        )
+        terms.append(Term(params=three, cutoff=r0_max, site_fn=_vashishta_three_body))
 
     if not terms:
         raise ValueError("table: no interaction (every rc is 0 and no three-body term)")
     return Potential(
-        name=name, species=species, terms=tuple(terms), units="metal", dims=(3,), citation=citation
+        terms=tuple(terms), name=name, species=species, units="metal", dims=(3,), citation=citation
     )
+
+
+_TWO_BODY_ARGS = ("H", "eta", "zz", "l1inv", "D", "l4inv", "W")
+
+
+def _vashishta_pair(p, r, si, sj):
+    """Shifted and tilted two-body energy (module level: one compiled form per parameter shape)."""
+    rc = p["rc"][si, sj]
+    has = rc > 0.0
+    rc_safe = jnp.where(has, rc, 1.0)
+    args = [p[k][si, sj] for k in _TWO_BODY_ARGS]
+    vrc, dvrc = _v2(jnp, rc_safe, *args)
+    inside = r < rc
+    rs = jnp.where(inside, r, rc_safe)  # keeps 1/r^n finite outside
+    v, _ = _v2(jnp, rs, *args)
+    val = v - vrc - (rs - rc) * dvrc
+    return jnp.where(inside, val, 0.0)
+
+
+def _vashishta_three_body(p, dr, mask, si, sj):
+    """Three-body energy centred at ``i``, mean of the (i, j, k) and (i, k, j) terms."""
+    r = jnp.linalg.norm(dr, axis=-1)  # padded slots are far, never 0
+    r0_j, g_j = p["r0"][si, sj], p["gamma"][si, sj]
+    inside = mask & (r < r0_j) & (g_j < _EXP_ARG_MAX * (r0_j - r))
+    den = jnp.where(inside, r - r0_j, -1.0)  # sanitise before the division
+    f = jnp.where(inside, jnp.exp(g_j / den), 0.0)
+    u = dr / r[:, None]
+    cos = u @ u.T
+    jj, kk = sj[:, None], sj[None, :]
+    dc = cos - p["costheta"][si, jj, kk]
+    dc2 = dc * dc
+    ang = p["B"][si, jj, kk] * dc2 / (1.0 + p["C"][si, jj, kk] * dc2)
+    k = dr.shape[0]
+    off = 1.0 - jnp.eye(k, dtype=dr.dtype)
+    return 0.5 * jnp.sum(off * ang * f[:, None] * f[None, :])
 
 
 # -- LAMMPS file reader ------------------------------------------------------------------------

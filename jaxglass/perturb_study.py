@@ -1,0 +1,280 @@
+"""The perturbation-theory study of a dataset and a trained linear model (``jaxglass perturb``).
+
+For a dataset built by ``jaxglass generate`` and a linear model from ``jaxglass train``:
+
+a. first-order theory vs exact re-diagonalisation (error orders) on test structures, along a
+   random and a soft-mode direction;
+b. Jacobian consistency ``W J_g δx`` vs ``J_y δx`` over random and soft-mode directions on test
+   structures, and the physics kernel ``W_phys`` fitted to (J_g δx, J_y δx) pooled over training
+   structures (weight maps side by side);
+c. per-atom sensitivity of a spectral feature (a band integral of the PDOS) by the exact route and
+   by the linear surrogate, drawn on the structure, with their correlation.
+
+Writes ``perturb.json``, ``perturb.md``, ``kernels.png`` and ``sensitivity.png`` to the output folder.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import perturb as pt
+
+#: Spectral feature per family: (label, lower, upper) band of the PDOS integral F = ∫ PDOS dν.
+FEATURE_BANDS = {
+    "amc": ("G band 45-55 THz", 45.0, 55.0),
+    "lj2d": ("low-frequency (boson-peak) region ω < 6", 0.0, 6.0),
+    "lj3d": ("low-frequency (boson-peak) region ω < 6", 0.0, 6.0),
+    "sic": ("acoustic region ν < 8 THz", 0.0, 8.0),
+    "cualzr": ("low-frequency PDOS ν < 2 THz", 0.0, 2.0),
+}
+
+
+def _linear_weights(model_path):
+    from .models import load_model, physical_weights
+
+    try:
+        model, meta = load_model(model_path, with_metadata=True)
+    except Exception as err:  # a CNN file or something else
+        raise ValueError(
+            f"--model: {model_path} is not a linear model file ({err}); the Jacobian test needs W, so train "
+            "with `jaxglass train DATASET --model ridge` (or elastic-net)"
+        ) from err
+    W, b = physical_weights(model)
+    return np.asarray(W), np.asarray(b), meta
+
+
+def _pick(idx: np.ndarray, knob: np.ndarray, n: int) -> np.ndarray:
+    """``n`` entries of ``idx`` spread over the knob (lowest, highest and in between)."""
+    order = idx[np.argsort(knob[idx])]
+    if len(order) <= n:
+        return order
+    return order[np.unique(np.round(np.linspace(0, len(order) - 1, n)).astype(int))]
+
+
+def run(
+    dataset: str | Path,
+    model_path: str | Path,
+    out: str | Path,
+    *,
+    n_test: int = 3,
+    n_train: int = 4,
+    n_random: int = 6,
+    n_soft: int = 6,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict:
+    """Run parts a–c of the study; returns the JSON record (also written to ``out/perturb.json``)."""
+    from .data import load_dataset, load_structure
+    from .generate import family_potential
+    from .study import split_indices
+
+    t_start = time.time()
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out: {out} exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    ds = load_dataset(dataset)
+    cfg = ds.config
+    W, b, meta = _linear_weights(model_path)
+    if W.ndim != 2 or W.shape != (len(ds.freq), len(ds.r)):
+        raise ValueError(
+            f"--model: weights of shape {W.shape} do not match the dataset grids (F={len(ds.freq)}, "
+            f"R={len(ds.r)}); the Jacobian test needs a model trained on total g(r) of this dataset"
+        )
+    pot = family_potential(cfg.system)
+    grids = pt.Grids.from_config(cfg)
+    label, lo, hi = FEATURE_BANDS[cfg.system]
+    pos_of = {int(k): i for i, k in enumerate(ds.indices)}
+    if "train_indices" in meta and "test_indices" in meta:
+        tr = np.array([pos_of[k] for k in meta["train_indices"] if k in pos_of])
+        te = np.array([pos_of[k] for k in meta["test_indices"] if k in pos_of])
+    else:
+        tr, te = split_indices(ds.knob, float(meta.get("test_fraction", 0.2)), int(meta.get("seed", 0)))
+    if len(te) == 0 or len(tr) == 0:
+        raise ValueError(f"--dataset: none of the model's train/test structures are in {dataset}")
+    pos_test = _pick(te, ds.knob, n_test)
+    pos_train = _pick(tr[ds.knob[tr] >= 0], ds.knob, n_train)
+
+    def log(msg):
+        if progress:
+            print(f"perturb [{time.time() - t_start:6.0f} s] {msg}", flush=True)
+
+    def directions(s, nb):
+        return {
+            "random": pt.random_directions(s, n_random, seed),
+            "soft": pt.soft_mode_directions(pot, s, n_soft, nb),
+        }
+
+    # (b, part 1) pooled Jacobian samples on training structures -> physics kernel
+    jg_pool, jy_pool = [], []
+    for p in pos_train:
+        k = int(ds.indices[p])
+        s = load_structure(dataset, k)
+        nb = pot.neighbors(s)
+        Jg = np.asarray(pt.rdf_jacobian(s, grids)).reshape(len(ds.r), -1)
+        for v in directions(s, nb).values():
+            jg_pool.append(np.asarray(v).reshape(len(v), -1) @ Jg.T)
+            jy_pool.append(np.asarray(pt.pdos_jvps(pot, s, grids, v, nb)))
+        log(f"train structure {k}: Jacobian samples done")
+    jg_pool, jy_pool = np.concatenate(jg_pool), np.concatenate(jy_pool)
+    W_phys = pt.physics_kernel(jg_pool, jy_pool)
+
+    per_structure = []
+    for p in pos_test:
+        k = int(ds.indices[p])
+        s = load_structure(dataset, k)
+        nb = pot.neighbors(s)
+        rec: dict = dict(index=k, knob=float(ds.knob[p]), n_atoms=int(s.n_atoms))
+        dirs = directions(s, nb)
+        # (a) first-order theory vs exact
+        for kind in ("random", "soft"):
+            chk = pt.check_first_order(pot, s, dirs[kind][0], grids.freq, grids.freq_sigma, nbrs=nb)
+            rec[f"first_order_{kind}"] = dict(
+                eps=chk.eps.tolist(),
+                eig_error=chk.eig_error.tolist(),
+                pdos_error=chk.pdos_error.tolist(),
+                eig_order=chk.eig_order,
+                pdos_order=chk.pdos_order,
+                shift_vs_jvp=chk.shift_vs_jvp,
+            )
+        # (b) Jacobian consistency on this test structure
+        Jg = np.asarray(pt.rdf_jacobian(s, grids)).reshape(len(ds.r), -1)
+        for kind, v in dirs.items():
+            jg = np.asarray(v).reshape(len(v), -1) @ Jg.T
+            jy = np.asarray(pt.pdos_jvps(pot, s, grids, v, nb))
+            rec[f"jacobian_{kind}"] = dict(
+                learned=pt.consistency(W, jg, jy).summary(), physics=pt.consistency(W_phys, jg, jy).summary()
+            )
+        per_structure.append(rec)
+        log(f"test structure {k}: perturbation theory and Jacobians done")
+
+    # (c) sensitivity map on the most disordered test structure
+    p = pos_test[-1]
+    k = int(ds.indices[p])
+    s = load_structure(dataset, k)
+    w = pt.band_weights(grids.freq, lo, hi)
+    sens_exact = pt.sensitivity_exact(pot, s, grids, w)
+    sens_lin = pt.sensitivity_linear(s, grids, W, w)
+    corr = pt.correlation(sens_exact, sens_lin)
+    log(f"sensitivity map on structure {k}: pearson {corr['pearson']:.3f}")
+
+    def med(key, route, field):
+        return float(np.median([r[key][route][field] for r in per_structure]))
+
+    record = dict(
+        system=cfg.system,
+        dataset=str(dataset),
+        model=str(model_path),
+        freq_unit=ds.freq_unit,
+        length_unit=ds.length_unit,
+        n_atoms=int(cfg.n_atoms),
+        test_structures=[int(ds.indices[p]) for p in pos_test],
+        train_structures=[int(ds.indices[p]) for p in pos_train],
+        directions=dict(random=n_random, soft=n_soft, seed=seed),
+        per_structure=per_structure,
+        summary=dict(
+            eig_order_median=float(
+                np.median(
+                    [r["first_order_random"]["eig_order"] for r in per_structure]
+                    + [r["first_order_soft"]["eig_order"] for r in per_structure]
+                )
+            ),
+            pdos_order_median=float(
+                np.median(
+                    [r["first_order_random"]["pdos_order"] for r in per_structure]
+                    + [r["first_order_soft"]["pdos_order"] for r in per_structure]
+                )
+            ),
+            random_learned_rel_error=med("jacobian_random", "learned", "rel_error_median"),
+            random_learned_cosine=med("jacobian_random", "learned", "cosine_median"),
+            soft_learned_rel_error=med("jacobian_soft", "learned", "rel_error_median"),
+            soft_learned_cosine=med("jacobian_soft", "learned", "cosine_median"),
+            random_physics_rel_error=med("jacobian_random", "physics", "rel_error_median"),
+            random_physics_cosine=med("jacobian_random", "physics", "cosine_median"),
+            soft_physics_rel_error=med("jacobian_soft", "physics", "rel_error_median"),
+            soft_physics_cosine=med("jacobian_soft", "physics", "cosine_median"),
+            kernel_correlation=float(np.corrcoef(W.ravel(), W_phys.ravel())[0, 1]),
+        ),
+        sensitivity=dict(feature=label, band=[lo, hi], structure=k, **corr),
+        seconds=time.time() - t_start,
+    )
+    _plot_kernels(W, W_phys, ds, out / "kernels.png")
+    _plot_sensitivity(s, sens_exact, sens_lin, corr, label, out / "sensitivity.png")
+    from ._io import atomic_write_text
+
+    atomic_write_text(out / "perturb.json", json.dumps(record, indent=1))
+    atomic_write_text(out / "perturb.md", summary_markdown(record))
+    log(f"wrote {out / 'perturb.json'}")
+    return record
+
+
+def summary_markdown(rec: dict) -> str:
+    s = rec["summary"]
+    lines = [
+        f"# Perturbation theory and Jacobian consistency: {rec['system']}",
+        "",
+        f"Dataset {rec['dataset']}, model {rec['model']}; test structures {rec['test_structures']}, "
+        f"kernel fitted on training structures {rec['train_structures']}.",
+        "",
+        f"- first-order error order (slope of log error vs log ε; 2 expected): eigenvalues "
+        f"{s['eig_order_median']:.2f}, PDOS {s['pdos_order_median']:.2f}",
+        f"- learned W: random directions rel. error {s['random_learned_rel_error']:.3f}, cosine "
+        f"{s['random_learned_cosine']:.3f}; soft modes rel. error {s['soft_learned_rel_error']:.3f}, cosine "
+        f"{s['soft_learned_cosine']:.3f}",
+        f"- physics kernel W_phys: random {s['random_physics_rel_error']:.3f} / "
+        f"{s['random_physics_cosine']:.3f}; "
+        f"soft {s['soft_physics_rel_error']:.3f} / {s['soft_physics_cosine']:.3f}",
+        f"- correlation of the maps W and W_phys: {s['kernel_correlation']:.3f}",
+        f"- sensitivity of {rec['sensitivity']['feature']}: Pearson {rec['sensitivity']['pearson']:.3f}, "
+        f"Spearman {rec['sensitivity']['spearman']:.3f} (exact vs linear surrogate)",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _plot_kernels(W, W_phys, ds, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
+    ext = [ds.r[0], ds.r[-1], ds.freq[0], ds.freq[-1]]
+    for ax, M, title in ((axes[0], W, "learned W (ridge)"), (axes[1], W_phys, "physics kernel W_phys")):
+        v = float(np.percentile(np.abs(M), 99)) or 1.0
+        im = ax.imshow(M, origin="lower", aspect="auto", extent=ext, cmap="RdBu_r", vmin=-v, vmax=v)
+        ax.set_xlabel(f"r ({ds.length_unit})")
+        ax.set_ylabel(f"frequency ({ds.freq_unit})")
+        ax.set_title(title)
+        fig.colorbar(im, ax=ax, label=f"∂PDOS/∂g (1/{ds.freq_unit})")
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _plot_sensitivity(s, exact, linear, corr, label, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pos = np.asarray(s.positions)
+    per = [a for a, p in enumerate(s.periodic) if p][:2]
+    x, y = pos[:, per[0]], pos[:, per[1]]
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4.4), constrained_layout=True)
+    for ax, val, title in ((axes[0], exact, "exact route"), (axes[1], linear, "linear surrogate")):
+        sc = ax.scatter(x, y, c=val / val.max(), s=18, cmap="viridis")
+        ax.set_aspect("equal")
+        ax.set_title(f"|∂F/∂x_i|, {title}")
+        ax.set_xlabel("x")
+        ax.set_ylabel("y")
+        fig.colorbar(sc, ax=ax, label="relative sensitivity")
+    axes[2].scatter(exact / exact.max(), linear / linear.max(), s=8)
+    axes[2].set_xlabel("exact (relative)")
+    axes[2].set_ylabel("linear surrogate (relative)")
+    axes[2].set_title(f"{label}: Pearson {corr['pearson']:.2f}, Spearman {corr['spearman']:.2f}")
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -1,0 +1,396 @@
+"""Spectra from the dynamical matrix: eigenvalues, frequencies, modes, DOS and partial DOS.
+
+Two routes to the same numbers:
+
+* the **host route** (default for concrete inputs): LAPACK's divide-and-conquer ``dsyevd`` through
+  scipy on the host, the fastest way to the values and eigenvectors, no gradients;
+* the **JAX route** (taken automatically when the inputs are traced — inside ``jax.grad``,
+  ``jax.jit`` or ``jax.vmap`` — or with ``method="jax"``): ``jnp.linalg.eigh`` with custom JVP
+  rules that never differentiate eigenvectors:
+
+  - eigenvalues by first-order (Hellmann–Feynman) perturbation theory, ``dλ_k = v_kᵀ dD v_k``,
+    averaged over each degenerate block (so every derivative is independent of the basis chosen
+    inside the block, and any symmetric function of the spectrum gets the exact derivative);
+  - frequencies ``ν = sign(λ) sqrt(|λ|)`` with the slope ``1 / (2 sqrt|λ|)`` capped at
+    ``|λ| ≥ ZERO_MODE_RTOL · max|λ|`` (finite at the zero modes of crystals and across λ = 0, where
+    the exact slope is infinite; the values are unchanged);
+  - species-resolved (partial) DOS as spectral traces ``Tr[P_s f(D)]``, differentiated with the
+    Daleckii–Krein formula ``d Tr[P f(D)] = Σ_ij f[λ_i, λ_j] (Vᵀ P V)_ij (Vᵀ dD V)_ji`` whose divided
+    differences ``f[λ_i, λ_j]`` become ``f'(λ_i)`` inside degenerate blocks.
+
+Units: frequencies in THz (ordinary frequency) for metal units, angular ω for LJ units (see
+:mod:`jaxglass.units`); DOS per unit frequency, normalised per mode.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._config import require_x64
+from .hessian import as_f64, dynamical_matrix, is_traced, mass_weight
+from .potentials.base import Potential
+from .structure import Structure
+
+#: Eigenvalues closer than this fraction of max|λ| are treated as one degenerate block.
+DEGENERACY_RTOL = 1e-9
+#: The frequency slope 1/(2 sqrt|λ|) is evaluated at |λ| ≥ this fraction of max|λ| (zero modes).
+ZERO_MODE_RTOL = 1e-12
+
+# -------------------------------------------------------------------------------------------
+# Eigenvalues and frequencies with eigenvalue-only derivatives
+
+
+def _same_block(w: jax.Array) -> jax.Array:
+    scale = jnp.max(jnp.abs(w)) + jnp.finfo(w.dtype).tiny
+    return (jnp.abs(w[:, None] - w[None, :]) <= DEGENERACY_RTOL * scale).astype(w.dtype)
+
+
+@jax.custom_jvp
+def eigvalsh(a: jax.Array) -> jax.Array:
+    """Ascending eigenvalues of a symmetric matrix, differentiable at degeneracies.
+
+    The JVP is first-order perturbation theory, ``dλ_k = v_kᵀ dA v_k``, averaged over each block of
+    degenerate eigenvalues (relative tolerance :data:`DEGENERACY_RTOL`). It never divides by
+    eigenvalue gaps, so it is finite where ``jnp.linalg.eigh``'s own derivative is NaN, and exact
+    for every symmetric function of a degenerate block (a DOS, a trace, a band sum).
+
+    >>> import jax, jax.numpy as jnp
+    >>> a = jnp.diag(jnp.array([1.0, 1.0, 2.0]))
+    >>> jax.grad(lambda a: eigvalsh(a)[0])(a).diagonal().tolist()  # block {0, 1}: mean derivative
+    [0.5, 0.5, 0.0]
+    """
+    return jnp.linalg.eigvalsh(a)
+
+
+@eigvalsh.defjvp
+def _eigvalsh_jvp(primals, tangents):
+    (a,), (da,) = primals, tangents
+    w, v = jnp.linalg.eigh(a)
+    da = 0.5 * (da + da.T)
+    dw = jnp.einsum("ik,ij,jk->k", v, da, v)
+    same = _same_block(w)
+    return w, (same @ dw) / jnp.sum(same, axis=1)
+
+
+def to_frequencies(eigenvalues: jax.Array, factor: float = 1.0) -> jax.Array:
+    """``sign(λ) sqrt(|λ|) * factor``: imaginary modes come out as negative frequencies.
+
+    Differentiable everywhere (see the module docstring): the slope is capped near λ = 0.
+    """
+    return _to_freq(jnp.asarray(eigenvalues), float(factor))
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(1,))
+def _to_freq(lam, factor):
+    return jnp.sign(lam) * jnp.sqrt(jnp.abs(lam)) * factor
+
+
+@_to_freq.defjvp
+def _to_freq_jvp(factor, primals, tangents):
+    (lam,), (dlam,) = primals, tangents
+    return _to_freq(lam, factor), dlam * _freq_slope(lam, factor)
+
+
+def _freq_slope(lam, factor):
+    """dν/dλ = factor / (2 sqrt|λ|) for both signs of λ, capped near zero."""
+    floor = ZERO_MODE_RTOL * jnp.max(jnp.abs(lam)) + jnp.finfo(lam.dtype).tiny
+    return factor * 0.5 / jnp.sqrt(jnp.maximum(jnp.abs(lam), floor))
+
+
+# -------------------------------------------------------------------------------------------
+# Densities of states
+
+
+def gaussian(x: jax.Array, sigma: float) -> jax.Array:
+    return jnp.exp(-0.5 * (x / sigma) ** 2) / (sigma * jnp.sqrt(2.0 * jnp.pi))
+
+
+def dos(freqs: jax.Array, grid: jax.Array, sigma: float, weights: jax.Array | None = None) -> jax.Array:
+    """Gaussian-broadened density of states on ``grid``, normalised to ∫ g dν = 1 (per mode).
+
+    Each mode carries a unit-area Gaussian of width ``sigma`` (same unit as the frequencies), so the
+    result integrates to 1 over the real line (to 1 over ``grid`` when the grid spans the spectrum
+    plus a few ``sigma``). ``weights`` ``(..., M)`` gives weighted (e.g. partial) DOS whose sum over
+    the leading axis is the total.
+    """
+    if sigma <= 0:
+        raise ValueError(f"sigma: broadening must be positive, got {sigma}")
+    freqs = jnp.asarray(freqs)
+    grid = jnp.asarray(grid)
+    g = gaussian(grid[:, None] - freqs[None, :], sigma)  # (G, M)
+    m = freqs.shape[-1]
+    if weights is None:
+        return g.sum(-1) / m
+    return jnp.einsum("...m,gm->...g", weights, g) / m
+
+
+def species_projector(structure: Structure) -> jax.Array:
+    """``(S, N d)`` 0/1 rows selecting the Cartesian coordinates of each species."""
+    onehot = jax.nn.one_hot(structure.species, len(structure.species_names), dtype=structure.positions.dtype)
+    return jnp.repeat(onehot.T, structure.dim, axis=1)
+
+
+def species_weights(structure: Structure, eigenvectors: jax.Array) -> jax.Array:
+    """``(S, M)`` weight of each mode on each species: Σ_{i∈s} |e_{k,i}|² (sums to 1 over s)."""
+    return species_projector(structure).astype(eigenvectors.dtype) @ (jnp.abs(eigenvectors) ** 2)
+
+
+def dos_from_dynamical(D: jax.Array, grid: jax.Array, sigma: float, factor: float = 1.0) -> jax.Array:
+    """Total DOS ``(G,)`` of a dynamical matrix (JAX route; derivative by Hellmann–Feynman)."""
+    return dos(to_frequencies(eigvalsh(D), factor), grid, sigma)
+
+
+def partial_dos_from_dynamical(
+    D: jax.Array, proj: jax.Array, grid: jax.Array, sigma: float, factor: float = 1.0
+) -> jax.Array:
+    """Projected DOS ``(S, G)``: ``Tr[P_s δ_σ(ν - ν(D))] / M`` for projector rows ``proj`` ``(S, M)``.
+
+    ``proj`` holds diagonal projectors (e.g. :func:`species_projector`); the rows sum to the total DOS
+    when they partition the coordinates. Derivative with respect to ``D`` by the degeneracy-safe
+    Daleckii–Krein rule (none with respect to ``proj`` or ``grid``).
+    """
+    if sigma <= 0:
+        raise ValueError(f"sigma: broadening must be positive, got {sigma}")
+    proj, grid = jnp.asarray(proj, D.dtype), jnp.asarray(grid, D.dtype)
+    return _projected_dos(D, proj, grid, float(sigma), float(factor))
+
+
+def _dos_kernel(lam, grid, sigma, factor, m):
+    """f_g(λ_k) = G_σ(grid_g - ν(λ_k)) / M and its λ-derivative, both ``(G, M)``."""
+    nu = _to_freq(lam, factor)
+    x = grid[:, None] - nu[None, :]
+    f = gaussian(x, sigma) / m
+    df = f * (x / sigma**2) * _freq_slope(lam, factor)[None, :]  # d/dλ of G(grid - ν(λ))
+    return f, df
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(3, 4))
+def _projected_dos(D, proj, grid, sigma, factor):
+    lam, v = jnp.linalg.eigh(D)
+    f, _ = _dos_kernel(lam, grid, sigma, factor, D.shape[0])
+    weights = proj @ (v * v)  # (S, M): diag(Vᵀ P_s V)
+    return weights @ f.T
+
+
+@_projected_dos.defjvp
+def _projected_dos_jvp(sigma, factor, primals, tangents):
+    D, proj, grid = primals
+    dD = tangents[0]
+    m = D.shape[0]
+    lam, v = jnp.linalg.eigh(D)
+    f, df = _dos_kernel(lam, grid, sigma, factor, m)
+    weights = proj @ (v * v)
+    out = weights @ f.T
+    dD = 0.5 * (dD + dD.T)
+    B = v.T @ dD @ v  # (M, M) perturbation in the eigenbasis
+    C = jnp.einsum("sa,ai,aj->sij", proj, v, v)  # (S, M, M) projectors in the eigenbasis
+    gap = lam[:, None] - lam[None, :]
+    near = jnp.abs(gap) <= DEGENERACY_RTOL * (jnp.max(jnp.abs(lam)) + jnp.finfo(lam.dtype).tiny)
+    safe_gap = jnp.where(near, 1.0, gap)
+    CB = C * B[None, :, :]  # B symmetric: (Vᵀ P V)_ij (Vᵀ dD V)_ji
+
+    def one_point(fg_dfg):
+        fg, dfg = fg_dfg
+        dd = jnp.where(near, 0.5 * (dfg[:, None] + dfg[None, :]), (fg[:, None] - fg[None, :]) / safe_gap)
+        return jnp.einsum("ij,sij->s", dd, CB)
+
+    dout = jax.lax.map(one_point, (f, df)).T  # (S, G)
+    return out, dout
+
+
+# -------------------------------------------------------------------------------------------
+# Modes and the public spectrum functions
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class Modes:
+    """Normal modes at Γ.
+
+    Attributes:
+      frequencies: ``(N d,)`` ascending; THz for metal units, ω for LJ units; negative = imaginary.
+      eigenvectors: ``(N d, N d)`` columns are mass-weighted unit eigenvectors, or ``None``.
+      eigenvalues: ``(N d,)`` eigenvalues of the mass-weighted Hessian.
+      unit: frequency unit label.
+    """
+
+    frequencies: jax.Array
+    eigenvalues: jax.Array
+    eigenvectors: jax.Array | None
+    unit: str = dataclasses.field(default="THz", metadata=dict(static=True))
+
+    def n_imaginary(self, tol: float | None = None) -> int:
+        return count_imaginary(self.frequencies, tol)
+
+
+def count_imaginary(frequencies, tol: float | None = None) -> int:
+    """Number of modes with frequency below ``-tol`` (default: 1e-3 of the largest |frequency|).
+
+    The default tolerance absorbs the numerically zero translational modes of periodic cells.
+    """
+    f = np.asarray(frequencies)
+    if tol is None:
+        tol = 1e-3 * float(np.max(np.abs(f))) if f.size else 0.0
+    return int(np.sum(f < -tol))
+
+
+def _route(method: str, *trees) -> str:
+    if method not in ("auto", "host", "jax"):
+        raise ValueError(f"method: expected 'auto', 'host' or 'jax', got {method!r}")
+    traced = is_traced(*trees)
+    if method == "host" and traced:
+        raise ValueError(
+            "method: 'host' runs LAPACK on the host and cannot be traced (jax.grad/jit/vmap); use "
+            "method='jax' or 'auto'"
+        )
+    return "jax" if method == "jax" or (method == "auto" and traced) else "host"
+
+
+def modes(
+    potential: Potential,
+    structure: Structure,
+    nbrs: Sequence[jax.Array] | None = None,
+    *,
+    eigenvectors: bool = True,
+    H: jax.Array | None = None,
+) -> Modes:
+    """Γ-point normal modes: Hessian → mass weighting → symmetric eigensolve (float64, host LAPACK).
+
+    For gradients use :func:`frequencies` or :func:`pdos` (eigenvalue-only derivative rules); the
+    eigenvectors themselves are never differentiated.
+    """
+    require_x64("jaxglass.spectra.modes")
+    if is_traced(potential, structure, H):
+        raise ValueError(
+            "modes: eigenvectors are not differentiable at degeneracies and are computed on the host; "
+            "differentiate frequencies(...) or pdos(...) instead (they use eigenvalue-only rules)"
+        )
+    if H is None:
+        H = dynamical_matrix(potential, structure, nbrs)
+    else:
+        H = mass_weight(H, as_f64(structure).masses, structure.dim)
+    D = np.array(H)
+    # Host LAPACK divide-and-conquer (dsyevd): with eigvals_only it really skips the vectors,
+    # which jnp.linalg.eigvalsh on CPU does not (measured 2-3x faster, 2 fewer N^2 buffers;
+    # benchmarks/phonons.py).
+    from scipy.linalg import eigh as _sp_eigh
+
+    if eigenvectors:
+        lam, vec = _sp_eigh(D, driver="evd", overwrite_a=True, check_finite=False)
+        lam, vec = jnp.asarray(lam), jnp.asarray(vec)
+    else:
+        lam = jnp.asarray(_sp_eigh(D, eigvals_only=True, driver="evd", overwrite_a=True, check_finite=False))
+        vec = None
+    freqs = to_frequencies(lam, potential.freq_factor)
+    return Modes(frequencies=freqs, eigenvalues=lam, eigenvectors=vec, unit=potential.freq_unit)
+
+
+def frequencies(
+    potential: Potential,
+    structure: Structure,
+    nbrs: Sequence[jax.Array] | None = None,
+    *,
+    method: str = "auto",
+) -> jax.Array:
+    """Ascending Γ-point frequencies (THz for metal units; ω for LJ units; negative = imaginary).
+
+    ``method="auto"`` runs host LAPACK for concrete inputs and the differentiable JAX route
+    (:func:`eigvalsh`, :func:`to_frequencies`) when traced; ``"host"`` / ``"jax"`` force one.
+    """
+    if _route(method, potential, structure) == "host":
+        return modes(potential, structure, nbrs, eigenvectors=False).frequencies
+    require_x64("jaxglass.spectra.frequencies")
+    D = dynamical_matrix(potential, structure, nbrs)
+    return to_frequencies(eigvalsh(D), potential.freq_factor)
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class PDOS:
+    """Total and species-resolved phonon DOS on a frequency grid (each normalised per mode).
+
+    ``partial[s]`` sums over species to ``total``; ``total`` integrates to 1.
+    """
+
+    grid: jax.Array
+    total: jax.Array
+    partial: jax.Array | None
+    species_names: tuple[str, ...] = dataclasses.field(metadata=dict(static=True))
+    unit: str = dataclasses.field(default="THz", metadata=dict(static=True))
+
+
+def default_grid(freqs, sigma: float | None = None, n: int = 400) -> tuple[jax.Array, float]:
+    """Default grid and width: σ = 1 % of the spectral width, ``n`` points over min - 4σ … max + 4σ."""
+    f = np.asarray(freqs)
+    if sigma is None:
+        sigma = 0.01 * float(f.max() - min(f.min(), 0.0))
+    return jnp.linspace(float(f.min()) - 4 * sigma, float(f.max()) + 4 * sigma, n), float(sigma)
+
+
+def pdos(
+    potential: Potential,
+    structure: Structure,
+    grid: jax.Array | None = None,
+    sigma: float | None = None,
+    *,
+    m: Modes | None = None,
+    nbrs: Sequence[jax.Array] | None = None,
+    partial: bool = True,
+    method: str = "auto",
+) -> PDOS:
+    """Phonon DOS and species-resolved partial DOS at Γ, Gaussian-broadened (∫ total dν = 1).
+
+    Differentiable: under ``jax.grad``/``jit``/``vmap`` (or with ``method="jax"``) the DOS is computed
+    with the eigenvalue-only rules of this module, so gradients with respect to positions and to the
+    potential's parameters flow through it. The traced route needs ``grid``, ``sigma`` and ``nbrs``
+    (neighbour lists are built on the host). ``partial=False`` skips the species-resolved DOS (its
+    derivative costs O(G · S · M²) where the total's costs one eigen-solve).
+
+    Defaults (host route): 400 grid points from min(ν) - 4σ to max(ν) + 4σ, σ = 1 % of the
+    spectral width.
+
+    >>> import jaxglass, jax, jax.numpy as jnp
+    >>> from jaxglass.generate import random_packing
+    >>> from jaxglass.potentials import kob_andersen
+    >>> jaxglass.enable_x64()
+    >>> s = random_packing(12, 1.2, 2, {"A": 1.0}, min_distance=0.8, seed=0)
+    >>> pot = kob_andersen(); nb = pot.neighbors(s); grid = jnp.linspace(0.0, 40.0, 81)
+    >>> g = jax.grad(lambda x: pdos(pot, s.with_positions(x), grid, 2.0, nbrs=nb).total[20])(s.positions)
+    >>> g.shape, bool(jnp.all(jnp.isfinite(g)))
+    ((12, 2), True)
+    """
+    if _route(method, potential, structure, m) == "host":
+        if m is None:
+            m = modes(potential, structure, nbrs, eigenvectors=partial)
+        if grid is None or sigma is None:
+            grid0, sigma = default_grid(m.frequencies, sigma)
+            grid = grid0 if grid is None else grid
+        grid = jnp.asarray(grid)
+        total = dos(m.frequencies, grid, sigma)
+        part = None
+        if partial:
+            part = dos(m.frequencies, grid, sigma, weights=species_weights(structure, m.eigenvectors))
+        return PDOS(grid=grid, total=total, partial=part, species_names=structure.species_names, unit=m.unit)
+
+    require_x64("jaxglass.spectra.pdos")
+    if grid is None or sigma is None:
+        raise ValueError(
+            "grid, sigma: the differentiable (traced) PDOS needs an explicit frequency grid and width; "
+            "pass e.g. grid=jnp.linspace(0, 40, 400), sigma=0.3"
+        )
+    if m is not None:
+        raise ValueError("m: precomputed modes carry no gradient; leave m=None on the traced route")
+    D = dynamical_matrix(potential, structure, nbrs)
+    grid = jnp.asarray(grid, D.dtype)
+    f = potential.freq_factor
+    total = dos_from_dynamical(D, grid, sigma, f)
+    part = partial_dos_from_dynamical(D, species_projector(structure), grid, sigma, f) if partial else None
+    return PDOS(
+        grid=grid, total=total, partial=part, species_names=structure.species_names, unit=potential.freq_unit
+    )
