@@ -174,57 +174,88 @@ def _lbfgs(ev: _Evaluator, x0: np.ndarray, fmax: float, max_steps: int):
     return x.reshape(shape), e, g, steps, msg
 
 
-def _fire(ev: _Evaluator, x0: np.ndarray, fmax: float, max_steps: int, dt: float | None):
-    """FIRE with unit masses (Bitzek et al. 2006 parameters), host loop over jitted gradients.
+@dataclasses.dataclass(frozen=True)
+class FireConfig:
+    """FIRE parameters (Bitzek et al., PRL 97, 170201 (2006); unit masses).
 
-    Steps are capped at 2 % of the potential's cutoff per atom (as ASE caps FIRE's ``maxstep``),
-    which keeps the first steps from overlapping starts stable.
+    ``dt_max`` defaults to 4 ``dt`` (Bitzek's 10 ``dt`` exceeds the Verlet stability limit
+    2/ω_max of dense LJ glasses: measured, fmax grew during polishing). ``max_step`` caps the move
+    of any atom per step (as ASE caps FIRE's ``maxstep``); an energy rise resets the velocities and
+    halves ``dt``.
     """
-    max_step = 0.02 * ev.potential.cutoff
-    dt = 0.005 if dt is None else float(dt)
-    # Bitzek et al. use dt_max = 10 dt; that exceeds the Verlet stability limit 2/ω_max of dense LJ
-    # glasses (measured: fmax grew during polishing), so the cap here is 4 dt, and any energy rise
-    # resets the velocities and halves dt.
-    dt_max = 4 * dt
-    n_min, f_inc, f_dec, a_start, f_a = 5, 1.1, 0.5, 0.1, 0.99
-    x = x0.copy()
-    v = np.zeros_like(x)
-    a = a_start
-    since_neg = 0
-    e, g = ev(x)
-    steps = 0
-    while steps < max_steps and _fmax(g) > fmax:
-        f = -g
-        p = float(np.sum(f * v))
-        if p > 0:
-            vn, fn = np.linalg.norm(v), np.linalg.norm(f)
-            v = (1 - a) * v + a * vn * f / max(fn, 1e-300)
-            since_neg += 1
-            if since_neg > n_min:
-                dt = min(dt * f_inc, dt_max)
-                a *= f_a
-        else:
-            v[:] = 0.0
-            dt *= f_dec
-            a = a_start
-            since_neg = 0
-        # velocity Verlet with unit masses; no atom moves more than max_step per step
-        v = v + 0.5 * dt * f
-        dx = dt * v
-        step_len = float(np.sqrt(np.max(np.sum(dx * dx, axis=1))))
-        if step_len > max_step:
-            dx *= max_step / step_len
-        x = x + dx
-        e_old = e
+
+    dt: float = 0.005
+    dt_max: float | None = None
+    max_step: float = float("inf")
+    n_min: int = 5
+    f_inc: float = 1.1
+    f_dec: float = 0.5
+    a_start: float = 0.1
+    f_a: float = 0.99
+
+    @property
+    def dt_cap(self) -> float:
+        return 4.0 * self.dt if self.dt_max is None else float(self.dt_max)
+
+
+def fire_init(x, cfg: FireConfig):
+    """FIRE state ``(v, dt, a, n_pos)`` for positions ``x`` (numpy or jax arrays)."""
+    xp = jnp if isinstance(x, jax.Array) else np
+    return xp.zeros_like(x), cfg.dt, cfg.a_start, 0
+
+
+def fire_step(x, state, e, f, energy_and_forces, cfg: FireConfig):
+    """One FIRE step: mixing, velocity Verlet with a capped move, energy-rise reset.
+
+    ``energy_and_forces(x) -> (e, f)``; works on numpy arrays in a host loop and on jax arrays inside
+    ``jax.lax.while_loop`` (the one implementation behind :func:`minimize` and the AMC generator's
+    Keating relaxations). Returns ``(x, state, e, f)``.
+    """
+    xp = jnp if isinstance(x, jax.Array) else np
+    v, dt, a, n_pos = state
+    p = xp.sum(f * v)
+    vn, fn = xp.sqrt(xp.sum(v * v)), xp.sqrt(xp.sum(f * f))
+    up = p > 0
+    v = xp.where(up, (1 - a) * v + a * vn * f / xp.maximum(fn, 1e-300), 0.0)
+    n_pos = xp.where(up, n_pos + 1, 0)
+    grow = up & (n_pos > cfg.n_min)
+    dt = xp.where(grow, xp.minimum(dt * cfg.f_inc, cfg.dt_cap), xp.where(up, dt, dt * cfg.f_dec))
+    a = xp.where(grow, a * cfg.f_a, xp.where(up, a, cfg.a_start))
+    v = v + 0.5 * dt * f
+    dx = dt * v
+    step_len = xp.sqrt(xp.max(xp.sum(dx * dx, axis=-1)))
+    dx = dx * xp.minimum(1.0, cfg.max_step / xp.maximum(step_len, 1e-300))
+    x = x + dx
+    e_new, f_new = energy_and_forces(x)
+    v = v + 0.5 * dt * f_new
+    rise = e_new > e + 1e-12 * xp.maximum(1.0, xp.abs(e))
+    v = xp.where(rise, 0.0, v)
+    dt = xp.where(rise, dt * cfg.f_dec, dt)
+    a = xp.where(rise, cfg.a_start, a)
+    n_pos = xp.where(rise, 0, n_pos)
+    return x, (v, dt, a, n_pos), e_new, f_new
+
+
+def _fire(ev: _Evaluator, x0: np.ndarray, fmax: float, max_steps: int, dt: float | None):
+    """FIRE (:func:`fire_step`) in a host loop over jitted gradients (neighbour lists rebuilt as needed).
+
+    Steps are capped at 2 % of the potential's cutoff per atom, which keeps the first steps from
+    overlapping starts stable.
+    """
+    cfg = FireConfig(dt=0.005 if dt is None else float(dt), max_step=0.02 * ev.potential.cutoff)
+
+    def energy_and_forces(x):
         e, g = ev(x)
-        v = v + 0.5 * dt * (-g)
-        if e > e_old + 1e-12 * max(1.0, abs(e_old)):
-            v[:] = 0.0
-            dt *= f_dec
-            a = a_start
-            since_neg = 0
+        return e, -g
+
+    x = x0.copy()
+    state = fire_init(x, cfg)
+    e, f = energy_and_forces(x)
+    steps = 0
+    while steps < max_steps and _fmax(f) > fmax:
+        x, state, e, f = fire_step(x, state, e, f, energy_and_forces, cfg)
         steps += 1
-    return x, e, g, steps, "fire"
+    return x, e, -f, steps, "fire"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxglass import phonons
+from jaxglass import make_structure, phonons
 from jaxglass.generate import fcc, graphene, random_packing, triangular, zincblende
 from jaxglass.phonons import _assemble
 from jaxglass.potentials import (
@@ -58,7 +58,15 @@ def _cuzr():
     return _perturb(s, 0.03, 2), pot
 
 
-SYSTEMS = {"ka2d": _ka2d, "amc": _amc, "sic_vashishta": _sic, "cuzral_eam": _cuzr}
+def _keating():
+    from jaxglass.generate.amc import keating_potential
+
+    g = graphene(2.49205, (3, 2))
+    s2 = make_structure(np.asarray(g.positions)[:, :2], ["C"] * g.n_atoms, np.asarray(g.box)[:2])
+    return _perturb(s2, 0.03, 3), keating_potential()
+
+
+SYSTEMS = {"ka2d": _ka2d, "amc": _amc, "sic_vashishta": _sic, "cuzral_eam": _cuzr, "amc_keating": _keating}
 
 
 @pytest.mark.parametrize("name", list(SYSTEMS))
@@ -82,7 +90,7 @@ def test_hessian_matches_central_differences_of_forces(name):
         assert np.max(np.abs(fd - H[:, col])) < 2e-6 * scale, name
 
 
-@pytest.mark.parametrize("name", ["ka2d", "amc"])
+@pytest.mark.parametrize("name", ["ka2d", "amc", "amc_keating"])
 def test_acoustic_sum_rule_and_symmetry(name):
     """Translational invariance: sum_j H_{ia,jb} = 0 for every i, a, b; and H = H^T."""
     s, pot = SYSTEMS[name]()

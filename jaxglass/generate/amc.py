@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import functools
 import time
-from collections import deque
 from typing import Any
 
 import jax
@@ -62,8 +61,10 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from .._config import require_x64
-from ..minimize import minimize_with_box
+from ..analysis.rings import ring_statistics
+from ..minimize import FireConfig, fire_init, fire_step, minimize_with_box
 from ..neighbors import pair_list
+from ..potentials.keating import keating
 from ..potentials.tersoff import lindsay_broido_carbon
 from ..space import displacement
 from ..structure import Structure, make_structure
@@ -259,19 +260,6 @@ def _sheet_axes(structure: Structure) -> list[int]:
     return per
 
 
-def _plane_axes(structure: Structure) -> list[int]:
-    """The sheet's plane: its two periodic axes, or (all three periodic) the two along which the
-    atoms spread most, or the two axes of a 2D structure."""
-    if structure.dim == 2:
-        return [0, 1]
-    per = [a for a, p in enumerate(structure.periodic) if p]
-    if len(per) == 2:
-        return per
-    pos = np.asarray(structure.positions)
-    normal = int(np.argmin(pos.max(axis=0) - pos.min(axis=0)))
-    return [a for a in range(3) if a != normal]
-
-
 def _sheet_graph(structure: Structure, cutoff: float):
     """3-regular bond graph (lists), in-plane coordinates, in-plane box and plane axes."""
     ax = _sheet_axes(structure)
@@ -293,214 +281,55 @@ def _sheet_graph(structure: Structure, cutoff: float):
 
 
 # ---------------------------------------------------------------------------------------------
-# Ring statistics from geometry
-
-
-def ring_statistics(
-    structure: Structure,
-    *,
-    cutoff: float = 1.85,
-    method: str = "faces",
-    max_size: int = 12,
-) -> dict[str, Any]:
-    """Ring-size statistics of a carbon sheet from its geometry (bonds: pairs closer than ``cutoff`` Å).
-
-    The sheet's plane (for ``"faces"``) is spanned by its two periodic axes (or, in a fully
-    periodic cell, by the two axes along which the atoms spread most); rings that wind around the
-    periodic box (non-contractible cycles) are never counted.
-
-    Methods:
-
-    * ``"faces"`` (default): the polygons of the sheet, i.e. the faces of its planar embedding,
-      with each atom's bonds ordered by angle in the plane of the periodic axes (a buckled sheet is
-      projected). Each bond borders two faces and each face is one ring, so for a 3-coordinated
-      network the faces number N/2 and their sizes average exactly 6 (Euler's relation on the
-      torus); these are the rings counted in images of AMC and the rings the generator's moves
-      act on. Needs a projection without crossing bonds (true for sheets that do not fold over).
-    * ``"shortest_path"``: for every bond angle ``a-i-b``, the shortest ring(s) through it
-      (shortest paths ``a -> b`` avoiding ``i``, all of them when tied; King's criterion,
-      S. V. King, Nature 213, 1112 (1967)), each distinct ring counted once, up to ``max_size``
-      atoms. No embedding needed (any coordination, any geometry). On a planar sp2 network it
-      returns the faces, except that an angle whose face is larger than a ring enclosing two faces
-      (e.g. the 8-ring around two pentagons sharing a bond) gets that ring as well.
-
-    Returns a dict: ``counts`` {size: number} (sizes 3..``max_size`` always present, larger faces
-    added as found), ``n_rings``, ``hexagon_fraction`` (six-rings / rings), ``mean_size``,
-    ``coordination`` {z: number of atoms}, ``n_bonds``, ``n_noncontractible`` (faces winding
-    around the box, excluded), ``method``, ``cutoff``.
-    """
-    if method not in ("shortest_path", "faces"):
-        raise ValueError(f"method: expected 'shortest_path' or 'faces', got {method!r}")
-    if not cutoff > 0:
-        raise ValueError(f"cutoff: must be positive, got {cutoff}")
-    n = structure.n_atoms
-    ii, jj = pair_list(structure, cutoff)
-    nbr: list[list[int]] = [[] for _ in range(n)]
-    pos = np.asarray(structure.positions, dtype=np.float64)
-    box = np.asarray(structure.box, dtype=np.float64)
-    per = np.asarray(structure.periodic)
-    bvec: dict[tuple[int, int], np.ndarray] = {}
-    for a, b in zip(ii.tolist(), jj.tolist()):
-        nbr[a].append(b)
-        nbr[b].append(a)
-        dr = displacement(pos[b] - pos[a], box, per)
-        bvec[(a, b)] = dr
-        bvec[(b, a)] = -dr
-    tol = 1e-6 * float(np.max(box))
-
-    def contractible(ring: list[int]) -> bool:
-        wind = np.zeros(structure.dim)
-        for t in range(len(ring)):
-            wind += bvec[(ring[t], ring[(t + 1) % len(ring)])]
-        return bool(np.all(np.abs(wind) < tol))
-
-    sizes: list[int] = []
-    n_wrap = 0
-    if method == "faces":
-        ax = _plane_axes(structure)
-        rows = []
-        for a in range(n):
-            if nbr[a]:
-                dr = np.array([bvec[(a, b)][ax] for b in nbr[a]])
-                order = np.argsort(np.arctan2(dr[:, 1], dr[:, 0]), kind="stable")
-                rows.append([nbr[a][o] for o in order])
-            else:
-                rows.append([])
-        seen: set[tuple[int, int]] = set()
-        for a in range(n):
-            for b in rows[a]:
-                if (a, b) in seen:
-                    continue
-                face = []
-                u, v = a, b
-                while (u, v) not in seen:
-                    seen.add((u, v))
-                    face.append(u)
-                    r = rows[v]
-                    u, v = v, r[(r.index(u) + 1) % len(r)]
-                if contractible(face):
-                    sizes.append(len(face))
-                else:
-                    n_wrap += 1
-    else:
-        rings: set[tuple[int, ...]] = set()
-        for i in range(n):
-            nb = nbr[i]
-            for x in range(len(nb)):
-                for y in range(x + 1, len(nb)):
-                    for path in _shortest_paths(nbr, nb[x], nb[y], i, max_size - 2):
-                        ring = [i, *path]
-                        if contractible(ring):
-                            rings.add(_canonical(ring))
-        sizes = [len(r) for r in rings]
-    counts = {k: 0 for k in range(3, max_size + 1)}
-    for k in sizes:
-        counts[k] = counts.get(k, 0) + 1
-    n_rings = len(sizes)
-    coord: dict[int, int] = {}
-    for a in range(n):
-        coord[len(nbr[a])] = coord.get(len(nbr[a]), 0) + 1
-    return dict(
-        counts=dict(sorted(counts.items())),
-        n_rings=n_rings,
-        hexagon_fraction=counts.get(6, 0) / n_rings if n_rings else 0.0,
-        mean_size=float(np.mean(sizes)) if sizes else 0.0,
-        coordination=dict(sorted(coord.items())),
-        n_bonds=len(ii),
-        n_noncontractible=n_wrap,
-        method=method,
-        cutoff=float(cutoff),
-    )
-
-
-def _shortest_paths(nbr: list[list[int]], a: int, b: int, avoid: int, max_len: int) -> list[list[int]]:
-    """All shortest paths ``a -> b`` (as vertex lists) not through ``avoid``, of at most ``max_len`` bonds."""
-    dist = {a: 0}
-    q = deque([a])
-    while q:
-        u = q.popleft()
-        if u == b or dist[u] >= max_len:
-            continue
-        for w in nbr[u]:
-            if w != avoid and w not in dist:
-                dist[w] = dist[u] + 1
-                q.append(w)
-    if b not in dist:
-        return []
-    out: list[list[int]] = []
-
-    def back(path):
-        u = path[-1]
-        if u == a:
-            out.append(path[::-1])
-            return
-        for w in nbr[u]:
-            if w != avoid and dist.get(w, -1) == dist[u] - 1:
-                back(path + [w])
-
-    back([b])
-    return out
-
-
-def _canonical(ring: list[int]) -> tuple[int, ...]:
-    k = ring.index(min(ring))
-    r = ring[k:] + ring[:k]
-    rev = [r[0], *r[1:][::-1]]
-    return tuple(min(r, rev))
-
-
-# ---------------------------------------------------------------------------------------------
 # Keating proxy (in-plane, jitted)
 
 
-def _keating_energy(xy, nbr, box, alpha, beta, d0):
-    dr = displacement(xy[nbr] - xy[:, None, :], box, (True, True))
-    r2 = jnp.sum(dr * dr, axis=-1)
-    d2 = d0 * d0
-    e_bond = 0.5 * (3.0 * alpha / (16.0 * d2)) * jnp.sum((r2 - d2) ** 2)  # each bond seen twice
-    dots = jnp.stack(
-        [jnp.sum(dr[:, 0] * dr[:, 1], -1), jnp.sum(dr[:, 0] * dr[:, 2], -1), jnp.sum(dr[:, 1] * dr[:, 2], -1)]
+def keating_potential():
+    """The Keating proxy of the Metropolis anneal as a potential (:func:`jaxglass.potentials.keating`)."""
+    return keating(KEATING_ALPHA, KEATING_BETA, BOND, dims=(2,))
+
+
+_KEATING_FIRE = FireConfig(dt=0.03, dt_max=0.15)
+
+
+@functools.partial(jax.jit, static_argnums=(4,))
+def _keating_relax(pot, xy, nbr, box, n_steps):
+    """FIRE (:func:`jaxglass.minimize.fire_step`) on the in-plane network with the bond list ``nbr``
+    as the Keating neighbour list, until the largest force is below :data:`KEATING_FTOL` or
+    ``n_steps`` steps; returns positions, energy, largest force, steps."""
+    n = xy.shape[0]
+    sheet = Structure(
+        positions=xy,
+        species=jnp.zeros(n, jnp.int32),
+        box=box,
+        masses=jnp.ones(n, xy.dtype),
+        species_names=("C",),
+        periodic=(True, True),
     )
-    e_angle = (3.0 * beta / (8.0 * d2)) * jnp.sum((dots + 0.5 * d2) ** 2)
-    return e_bond + e_angle
 
+    def energy_and_forces(x):
+        e, g = jax.value_and_grad(lambda y: pot.energy(sheet.with_positions(y), (nbr,)))(x)
+        return e, -g
 
-_keating_grad = jax.grad(_keating_energy)
-
-
-@functools.partial(jax.jit, static_argnums=(6,))
-def _keating_relax(xy, nbr, box, alpha, beta, d0, n_steps):
-    """FIRE (Bitzek et al. PRL 97, 170201 (2006), unit masses) until the largest force is below
-    :data:`KEATING_FTOL` or ``n_steps`` steps; returns positions, energy, largest force, steps."""
-    dt0, dt_max = 0.03, 0.15
-
-    def fmax(f):
+    def fmax2(f):
         return jnp.max(jnp.sum(f * f, axis=-1))
 
     def cond(st):
-        return (st[5] < n_steps) & (fmax(st[6]) > KEATING_FTOL**2)
+        return (st[2] < n_steps) & (fmax2(st[4]) > KEATING_FTOL**2)
 
     def body(st):
-        x, v, dt, a, npos, step, f = st
-        p = jnp.sum(f * v)
-        vn = jnp.sqrt(jnp.sum(v * v))
-        fn = jnp.sqrt(jnp.sum(f * f))
-        up = p > 0
-        v = jnp.where(up, (1 - a) * v + a * vn * f / jnp.maximum(fn, 1e-300), 0.0)
-        npos = jnp.where(up, npos + 1, 0)
-        grow = up & (npos > 5)
-        dt = jnp.where(grow, jnp.minimum(dt * 1.1, dt_max), jnp.where(up, dt, dt * 0.5))
-        a = jnp.where(grow, a * 0.99, jnp.where(up, a, 0.1))
-        v = v + dt * f
-        x = x + dt * v
-        f = -_keating_grad(x, nbr, box, alpha, beta, d0)
-        return x, v, dt, a, npos, step + 1, f
+        x, state, step, e, f = st
+        x, state, e, f = fire_step(x, state, e, f, energy_and_forces, _KEATING_FIRE)
+        return x, state, step + 1, e, f
 
-    f0 = -_keating_grad(xy, nbr, box, alpha, beta, d0)
-    z = jnp.asarray(0)
-    st = (xy, jnp.zeros_like(xy), jnp.asarray(dt0, xy.dtype), jnp.asarray(0.1, xy.dtype), z, z, f0)
-    x, _, _, _, _, steps, f = jax.lax.while_loop(cond, body, st)
-    return x, _keating_energy(x, nbr, box, alpha, beta, d0), jnp.sqrt(fmax(f)), steps
+    e0, f0 = energy_and_forces(xy)
+    v0, dt0, a0, _ = fire_init(xy, _KEATING_FIRE)
+    state = (v0, jnp.asarray(dt0, xy.dtype), jnp.asarray(a0, xy.dtype), jnp.asarray(0))
+    x, _, steps, e, f = jax.lax.while_loop(cond, body, (xy, state, jnp.asarray(0), e0, f0))
+    return x, e, jnp.sqrt(fmax2(f)), steps
+
+
+_KEATING = keating_potential()
 
 
 class _Network:
@@ -515,12 +344,10 @@ class _Network:
 
     def relax(self) -> float:
         x, e, _, _ = _keating_relax(
+            _KEATING,
             jnp.asarray(self.xy),
             jnp.asarray(np.asarray(self.rows, dtype=np.int32)),
             jnp.asarray(self.box),
-            KEATING_ALPHA,
-            KEATING_BETA,
-            BOND,
             self.steps,
         )
         self.xy = np.array(x)
