@@ -377,3 +377,42 @@ def test_bad_input_messages(sic):
     assert any("imaginary mode" in str(w.message) and "relax" in str(w.message) for w in rec)
     with pytest.raises(ValueError, match="no bond-polarizability parameters"):
         ob.raman_spectrum(s, m, grid, 0.3, T, model="bond-polarizability")
+
+
+def test_graphene_raman_only_the_e2g_mode():
+    """Group theory: the only first-order Raman-active Γ mode of graphene is the E2g (G) pair,
+    the highest Γ frequency for LB Tersoff; the bond-polarizability model must put all weight there."""
+    from jaxglass.potentials import lindsay_broido_carbon
+
+    s = graphene(2.49205, (2, 2))
+    m = phonons.modes(lindsay_broido_carbon(), s)
+    f = np.asarray(m.frequencies)
+    inten = np.asarray(ob.raman_intensities(f, ob.raman_tensors(s, m.eigenvectors, ob.find_bonds(s)), T))
+    top = np.abs(f - f[-1]) < 1e-6 * f[-1]
+    assert top.sum() == 2 and f[-1] == pytest.approx(50.63, abs=0.05)
+    assert inten[top].sum() > (1 - 1e-9) * inten.sum() > 0
+
+
+def test_cli_spectra_writes_csv_npz_png_and_rejects_bad_input(tmp_path, capsys):
+    pytest.importorskip("ase")
+    pytest.importorskip("matplotlib")
+    from jaxglass.cli import main
+    from jaxglass.structure import write
+
+    path = tmp_path / "sic.extxyz"
+    write(str(path), zincblende(4.32117, (2, 2, 2)))
+    out = tmp_path / "ins"
+    assert main(["spectra", str(path), "--potential", "tersoff-sic", "--kind", "ins", "--q", "3", "5",
+                 "--n-points", "120", "--out", str(out)]) == 0
+    z = np.load(out / "spectrum.npz")
+    assert z["intensity"].shape == (2, 120) and z["q"].tolist() == [3.0, 5.0]
+    csv = np.loadtxt(out / "spectrum.csv", delimiter=",", skiprows=1)
+    assert csv.shape == (120, 5)
+    np.testing.assert_allclose(csv[:, 1], csv[:, 0] * ob.MEV_PER_THZ)
+    assert (out / "spectrum.png").stat().st_size > 10_000
+    assert main(["spectra", str(path), "--potential", "tersoff-sic", "--temperature", "0",
+                 "--out", str(tmp_path / "bad")]) == 2
+    assert main(["spectra", str(path), "--potential", "tersoff-sic", "--kind", "ixs", "--q", "90",
+                 "--out", str(tmp_path / "bad")]) == 2
+    err = capsys.readouterr().err
+    assert "--temperature: must be positive" in err and "Waasmaier-Kirfel validity" in err
