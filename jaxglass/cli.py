@@ -184,6 +184,105 @@ def cmd_pdos(args) -> int:
     return 0
 
 
+def cmd_spectra(args) -> int:
+    """One observable (PDOS, neutron-weighted DOS, INS/IXS S(Q, ω), Raman) of a structure file."""
+    import warnings
+
+    from . import observables as ob
+    from . import phonons
+    from .minimize import minimize
+    from .structure import read
+
+    if not args.temperature > 0:
+        raise ValueError(
+            f"--temperature: must be positive (K), got {args.temperature}; use e.g. 1e-3 for T → 0"
+        )
+    if args.kind == "ixs":
+        from .scattering_data import check_form_factor_range
+
+        check_form_factor_range(args.q)  # before the (costly) modes
+    pot = load_potential(args.potential)
+    s = read(args.structure)
+    if args.relax:
+        s = minimize(pot, s, method="lbfgs", fmax=args.fmax).structure
+    m = phonons.modes(pot, s)
+    f = np.asarray(m.frequencies)
+    n_imag = m.n_imaginary()
+    if n_imag:
+        print(f"jaxglass: warning: {n_imag} imaginary mode(s); they are left out; relax the structure "
+              "first (--relax)", file=sys.stderr)
+    sigma = args.sigma if args.sigma is not None else 0.01 * float(f.max())
+    if not sigma > 0:
+        raise ValueError(f"--sigma: broadening must be positive (THz), got {sigma}")
+    grid = np.linspace(0.0 if args.kind != "pdos" else min(f.min(), 0.0) - 4 * sigma, f.max() + 5 * sigma,
+                       args.n_points)
+    q = np.asarray(args.q, dtype=float) if args.kind in ("ins", "ixs") else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # imaginary modes reported above
+        if args.kind == "pdos":
+            p = phonons.pdos(pot, s, grid, sigma, m=m)
+            sp = ob.Spectrum(frequency=p.grid, intensity=p.total, partial=p.partial, kind="pdos",
+                             unit=f"1/{m.unit} per mode", species_names=s.species_names)
+        else:
+            sp = ob.spectrum(args.kind, s, m, grid, sigma=sigma, temperature=args.temperature, q=q)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    inten = np.atleast_2d(np.asarray(sp.intensity))
+    if sp.q is not None:
+        labels = [f"S(Q={qq:.3f}/A)" for qq in np.asarray(sp.q)]
+    elif sp.partial is not None:
+        labels = ["total"] + [f"partial_{n}" for n in sp.species_names]
+        inten = np.concatenate([inten, np.asarray(sp.partial)])
+    else:
+        labels = ["intensity"]
+    fr = np.asarray(sp.frequency)
+    cols = [fr, fr * ob.MEV_PER_THZ, fr * ob.CM1_PER_THZ, *inten]
+    header = ",".join([f"frequency_{m.unit}", "energy_meV", "wavenumber_cm-1"] + labels)
+    np.savetxt(out / "spectrum.csv", np.stack(cols, 1), delimiter=",", header=header, comments="")
+    meta = dict(kind=sp.kind, unit=sp.unit, temperature_K=args.temperature, sigma_THz=sigma,
+                potential=pot.name, structure=str(args.structure), n_atoms=s.n_atoms, n_imaginary=n_imag,
+                raman_model=ob.raman_model(s) if args.kind == "raman" else None)
+    np.savez(out / "spectrum.tmp.npz", frequency_THz=fr, intensity=np.asarray(sp.intensity),
+             q=np.asarray(sp.q) if sp.q is not None else np.zeros(0),
+             partial=np.asarray(sp.partial) if sp.partial is not None else np.zeros((0, len(fr))),
+             frequencies=f, metadata=json.dumps(meta))
+    os.replace(out / "spectrum.tmp.npz", out / "spectrum.npz")
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        plt = None
+    if plt is not None:
+        xlab = {"pdos": (1.0, f"frequency ({m.unit})"), "raman": (ob.CM1_PER_THZ, "Raman shift (cm$^{-1}$)")}
+        scale, xl = xlab.get(args.kind, (ob.MEV_PER_THZ, "energy transfer $\\hbar\\omega$ (meV)"))
+        ylab = {"pdos": f"PDOS (states / {m.unit} / mode)",
+                "ndos": "neutron-weighted DOS (mbarn meV$^{-1}$ atom$^{-1}$)",
+                "ins": "$S(Q,\\omega)$ (mbarn meV$^{-1}$ atom$^{-1}$)",
+                "ixs": "$S(Q,\\omega)$ (e$^2$ meV$^{-1}$ atom$^{-1}$)",
+                "raman": "Raman intensity (arb. units)"}
+        fig, ax = plt.subplots(figsize=(6, 3.8))
+        for lab, y in zip(labels, inten):
+            ax.plot(fr * scale, y, lw=1.6 if lab in ("total", "intensity") else 1.0, label=lab)
+        ax.set_xlabel(xl)
+        ax.set_ylabel(ylab[args.kind])
+        ax.set_xlim(fr[0] * scale, fr[-1] * scale)
+        ax.set_ylim(bottom=0)
+        ax.set_title(f"{Path(args.structure).stem}: {args.kind.upper()}, T = {args.temperature:g} K, "
+                     f"$\\sigma$ = {sigma * ob.MEV_PER_THZ:.2f} meV", fontsize=10)
+        if len(labels) > 1:
+            ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(out / "spectrum.tmp.png", dpi=150)
+        plt.close(fig)
+        os.replace(out / "spectrum.tmp.png", out / "spectrum.png")
+    _atomic_write_text(out / "spectrum.json", json.dumps(meta, indent=2))
+    print(f"spectra: {args.kind} of {s.n_atoms} atoms ({sp.unit}); wrote {out / 'spectrum.csv'}, "
+          f"{out / 'spectrum.npz'}{', ' + str(out / 'spectrum.png') if plt is not None else ''}")
+    return 0
+
+
 def cmd_generate(args) -> int:
     from .data import DatasetConfig, build_dataset
 
@@ -383,6 +482,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fmax", type=float, default=1e-4)
     p.add_argument("--out", default="out/pdos")
     p.set_defaults(func=cmd_pdos)
+    sp = sub.add_parser("spectra", help="PDOS, neutron DOS, INS/IXS S(Q,w) or Raman of a structure file")
+    sp.add_argument("structure")
+    sp.add_argument("--potential", required=True, help=f"one of {POTENTIALS}")
+    sp.add_argument("--kind", choices=("pdos", "ndos", "ins", "ixs", "raman"), default="ins")
+    sp.add_argument("--temperature", type=float, default=300.0, help="K (Bose and Debye-Waller factors)")
+    sp.add_argument("--q", type=float, nargs="+", default=[2.0, 4.0, 6.0],
+                    help="|Q| shell centres (1/Å, 2π included)")
+    sp.add_argument("--sigma", type=float, default=None, help="Gaussian broadening (THz; default 1%% of max)")
+    sp.add_argument("--n-points", type=int, default=500)
+    sp.add_argument("--relax", action="store_true", help="minimise before computing modes")
+    sp.add_argument("--fmax", type=float, default=1e-4)
+    sp.add_argument("--out", default="out/spectra")
+    sp.set_defaults(func=cmd_spectra)
     g = sub.add_parser("generate", help="build (or resume) a dataset of glasses with RDFs and PDOS")
     g.add_argument("--system", required=True, choices=("amc", "lj2d", "lj3d", "sic", "cualzr"))
     g.add_argument("--n-structures", type=int, required=True)

@@ -1,0 +1,418 @@
+"""Spectroscopic observables (jaxglass.observables) against independent references.
+
+* INS: Debye-Waller matrices, mode-resolved coherent S(Q) and the neutron-weighted DOS of 3C-SiC
+  (64-atom supercell, Tersoff 1989) against euphonic fed our force constants;
+* IXS: mode-resolved S(Q) with form factors and Bose factor against phonopy's
+  DynamicStructureFactor fed the same force constants;
+* Raman: bond-polarizability tensors against finite differences of ase's BondPolarizability
+  (Linearized C-C model), and the analytic C2 dimer;
+* the one-phonon f-sum rule per species, detailed balance, jit/grad checks and bad input.
+"""
+
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.constants as C
+
+from jaxglass import observables as ob
+from jaxglass import phonons
+from jaxglass import scattering_data as sd
+from jaxglass.generate.lattices import graphene, zincblende
+from jaxglass.potentials import tersoff_sic_1989
+from jaxglass.structure import make_structure
+
+T = 300.0
+
+
+@pytest.fixture(scope="module")
+def sic():
+    """3C-SiC 2x2x2 conventional cells (64 atoms), Tersoff 1989 at its LAMMPS lattice constant."""
+    s = zincblende(4.32117, (2, 2, 2))
+    H = phonons.hessian(tersoff_sic_1989(), s)
+    m = phonons.modes(tersoff_sic_1989(), s, H=H)
+    assert m.n_imaginary() == 0
+    shells = ob.q_shells(s, [3.0, 5.5], n_directions=6)
+    return s, np.asarray(H), m, shells
+
+
+def _groups(f):
+    """Start indices of degenerate groups (sums over a group are basis-independent)."""
+    f = np.asarray(f)
+    return np.concatenate([[0], np.nonzero(np.diff(f) > 1e-6 * f.max())[0] + 1])
+
+
+# ---------------------------------------------------------------------------------------------
+# Data tables
+
+
+def test_sears_table_matches_euphonic_transcription():
+    pytest.importorskip("euphonic")
+    import importlib.resources
+    import json
+
+    root = importlib.resources.files("euphonic") / "isotopes" / "data"
+    b = json.loads((root / "sears-1992.json").read_text())["physical_property"]["coherent_scattering_length"]
+    xs = json.loads((root / "bluebook.json").read_text())["physical_property"]
+    for el, (bc, sc, si) in sd.SEARS_1992.items():
+        assert bc == pytest.approx(b[el], abs=1e-9), el
+        assert sc == pytest.approx(xs["coherent_cross_section"][el], abs=1e-9), el
+        assert si == pytest.approx(xs["incoherent_cross_section"][el], abs=1e-9), el
+        # σ_coh = 4π b² (b in fm, σ in barn = 100 fm²) to the tables' rounding.
+        assert 4 * np.pi * bc**2 / 100 == pytest.approx(sc, rel=0.03), el
+
+
+def test_form_factors_neutral_limit_and_xraydb():
+    names = list(sd.WAASMAIER_KIRFEL_1995)
+    z = {"H": 1, "B": 5, "C": 6, "N": 7, "O": 8, "Al": 13, "Si": 14, "Fe": 26, "Ni": 28, "Cu": 29,
+         "Ge": 32, "Zr": 40}
+    f0 = np.asarray(sd.form_factors(names, jnp.zeros(1)))[0]
+    np.testing.assert_allclose(f0, [z[n] for n in names], atol=0.03)  # f(0) = Z, fit accuracy
+    xraydb = pytest.importorskip("xraydb")
+    q = np.linspace(0.0, 4 * np.pi * 6.0, 25)  # Q with 2π, up to the validity limit
+    ours = np.asarray(sd.form_factors(names, q))
+    for k, n in enumerate(names):
+        np.testing.assert_allclose(ours[:, k], xraydb.f0(n, q / (4 * np.pi)), rtol=1e-6, atol=1e-6)
+
+
+# ---------------------------------------------------------------------------------------------
+# INS against euphonic, IXS against phonopy
+
+
+def _euphonic_modes(s, H, hkl):
+    from euphonic import Crystal, ForceConstants, ureg
+
+    n, box = s.n_atoms, np.asarray(s.box)
+    cr = Crystal(np.diag(box) * ureg("angstrom"), np.asarray(s.positions) / box, np.array(s.symbols()),
+                 np.asarray(s.masses) * ureg("amu"))
+    fc = ForceConstants(cr, H.reshape(1, 3 * n, 3 * n) * ureg("eV/angstrom**2"), np.eye(3, dtype=int),
+                        np.zeros((1, 3), dtype=int))
+    return fc.calculate_qpoint_phonon_modes(hkl, asr=None), fc.calculate_qpoint_phonon_modes(
+        np.zeros((1, 3)), asr=None), ureg
+
+
+def test_ins_debye_waller_and_structure_factor_vs_euphonic(sic):
+    pytest.importorskip("euphonic")
+    s, H, m, shells = sic
+    qv = np.asarray(shells.vectors)[np.asarray(shells.mask)]
+    hkl = np.round(qv * np.asarray(s.box) / (2 * np.pi))
+    qpm, gamma, ureg = _euphonic_modes(s, H, hkl)
+    f = np.asarray(m.frequencies)
+    fmin = 1e-3 * np.abs(f).max()
+    dw_e = gamma.calculate_debye_waller(T * ureg("K"), frequency_min=fmin * ob.MEV_PER_THZ * ureg("meV"),
+                                        symmetrise=False)
+    dw = np.asarray(ob.debye_waller(s, m, T))
+    dw_ref = dw_e.debye_waller.to("angstrom**2").magnitude
+    np.testing.assert_allclose(dw, dw_ref, rtol=0, atol=1e-6 * dw.max())
+    sf = qpm.calculate_structure_factor(dw=dw_e)
+    ref = np.where(f > fmin, sf.structure_factors.to("mbarn").magnitude, 0.0)
+    ours = np.asarray(ob.structure_factor(s, m, qv, temperature=T))
+    assert ours.shape == ref.shape == (len(qv), len(f))
+    g = _groups(f)
+    go, gr = np.add.reduceat(ours, g, axis=1), np.add.reduceat(ref, g, axis=1)
+    assert gr.max() > 1.0  # mbarn: non-trivial intensities
+    np.testing.assert_allclose(go, gr, rtol=0, atol=1e-6 * gr.max())
+
+
+def test_neutron_weighted_dos_vs_euphonic(sic):
+    pytest.importorskip("euphonic")
+    s, H, m, _ = sic
+    _, gamma, ureg = _euphonic_modes(s, H, np.zeros((1, 3)))
+    bins = np.linspace(0.0, 130.0, 261)
+    sigma_mev = 0.6
+    widths = np.full((1, 3 * s.n_atoms), sigma_mev) * ureg("meV")
+    pd = gamma.calculate_pdos(bins * ureg("meV"), mode_widths=widths, adaptive_method="reference",
+                              weighting="coherent-plus-incoherent")
+    ref = pd.y_data.to("mbarn/meV").magnitude  # per atom of the cell
+    grid = 0.5 * (bins[1:] + bins[:-1]) / ob.MEV_PER_THZ
+    nd = ob.neutron_dos(s, m, grid, sigma_mev / ob.MEV_PER_THZ)
+    sp = np.asarray(s.species)
+    for k, name in enumerate(s.species_names):
+        np.testing.assert_allclose(nd.partial[k], ref[sp == k].sum(0), rtol=0, atol=2e-4 * ref.sum(0).max(),
+                                   err_msg=name)
+    # weights σ M_avg / M: carbon scatters 6x more per atom than silicon here
+    w = np.asarray(ob.neutron_weights(s))
+    assert w[sp == 1][0] / w[sp == 0][0] == pytest.approx((5.551 + 0.001) / (2.163 + 0.004) * 28.085 / 12.011)
+
+
+def test_ixs_vs_phonopy_dynamic_structure_factor(sic):
+    pytest.importorskip("phonopy")
+    from phonopy import Phonopy
+    from phonopy.spectrum.dynamic_structure_factor import atomic_form_factor_WK1995
+    from phonopy.structure.atoms import PhonopyAtoms
+
+    s, H, m, shells = sic
+    n, box = s.n_atoms, np.asarray(s.box)
+    cell = PhonopyAtoms(symbols=s.symbols(), cell=np.diag(box),
+                        scaled_positions=np.asarray(s.positions) / box, masses=np.asarray(s.masses))
+    ph = Phonopy(cell, supercell_matrix=np.eye(3, dtype=int), primitive_matrix=np.eye(3))
+    ph.force_constants = H.reshape(n, 3, n, 3).transpose(0, 2, 1, 3)
+    ph.run_mesh([1, 1, 1], with_eigenvectors=True, is_mesh_symmetry=False, is_gamma_center=True)
+    qv = np.asarray(shells.vectors)[np.asarray(shells.mask)]
+    f = np.asarray(m.frequencies)
+    fmin = 1e-3 * np.abs(f).max()
+
+    def aff(symbol, s_):
+        a, b, c = sd.WAASMAIER_KIRFEL_1995[symbol]
+        return atomic_form_factor_WK1995(s_, [x for pair in zip(a, b) for x in pair] + [c])
+
+    dsf = ph.run_dynamic_structure_factor(np.round(qv * box / (2 * np.pi)), T, atomic_form_factor_func=aff,
+                                          freq_min=fmin)
+    ref = np.asarray(dsf.dynamic_structure_factors)
+    ours = np.asarray(ob.structure_factor(s, m, qv, probe="xray", temperature=T))
+    ours = ours * (1.0 + np.asarray(ob.bose_occupation(f, T)))
+    g = _groups(f)
+    go, gr = np.add.reduceat(ours, g, axis=1), np.add.reduceat(ref, g, axis=1)
+    # phonopy's unit is |Σ f (Q·e)/√(2m)|²/(ν AMU (2π THz)²); ours (1/2N)|..|² ħ/(M ω) in Å²:
+    # the ratio is h · 1 THz · 10²⁰ / N exactly.
+    ratio = C.h * 1e12 * 1e20 / n
+    big = gr > 1e-6 * gr.max()
+    assert big.sum() > 20
+    np.testing.assert_allclose(go[big] / gr[big], ratio, rtol=1e-6)
+
+
+# ---------------------------------------------------------------------------------------------
+# Sum rules and detailed balance
+
+
+@pytest.mark.parametrize("species", ["Si", "C"])
+def test_one_phonon_f_sum_rule_per_species(sic, species):
+    """∫ E S(Q, E) dE = Σ_ν E_ν S_ν = ħ²Q²/(2N) [Σ_κ b_κ²/M_κ - |Σ_κ b_κ e^{iQ·r_κ}|²/M_tot] per atom.
+
+    The second term is the translational (Bragg) part that the zero modes carry. Here with the
+    Debye-Waller factor off, b on one species only, the broadened powder spectrum at 300 K (the
+    gain side cancels the Bose excess of the loss side exactly).
+    """
+    s, _, m, shells = sic
+    other = [n for n in s.species_names if n != species][0]
+    lengths = {species: sd.SEARS_1992[species][0], other: 0.0}
+    f = np.asarray(m.frequencies)
+    sigma = 0.2
+    grid = np.linspace(-f.max() - 8 * sigma, f.max() + 8 * sigma, 6001)
+    sp = ob.ins_sqw(s, m, np.asarray(shells.q), grid, sigma, T, n_directions=6, lengths=lengths,
+                    debye_waller_factor=False)
+    e = grid * ob.MEV_PER_THZ
+    first_moment = np.trapezoid(np.asarray(sp.intensity) * e, e, axis=-1)  # meV · mbarn per atom
+    # right-hand side, averaged over the same shell vectors
+    b = np.asarray(sd.coherent_lengths(s.species_names, lengths))[np.asarray(s.species)]
+    mass = np.asarray(s.masses)
+    r = np.asarray(s.positions)
+    rhs = []
+    for vecs, mask in zip(np.asarray(shells.vectors), np.asarray(shells.mask)):
+        vals = []
+        for q in vecs[mask]:
+            F = np.sum(b * np.exp(1j * r @ q))
+            vals.append(q @ q * (np.sum(b**2 / mass) - abs(F) ** 2 / mass.sum()))
+        rhs.append(np.mean(vals))
+    # ħ²/(2N) Q² b²/M in meV·mbarn: ħ²/(amu Å²) = h THz · ħ/(amu 2π THz Å²)
+    unit = ob.MEV_PER_THZ * ob.HBAR_OVER_AMU_THZ_A2 * ob.MBARN_PER_FM2 / (2 * s.n_atoms)
+    np.testing.assert_allclose(first_moment, np.asarray(rhs) * unit, rtol=1e-4)
+
+
+def test_bose_detailed_balance_and_limits():
+    f = jnp.asarray([0.5, 2.0, 10.0])
+    for t in (10.0, 300.0):
+        n = np.asarray(ob.bose_occupation(f, t))
+        np.testing.assert_allclose(n / (n + 1), np.exp(-C.h * np.asarray(f) * 1e12 / (C.k * t)), rtol=1e-12)
+    assert float(ob.bose_occupation(jnp.asarray(5.0), 1e-3)) == 0.0
+    assert float(ob.bose_occupation(jnp.asarray(-5.0), 300.0)) == 0.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Raman
+
+
+def test_raman_tensors_vs_ase_bond_polarizability():
+    pytest.importorskip("ase")
+    from ase import Atoms
+    from ase.calculators.bond_polarizability import BondPolarizability, Linearized
+    from ase.units import Bohr, Ha
+
+    rng = np.random.default_rng(1)
+    ang = np.arange(6) * np.pi / 3
+    ring = np.stack([1.40 * np.cos(ang), 1.40 * np.sin(ang), np.zeros(6)], 1)
+    pos = ring + rng.normal(0, 0.03, (6, 3)) + 10
+    s = make_structure(pos, ["C"] * 6, 20.0, periodic=False)
+    vec = np.linalg.qr(rng.normal(size=(18, 18)))[0]  # any orthonormal "modes"
+    bonds = ob.find_bonds(s)
+    assert len(bonds.i) == 6
+    bp = BondPolarizability(Linearized())
+
+    def alpha(p):
+        return bp(Atoms("C6", positions=p)) * Bohr * Ha  # Å³
+
+    np.testing.assert_allclose(np.asarray(ob.polarizability(s, bonds)), alpha(pos), atol=1e-12)
+    R = np.asarray(ob.raman_tensors(s, vec, bonds))
+    m, h = np.asarray(s.masses), 1e-4
+    ref = np.stack([
+        (alpha(pos + h * u) - alpha(pos - h * u)) / (2 * h)
+        for u in (vec[:, k].reshape(6, 3) / np.sqrt(m)[:, None] for k in range(18))
+    ])
+    np.testing.assert_allclose(R, ref, rtol=0, atol=1e-7 * np.abs(ref).max())
+
+
+def test_raman_dimer_analytic():
+    """C2 along an arbitrary direction: one stretch, a = (α∥'+2α⊥')/3 δℓ, γ = (α∥'-α⊥') δℓ."""
+    u = np.array([1.0, 2.0, -0.5]) / np.linalg.norm([1.0, 2.0, -0.5])
+    ell = 1.31
+    s = make_structure(np.stack([np.full(3, 5.0), 5.0 + ell * u]), ["C", "C"], 12.0, periodic=False)
+    e = np.concatenate([-u, u])[:, None] / np.sqrt(2.0)  # the stretch, mass-weighted unit vector
+    freq = 45.0
+    sp = ob.raman_spectrum(s, jnp.asarray([freq]), jnp.asarray([freq]), 0.5, T, eigenvectors=e)
+    p = ob.BOND_PARAMETERS[("C", "C")]
+    dl = 2.0 / np.sqrt(2.0 * float(s.masses[0]))  # dℓ/dq
+    a = (p.d_alpha_par + 2 * p.d_alpha_perp) / 3 * dl
+    gam2 = (p.d_alpha_par - p.d_alpha_perp) ** 2 * dl**2
+    n = 1.0 / np.expm1(C.h * freq * 1e12 / (C.k * T))
+    expect = (n + 1) / freq * (45 * a**2 + 7 * gam2) / (0.5 * np.sqrt(2 * np.pi))
+    assert float(sp.intensity[0]) == pytest.approx(expect, rel=1e-10)
+    assert sp.kind == "raman"
+
+
+def test_raman_model_choice_and_shuker_gammon():
+    assert ob.raman_model(graphene(2.49205, (2, 2))) == "bond-polarizability"
+    assert ob.raman_model(zincblende(4.32117, (1, 1, 1))) == "shuker-gammon"
+    f = jnp.asarray([0.0, 2.0, 5.0, 9.0])
+    grid = jnp.linspace(0.1, 12.0, 200)
+    sg = ob.shuker_gammon(f, grid, 0.3, T, coupling_exponent=1.0)
+    n = np.asarray(ob.bose_occupation(f, T))
+    g = np.exp(-0.5 * ((np.asarray(grid)[:, None] - np.asarray(f)) / 0.3) ** 2) / (0.3 * np.sqrt(2 * np.pi))
+    w = np.where(np.asarray(f) > 0.009, (n + 1), 0.0)  # C ∝ ν cancels 1/ν; the zero mode is dropped
+    np.testing.assert_allclose(np.asarray(sg.intensity), g @ w / 4, rtol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------
+# jit and grad
+
+
+def test_structure_factor_jit_and_position_gradient(sic):
+    s, _, m, shells = sic
+    qv = shells.vectors[0, :3]
+    f, v = m.frequencies, m.eigenvectors
+    eager = ob.structure_factor(s, f, qv, eigenvectors=v, temperature=T)
+    jitted = jax.jit(lambda st, f, v: ob.structure_factor(st, f, qv, eigenvectors=v, temperature=T))(s, f, v)
+    np.testing.assert_allclose(np.asarray(jitted), np.asarray(eager), rtol=1e-12, atol=1e-14)
+    # gradient w.r.t. positions at fixed modes (phase factors) against central differences
+    wts = jnp.linspace(0.0, 1.0, f.shape[0])
+
+    def obj(pos):
+        return jnp.sum(ob.structure_factor(s.with_positions(pos), f, qv, eigenvectors=v) * wts)
+
+    dv = np.random.default_rng(0).normal(size=s.positions.shape)
+    obj = jax.jit(obj)
+    g = jax.jit(jax.grad(obj))(s.positions)
+    h = 1e-5
+    fd = (obj(s.positions + h * dv) - obj(s.positions - h * dv)) / (2 * h)
+    assert float(jnp.sum(g * dv)) == pytest.approx(float(fd), rel=1e-6)
+
+
+def test_shuker_gammon_gradient_through_eigenvalues():
+    """Positions → Hessian → eigvalsh (Hellmann-Feynman JVP) → Shuker-Gammon: grad vs differences."""
+    rng = np.random.default_rng(3)
+    pos0 = jnp.asarray(rng.normal(scale=1.2, size=(5, 3)))
+    masses = jnp.asarray([12.0, 12.0, 28.0, 28.0, 12.0])
+
+    def energy(x):
+        d = jnp.linalg.norm(x[:, None] - x[None] + jnp.eye(5)[..., None], axis=-1)
+        return 0.5 * jnp.sum(jnp.where(jnp.eye(5) > 0, 0.0, 3.0 * (d - 1.5) ** 2 + 0.2 * (d - 1.5) ** 4))
+
+    grid = jnp.linspace(1.0, 40.0, 80)
+
+    def obj(x):
+        H = jax.hessian(lambda y: energy(y.reshape(5, 3)))(x.ravel())
+        lam = phonons.eigvalsh(phonons.mass_weight(H, masses, 3))
+        freq = phonons.to_frequencies(jnp.where(lam > 1e-3, lam, 1e-3), 15.633302)
+        return jnp.sum(ob.shuker_gammon(freq, grid, 1.0, T, freq_min=0.5).intensity * jnp.cos(grid / 7))
+
+    dv = rng.normal(size=(5, 3))
+    obj = jax.jit(obj)
+    g = jax.jit(jax.grad(obj))(pos0)
+    h = 1e-5
+    fd = (obj(pos0 + h * dv) - obj(pos0 - h * dv)) / (2 * h)
+    assert float(jnp.sum(g * dv)) == pytest.approx(float(fd), rel=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------
+# Shells, sheets and bad input
+
+
+def test_q_shells_and_sheet_cutoff():
+    s = zincblende(4.32117, (2, 2, 2))
+    sh = ob.q_shells(s, [2.0, 4.0], n_directions=10)
+    norms = np.linalg.norm(np.asarray(sh.vectors), axis=-1)
+    assert np.all(np.abs(norms - np.asarray(sh.q)[:, None]) <= sh.width / 2 + 1e-12)
+    hkl = np.asarray(sh.vectors) * np.asarray(s.box) / (2 * np.pi)
+    np.testing.assert_allclose(hkl, np.round(hkl), atol=1e-9)  # reciprocal-lattice vectors
+    assert np.asarray(sh.mask).sum(1).tolist() == [10, 10]
+    with pytest.raises(ValueError, match="holds no reciprocal-lattice vector"):
+        ob.q_shells(s, [1.0], width=0.01)
+    sheet = graphene(2.49205, (2, 2))
+    assert ob.is_sheet(sheet) and not ob.is_sheet(s)
+    assert float(ob.default_dw_freq_min(sheet, jnp.asarray([0.0, 40.0]))) == ob.SHEET_DW_FREQ_MIN
+
+
+def test_bad_input_messages(sic):
+    s, _, m, _ = sic
+    grid = jnp.linspace(0, 30, 50)
+    with pytest.raises(ValueError, match="temperature: must be positive"):
+        ob.ins_sqw(s, m, [3.0], grid, 0.3, 0.0)
+    with pytest.raises(ValueError, match="Waasmaier-Kirfel validity"):
+        ob.ixs_sqw(s, m, [80.0], grid, 0.3, T)
+    lj = make_structure([[0.0, 0.0], [1.1, 0.0]], ["A", "B"], 3.0)
+    with pytest.raises(ValueError, match="Lennard-Jones types have no physical"):
+        ob.neutron_weights(lj)
+    np.testing.assert_allclose(np.asarray(ob.neutron_weights(lj, {"A": 1.0, "B": 2.0})), [1.0, 2.0])
+    ag = make_structure([[0.0, 0.0, 0.0]], ["Ag"], 5.0)
+    with pytest.raises(ValueError, match="no neutron scattering length.*pass lengths="):
+        ob.structure_factor(ag, jnp.asarray([1.0, 2.0, 3.0]), jnp.ones((1, 3)), eigenvectors=jnp.eye(3))
+    with pytest.raises(ValueError, match="frequencies are in"):
+        lj_modes = phonons.Modes(m.frequencies, m.eigenvalues, m.eigenvectors, unit="omega")
+        ob.neutron_dos(s, lj_modes, grid, 0.3)
+    bad = jnp.asarray(m.frequencies).at[5].set(-3.0)
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        ob.neutron_dos(s, bad, grid, 0.3, eigenvectors=m.eigenvectors)
+    assert any("imaginary mode" in str(w.message) and "relax" in str(w.message) for w in rec)
+    with pytest.raises(ValueError, match="no bond-polarizability parameters"):
+        ob.raman_spectrum(s, m, grid, 0.3, T, model="bond-polarizability")
+
+
+def test_graphene_raman_only_the_e2g_mode():
+    """Group theory: the only first-order Raman-active Γ mode of graphene is the E2g (G) pair,
+    the highest Γ frequency for LB Tersoff; the bond-polarizability model must put all weight there."""
+    from jaxglass.potentials import lindsay_broido_carbon
+
+    s = graphene(2.49205, (2, 2))
+    m = phonons.modes(lindsay_broido_carbon(), s)
+    f = np.asarray(m.frequencies)
+    inten = np.asarray(ob.raman_intensities(f, ob.raman_tensors(s, m.eigenvectors, ob.find_bonds(s)), T))
+    top = np.abs(f - f[-1]) < 1e-6 * f[-1]
+    assert top.sum() == 2 and f[-1] == pytest.approx(50.63, abs=0.05)
+    assert inten[top].sum() > (1 - 1e-9) * inten.sum() > 0
+
+
+def test_cli_spectra_writes_csv_npz_png_and_rejects_bad_input(tmp_path, capsys):
+    pytest.importorskip("ase")
+    pytest.importorskip("matplotlib")
+    from jaxglass.cli import main
+    from jaxglass.structure import write
+
+    path = tmp_path / "sic.extxyz"
+    write(str(path), zincblende(4.32117, (2, 2, 2)))
+    out = tmp_path / "ins"
+    assert main(["spectra", str(path), "--potential", "tersoff-sic", "--kind", "ins", "--q", "3", "5",
+                 "--n-points", "120", "--out", str(out)]) == 0
+    z = np.load(out / "spectrum.npz")
+    assert z["intensity"].shape == (2, 120) and z["q"].tolist() == [3.0, 5.0]
+    csv = np.loadtxt(out / "spectrum.csv", delimiter=",", skiprows=1)
+    assert csv.shape == (120, 5)
+    np.testing.assert_allclose(csv[:, 1], csv[:, 0] * ob.MEV_PER_THZ)
+    assert (out / "spectrum.png").stat().st_size > 10_000
+    assert main(["spectra", str(path), "--potential", "tersoff-sic", "--temperature", "0",
+                 "--out", str(tmp_path / "bad")]) == 2
+    assert main(["spectra", str(path), "--potential", "tersoff-sic", "--kind", "ixs", "--q", "90",
+                 "--out", str(tmp_path / "bad")]) == 2
+    err = capsys.readouterr().err
+    assert "--temperature: must be positive" in err and "Waasmaier-Kirfel validity" in err
