@@ -546,7 +546,7 @@ def main(argv: list[str] | None = None) -> int:
     pt.add_argument("--model", required=True, help="linear model file from `jaxglass train --model ridge`")
     pt.add_argument("--out", required=True, help="output folder (perturb.json, perturb.md, PNGs)")
     pt.add_argument("--n-test", type=int, default=3, help="test structures analysed (default 3)")
-    pt.add_argument("--n-train", type=int, default=4, help="training structures for W_phys (default 4)")
+    pt.add_argument("--n-train", type=int, default=3, help="training structures for W_phys (default 3)")
     pt.add_argument("--n-random", type=int, default=6, help="random directions per structure (default 6)")
     pt.add_argument("--n-soft", type=int, default=6, help="softest-mode directions per structure (default 6)")
     pt.add_argument("--seed", type=int, default=0, help="seed of the random directions")

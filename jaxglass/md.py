@@ -121,9 +121,10 @@ def nvt_langevin(
     R0 = jnp.asarray(structure.positions, jnp.float64)
     structure = structure.replace(positions=R0)
     masses = jnp.asarray(structure.masses, jnp.float64)[:, None]
-    capacity: list[int] = []
+    capacity: tuple[int, ...] = ()
     cutoffs = [t.cutoff for t in potential.terms]
-    nbrs = tuple(jnp.asarray(i) for i in fixed_capacity_lists(structure, cutoffs, skin, capacity, 1.3))
+    lists, capacity = fixed_capacity_lists(structure, cutoffs, skin, capacity, 1.3)
+    nbrs = tuple(jnp.asarray(i) for i in lists)
     kt0 = float(kts[0]) if n_steps else 0.0
     state = init_fn(
         jax.random.PRNGKey(seed), R0, mass=masses, kT=kt0, nbrs=nbrs, structure=structure, mob=mob_j,
@@ -151,7 +152,8 @@ def nvt_langevin(
         if moved(trial) > 0.5 * skin:
             ref = np.asarray(state.position)
             moved_s = structure.with_positions(state.position)
-            nbrs = tuple(jnp.asarray(i) for i in fixed_capacity_lists(moved_s, cutoffs, skin, capacity, 1.3))
+            lists, capacity = fixed_capacity_lists(moved_s, cutoffs, skin, capacity, 1.3)
+            nbrs = tuple(jnp.asarray(i) for i in lists)
             rebuilds += 1
             trial = run_chunk(state, nbrs, kt_chunk, m)
             if moved(trial) > 0.5 * skin:

@@ -47,13 +47,14 @@ class _Evaluator:
         self.skin = skin
         self.calls = 0
         self.rebuilds = 0
-        self.capacity: list[int] = []
+        self.capacity: tuple[int, ...] = ()
         self._rebuild(np.asarray(structure.positions))
 
     def _rebuild(self, positions: np.ndarray) -> None:
         s = self.structure.with_positions(jnp.asarray(positions))
         cutoffs = [t.cutoff for t in self.potential.terms]
-        self.nbrs = tuple(jnp.asarray(i) for i in fixed_capacity_lists(s, cutoffs, self.skin, self.capacity))
+        lists, self.capacity = fixed_capacity_lists(s, cutoffs, self.skin, self.capacity)
+        self.nbrs = tuple(jnp.asarray(i) for i in lists)
         self.ref = positions.copy()
         self.rebuilds += 1
 
@@ -281,7 +282,7 @@ class _BoxEvaluator:
         self.box0 = np.asarray(structure.box, dtype=np.float64)
         self.calls = 0
         self.rebuilds = 0
-        self.capacity: list[int] = []
+        self.capacity: tuple[int, ...] = ()
         n, d = structure.positions.shape
         self.n, self.d = n, d
         self._axes = tuple(int(a) for a in axes)

@@ -79,21 +79,23 @@ def neighbor_list(
 
 
 def fixed_capacity_lists(
-    structure: Structure, cutoffs, skin: float, capacity: list[int], headroom: float = 1.2
-) -> tuple[np.ndarray, ...]:
-    """One list per cutoff, padded to ``capacity[t]`` (grown in place with ``headroom`` when exceeded).
+    structure: Structure, cutoffs, skin: float, capacity: tuple[int, ...] = (), headroom: float = 1.2
+) -> tuple[tuple[np.ndarray, ...], tuple[int, ...]]:
+    """One list per cutoff padded to a fixed width; returns ``(lists, capacity)``.
 
-    Keeping the widths fixed across rebuilds keeps jitted shapes fixed (no recompilation per rebuild).
+    ``capacity`` holds the widths of the previous call (empty at the first); a width grows (with
+    ``headroom``) only when a list no longer fits, so jitted shapes stay fixed across rebuilds. The
+    argument is not modified: pass the returned capacity to the next call.
     """
-    out = []
+    out, cap = [], list(capacity)
     for t, cut in enumerate(cutoffs):
         idx = neighbor_list(structure, cut, skin=skin)
-        if len(capacity) <= t:
-            capacity.append(int(np.ceil(headroom * idx.shape[1] / 4) * 4))
-        elif idx.shape[1] > capacity[t]:
-            capacity[t] = int(np.ceil(headroom * idx.shape[1] / 4) * 4)
-        out.append(np.pad(idx, ((0, 0), (0, capacity[t] - idx.shape[1])), constant_values=len(idx)))
-    return tuple(out)
+        if len(cap) <= t:
+            cap.append(int(np.ceil(headroom * idx.shape[1] / 4) * 4))
+        elif idx.shape[1] > cap[t]:
+            cap[t] = int(np.ceil(headroom * idx.shape[1] / 4) * 4)
+        out.append(np.pad(idx, ((0, 0), (0, cap[t] - idx.shape[1])), constant_values=len(idx)))
+    return tuple(out), tuple(cap)
 
 
 def pair_list(structure: Structure, cutoff: float) -> tuple[np.ndarray, np.ndarray]:

@@ -46,22 +46,22 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 import numpy as np
-import scipy.constants as _c
 
 from . import scattering_data as _sd
-from .structure import Structure, displacement
+from . import units as _units
+from .space import displacement
+from .structure import Structure
 
 # ---------------------------------------------------------------------------------------------
-# Unit factors (CODATA via scipy.constants)
+# Unit factors (derived from CODATA in jaxglass.units)
 
-#: meV per THz (h · 1 THz / e).
-MEV_PER_THZ = _c.h * 1e12 / _c.e * 1e3
-#: cm⁻¹ per THz.
-CM1_PER_THZ = 1e12 / (_c.c * 100.0)
-#: h · 1 THz / k_B in K (Bose factor argument is hν/k_BT = this · ν[THz] / T[K]).
-K_PER_THZ = _c.h * 1e12 / _c.k
-#: ħ/(M ω) in Å² for M = 1 amu and ν = 1 THz (ω = 2π ν): ħ / (amu · 2π · 10¹² s⁻¹).
-HBAR_OVER_AMU_THZ_A2 = _c.hbar / (_c.physical_constants["atomic mass constant"][0] * 2 * np.pi * 1e12) * 1e20
+#: meV per THz, cm⁻¹ per THz, h · 1 THz / k_B in K, ħ/(M ω) in Å² for M = 1 amu and ν = 1 THz.
+MEV_PER_THZ, CM1_PER_THZ, K_PER_THZ, HBAR_OVER_AMU_THZ_A2 = (
+    _units.THZ_TO_MEV,
+    _units.THZ_TO_CM1,
+    _units.THZ_TO_K,
+    _units.HBAR_OVER_AMU_THZ_A2,
+)
 #: mbarn per fm² (1 barn = 100 fm²).
 MBARN_PER_FM2 = 10.0
 

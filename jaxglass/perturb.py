@@ -229,6 +229,26 @@ def pdos_jvps(potential: Potential, structure: Structure, grids: Grids, directio
     return jnp.stack([f(v) for v in directions])
 
 
+def pdos_jacobian(
+    potential: Potential, structure: Structure, grids: Grids, nbrs=None, *, batch: int = 32
+) -> jax.Array:
+    """Full ``J_y = ∂PDOS/∂x`` ``(F, N, d)`` of the exact total PDOS (``batch`` forward JVPs at a time)."""
+    structure = as_f64(structure)
+    nbrs = potential.neighbors(structure) if nbrs is None else nbrs
+    grid = jnp.asarray(grids.freq)
+    x0 = structure.positions
+    nd = x0.size
+
+    def y_of(x):
+        p = pdos(potential, structure.with_positions(x), grid, grids.freq_sigma, nbrs=nbrs, partial=False)
+        return p.total
+
+    jvp_batch = jax.jit(jax.vmap(lambda v: jax.jvp(y_of, (x0,), (v,))[1]))
+    eye = np.eye(nd).reshape(nd, *x0.shape)
+    cols = [np.asarray(jvp_batch(jnp.asarray(eye[i : i + batch]))) for i in range(0, nd, batch)]
+    return jnp.asarray(np.concatenate(cols).T.reshape(len(grids.freq), *x0.shape))
+
+
 @dataclasses.dataclass(frozen=True)
 class Consistency:
     """``W J_g δx`` vs ``J_y δx`` over directions: relative error ‖W Jg δx - Jy δx‖/‖Jy δx‖ and cosine."""
@@ -253,6 +273,45 @@ def consistency(W, jg_dx, jy_dx) -> Consistency:
     den = np.maximum(np.linalg.norm(ref, axis=1), 1e-300)
     cos = np.sum(pred * ref, axis=1) / np.maximum(np.linalg.norm(pred, axis=1) * den, 1e-300)
     return Consistency(num / den, cos)
+
+
+def physics_kernel_cv(
+    jg: Sequence, jy: Sequence, l2_grid: Sequence[float] = tuple(10.0 ** np.arange(-8, 1.0))
+) -> tuple[np.ndarray, float, np.ndarray]:
+    """``W_phys`` from full Jacobians pooled over structures, ridge penalty by leave-one-structure-out CV.
+
+    ``jg[s]`` ``(R, N_s d)`` and ``jy[s]`` ``(F, N_s d)`` are the Jacobians of structure ``s`` (every
+    Cartesian direction is a sample). For each ``l2`` (relative to the mean squared feature), the
+    kernel fitted on all structures but one predicts the left-out structure's ``J_y``; the ``l2`` with
+    the lowest mean relative Frobenius error wins. Returns ``(W_phys (F, R), l2, cv_errors)``.
+    """
+    grams = [np.asarray(g) @ np.asarray(g).T for g in jg]
+    cross = [np.asarray(y) @ np.asarray(g).T for y, g in zip(jy, jg)]
+    G, C = sum(grams), sum(cross)
+    r = G.shape[0]
+    scale = np.trace(G) / r
+    errs = np.zeros(len(l2_grid))
+    if len(jg) > 1:
+        for k, l2 in enumerate(l2_grid):
+            e = []
+            for s in range(len(jg)):
+                W = np.linalg.solve(G - grams[s] + l2 * scale * np.eye(r), (C - cross[s]).T).T
+                y = np.asarray(jy[s])
+                e.append(np.linalg.norm(y - W @ np.asarray(jg[s])) / max(np.linalg.norm(y), 1e-300))
+            errs[k] = float(np.mean(e))
+        best = float(l2_grid[int(np.argmin(errs))])
+    else:
+        best = float(l2_grid[len(l2_grid) // 2])
+    W = np.linalg.solve(G + best * scale * np.eye(r), C.T).T
+    return W, best, errs
+
+
+def jacobian_error(W, jg, jy) -> float:
+    """Relative Frobenius error ‖J_y − W J_g‖ / ‖J_y‖ over all Cartesian directions."""
+    W = np.asarray(W).reshape(np.shape(W)[0], -1)
+    y = np.asarray(jy).reshape(np.shape(jy)[0], -1)
+    g = np.asarray(jg).reshape(np.shape(jg)[0], -1)
+    return float(np.linalg.norm(y - W @ g) / max(np.linalg.norm(y), 1e-300))
 
 
 def physics_kernel(jg_dx, jy_dx, l2: float = 1e-6) -> np.ndarray:

@@ -11,9 +11,9 @@ Two routes to the same numbers:
   - eigenvalues by first-order (Hellmann–Feynman) perturbation theory, ``dλ_k = v_kᵀ dD v_k``,
     averaged over each degenerate block (so every derivative is independent of the basis chosen
     inside the block, and any symmetric function of the spectrum gets the exact derivative);
-  - frequencies ``ν = sign(λ) sqrt(|λ|)`` with the slope ``1 / (2 sqrt|λ|)`` capped at
-    ``|λ| ≥ ZERO_MODE_RTOL · max|λ|`` (finite at the zero modes of crystals and across λ = 0, where
-    the exact slope is infinite; the values are unchanged);
+  - frequencies ``ν = sign(λ) sqrt(|λ|)`` with the slope ``1 / (2 sqrt|λ|)``, set to zero for the
+    exact zero modes ``|λ| ≤ ZERO_MODE_RTOL · max|λ|`` (rigid translations, whose eigenvalues stay
+    zero; finite everywhere, where the exact slope at λ = 0 is infinite; values unchanged);
   - species-resolved (partial) DOS as spectral traces ``Tr[P_s f(D)]``, differentiated with the
     Daleckii–Krein formula ``d Tr[P f(D)] = Σ_ij f[λ_i, λ_j] (Vᵀ P V)_ij (Vᵀ dD V)_ji`` whose divided
     differences ``f[λ_i, λ_j]`` become ``f'(λ_i)`` inside degenerate blocks.
@@ -39,8 +39,8 @@ from .structure import Structure
 
 #: Eigenvalues closer than this fraction of max|λ| are treated as one degenerate block.
 DEGENERACY_RTOL = 1e-9
-#: The frequency slope 1/(2 sqrt|λ|) is evaluated at |λ| ≥ this fraction of max|λ| (zero modes).
-ZERO_MODE_RTOL = 1e-12
+#: Eigenvalues with |λ| at most this fraction of max|λ| are exact zero modes (frequency slope 0).
+ZERO_MODE_RTOL = 1e-10
 
 # -------------------------------------------------------------------------------------------
 # Eigenvalues and frequencies with eigenvalue-only derivatives
@@ -98,9 +98,15 @@ def _to_freq_jvp(factor, primals, tangents):
 
 
 def _freq_slope(lam, factor):
-    """dν/dλ = factor / (2 sqrt|λ|) for both signs of λ, capped near zero."""
+    """dν/dλ = factor / (2 sqrt|λ|) for both signs of λ; zero for the zero modes.
+
+    Eigenvalues with |λ| ≤ ZERO_MODE_RTOL · max|λ| are the exact zero modes (rigid translations):
+    they stay zero under any displacement, and their first-order shifts are round-off, which the
+    infinite slope 1/(2 sqrt|λ|) would amplify; their frequency derivative is set to zero.
+    """
     floor = ZERO_MODE_RTOL * jnp.max(jnp.abs(lam)) + jnp.finfo(lam.dtype).tiny
-    return factor * 0.5 / jnp.sqrt(jnp.maximum(jnp.abs(lam), floor))
+    big = jnp.abs(lam) > floor
+    return jnp.where(big, factor * 0.5 / jnp.sqrt(jnp.where(big, jnp.abs(lam), 1.0)), 0.0)
 
 
 # -------------------------------------------------------------------------------------------

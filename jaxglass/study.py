@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from ._config import enable_x64
+from ._config import require_x64
 
 FEATURES = ("total", "partial")
 MODELS = ("ridge", "elastic-net", "cnn")
@@ -226,7 +226,7 @@ def run_study(ds, out: str | Path, cfg: StudyConfig | None = None, *, figures: b
 
     Returns the result dictionary (also in ``study.json``).
     """
-    enable_x64()
+    require_x64("jaxglass.study.run_study")
     cfg = cfg or StudyConfig()
     for m in models:
         if m not in MODELS:

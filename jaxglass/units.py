@@ -37,6 +37,10 @@ FREQ_THZ = math.sqrt(EV / (ANGSTROM**2 * AMU)) / (2.0 * math.pi) / 1e12
 THZ_TO_CM1 = 1e12 / (_c.c * 100.0)
 #: 1 THz in meV (energy h ν).
 THZ_TO_MEV = H_EV_S * 1e12 * 1e3
+#: h · 1 THz / k_B in K (the Bose factor's argument is hν / k_B T = THZ_TO_K · ν[THz] / T[K]).
+THZ_TO_K = _c.h * 1e12 / _c.k
+#: ħ / (M ω) in Å² for M = 1 amu and ν = 1 THz (ω = 2π ν): the scale of vibrational amplitudes.
+HBAR_OVER_AMU_THZ_A2 = _c.hbar / (AMU * 2.0 * math.pi * 1e12) / ANGSTROM**2
 #: Coulomb constant e² / (4π ε₀) in eV · Å (CODATA).
 COULOMB_EV_A = _c.e**2 / (4.0 * math.pi * _c.epsilon_0) / EV / ANGSTROM
 #: LAMMPS's ``qqr2e`` in metal units (rounded from :data:`COULOMB_EV_A`); used by the Vashishta

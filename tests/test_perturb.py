@@ -10,12 +10,13 @@ import json
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from _helpers import eam_short, vashishta_short
 
 from jaxglass import perturb as pt
 from jaxglass.cli import main
 from jaxglass.generate import fcc, graphene, random_packing, zincblende
 from jaxglass.minimize import minimize
-from jaxglass.potentials import kob_andersen, lindsay_broido_carbon, vashishta_sic_2007, zhou_johnson_wadley
+from jaxglass.potentials import kob_andersen, lindsay_broido_carbon
 from jaxglass.rdf import rdf, rdf_neighbors
 
 
@@ -39,14 +40,14 @@ CASES = {
         1.0,
     ),
     "sic-vashishta": lambda: (
-        _perturb(zincblende(4.35817, (4, 4, 4)), 0.02, 1),
-        vashishta_sic_2007(),
+        _perturb(zincblende(4.35817, (2, 2, 2)), 0.02, 1),
+        vashishta_short(),
         np.linspace(0, 30, 61),
         0.8,
     ),
     "cu-eam": lambda: (
-        _perturb(fcc(3.615, (4, 4, 4)), 0.02, 2),
-        zhou_johnson_wadley(("Cu",)),
+        _perturb(fcc(3.615, (3, 3, 3)), 0.02, 2),
+        eam_short(),
         np.linspace(0, 10, 51),
         0.3,
     ),

@@ -220,14 +220,16 @@ def _faces_through(nbr: list[list[int]], atoms, limit: int) -> list[int] | None:
     return sizes
 
 
-def _sw_geometry(xy: np.ndarray, box: np.ndarray, i: int, j: int) -> None:
-    """Rotate atoms ``i``, ``j`` clockwise by 90° about their bond midpoint (matches the topology)."""
+def _sw_geometry(xy: np.ndarray, box: np.ndarray, i: int, j: int) -> np.ndarray:
+    """A copy of ``xy`` with atoms ``i``, ``j`` rotated clockwise by 90° about their bond midpoint."""
     e = displacement(xy[j] - xy[i], box, (True, True))
     mid = xy[i] + 0.5 * e
     h = 0.5 * e
     rot = np.array([h[1], -h[0]])  # clockwise
-    xy[i] = mid - rot
-    xy[j] = mid + rot
+    out = np.array(xy, copy=True)
+    out[i] = mid - rot
+    out[j] = mid + rot
+    return out
 
 
 def stone_wales(structure: Structure, bond: tuple[int, int], *, cutoff: float = 1.85) -> Structure:
@@ -243,8 +245,7 @@ def stone_wales(structure: Structure, bond: tuple[int, int], *, cutoff: float = 
     rows = [list(r) for r in _rotation_system(xy, box2, np.asarray(nbr))]
     if _sw_topology(rows, i, rows[i].index(j)) is None:
         raise ValueError(f"bond: ({i}, {j}) sits in a triangle or square; no Stone-Wales switch")
-    xy = xy.copy()
-    _sw_geometry(xy, box2, i, j)
+    xy = _sw_geometry(xy, box2, i, j)
     pos = np.array(structure.positions, dtype=np.float64)
     pos[:, ax] = xy
     return structure.with_positions(jnp.asarray(pos))
@@ -396,8 +397,8 @@ class _Network:
         if after is None or min(after) < RING_MIN:
             _restore(self.rows, saved)
             return None
-        old_xy = self.xy.copy()
-        _sw_geometry(self.xy, self.box, i, j)
+        old_xy = self.xy
+        self.xy = _sw_geometry(self.xy, self.box, i, j)
         self.last_d6 = after.count(6) - (before or []).count(6)
         return saved, old_xy
 
