@@ -374,11 +374,11 @@ class _Progress:
         self.t0 = time.monotonic()
         self.last_line = self.t0
 
-    def line(self, text: str) -> None:
+    def line(self, text: str, echo: bool = True) -> None:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
         with open(self.log_path, "a", encoding="utf-8") as fh:
             fh.write(f"{stamp} {text}\n")
-        if self.echo:
+        if self.echo and echo:
             print(f"{stamp[11:]} {text}", flush=True)
         self.last_line = time.monotonic()
 
@@ -398,7 +398,7 @@ class _Progress:
 
     def started(self, k: int, where: str) -> None:
         self.running[k] = where
-        self.line(f"start {k:05d} on {where}")
+        self.line(f"start {k:05d} on {where}", echo=False)  # the log file only: the status counts them
 
     def finished(self, s: dict[str, Any]) -> None:
         k = s["k"]
