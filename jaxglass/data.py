@@ -20,6 +20,7 @@ reference when ``include_crystal`` is set; the other knobs are stratified over
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -557,7 +558,12 @@ def _build_dask(out, cfg, todo, rep, *, workers, scheduler, memory_limit, dashbo
     old_sigint = None
     try:
         if scheduler:
-            client = Client(scheduler, timeout="30s")
+            try:
+                client = Client(scheduler, timeout="30s")
+            except OSError as err:
+                raise ValueError(
+                    f"scheduler: cannot reach the Dask scheduler at {scheduler!r} ({err}); start the "
+                    "cluster first or fix the address (--scheduler / JAXGLASS_SCHEDULER)") from err
             _check_workers_see(client, out)
             n_workers = len(client.scheduler_info(n_workers=-1)["workers"])
             rep.line(f"cluster: scheduler {scheduler}, {n_workers} workers now (the cluster may scale); "
@@ -609,31 +615,30 @@ def _build_dask(out, cfg, todo, rep, *, workers, scheduler, memory_limit, dashbo
         except ValueError:  # not the main thread
             pass
         left = cfg.n_structures - rep.done_before - rep.done
-        rep.line(f"interrupted: cancelling {left} unfinished structure(s) and stopping the workers; "
-                 f"finished records are kept {rep.status()}")
+        how = ("structures already running on the cluster finish and write their records" if scheduler
+               else "stopping the workers")
+        rep.line(f"interrupted: cancelling {left} unfinished structure(s), {how}; finished records are kept "
+                 f"{rep.status()}")
         if client is not None and scheduler:
-            try:
+            with contextlib.suppress(Exception):  # best effort while shutting down
                 client.cancel(list(pending), force=True)
-            except Exception:  # noqa: BLE001 - best effort while shutting down
-                pass
         raise
     finally:
         t_close = time.monotonic()
         if client is not None:
-            try:
-                for name in (topic, "all"):
+            for name in (topic, "all"):  # before closing: no event sent to a closed client
+                with contextlib.suppress(Exception):
                     client.unsubscribe_topic(name)
+            with contextlib.suppress(Exception):
                 client.close(timeout=5)
-            except Exception:  # noqa: BLE001
-                pass
         if cluster is not None:
-            try:
+            with contextlib.suppress(Exception):  # a timeout: the workers exit with this process anyway
                 cluster.close(timeout=10)
-            except Exception:  # noqa: BLE001
-                pass
         if old_sigint is not None:
             signal.signal(signal.SIGINT, old_sigint)
-        rep.line(f"cluster closed in {time.monotonic() - t_close:.1f} s")
+        if client is not None:
+            rep.line(f"{'cluster closed' if cluster is not None else 'disconnected'} in "
+                     f"{time.monotonic() - t_close:.1f} s")
     lost = sorted(rep.restarted)
     again = f", {len(lost)} rescheduled after a lost worker: {lost}" if lost else ""
     rep.line(f"build finished: {len(computed)} computed, {len(rep.failed)} failed{again} {rep.status()}")

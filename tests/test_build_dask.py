@@ -141,3 +141,28 @@ def test_killed_parent_leaves_no_worker(tmp_path):
         assert alive == [], [p.cmdline() for p in alive]
     finally:
         _cleanup([proc, *kids] if proc.poll() is None else kids)
+
+
+def test_existing_cluster_via_environment(tmp_path, monkeypatch, capsys):
+    """`--scheduler` / $JAXGLASS_SCHEDULER submits to a running cluster and leaves it running."""
+    from distributed import Client, LocalCluster
+
+    from jaxglass.cli import main
+
+    monkeypatch.setattr(data, "compute_record", _toy.fake_record)  # the workers are threads here
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster:
+        monkeypatch.setenv("JAXGLASS_SCHEDULER", cluster.scheduler_address)
+        out = tmp_path / "ds"
+        assert main(["generate", "--system", "lj2d", "--n-atoms", "80", "--n-structures", "3",
+                     "--out", str(out)]) == 0
+        printed = capsys.readouterr().out
+        assert f"on the Dask cluster at {cluster.scheduler_address}" in printed
+        assert "dashboard http" in printed and "3 new structure(s)" in printed
+        assert data.pending_structures(out, data.DatasetConfig.make("lj2d", 3, n_atoms=80)) == []
+        with Client(cluster) as client:  # still up after the build
+            assert len(client.scheduler_info()["workers"]) == 2
+        # a dataset directory the workers cannot see is refused with the fix named
+        monkeypatch.setattr("os.path.isdir", lambda p: False)
+        assert main(["generate", "--system", "lj2d", "--n-atoms", "80", "--n-structures", "3",
+                     "--out", str(tmp_path / "ds2")]) == 2
+        assert "shared by the workers" in capsys.readouterr().err
