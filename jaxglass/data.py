@@ -528,6 +528,17 @@ def _check_workers_see(client, out: Path) -> None:
                          "file system shared by the workers (e.g. the cluster's scratch or home)")
 
 
+def _stop_workers(cluster, grace: float) -> None:
+    """Close the local workers with a short grace period: every record is written by then, and a
+    worker that has imported JAX takes ~4 s to stop on its own (the nanny's default grace)."""
+    import asyncio
+
+    async def close_all(nannies):
+        await asyncio.gather(*(n.close(timeout=grace) for n in nannies), return_exceptions=True)
+
+    cluster.sync(close_all, list(cluster.workers.values()))
+
+
 def _kill_children() -> None:
     """Second Ctrl-C: end this process's own child processes now (the local workers) and exit."""
     try:
@@ -633,6 +644,7 @@ def _build_dask(out, cfg, todo, rep, *, workers, scheduler, memory_limit, dashbo
                 client.close(timeout=5)
         if cluster is not None:
             with contextlib.suppress(Exception):  # a timeout: the workers exit with this process anyway
+                _stop_workers(cluster, grace=1.0)
                 cluster.close(timeout=10)
         if old_sigint is not None:
             signal.signal(signal.SIGINT, old_sigint)
