@@ -30,7 +30,7 @@ def test_lost_workers_rescheduled_and_failures_reported(tmp_path):
     out = tmp_path / "ds"
     compute = functools.partial(_toy.faulty_compute, marker_dir=str(tmp_path))
     with pytest.raises(data.BuildError, match="1 structure\\(s\\) failed") as info:
-        data.build_dataset(out, cfg, workers=2, memory_limit="400MB", dashboard_address=":0",
+        data.build_dataset(out, cfg, workers=2, memory_limit="600MB", dashboard_address=":0",
                            progress=False, compute=compute)
     assert set(info.value.failed) == {3} and "cannot be built" in info.value.failed[3]
     # structure 1 killed its worker, structure 2 outgrew its worker's memory: both were retried
