@@ -166,3 +166,20 @@ def test_existing_cluster_via_environment(tmp_path, monkeypatch, capsys):
         assert main(["generate", "--system", "lj2d", "--n-atoms", "80", "--n-structures", "3",
                      "--out", str(tmp_path / "ds2")]) == 2
         assert "shared by the workers" in capsys.readouterr().err
+
+
+def test_second_ctrl_c_ends_everything_at_once(tmp_path):
+    out = tmp_path / "ds"
+    proc = _start_generate(out, 4, tmp_path / "stdout.txt")
+    kids = []
+    try:
+        _wait_for_starts(proc, out, 2)
+        kids = _descendants(proc.pid)
+        os.killpg(proc.pid, signal.SIGINT)
+        time.sleep(0.3)  # the first Ctrl-C's clean shutdown is under way (it takes ~1-2 s)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=30) == 130
+        assert _gone(kids, 10.0) == []
+    finally:
+        _cleanup([proc, *kids] if proc.poll() is None else kids)
