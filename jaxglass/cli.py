@@ -460,7 +460,8 @@ def main(argv: list[str] | None = None) -> int:
     st.add_argument("--n-atoms", type=int, default=None)
     st.add_argument("--size", choices=("small", "paper"), default="small")
     st.add_argument("--data-seed", type=int, default=0)
-    st.add_argument("--workers", type=int, default=1)
+    st.add_argument("--workers", type=int, default=0,
+                    help="0: build the dataset in this process; N: on a local Dask cluster of N workers")
     st.add_argument("--train-sizes", type=int, nargs="+", default=None)
     st.add_argument("--n-seeds", type=int, default=None, help="subsets per learning-curve size")
     st.add_argument("--models", nargs="+", choices=("ridge", "elastic-net", "cnn"),
