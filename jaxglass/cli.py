@@ -1,4 +1,4 @@
-"""``jaxglass`` command line: demo, pdos, generate, plot, train, evaluate, study."""
+"""``jaxglass`` command line: demo, pdos, generate, export, import, plot, train, evaluate, study."""
 
 from __future__ import annotations
 
@@ -284,7 +284,7 @@ def cmd_spectra(args) -> int:
 
 
 def cmd_generate(args) -> int:
-    from .data import DatasetConfig, build_dataset
+    from .data import BuildError, DatasetConfig, build_dataset, pending_structures
 
     cfg = DatasetConfig.make(
         args.system,
@@ -294,12 +294,44 @@ def cmd_generate(args) -> int:
         seed=args.seed,
         include_crystal=not args.no_crystal,
     )
+    scheduler = args.scheduler or os.environ.get("JAXGLASS_SCHEDULER") or None
+    if args.workers is not None and args.workers < 0:
+        raise ValueError(f"--workers: expected 0 (in this process) or more, got {args.workers}")
     t0 = time.time()
-    done = build_dataset(args.out, cfg, workers=args.workers, progress=not args.quiet)
+    try:
+        done = build_dataset(args.out, cfg, workers=args.workers, scheduler=scheduler,
+                             memory_limit=args.memory_limit, dashboard_address=args.dashboard_address,
+                             progress=not args.quiet)
+    except KeyboardInterrupt:
+        left = len(pending_structures(args.out, cfg))
+        print(f"generate: interrupted after {time.time() - t0:.1f} s; {cfg.n_structures - left} of "
+              f"{cfg.n_structures} records finished in {args.out}; rerun the same command to resume",
+              file=sys.stderr, flush=True)
+        return 130
+    except BuildError as err:
+        print(f"jaxglass: error: {err}", file=sys.stderr)
+        return 1
     print(
         f"generate: {len(done)} new structure(s) in {time.time() - t0:.1f} s; dataset of "
         f"{cfg.n_structures} {cfg.system} structures in {args.out}"
     )
+    return 0
+
+
+def cmd_export(args) -> int:
+    from .data import export_dataset
+
+    res = export_dataset(args.dataset, args.out)
+    print(f"export: {res['n_structures']} structures ({res['n_atoms_total']} atoms) -> {args.out}: "
+          f"{res['bytes'] / 1e6:.2f} MB, {res['bytes_per_structure'] / 1e3:.1f} kB per structure")
+    return 0
+
+
+def cmd_import(args) -> int:
+    from .data import import_dataset
+
+    written = import_dataset(args.file, args.out)
+    print(f"import: {len(written)} record(s) written to {args.out}")
     return 0
 
 
@@ -502,10 +534,27 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--size", choices=("small", "paper"), default="small")
     g.add_argument("--n-atoms", type=int, default=None, help="target atoms per structure (family default)")
     g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--workers", type=int, default=1, help="worker processes")
+    g.add_argument("--workers", type=int, default=None,
+                   help="local Dask worker processes (default: one per core, at most one per 2 GiB); "
+                        "0 computes in this process without Dask")
+    g.add_argument("--scheduler", default=None,
+                   help="address of an existing Dask scheduler (e.g. tcp://host:8786) to submit to; "
+                        "default: $JAXGLASS_SCHEDULER, else a LocalCluster started for this build")
+    g.add_argument("--memory-limit", default="auto",
+                   help="memory limit per local worker, e.g. 4GiB (default: the machine's memory shared)")
+    g.add_argument("--dashboard-address", default=":8787",
+                   help="where the local cluster serves its dashboard (':0' picks a free port)")
     g.add_argument("--no-crystal", action="store_true", help="omit the crystalline reference (index 0)")
-    g.add_argument("--quiet", action="store_true")
+    g.add_argument("--quiet", action="store_true", help="no progress lines (DIR/build.log still gets them)")
     g.set_defaults(func=cmd_generate)
+    ex = sub.add_parser("export", help="pack a dataset into one compressed file (float32 arrays)")
+    ex.add_argument("dataset", help="dataset directory")
+    ex.add_argument("--out", required=True, help="output file, e.g. lj2d.npz")
+    ex.set_defaults(func=cmd_export)
+    im = sub.add_parser("import", help="unpack an exported dataset into a directory (then resumable)")
+    im.add_argument("file", help="file written by `jaxglass export`")
+    im.add_argument("--out", required=True, help="dataset directory (new, or the same dataset to complete)")
+    im.set_defaults(func=cmd_import)
     pl = sub.add_parser("plot", help="RDF and PDOS across the disorder knob of a dataset")
     pl.add_argument("dataset")
     pl.add_argument("--out", default=None)
@@ -532,7 +581,8 @@ def main(argv: list[str] | None = None) -> int:
     st.add_argument("--n-atoms", type=int, default=None)
     st.add_argument("--size", choices=("small", "paper"), default="small")
     st.add_argument("--data-seed", type=int, default=0)
-    st.add_argument("--workers", type=int, default=1)
+    st.add_argument("--workers", type=int, default=0,
+                    help="0: build the dataset in this process; N: on a local Dask cluster of N workers")
     st.add_argument("--train-sizes", type=int, nargs="+", default=None)
     st.add_argument("--n-seeds", type=int, default=None, help="subsets per learning-curve size")
     st.add_argument("--models", nargs="+", choices=("ridge", "elastic-net", "cnn"),
@@ -559,6 +609,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as err:
         print(f"jaxglass: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("jaxglass: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
