@@ -127,7 +127,7 @@ def test_perturb_cli_on_a_toy_dataset(tmp_path, toy_family, capsys):
 
     cfg = data.DatasetConfig.make("lj2d", 9, n_atoms=64, n_freq=120, n_r=40, r_max=2.5)
     ds_dir = tmp_path / "ds"
-    data.build_dataset(ds_dir, cfg, workers=1, progress=False)
+    data.build_dataset(ds_dir, cfg, workers=0, progress=False)
     model = tmp_path / "ridge.npz"
     assert main(["train", str(ds_dir), "--model", "ridge", "--out", str(model)]) == 0
     out = tmp_path / "perturb"
