@@ -276,7 +276,7 @@ def consistency(W, jg_dx, jy_dx) -> Consistency:
 
 
 def physics_kernel_cv(
-    jg: Sequence, jy: Sequence, l2_grid: Sequence[float] = tuple(10.0 ** np.arange(-8, 1.0))
+    jg: Sequence, jy: Sequence, l2_grid: Sequence[float] = tuple(10.0 ** np.arange(-8, 3.0))
 ) -> tuple[np.ndarray, float, np.ndarray]:
     """``W_phys`` from full Jacobians pooled over structures, ridge penalty by leave-one-structure-out CV.
 
