@@ -34,14 +34,14 @@ def main():
     ka2 = minimize(
         ka, random_packing(60, 1.2, 2, {"A": 0.65, "B": 0.35}, min_distance=0.7, seed=0), fmax=1e-8
     )
-    ka3 = minimize(ka, random_packing(80, 1.2, 3, {"A": 0.8, "B": 0.2}, min_distance=0.75, seed=0), fmax=1e-8)
+    ka3 = minimize(ka, random_packing(256, 1.2, 3, {"A": 0.8, "B": 0.2}, min_distance=0.75, seed=0), fmax=1e-8)
     lb = lindsay_broido_carbon()
     amc = minimize(lb, perturbed(graphene(2.49205, (4, 3)), 0.05, 1), fmax=1e-6).structure
     g2 = graphene(2.49205, (4, 3))
     kt = jaxglass.make_structure(np.asarray(g2.positions)[:, :2], ["C"] * g2.n_atoms, np.asarray(g2.box)[:2])
     cases = [
         ("lj2d (KA, 60)", ka, ka2.structure, np.linspace(0, 40, 161), 1.0),
-        ("lj3d (KA, 80)", ka, ka3.structure, np.linspace(0, 40, 161), 1.0),
+        ("lj3d (KA, 256)", ka, ka3.structure, np.linspace(0, 40, 161), 1.0),
         ("amc (LB Tersoff, 48)", lb, amc, np.linspace(0, 56, 225), 0.5),
         (
             "amc proxy (Keating, 48)",

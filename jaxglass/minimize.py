@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._config import require_x64
-from .neighbors import fixed_capacity_lists, neighbor_list
+from .neighbors import fixed_capacity_lists
 from .potentials.base import Potential
 from .space import displacement, wrap
 from .structure import Structure
@@ -297,16 +297,8 @@ class _BoxEvaluator:
 
     def _rebuild(self, x: np.ndarray, box: np.ndarray) -> None:
         s = self.structure.replace(positions=jnp.asarray(x), box=jnp.asarray(box))
-        lists = []
-        for t, term in enumerate(self.potential.terms):
-            idx = neighbor_list(s, term.cutoff, skin=self.skin)
-            if len(self.capacity) <= t:
-                self.capacity.append(int(np.ceil(1.2 * idx.shape[1] / 4) * 4))
-            elif idx.shape[1] > self.capacity[t]:
-                self.capacity[t] = int(np.ceil(1.2 * idx.shape[1] / 4) * 4)
-            lists.append(
-                np.pad(idx, ((0, 0), (0, self.capacity[t] - idx.shape[1])), constant_values=len(idx))
-            )
+        cutoffs = [t.cutoff for t in self.potential.terms]
+        lists, self.capacity = fixed_capacity_lists(s, cutoffs, self.skin, self.capacity)
         self.nbrs = tuple(jnp.asarray(i) for i in lists)
         self.ref_x = x.copy()
         self.ref_box = box.copy()
