@@ -77,6 +77,22 @@ def test_first_order_shifts_diagonalise_degenerate_subspaces():
     assert np.max(np.abs(exact - lam - eps * shifts)) < 50 * eps**2
 
 
+def test_quasi_degenerate_first_order_keeps_the_error_second_order():
+    D = np.diag([1.0, 3.0, 3.0 + 1e-8, 7.0])  # a pair split far below ε |δD|
+    rng = np.random.default_rng(1)
+    dD = rng.normal(size=(4, 4))
+    dD = dD + dD.T
+    lam, v = np.linalg.eigh(D)
+    w = v.T @ dD @ v
+    errs = []
+    for eps in (1e-3, 5e-4):
+        exact = np.linalg.eigvalsh(D + eps * dD)
+        errs.append(np.max(np.abs(exact - pt.first_order_eigenvalues(lam, w, eps))))
+        naive = lam + eps * np.diag(w)  # non-degenerate formula: O(ε) error here
+        assert np.max(np.abs(exact - naive)) > 100 * errs[-1]
+    assert 3.0 < errs[0] / errs[1] < 5.0  # halving ε quarters the error
+
+
 def test_rdf_jacobian_matches_finite_differences():
     s, _, _, _ = _ka()
     grids = pt.Grids(np.linspace(0.6, 2.5, 40), 0.05, np.linspace(0, 40, 10), 1.0)
