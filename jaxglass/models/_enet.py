@@ -12,7 +12,9 @@ independent of the number of samples.
 All ``F`` targets are updated together (a coordinate update is a rank-1 update of ``Q = G W``), so
 the targets are effectively vmapped. The duality gap is the one of scikit-learn's
 ``enet_coordinate_descent_gram`` (dual point ``θ = c·R/n`` with ``c = min(1, λ₁/‖Xᵀθ − λ₂ w‖_∞)``),
-divided by ``n``; it bounds ``P − P*`` from above. Iteration stops when the gap summed over targets is
+divided by ``n``; it bounds ``P − P*`` from above. With ``λ₂ > 0`` the smaller of it and the
+strong-convexity bound ``‖s‖²/(2λ₂)`` (``s``: minimum-norm subgradient) is used, which stays
+meaningful at ``λ₁ = 0``. Iteration stops when the gap summed over targets is
 at most ``tol`` times the summed primal objective, so the returned objective is within a relative
 ``tol`` of the optimum.
 
@@ -78,6 +80,11 @@ def primal_and_gap(p: GramProblem, W, Q, lam1, lam2):
     const = jnp.where(dual_norm > lam1, lam1 / jnp.where(dual_norm > 0, dual_norm, 1.0), 1.0)
     ry = p.yy - wc  # (R·ȳ)/n
     gap = 0.5 * r2 * (1.0 + const**2) + lam1 * w1 - const * ry + 0.5 * lam2 * (1.0 + const**2) * w2
+    # With λ₂ > 0, P is λ₂-strongly convex: P − P* ≤ ‖s‖²/(2λ₂), s the minimum-norm subgradient. This
+    # second bound is the useful one when λ₁ = 0 (pure ridge, where the dual point above degenerates).
+    s = jnp.where(W != 0, lam1 * jnp.sign(W) - xta, jnp.maximum(jnp.abs(xta) - lam1, 0.0))
+    bound = jnp.sum(s * s, 0) / (2.0 * jnp.where(lam2 > 0, lam2, 1.0))
+    gap = jnp.where(lam2 > 0, jnp.minimum(gap, bound), gap)
     return primal, jnp.maximum(gap, 0.0)
 
 
