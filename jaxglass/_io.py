@@ -7,7 +7,7 @@ Each function writes to a temporary file in the destination folder and renames i
 from __future__ import annotations
 
 import os
-import tempfile
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +18,9 @@ def atomic_write_bytes(path, data: bytes) -> Path:
     if path.is_dir():
         raise IsADirectoryError(f"{path}: is a folder; give a file name")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        with os.fdopen(fd, "wb") as fh:
+        with open(tmp, "xb") as fh:  # default permissions (umask), unlike mkstemp's 0600
             fh.write(data)
         os.replace(tmp, path)
     finally:

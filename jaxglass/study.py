@@ -50,7 +50,8 @@ class StudyConfig:
     full training set is always added); ``n_seeds`` random subsets per size give the error bars.
     ``l2_grid`` / ``l1_grid`` are the cross-validation grids (penalties as defined in
     :mod:`jaxglass.models.linear`); the elastic net uses ``l2 = en_l2`` and is solved to a relative
-    duality gap ``en_tol``; a choice on a grid edge warns. ``cnn_*`` override the
+    duality gap ``en_tol`` (at most ``en_max_sweeps`` sweeps; the gap reached is reported); a choice
+    on a grid edge warns. ``cnn_*`` override the
     :class:`~jaxglass.models.CNNConfig` defaults.
     """
 
@@ -62,9 +63,10 @@ class StudyConfig:
     cv_folds: int = 5
     ridge_cv: str = "loo"
     l2_grid: tuple[float, ...] = tuple(float(x) for x in np.logspace(-8, 1, 19))
-    l1_grid: tuple[float, ...] = tuple(float(x) for x in np.logspace(-8, -2, 13))
+    l1_grid: tuple[float, ...] = tuple(float(x) for x in np.logspace(-6, -2, 9))
     en_l2: float = 1e-7
-    en_tol: float = 1e-7
+    en_tol: float = 1e-4
+    en_max_sweeps: int = 5000
     en_cv_folds: int = 3
     cnn_max_epochs: int = 300
     cnn_batch_size: int = 32
@@ -83,6 +85,8 @@ class StudyConfig:
             raise ValueError(f"StudyConfig.ridge_cv: 'loo' or 'kfold', got {self.ridge_cv!r}")
         if self.cv_folds < 2 or self.en_cv_folds < 2:
             raise ValueError("StudyConfig.cv_folds / en_cv_folds: must be >= 2")
+        if self.en_max_sweeps < 1:
+            raise ValueError(f"StudyConfig.en_max_sweeps: must be >= 1, got {self.en_max_sweeps}")
         if not 0 < self.en_tol < 1:
             raise ValueError(f"StudyConfig.en_tol: must be in (0, 1), got {self.en_tol}")
         if any(n < 2 for n in self.train_sizes):
@@ -168,8 +172,10 @@ def fit_elastic_net_cv(X, Y, cfg: StudyConfig, seed: int = 0):
     from .models import cross_validate_enet, fit_elastic_net
 
     k = min(cfg.en_cv_folds, len(X))
-    cv = cross_validate_enet(X, Y, cfg.l1_grid, [cfg.en_l2], k=k, seed=seed, tol=cfg.en_tol)
-    model, sol = fit_elastic_net(X, Y, cv.best_l1, cv.best_l2, tol=cfg.en_tol, return_info=True)
+    cv = cross_validate_enet(X, Y, cfg.l1_grid, [cfg.en_l2], k=k, seed=seed, tol=cfg.en_tol,
+                             max_sweeps=cfg.en_max_sweeps)
+    model, sol = fit_elastic_net(X, Y, cv.best_l1, cv.best_l2, tol=cfg.en_tol, max_sweeps=cfg.en_max_sweeps,
+                                 return_info=True)
     nz = float(np.mean(np.asarray(model.W) != 0.0))
     return model, dict(l1=cv.best_l1, l2=cv.best_l2, cv_mse=cv.cv_mse, cv_folds=k, nonzero_fraction=nz,
                        grid_edge=cv.edge, relative_gap=sol["relative_gap"], n_sweeps=sol["n_sweeps"])

@@ -145,14 +145,16 @@ def _newton(p: GramProblem, W, P, lam1, lam2):
     ``(G_AA + λ₂ I) w_A = C_A − λ₁ sign(w_A)``; a target takes it only where it lowers its objective.
     Once coordinate descent has found the support this lands on the optimum (gap ≈ round-off)."""
 
-    def one(args):  # one target: (D,) mask and right-hand side
-        m, rhs = args
-        A = p.G * m[:, None] * m[None, :] + jnp.diag(lam2 * m + (1.0 - m))
-        return jnp.linalg.solve(A, rhs)
-
     m = (W != 0).astype(W.dtype).T  # (F, D)
     rhs = m * (p.C.T - lam1 * jnp.sign(W.T))
-    Wn = jax.lax.map(one, (m, rhs), batch_size=16).T
+    eye = jnp.eye(W.shape[0], dtype=W.dtype)
+    chunk = max(1, min(W.shape[1], int(2**24 // W.shape[0] ** 2)))  # ≤ 128 MiB of systems at a time
+    parts = []
+    for a in range(0, W.shape[1], chunk):  # static chunks (a lax.map here hung XLA's CPU runtime)
+        mc, rc = m[a:a + chunk], rhs[a:a + chunk]
+        A = p.G[None] * mc[:, :, None] * mc[:, None, :] + eye * (lam2 * mc + (1.0 - mc))[:, :, None]
+        parts.append(jnp.linalg.solve(A, rc[..., None])[..., 0])
+    Wn = jnp.concatenate(parts).T
     Wn = jnp.where(jnp.isfinite(Wn), Wn, W)
     best, Pbest = W, P
     for t in (1.0, 0.5, 0.25):  # the objective is convex along W → Wn: keep the best of a few points
