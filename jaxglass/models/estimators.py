@@ -21,8 +21,9 @@ with the model, so ``weight_map()`` needs nothing but the fitted model, also aft
 
 Example (synthetic data)::
 
-    >>> import numpy as np
+    >>> import numpy as np, jaxglass
     >>> from jaxglass.models import Ridge
+    >>> jaxglass.enable_x64()  # the linear estimators fit in float64
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(60, 8)); Y = X @ rng.normal(size=(8, 3)) + 0.01 * rng.normal(size=(60, 3))
     >>> model = Ridge().fit(X, Y)
