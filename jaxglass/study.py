@@ -66,7 +66,7 @@ class StudyConfig:
     l1_grid: tuple[float, ...] = tuple(float(x) for x in np.logspace(-6, -2, 9))
     en_l2: float = 1e-7
     en_tol: float = 1e-4
-    en_max_sweeps: int = 5000
+    en_max_sweeps: int = 1000
     en_cv_folds: int = 3
     cnn_max_epochs: int = 300
     cnn_batch_size: int = 32
