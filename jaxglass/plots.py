@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -20,11 +19,14 @@ def _plt():
 
 
 def _save(fig, path: Path) -> None:
+    import io
+
+    from ._io import atomic_write_bytes
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
-    fig.savefig(tmp, dpi=130, bbox_inches="tight")
-    os.replace(tmp, path)
+    buf = io.BytesIO()
+    fig.savefig(buf, format=path.suffix.lstrip(".") or "png", dpi=130, bbox_inches="tight")
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def plot_knob_series(ds, path, n_curves: int = 6) -> None:
