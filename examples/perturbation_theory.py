@@ -34,7 +34,9 @@ def main():
     ka2 = minimize(
         ka, random_packing(60, 1.2, 2, {"A": 0.65, "B": 0.35}, min_distance=0.7, seed=0), fmax=1e-8
     )
-    ka3 = minimize(ka, random_packing(256, 1.2, 3, {"A": 0.8, "B": 0.2}, min_distance=0.75, seed=0), fmax=1e-8)
+    ka3 = minimize(
+        ka, random_packing(256, 1.2, 3, {"A": 0.8, "B": 0.2}, min_distance=0.75, seed=0), fmax=1e-8
+    )
     lb = lindsay_broido_carbon()
     amc = minimize(lb, perturbed(graphene(2.49205, (4, 3)), 0.05, 1), fmax=1e-6).structure
     g2 = graphene(2.49205, (4, 3))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -20,11 +19,14 @@ def _plt():
 
 
 def _save(fig, path: Path) -> None:
+    import io
+
+    from ._io import atomic_write_bytes
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
-    fig.savefig(tmp, dpi=130, bbox_inches="tight")
-    os.replace(tmp, path)
+    buf = io.BytesIO()
+    fig.savefig(buf, format=path.suffix.lstrip(".") or "png", dpi=130, bbox_inches="tight")
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def plot_knob_series(ds, path, n_curves: int = 6) -> None:
@@ -83,29 +85,45 @@ def plot_weight_map(model, ds, train_idx, path, title: str = "", labels=None) ->
     Shown is ``W(ω, r)·σ_g(r)``: the PDOS change (1/freq unit) caused by a one-standard-deviation
     change of g at r (σ over the training set), which is the data-unit weight scaled so that radii
     where g never varies (inside the core) do not dominate. Several input channels (partial RDFs)
-    are drawn side by side.
+    are drawn side by side. For a model without a dataset see :func:`weight_map_figure` (used by the
+    estimators' ``weight_map``).
     """
     from .models import physical_weights
 
-    plt = _plt()
     Wp, _ = physical_weights(model)
-    Wp = np.asarray(Wp)
-    if Wp.ndim == 2:
-        Wp = Wp[:, None, :]
-    C = Wp.shape[1]
-    sx = np.asarray(model.x_scaler.scale).reshape(C, -1)
-    X = np.asarray(ds.rdf_total)[train_idx] if C == 1 else None
+    C = int(np.prod(model.feature_shape[:-1])) if len(model.feature_shape) > 1 else 1
     if C > 1:
         S = ds.rdf_partial.shape[1]
         iu = np.triu_indices(S)
         X = np.asarray(ds.rdf_partial[:, iu[0], iu[1], :])[train_idx]
-    gstd = X.std(0).reshape(C, -1)
-    gmean = X.mean(0).reshape(C, -1)
-    Wd = Wp * np.where(sx > 0, gstd, 0.0)[None]
+    else:
+        X = np.asarray(ds.rdf_total)[train_idx]
+    fig = weight_map_figure(np.asarray(Wp), X.mean(0), X.std(0), np.asarray(ds.r), np.asarray(ds.freq),
+                            np.asarray(ds.pdos_total)[train_idx].mean(0), title=title, labels=labels,
+                            r_unit=ds.length_unit, freq_unit=ds.freq_unit, y_unit=f"1/{ds.freq_unit}")
+    _save(fig, path)
+    _plt().close(fig)
+
+
+def weight_map_figure(W, x_mean, x_std, r, freq, y_mean, *, title: str = "", labels=None,
+                      r_unit: str | None = None, freq_unit: str | None = None, y_unit: str | None = None):
+    """Figure of a linear map ``W`` ``(F, R)`` or ``(F, C, R)`` (data units) drawn as ``W·σ_x``.
+
+    ``x_mean``/``x_std`` (shape of one sample) draw the mean ± std input on top and scale the map;
+    ``x_std=None`` draws ``W`` itself. ``y_mean`` ``(F,)`` is drawn on the right. The colour bar is
+    labelled with ``y_unit`` (the units of ``W·σ_x`` are those of the targets). Returns the figure.
+    """
+    plt = _plt()
+    Wp = np.asarray(W)
+    if Wp.ndim == 2:
+        Wp = Wp[:, None, :]
+    C = Wp.shape[1]
+    gmean = np.asarray(x_mean).reshape(C, -1)
+    gstd = None if x_std is None else np.asarray(x_std).reshape(C, -1)
+    Wd = Wp if gstd is None else Wp * gstd[None]
     vmax = float(np.abs(Wd).max()) or 1.0
-    r, w = np.asarray(ds.r), np.asarray(ds.freq)
-    pdos_mean = np.asarray(ds.pdos_total)[train_idx].mean(0)
-    labels = labels or [f"channel {c}" for c in range(C)]
+    r, w = np.asarray(r), np.asarray(freq)
+    labels = labels or (["g(r)"] if C == 1 else [f"channel {c}" for c in range(C)])
     fig = plt.figure(figsize=(3.2 * C + 2.2, 5.2))
     gs = fig.add_gridspec(2, C + 2, width_ratios=[4] * C + [1, 0.15], height_ratios=[1, 4],
                           hspace=0.05, wspace=0.08)
@@ -113,31 +131,31 @@ def plot_weight_map(model, ds, train_idx, path, title: str = "", labels=None) ->
     for c in range(C):
         top = fig.add_subplot(gs[0, c])
         top.plot(r, gmean[c], "k", lw=1)
-        top.fill_between(r, gmean[c] - gstd[c], gmean[c] + gstd[c], color="0.7")
+        if gstd is not None:
+            top.fill_between(r, gmean[c] - gstd[c], gmean[c] + gstd[c], color="0.7")
         top.set_xlim(r[0], r[-1])
         top.set_xticklabels([])
         top.set_title(labels[c], fontsize=9)
         if c == 0:
-            top.set_ylabel("g(r)")
+            top.set_ylabel("mean input")
         ax = fig.add_subplot(gs[1, c])
         im = ax.pcolormesh(r, w, Wd[:, c, :], cmap="RdBu_r", vmin=-vmax, vmax=vmax, shading="auto")
-        ax.set_xlabel(f"r ({ds.length_unit})")
+        ax.set_xlabel(f"r ({r_unit})" if r_unit else "r")
         if c == 0:
-            ax.set_ylabel(f"frequency ({ds.freq_unit})")
+            ax.set_ylabel(f"frequency ({freq_unit})" if freq_unit else "output")
         else:
             ax.set_yticklabels([])
     right = fig.add_subplot(gs[1, C])
-    right.plot(pdos_mean, w, "k", lw=1)
+    right.plot(np.asarray(y_mean), w, "k", lw=1)
     right.set_ylim(w[0], w[-1])
     right.set_yticklabels([])
-    right.set_xlabel("mean PDOS")
-    right.set_xlim(0, None)
+    right.set_xlabel("mean target")
     right.set_xticks([])
     cax = fig.add_subplot(gs[1, C + 1])
-    fig.colorbar(im, cax=cax, label=f"W·σ_g (1/{ds.freq_unit})")
+    name = "W" if gstd is None else "W·σ"
+    fig.colorbar(im, cax=cax, label=f"{name} ({y_unit})" if y_unit else f"{name} (target units)")
     fig.suptitle(title, fontsize=10)
-    _save(fig, path)
-    plt.close(fig)
+    return fig
 
 
 def plot_predictions(ds, test_idx, picks, predictions: dict, path) -> None:

@@ -85,8 +85,8 @@ def test_pooled_standardizer_loss_is_proportional_to_data_mse():
 def test_run_study_tables_figures_and_resume(tmp_path, monkeypatch):
     pytest.importorskip("matplotlib")
     ds, _ = _synthetic_dataset(K=40, R=16, F=20, noise=1e-3)
-    cfg = study.StudyConfig(train_sizes=(12,), n_seeds=2, cv_folds=3, en_max_epochs=1500,
-                            cnn_max_epochs=20, l1_grid=(1e-5, 1e-4))
+    cfg = study.StudyConfig(train_sizes=(12,), n_seeds=2, cv_folds=3, cnn_max_epochs=20,
+                            l1_grid=(1e-6, 1e-5, 1e-4))
     res = study.run_study(ds, tmp_path, cfg, verbose=False)
     for f in ("study.json", "study.md", "learning_curve.png", "weights_l1.png", "weights_l2.png",
               "predictions.png"):
@@ -99,6 +99,7 @@ def test_run_study_tables_figures_and_resume(tmp_path, monkeypatch):
     assert rows["ridge"]["mse"] < 3e-6 and rows["ridge"]["r2_overall"] > 0.99
     assert rows["elastic-net"]["mse"] < 1e-5
     assert 0 < rows["elastic-net"]["hyper"]["nonzero_fraction"] <= 1
+    assert rows["elastic-net"]["hyper"]["relative_gap"] <= cfg.en_tol  # converged (duality gap)
     lc = saved["learning_curve"]
     assert lc["sizes"] == [12, saved["n_train"]]
     assert len(lc["ridge"]["values"][0]) == 2 and len(lc["ridge"]["values"][-1]) == 1

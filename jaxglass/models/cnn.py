@@ -26,16 +26,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._io import atomic_savez
+from ._scaling import Standardizer, _scalers
 from .linear import (
     FORMAT_VERSION,
-    Standardizer,
-    _atomic_savez,
     _batches,
     _history,
     _read_npz,
     _scaler_arrays,
     _scaler_from,
-    _scalers,
     _split_validation,
     _train_loop,
 )
@@ -296,7 +295,7 @@ def save_cnn(model: CNNModel, path, metadata: dict[str, Any] | None = None) -> N
     from flax import serialization
 
     blob = serialization.to_bytes(jax.device_get(model.params))
-    _atomic_savez(path, dict(
+    atomic_savez(path, dict(
         format=np.array(FORMAT), format_version=np.array(FORMAT_VERSION),
         params=np.frombuffer(blob, np.uint8), config=np.array(model.config.to_json()),
         **_scaler_arrays("x", model.x_scaler), **_scaler_arrays("y", model.y_scaler),

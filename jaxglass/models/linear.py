@@ -26,8 +26,15 @@ scikit-learn's ``ElasticNet`` (``1/(2K)‖y − Xw‖² + αρ‖w‖₁ + α(1�
 The closed-form minimiser for ``l1 = 0`` (:func:`fit_ridge`), with centred ``X̃c, Ỹc``, is
 ``Wᵀ = (X̃cᵀX̃c + K F l2 I)⁻¹ X̃cᵀỸc`` and ``b = ȳ̃ − W x̄̃``.
 
-Optimiser: proximal gradient
-----------------------------
+Solvers
+-------
+:func:`fit_ridge` is the closed form. :func:`fit_elastic_net` (any ``l1``, ``l2``) runs coordinate
+descent on the Gram matrix, accelerated, to a stated duality gap (:mod:`jaxglass.models._enet`); it is
+the elastic-net solver of the study and of the estimators. :func:`fit_linear` is the first-order
+alternative described below (mini-batches, early stopping), kept for very large problems.
+
+Optimiser of :func:`fit_linear`: proximal gradient
+-------------------------------------------------
 The smooth part (MSE + ``l2`` term) is differentiated with JAX and fed to an optax transformation;
 the ``l1`` term is handled by its proximal operator (soft-thresholding) after every step, which
 gives exact zeros in ``W`` (a subgradient step would only make weights jitter around zero). With
@@ -49,86 +56,18 @@ import dataclasses
 import functools
 import json
 import math
-import os
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._io import atomic_savez
+from ._scaling import SCALINGS, Standardizer, _scalers
+
 FORMAT = "jaxglass-linear-spr"
 FORMAT_VERSION = 1
-
-# ----------------------------------------------------------------------------------------------
-# Standardisation
-# ----------------------------------------------------------------------------------------------
-
-
-@jax.tree_util.register_dataclass
-@dataclasses.dataclass(frozen=True)
-class Standardizer:
-    """Per-column affine scaling ``z = (x − mean)/scale`` over the sample axis 0.
-
-    ``mean`` and ``scale`` have the shape of one sample (``X.shape[1:]``). Columns whose standard
-    deviation is zero, or below ``rtol`` times the largest one (e.g. g(r) = 0 inside the core, or the
-    ω = 0 bin of a PDOS), get ``scale = 1``: they are only centred, never blown up.
-    """
-
-    mean: jax.Array
-    scale: jax.Array
-
-    @classmethod
-    def fit(cls, X, *, rtol: float = 1e-6) -> Standardizer:
-        X = jnp.asarray(X)
-        if X.ndim < 2 or X.shape[0] < 1:
-            raise ValueError(f"Standardizer.fit: expected (K, ...) with K >= 1, got shape {X.shape}")
-        mean = X.mean(axis=0)
-        std = X.std(axis=0)
-        floor = rtol * jnp.max(std)
-        scale = jnp.where(std > floor, std, jnp.ones_like(std))
-        return cls(mean, scale)
-
-    @classmethod
-    def fit_pooled(cls, X) -> Standardizer:
-        """Per-column mean, one pooled scale ``sqrt(mean column variance)`` for all columns.
-
-        A loss on data scaled this way is proportional to the MSE in data units, so columns that
-        hardly vary (the empty high-frequency tail of a PDOS) are not amplified to unit variance.
-        """
-        X = jnp.asarray(X)
-        if X.ndim < 2 or X.shape[0] < 1:
-            raise ValueError(f"Standardizer.fit_pooled: expected (K, ...) with K >= 1, got shape {X.shape}")
-        mean = X.mean(axis=0)
-        s = jnp.sqrt(jnp.mean(X.var(axis=0)))
-        s = jnp.where(s > 0, s, jnp.ones_like(s))
-        return cls(mean, jnp.full_like(mean, s))
-
-    @classmethod
-    def identity(cls, shape: tuple[int, ...], dtype=None) -> Standardizer:
-        dtype = dtype or jnp.result_type(float)
-        return cls(jnp.zeros(shape, dtype), jnp.ones(shape, dtype))
-
-    def transform(self, X) -> jax.Array:
-        return (jnp.asarray(X) - self.mean) / self.scale
-
-    def inverse_transform(self, Z) -> jax.Array:
-        return jnp.asarray(Z) * self.scale + self.mean
-
-
-SCALINGS = ("pooled", "column")
-
-
-def _scalers(X, Y, standardize: bool, scaling: str = "pooled") -> tuple[Standardizer, Standardizer]:
-    if scaling not in SCALINGS:
-        raise ValueError(f"scaling: expected one of {SCALINGS}, got {scaling!r}")
-    if standardize and scaling == "pooled":
-        return Standardizer.fit_pooled(X), Standardizer.fit_pooled(Y)
-    if standardize:
-        return Standardizer.fit(X), Standardizer.fit(Y)
-    return Standardizer.identity(X.shape[1:], X.dtype), Standardizer.identity(Y.shape[1:], Y.dtype)
-
 
 # ----------------------------------------------------------------------------------------------
 # Configuration and model
@@ -485,225 +424,40 @@ def fit_ridge(X, Y, l2: float, standardize: bool = True, scaling: str = "pooled"
     return LinearSPR(jnp.asarray(W, dt), jnp.asarray(b, dt), xs, ys, fshape)
 
 
-# ----------------------------------------------------------------------------------------------
-# Cross-validation
-# ----------------------------------------------------------------------------------------------
+def fit_elastic_net(X, Y, l1: float, l2: float = 0.0, standardize: bool = True, scaling: str = "pooled", *,
+                    tol: float = 1e-7, max_sweeps: int = 20000, W0=None, return_info: bool = False):
+    """Minimiser of the module's objective by coordinate descent on the Gram matrix (:mod:`._enet`).
 
-
-def kfold_indices(n: int, k: int, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``k`` seeded (train, val) index pairs; the val sets partition ``range(n)`` (sizes differ by ≤ 1)."""
-    if not 2 <= k <= n:
-        raise ValueError(f"kfold_indices: need 2 <= k <= n, got k={k}, n={n}")
-    perm = np.random.default_rng(seed).permutation(n)
-    folds = np.array_split(perm, k)
-    return [(np.sort(np.concatenate(folds[:i] + folds[i + 1:])), np.sort(f)) for i, f in enumerate(folds)]
-
-
-@dataclasses.dataclass(frozen=True)
-class CVResult:
-    """Cross-validation outcome. ``mse[i, j, f]``: held-out MSE (data units) of fold ``f`` for
-    ``(l1_grid[i], l2_grid[j])``; ``r2[i, j, f]`` the per-target-averaged R²; ``table`` one dict per
-    grid point (``l1, l2, mse_mean, mse_std, r2_mean``)."""
-
-    best_l1: float
-    best_l2: float
-    best_config: LinearSPRConfig
-    l1_grid: np.ndarray
-    l2_grid: np.ndarray
-    mse: np.ndarray
-    r2: np.ndarray
-    table: list[dict[str, float]]
-
-
-def cross_validate(X, Y, l1_grid: Sequence[float], l2_grid: Sequence[float], k: int = 5,
-                   config: LinearSPRConfig | None = None, seed: int = 0) -> CVResult:
-    """k-fold cross-validation of :func:`fit_linear` over the ``l1 × l2`` grid.
-
-    Each fold's scalers are fitted on its training part; early stopping (if ``config.patience``)
-    uses a split carved from the training part, never the held-out fold. The whole grid of a fold is
-    trained in one ``vmap``-ed compiled call. The best pair minimises the mean held-out MSE.
+    All targets are solved together; iteration stops when the duality gap summed over targets is at
+    most ``tol`` times the objective, so the objective is within a relative ``tol`` of the optimum.
+    ``W0`` ``(F, D)`` (standardised units, e.g. ``model.W`` of a neighbouring penalty) warm-starts it.
+    With ``return_info`` also returns ``dict(objective, duality_gap, relative_gap, n_sweeps)``
+    (objective and gap in the units of the module objective). Needs float64
+    (``jaxglass.enable_x64()``) for gaps below ~1e-6.
     """
-    config = config or LinearSPRConfig()
-    l1s = np.asarray(l1_grid, np.float64).ravel()
-    l2s = np.asarray(l2_grid, np.float64).ravel()
-    if l1s.size == 0 or l2s.size == 0 or (l1s < 0).any() or (l2s < 0).any():
-        raise ValueError("cross_validate: l1_grid and l2_grid must be non-empty and >= 0")
-    Xf, _ = _as_features(X)
+    from ._enet import enet_solve, gram_problem
+
+    if l1 < 0 or l2 < 0:
+        raise ValueError(f"fit_elastic_net: l1 and l2 must be >= 0, got l1={l1}, l2={l2}")
+    Xf, fshape = _as_features(X)
     Yf = _as_targets(Y, Xf.shape[0])
-    g1, g2 = np.meshgrid(l1s, l2s, indexing="ij")
-    n1, n2 = l1s.size, l2s.size
-    mse_t = np.zeros((n1, n2, k))
-    r2_t = np.zeros((n1, n2, k))
-    for f, (tr, va) in enumerate(kfold_indices(Xf.shape[0], k, seed)):
-        Xs, Ys, Xvs, Yvs, xs, ys, fshape, has_val = _prepare(Xf[tr], Yf[tr], config, None, None)
-        batched = _trainer_for(config, Xs.shape[0], has_val, batched=True)
-        dt = Xs.dtype
-        p, *_ = batched(Xs, Ys, Xvs, Yvs, jnp.asarray(g1.ravel(), dt), jnp.asarray(g2.ravel(), dt),
-                        jax.random.PRNGKey(config.seed))
-        Yhold = np.asarray(Yf[va])
-        Zhold = xs.transform(Xf[va])
-        for g in range(n1 * n2):
-            pred = ys.inverse_transform(Zhold @ p["W"][g].T + p["b"][g])
-            i, j = divmod(g, n2)
-            mse_t[i, j, f] = mse(Yhold, pred)
-            r2_t[i, j, f] = r2(Yhold, pred).mean
-    mean = mse_t.mean(-1)
-    i, j = np.unravel_index(np.argmin(mean), mean.shape)
-    table = [
-        dict(l1=float(l1s[a]), l2=float(l2s[c]), mse_mean=float(mean[a, c]), mse_std=float(mse_t[a, c].std()),
-             r2_mean=float(r2_t[a, c].mean()))
-        for a in range(n1) for c in range(n2)
-    ]
-    best_l1, best_l2 = float(l1s[i]), float(l2s[j])
-    return CVResult(best_l1, best_l2, dataclasses.replace(config, l1=best_l1, l2=best_l2), l1s, l2s,
-                    mse_t, r2_t, table)
-
-
-def _np_standardize(A: np.ndarray, scaling: str = "pooled",
-                    rtol: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
-    """numpy twin of :meth:`Standardizer.fit_pooled` / :meth:`Standardizer.fit` (same rules)."""
-    if scaling not in SCALINGS:
-        raise ValueError(f"scaling: expected one of {SCALINGS}, got {scaling!r}")
-    mean = A.mean(0)
-    if scaling == "pooled":
-        s = float(np.sqrt(A.var(0).mean()))
-        return mean, np.full(mean.shape, s if s > 0 else 1.0)
-    std = A.std(0)
-    return mean, np.where(std > rtol * std.max(), std, 1.0)
-
-
-def cross_validate_ridge(X, Y, l2_grid: Sequence[float], k: int = 5, seed: int = 0,
-                         standardize: bool = True, scaling: str = "pooled") -> tuple[float, np.ndarray]:
-    """k-fold cross-validation of the closed-form :func:`fit_ridge` over ``l2_grid``.
-
-    Returns ``(best_l2, mse)`` with ``mse[j, f]`` the held-out MSE (data units) of fold ``f`` for
-    ``l2_grid[j]``. Each fold's scalers are fitted on its training part, exactly as in
-    :func:`fit_ridge`; one SVD per fold, ``X̃c = U S Vᵀ``, then gives every grid point,
-    ``Wᵀ = V diag(s/(s² + K F l2)) Uᵀ Ỹc``. Pure numpy and cheap, so it is the tuner used inside
-    learning curves.
-    """
-    l2s = np.asarray(l2_grid, np.float64).ravel()
-    if l2s.size == 0 or (l2s < 0).any():
-        raise ValueError("cross_validate_ridge: l2_grid must be non-empty and >= 0")
-    Xf = np.asarray(X, np.float64).reshape(len(X), -1)
-    Yf = np.asarray(Y, np.float64)
-    if Yf.ndim != 2 or Yf.shape[0] != Xf.shape[0]:
-        raise ValueError(f"Y: expected shape ({Xf.shape[0]}, F), got {Yf.shape}")
-    k = min(int(k), Xf.shape[0])
-    out = np.zeros((l2s.size, k))
-    for f, (tr, va) in enumerate(kfold_indices(Xf.shape[0], k, seed)):
-        if standardize:
-            (xm, xsd), (ym, ysd) = _np_standardize(Xf[tr], scaling), _np_standardize(Yf[tr], scaling)
-        else:
-            xm, xsd, ym, ysd = 0.0, 1.0, 0.0, 1.0
-        Xs, Ys = (Xf[tr] - xm) / xsd, (Yf[tr] - ym) / ysd
-        xc, yc = Xs.mean(0), Ys.mean(0)
-        U, sv, Vt = np.linalg.svd(Xs - xc, full_matrices=False)
-        UtY = U.T @ (Ys - yc)
-        Zv = (Xf[va] - xm) / xsd - xc
-        keep = sv > sv.max() * max(Xs.shape) * np.finfo(np.float64).eps
-        lam_scale = len(tr) * Yf.shape[1]
-        for j, l2 in enumerate(l2s):
-            d = np.where(keep, sv / (sv**2 + lam_scale * l2), 0.0) if l2 > 0 else np.where(keep, 1 / sv, 0.0)
-            Wt = Vt.T @ (d[:, None] * UtY)
-            pred = (Zv @ Wt + yc) * ysd + ym
-            out[j, f] = float(np.mean((Yf[va] - pred) ** 2))
-    return float(l2s[int(np.argmin(out.mean(1)))]), out
-
-
-def loo_ridge(X, Y, l2_grid: Sequence[float], standardize: bool = True,
-              scaling: str = "pooled") -> tuple[float, np.ndarray]:
-    """Exact leave-one-out cross-validation of :func:`fit_ridge` over ``l2_grid`` (closed form).
-
-    With the scalers of the whole set (as scikit-learn's ``RidgeCV`` does), the ridge fit with
-    intercept has hat matrix ``H = 11ᵀ/K + U diag(s²/(s² + K F l2)) Uᵀ`` (``X̃c = U S Vᵀ``), and the
-    held-out residual of sample ``i`` is ``eᵢ/(1 − Hᵢᵢ)``. Returns ``(best_l2, mse)`` with ``mse[j]``
-    the LOO MSE in data units. Much less noisy than k-fold CV on a few dozen samples.
-    """
-    l2s = np.asarray(l2_grid, np.float64).ravel()
-    if l2s.size == 0 or (l2s < 0).any():
-        raise ValueError("loo_ridge: l2_grid must be non-empty and >= 0")
-    Xf = np.asarray(X, np.float64).reshape(len(X), -1)
-    Yf = np.asarray(Y, np.float64)
-    if Yf.ndim != 2 or Yf.shape[0] != Xf.shape[0] or Xf.shape[0] < 3:
-        raise ValueError(f"loo_ridge: need X (K, ...) and Y (K, F) with K >= 3, got {Xf.shape}, {Yf.shape}")
-    if standardize:
-        (xm, xsd), (ym, ysd) = _np_standardize(Xf, scaling), _np_standardize(Yf, scaling)
-    else:
-        xm, xsd, ym, ysd = 0.0, 1.0, 0.0, 1.0
-    Xs, Ys = (Xf - xm) / xsd, (Yf - ym) / ysd
-    K, F = Ys.shape
-    Xc, Yc = Xs - Xs.mean(0), Ys - Ys.mean(0)
-    U, sv, _ = np.linalg.svd(Xc, full_matrices=False)
-    keep = sv > sv.max() * max(Xc.shape) * np.finfo(np.float64).eps
-    U, sv = U[:, keep], sv[keep]
-    UtY = U.T @ Yc
-    out = np.zeros(l2s.size)
-    for j, l2 in enumerate(l2s):
-        shrink = sv**2 / (sv**2 + K * F * l2)
-        fit = U @ (shrink[:, None] * UtY)
-        h = 1.0 / K + (U**2) @ shrink
-        loo = (Yc - fit) / (1.0 - h)[:, None] * ysd
-        out[j] = float(np.mean(loo**2))
-    return float(l2s[int(np.argmin(out))]), out
-
-
-# ----------------------------------------------------------------------------------------------
-# Metrics
-# ----------------------------------------------------------------------------------------------
-
-
-def mse(Y_true, Y_pred) -> float:
-    """Mean squared error over all samples and outputs."""
-    a, b = np.asarray(Y_true, np.float64), np.asarray(Y_pred, np.float64)
-    if a.shape != b.shape:
-        raise ValueError(f"mse: shapes differ, {a.shape} vs {b.shape}")
-    return float(np.mean((a - b) ** 2))
-
-
-class R2Scores(NamedTuple):
-    """``mean``: R² averaged over targets with non-zero variance; ``overall``: 1 − ΣSSE/ΣSST over all
-    entries (variance-weighted); ``per_target``: ``(F,)``, NaN for constant targets."""
-
-    mean: float
-    overall: float
-    per_target: np.ndarray
-
-
-def r2(Y_true, Y_pred) -> R2Scores:
-    """Coefficient of determination of ``(K, F)`` predictions (``(K,)`` is treated as one target)."""
-    a, b = np.asarray(Y_true, np.float64), np.asarray(Y_pred, np.float64)
-    if a.shape != b.shape:
-        raise ValueError(f"r2: shapes differ, {a.shape} vs {b.shape}")
-    if a.ndim == 1:
-        a, b = a[:, None], b[:, None]
-    sse = ((a - b) ** 2).sum(0)
-    sst = ((a - a.mean(0)) ** 2).sum(0)
-    ok = sst > 1e-12 * max(float(sst.max()), 1e-300)
-    per = np.full(sst.shape, np.nan)
-    per[ok] = 1.0 - sse[ok] / sst[ok]
-    mean = float(per[ok].mean()) if ok.any() else float("nan")
-    overall = float(1.0 - sse.sum() / sst.sum()) if sst.sum() > 0 else float("nan")
-    return R2Scores(mean, overall, per)
+    xs, ys = _scalers(Xf, Yf, standardize, scaling)
+    p = gram_problem(xs.transform(Xf), ys.transform(Yf))
+    F = Yf.shape[1]
+    W0 = None if W0 is None else jnp.asarray(W0, Xf.dtype).T
+    sol = enet_solve(p, jnp.asarray(F * l1 / 2, Xf.dtype), jnp.asarray(F * l2, Xf.dtype), W0, tol=tol,
+                     max_sweeps=max_sweeps)
+    model = LinearSPR(sol.W.T, sol.b, xs, ys, fshape)
+    if not return_info:
+        return model
+    obj, gap = 2.0 / F * float(sol.primal.sum()), 2.0 / F * float(sol.gap.sum())
+    return model, dict(objective=obj, duality_gap=gap, relative_gap=gap / obj if obj > 0 else 0.0,
+                       n_sweeps=int(sol.n_sweeps), converged=bool(gap <= tol * obj))
 
 
 # ----------------------------------------------------------------------------------------------
 # Persistence
 # ----------------------------------------------------------------------------------------------
-
-
-def _atomic_savez(path, arrays: dict[str, Any]) -> None:
-    """Write an npz exactly at ``path`` via a temporary file in the same folder + ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def _read_npz(path, fmt: str, keys: Sequence[str]) -> dict[str, np.ndarray]:
@@ -738,7 +492,7 @@ _LINEAR_KEYS = ("W", "b", "x_mean", "x_scale", "y_mean", "y_scale", "feature_sha
 
 def save_model(model: LinearSPR, path, metadata: dict[str, Any] | None = None) -> None:
     """Save a :class:`LinearSPR` to ``path`` (npz, atomic); ``metadata`` is stored as JSON."""
-    _atomic_savez(path, dict(
+    atomic_savez(path, dict(
         format=np.array(FORMAT), format_version=np.array(FORMAT_VERSION),
         W=np.asarray(model.W), b=np.asarray(model.b),
         **_scaler_arrays("x", model.x_scaler), **_scaler_arrays("y", model.y_scaler),

@@ -1,0 +1,254 @@
+"""Elastic net by cyclic coordinate descent on the Gram matrix, with a certified duality gap.
+
+Per target ``f`` (column of ``Y``) the problem is scikit-learn's ``ElasticNet`` objective
+
+    P(w, b) = 1/(2n) ‖y − X w − b‖² + λ₁ ‖w‖₁ + λ₂/2 ‖w‖²
+
+(``λ₁ = α ρ``, ``λ₂ = α (1 − ρ)`` in scikit-learn's ``alpha``, ``l1_ratio``). The intercept is
+eliminated by centring, and everything the solver needs is the Gram matrix ``G = X̄ᵀX̄/n`` ``(D, D)``,
+``C = X̄ᵀȲ/n`` ``(D, F)`` and ``yy_f = ‖ȳ_f‖²/n`` (bars: centred). Cost per sweep is ``O(D² F)``,
+independent of the number of samples.
+
+All ``F`` targets are updated together (a coordinate update is a rank-1 update of ``Q = G W``), so
+the targets are effectively vmapped. The duality gap is the one of scikit-learn's
+``enet_coordinate_descent_gram`` (dual point ``θ = c·R/n`` with ``c = min(1, λ₁/‖Xᵀθ − λ₂ w‖_∞)``),
+divided by ``n``; it bounds ``P − P*`` from above. With ``λ₂ > 0`` the smaller of it and the
+strong-convexity bound ``‖s‖²/(2λ₂)`` (``s``: minimum-norm subgradient) is used, which stays
+meaningful at ``λ₁ = 0``. Iteration stops when the gap summed over targets is
+at most ``tol`` times the summed primal objective, so the returned objective is within a relative
+``tol`` of the optimum.
+
+:func:`enet_path` runs a descending penalty path with warm starts (``lax.scan``); it is ``vmap``-able
+over folds (different Grams) and over ``λ₂``.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+class GramProblem(NamedTuple):
+    """Sufficient statistics of a centred least-squares problem (see the module docstring)."""
+
+    G: jax.Array  # (D, D)  X̄ᵀX̄/n
+    C: jax.Array  # (D, F)  X̄ᵀȲ/n
+    yy: jax.Array  # (F,)   ‖ȳ‖²/n
+    x_mean: jax.Array  # (D,)
+    y_mean: jax.Array  # (F,)
+
+
+class ENetSolution(NamedTuple):
+    """``W`` ``(D, F)`` (note: features × targets), intercepts ``b`` ``(F,)``, the primal objective and
+    duality gap per target (``gap ≥ P − P*``), and the number of sweeps done."""
+
+    W: jax.Array
+    b: jax.Array
+    primal: jax.Array
+    gap: jax.Array
+    n_sweeps: jax.Array
+
+
+def gram_problem(X, Y) -> GramProblem:
+    """Centre ``X`` ``(n, D)`` and ``Y`` ``(n, F)`` and form ``G``, ``C``, ``yy`` (float64 if enabled)."""
+    X = jnp.asarray(X)
+    Y = jnp.asarray(Y)
+    n = X.shape[0]
+    xm, ym = X.mean(0), Y.mean(0)
+    Xc, Yc = X - xm, Y - ym
+    return GramProblem(Xc.T @ Xc / n, Xc.T @ Yc / n, jnp.sum(Yc * Yc, 0) / n, xm, ym)
+
+
+def _soft(z, t):
+    return jnp.sign(z) * jnp.maximum(jnp.abs(z) - t, 0.0)
+
+
+def primal_and_gap(p: GramProblem, W, Q, lam1, lam2):
+    """Primal objective and duality gap per target for ``W`` ``(D, F)`` with ``Q = G W``."""
+    wc = jnp.sum(W * p.C, 0)
+    wq = jnp.sum(W * Q, 0)
+    w1 = jnp.sum(jnp.abs(W), 0)
+    w2 = jnp.sum(W * W, 0)
+    r2 = jnp.maximum(p.yy - 2.0 * wc + wq, 0.0)  # ‖R‖²/n
+    primal = 0.5 * r2 + lam1 * w1 + 0.5 * lam2 * w2
+    xta = p.C - Q - lam2 * W  # (XᵀR)/n − λ₂ w
+    dual_norm = jnp.max(jnp.abs(xta), 0)
+    const = jnp.where(dual_norm > lam1, lam1 / jnp.where(dual_norm > 0, dual_norm, 1.0), 1.0)
+    ry = p.yy - wc  # (R·ȳ)/n
+    gap = 0.5 * r2 * (1.0 + const**2) + lam1 * w1 - const * ry + 0.5 * lam2 * (1.0 + const**2) * w2
+    # With λ₂ > 0, P is λ₂-strongly convex: P − P* ≤ ‖s‖²/(2λ₂), s the minimum-norm subgradient. This
+    # second bound is the useful one when λ₁ = 0 (pure ridge, where the dual point above degenerates).
+    s = jnp.where(W != 0, lam1 * jnp.sign(W) - xta, jnp.maximum(jnp.abs(xta) - lam1, 0.0))
+    bound = jnp.sum(s * s, 0) / (2.0 * jnp.where(lam2 > 0, lam2, 1.0))
+    gap = jnp.where(lam2 > 0, jnp.minimum(gap, bound), gap)
+    return primal, jnp.maximum(gap, 0.0)
+
+
+def _sweep(p: GramProblem, W, Q, lam1, lam2, block: int):
+    """One cyclic coordinate-descent sweep over all ``D`` coordinates, for all targets at once.
+
+    Coordinates are visited in order, in blocks of ``block`` (``D`` must be a multiple): inside a block
+    only the block's rows of ``Q = G W`` are updated (rank-1, ``block × F``), and the rest of ``Q`` once
+    per block by a matrix product. The iterates are exactly those of plain cyclic coordinate descent.
+    """
+    D = W.shape[0]
+    diag = jnp.diagonal(p.G)
+    denom = diag + lam2
+    inv = jnp.where(denom > 0, 1.0 / jnp.where(denom > 0, denom, 1.0), 0.0)  # constant column: w = 0
+
+    def one_block(bi, carry):
+        W, Q = carry
+        s = bi * block
+        Gb = jax.lax.dynamic_slice_in_dim(p.G, s, block, 0)  # (B, D)
+        Gbb = jax.lax.dynamic_slice_in_dim(Gb, s, block, 1)  # (B, B)
+        Cb = jax.lax.dynamic_slice_in_dim(p.C, s, block, 0)
+        db = jax.lax.dynamic_slice_in_dim(diag, s, block)
+        ib = jax.lax.dynamic_slice_in_dim(inv, s, block)
+        Wb0 = jax.lax.dynamic_slice_in_dim(W, s, block, 0)
+        Qb0 = jax.lax.dynamic_slice_in_dim(Q, s, block, 0)
+
+        def coord(i, c):
+            Wb, Qb = c
+            wj = Wb[i]
+            new = _soft(Cb[i] - Qb[i] + db[i] * wj, lam1) * ib[i]
+            return Wb.at[i].set(new), Qb + Gbb[i][:, None] * (new - wj)[None, :]
+
+        Wb, _ = jax.lax.fori_loop(0, block, coord, (Wb0, Qb0))
+        Q = Q + Gb.T @ (Wb - Wb0)
+        return jax.lax.dynamic_update_slice_in_dim(W, Wb, s, 0), Q
+
+    return jax.lax.fori_loop(0, D // block, one_block, (W, Q))
+
+
+def _anderson(p: GramProblem, hist, W, P, lam1, lam2, reg: float = 1e-12):
+    """Anderson extrapolation per target from the iterates ``hist`` ``(M+1, D, F)``; a target takes the
+    extrapolated point only where it lowers its objective (Bertrand & Massias, AISTATS 2021)."""
+    U = hist[1:] - hist[:-1]  # (M, D, F)
+    M = U.shape[0]
+    Cm = jnp.einsum("idf,jdf->fij", U, U)
+    scale = jnp.trace(Cm, axis1=1, axis2=2)[:, None, None]
+    Cm = Cm + reg * jnp.where(scale > 0, scale, 1.0) * jnp.eye(M, dtype=W.dtype)
+    z = jnp.linalg.solve(Cm, jnp.ones((Cm.shape[0], M, 1), W.dtype))[..., 0]  # (F, M)
+    c = z / jnp.sum(z, 1, keepdims=True)
+    Wa = jnp.einsum("fi,idf->df", c, hist[1:])
+    Pa, _ = primal_and_gap(p, Wa, p.G @ Wa, lam1, lam2)
+    take = jnp.isfinite(Pa) & (Pa < P)
+    return jnp.where(take[None, :], Wa, W)
+
+
+def _newton(p: GramProblem, W, P, lam1, lam2):
+    """Exact minimiser for the current support and signs of each target,
+    ``(G_AA + λ₂ I) w_A = C_A − λ₁ sign(w_A)``; a target takes it only where it lowers its objective.
+    Once coordinate descent has found the support this lands on the optimum (gap ≈ round-off)."""
+
+    m = (W != 0).astype(W.dtype).T  # (F, D)
+    rhs = m * (p.C.T - lam1 * jnp.sign(W.T))
+    eye = jnp.eye(W.shape[0], dtype=W.dtype)
+    chunk = max(1, min(W.shape[1], int(2**24 // W.shape[0] ** 2)))  # ≤ 128 MiB of systems at a time
+    parts = []
+    for a in range(0, W.shape[1], chunk):  # static chunks (a lax.map here hung XLA's CPU runtime)
+        mc, rc = m[a:a + chunk], rhs[a:a + chunk]
+        A = p.G[None] * mc[:, :, None] * mc[:, None, :] + eye * (lam2 * mc + (1.0 - mc))[:, :, None]
+        parts.append(jnp.linalg.solve(A, rc[..., None])[..., 0])
+    Wn = jnp.concatenate(parts).T
+    Wn = jnp.where(jnp.isfinite(Wn), Wn, W)
+    best, Pbest = W, P
+    for t in (1.0, 0.5, 0.25):  # the objective is convex along W → Wn: keep the best of a few points
+        Wt = W + t * (Wn - W)
+        Pt, _ = primal_and_gap(p, Wt, p.G @ Wt, lam1, lam2)
+        take = Pt < Pbest
+        best = jnp.where(take[None, :], Wt, best)
+        Pbest = jnp.where(take, Pt, Pbest)
+    return best
+
+
+def _pad(p: GramProblem, block: int) -> GramProblem:
+    """Zero-pad the feature axis to a multiple of ``block`` (padded coordinates stay exactly 0)."""
+    extra = -p.G.shape[0] % block
+    if extra == 0:
+        return p
+    return GramProblem(jnp.pad(p.G, ((0, extra), (0, extra))), jnp.pad(p.C, ((0, extra), (0, 0))), p.yy,
+                       jnp.pad(p.x_mean, (0, extra)), p.y_mean)
+
+
+def _solve(p: GramProblem, W0, lam1, lam2, tol, max_sweeps: int, check_every: int, block: int,
+           newton_gap: float = 1e-3):
+    """Coordinate descent from ``W0``, Anderson-accelerated every ``check_every`` sweeps, until
+    ``Σ gap ≤ tol Σ P`` (checked after every extrapolation)."""
+    Q0 = p.G @ W0
+    P0, g0 = primal_and_gap(p, W0, Q0, lam1, lam2)
+
+    def cond(c):
+        _, P, g, k = c
+        return (jnp.sum(g) > tol * jnp.sum(P)) & (k < max_sweeps)
+
+    def body(c):
+        W, _, _, k = c
+
+        def one(wq, _):
+            wq = _sweep(p, *wq, lam1, lam2, block)
+            return wq, wq[0]
+
+        (W, _), hist = jax.lax.scan(one, (W, p.G @ W), None, length=check_every + 1)
+        Q = p.G @ W  # refresh: no drift from the rank-1 updates
+        P, _ = primal_and_gap(p, W, Q, lam1, lam2)
+        W = _anderson(p, hist, W, P, lam1, lam2)
+        P, g = primal_and_gap(p, W, p.G @ W, lam1, lam2)
+        W = jax.lax.cond(jnp.sum(g) < newton_gap * jnp.sum(P), lambda w: _newton(p, w, P, lam1, lam2),
+                         lambda w: w, W)
+        P, g = primal_and_gap(p, W, p.G @ W, lam1, lam2)
+        return W, P, g, k + check_every + 1
+
+    W, P, g, k = jax.lax.while_loop(cond, body, (W0, P0, g0, jnp.int32(0)))
+    return W, P, g, k
+
+
+@functools.partial(jax.jit, static_argnames=("max_sweeps", "check_every", "block"))
+def enet_solve(p: GramProblem, lam1, lam2, W0=None, *, tol=1e-7, max_sweeps: int = 20000,
+               check_every: int = 10, block: int = 8, newton_gap=1e-3) -> ENetSolution:
+    """Solve all targets of ``p`` at penalties ``lam1 ≥ 0``, ``lam2 ≥ 0`` (warm start ``W0`` ``(D, F)``).
+
+    Stops when ``Σ_f gap_f ≤ tol Σ_f P_f`` or after ``max_sweeps`` sweeps (then the returned gap says
+    how far it got).
+    """
+    D, F = p.C.shape
+    W0 = jnp.zeros((D, F), p.C.dtype) if W0 is None else W0
+    q = _pad(p, block)
+    W0 = jnp.pad(W0, ((0, q.G.shape[0] - D), (0, 0)))
+    W, P, g, k = _solve(q, W0, lam1, lam2, tol, max_sweeps, check_every, block, newton_gap)
+    W = W[:D]
+    return ENetSolution(W, p.y_mean - p.x_mean @ W, P, g, k)
+
+
+def lam1_max(p: GramProblem):
+    """Smallest ``λ₁`` for which ``W = 0`` is optimal (all targets): ``max |C|``."""
+    return jnp.max(jnp.abs(p.C))
+
+
+@functools.partial(jax.jit, static_argnames=("max_sweeps", "check_every", "block"))
+def enet_path(p: GramProblem, lam1s, lam2, *, tol=1e-7, max_sweeps: int = 20000,
+              check_every: int = 10, block: int = 8, newton_gap=1e-3) -> ENetSolution:
+    """Solutions along ``lam1s`` (sorted descending for the warm starts to help), one ``lam2``.
+
+    Returns an :class:`ENetSolution` whose fields have a leading path axis.
+    """
+    D, F = p.C.shape
+    q = _pad(p, block)
+
+    def step(W, lam1):
+        W, P, g, k = _solve(q, W, lam1, lam2, tol, max_sweeps, check_every, block, newton_gap)
+        return W, ENetSolution(W[:D], p.y_mean - p.x_mean @ W[:D], P, g, k)
+
+    _, sols = jax.lax.scan(step, jnp.zeros((q.G.shape[0], F), p.C.dtype), lam1s)
+    return sols
+
+
+def sklearn_objective(X, Y, W, b, lam1, lam2) -> np.ndarray:
+    """scikit-learn's per-target elastic-net objective evaluated directly on the data (numpy)."""
+    X, Y, W, b = (np.asarray(a, np.float64) for a in (X, Y, W, b))
+    R = Y - X @ W - b
+    return 0.5 * np.mean(R**2, 0) + lam1 * np.abs(W).sum(0) + 0.5 * lam2 * (W**2).sum(0)

@@ -1,0 +1,515 @@
+"""scikit-learn-style estimators: ``Ridge``, ``Lasso``, ``ElasticNet`` (the linear map y = W x + b) and
+``CNN`` (the 1D convolutional baseline).
+
+They follow scikit-learn's conventions: hyper-parameters are ``__init__`` arguments stored as given
+(``get_params``/``set_params``), fitted state ends in ``_``, ``X`` is ``(n_samples, n_features)``
+(or ``(n_samples, C, R)`` for several input channels) and ``Y`` is ``(n_samples, n_targets)`` or
+``(n_samples,)``; ``score`` is R² averaged over the targets. They therefore work in
+``sklearn.pipeline.Pipeline``, ``sklearn.model_selection.cross_val_score`` and ``clone``. When
+scikit-learn is installed they subclass ``sklearn.base.BaseEstimator``/``RegressorMixin`` (for its
+tags and HTML repr); it is never required.
+
+Penalties are those of the objective in :mod:`jaxglass.models.linear` (mean squared error over
+samples and targets, on pooled-scaled data, + ``l1 Σ|W|`` + ``l2 Σ W²``). A penalty left at ``None``
+is chosen by cross-validation over a documented default grid (:mod:`jaxglass.models._selection`):
+ridge ``l2`` by exact leave-one-out over ``DEFAULT_L2_GRID``; lasso/elastic-net ``l1`` by ``cv``-fold CV
+over ``default_l1_grid`` (26 values, ``l1_max`` … ``1e-5 l1_max``) and elastic-net ``l2`` over
+``DEFAULT_EN_L2_GRID``. A choice on the edge of its grid raises a ``GridEdgeWarning``.
+
+Axes and units (``r``, ``freq``, ``r_unit``, ``freq_unit``, ``y_unit``) are optional parameters stored
+with the model, so ``weight_map()`` needs nothing but the fitted model, also after ``load``.
+
+Example (synthetic data)::
+
+    >>> import numpy as np, jaxglass
+    >>> from jaxglass.models import Ridge
+    >>> jaxglass.enable_x64()  # the linear estimators fit in float64
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(60, 8)); Y = X @ rng.normal(size=(8, 3)) + 0.01 * rng.normal(size=(60, 3))
+    >>> model = Ridge().fit(X, Y)
+    >>> model.predict(X[:2]).shape
+    (2, 3)
+    >>> round(model.score(X, Y), 3)
+    1.0
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._metrics import r2
+from ._selection import (
+    DEFAULT_EN_L2_GRID,
+    DEFAULT_L2_GRID,
+    cross_validate_enet,
+    cross_validate_ridge,
+    loo_ridge,
+    warn_grid_edge,
+)
+
+try:  # scikit-learn is optional: subclass its bases only when it is there
+    from sklearn.base import BaseEstimator as _SkBase
+    from sklearn.base import RegressorMixin as _SkRegressor
+
+    _BASES: tuple[type, ...] = (_SkRegressor, _SkBase)
+except ImportError:  # pragma: no cover - exercised only without scikit-learn
+    _BASES = ()
+
+# metadata keys of model files written by the command line → estimator parameters
+_CLI_AXES = (("r", "r"), ("freq", "freq"), ("length_unit", "r_unit"), ("freq_unit", "freq_unit"))
+
+
+class _Estimator(*_BASES):
+    """get_params/set_params/score shared by the estimators (scikit-learn's contract)."""
+
+    @classmethod
+    def _get_param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return sorted(p.name for p in sig.parameters.values() if p.name != "self")
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self._get_param_names()}
+
+    def set_params(self, **params):
+        valid = self._get_param_names()
+        for k, v in params.items():
+            if k not in valid:
+                raise ValueError(f"{type(self).__name__}.set_params: unknown parameter {k!r}; valid: {valid}")
+            setattr(self, k, v)
+        return self
+
+    def __repr__(self) -> str:
+        sig = inspect.signature(type(self).__init__)
+        changed = [f"{k}={v!r}" for k, v in self.get_params().items()
+                   if not _same(v, sig.parameters[k].default)]
+        return f"{type(self).__name__}({', '.join(changed)})"
+
+    # -- data handling ---------------------------------------------------------------------------
+    def _check_fitted(self):
+        if not hasattr(self, "feature_shape_"):
+            raise RuntimeError(f"{type(self).__name__}: call fit(X, Y) first (or {type(self).__name__}.load)")
+
+    def _features(self, X, fitting: bool):
+        X = np.asarray(X, np.float64)
+        if X.ndim not in (2, 3) or X.shape[0] < 1:
+            raise ValueError(f"X: expected (n_samples, n_features) or (n_samples, C, R), got shape {X.shape}")
+        fs = self.feature_shape
+        shape = tuple(X.shape[1:]) if fs is None else tuple(int(s) for s in np.atleast_1d(fs))
+        if int(np.prod(shape)) != int(np.prod(X.shape[1:])):
+            raise ValueError(f"X: samples of shape {X.shape[1:]} do not match feature_shape={shape}; "
+                             "fix X or the feature_shape parameter")
+        if not fitting and shape != self.feature_shape_:
+            raise ValueError(f"X: samples of shape {X.shape[1:]} do not match the fitted feature shape "
+                             f"{self.feature_shape_} (n_features={int(np.prod(self.feature_shape_))})")
+        return X.reshape((X.shape[0], *shape)), shape
+
+    def _targets(self, Y, n: int):
+        Y = np.asarray(Y, np.float64)
+        one = Y.ndim == 1
+        Y = Y[:, None] if one else Y
+        if Y.ndim != 2 or Y.shape[0] != n:
+            raise ValueError(f"Y: expected (n_samples={n}, n_targets) or ({n},), got shape {np.shape(Y)}")
+        if not np.isfinite(Y).all():
+            raise ValueError("Y: contains NaN or inf")
+        return Y, one
+
+    def _store_data_stats(self, X, Y, shape, one):
+        self.feature_shape_ = shape
+        self.n_features_in_ = int(np.prod(shape))
+        self.n_targets_ = int(Y.shape[1])
+        self.x_mean_ = X.mean(0)
+        self.x_std_ = X.std(0)
+        self.y_mean_ = Y.mean(0)
+        self._y_1d = one
+
+    def predict(self, X) -> np.ndarray:
+        """Predictions ``(n_samples, n_targets)`` (``(n_samples,)`` if fitted on a 1-D ``Y``)."""
+        self._check_fitted()
+        X, _ = self._features(X, fitting=False)
+        P = self._predict(X)
+        return P[:, 0] if self._y_1d else P
+
+    def score(self, X, Y, sample_weight=None) -> float:
+        """R² of ``predict(X)``, averaged over the targets with non-zero variance (scikit-learn's
+        ``r2_score`` with ``multioutput="uniform_average"``, constant targets skipped)."""
+        if sample_weight is not None:
+            raise ValueError("score: sample_weight is not supported")
+        P = self.predict(X)
+        return float(r2(np.asarray(Y, np.float64).reshape(P.shape), P).mean)
+
+    # -- files -----------------------------------------------------------------------------------
+    def _meta(self) -> dict[str, Any]:
+        fitted = dict(feature_shape=list(self.feature_shape_), y_1d=bool(self._y_1d),
+                      x_mean=self.x_mean_.ravel().tolist(), x_std=self.x_std_.ravel().tolist(),
+                      y_mean=self.y_mean_.tolist(), info=getattr(self, "info_", {}))
+        params = {k: _jsonable(v) for k, v in self.get_params().items()}
+        meta = dict(estimator=type(self).__name__, params=params, fitted=fitted)
+        # the keys the command line writes and reads
+        for key, name in _CLI_AXES:
+            if getattr(self, name) is not None:
+                meta[key] = _jsonable(getattr(self, name))
+        return meta
+
+    def _restore(self, meta: dict[str, Any]):
+        f = meta.get("fitted", {})
+        shape = tuple(int(s) for s in f.get("feature_shape", self.feature_shape_))
+        self.feature_shape_ = shape
+        self.n_features_in_ = int(np.prod(shape))
+        self._y_1d = bool(f.get("y_1d", False))
+        self.x_mean_ = np.asarray(f["x_mean"]).reshape(shape) if "x_mean" in f else None
+        self.x_std_ = np.asarray(f["x_std"]).reshape(shape) if "x_std" in f else None
+        self.y_mean_ = np.asarray(f["y_mean"]) if "y_mean" in f else None
+        self.info_ = f.get("info", meta.get("hyper", {}))
+        return self
+
+    @classmethod
+    def load(cls, path):
+        """Load an estimator saved by ``save`` (or a model file written by ``jaxglass train``)."""
+        est = load_estimator(path)
+        if not isinstance(est, cls):
+            raise ValueError(f"{path}: holds a {type(est).__name__}, not a {cls.__name__}; "
+                             "use jaxglass.models.load_estimator")
+        return est
+
+
+def _same(a, b) -> bool:
+    try:
+        return bool(a is b or (type(a) is type(b) and a == b))
+    except ValueError:  # arrays
+        return False
+
+
+def _jsonable(v):
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, tuple):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, (np.floating, np.integer)):
+        return v.item()
+    return v
+
+
+# ------------------------------------------------------------------------------------------------
+# Linear estimators
+# ------------------------------------------------------------------------------------------------
+
+
+class _Linear(_Estimator):
+    def fit(self, X, Y):
+        """Fit on ``X`` ``(n_samples, n_features)`` (or ``(n_samples, C, R)``) and ``Y``; returns self."""
+        import jax
+
+        if not jax.config.jax_enable_x64:
+            raise RuntimeError(f"{type(self).__name__}.fit: needs float64; call jaxglass.enable_x64() first")
+        X, shape = self._features(X, fitting=True)
+        if not np.isfinite(X).all():
+            raise ValueError("X: contains NaN or inf")
+        Y, one = self._targets(Y, X.shape[0])
+        if X.shape[0] < 3:
+            raise ValueError(f"X: need at least 3 samples to fit, got {X.shape[0]}")
+        self._store_data_stats(X, Y, shape, one)
+        self.model_ = self._fit(X, Y)
+        return self
+
+    def _predict(self, X):
+        from .linear import predict
+
+        return np.asarray(predict(self.model_, X), np.float64)
+
+    @property
+    def coef_(self) -> np.ndarray:
+        """Weights in data units, ``(n_targets, *feature_shape)`` (``Y ≈ X W + intercept_``)."""
+        from .linear import physical_weights
+
+        self._check_fitted()
+        return np.asarray(physical_weights(self.model_)[0])
+
+    @property
+    def intercept_(self) -> np.ndarray:
+        from .linear import physical_weights
+
+        self._check_fitted()
+        return np.asarray(physical_weights(self.model_)[1])
+
+    def save(self, path) -> Path:
+        """Write the fitted model, its parameters, axes and units to ``path`` (npz, atomic)."""
+        from .linear import save_model
+
+        self._check_fitted()
+        save_model(self.model_, path, metadata=self._meta())
+        return Path(path)
+
+    def weight_map(self, path=None, *, title: str = "", labels=None):
+        """Figure of the weight map ``W·σ_x`` (``σ_x``: std of the training inputs per feature) against
+        the stored ``r`` and ``freq`` axes (indices if not given), with the mean input on top and the
+        mean target on the right; colour bar in ``y_unit``. Saved to ``path`` if given; returns the
+        matplotlib figure."""
+        from ..plots import _save, weight_map_figure
+
+        self._check_fitted()
+        W = self.coef_
+        R = self.feature_shape_[-1]
+        r = np.arange(R) if self.r is None else np.asarray(self.r, np.float64)
+        freq = np.arange(W.shape[0]) if self.freq is None else np.asarray(self.freq, np.float64)
+        if r.shape != (R,) or freq.shape != (W.shape[0],):
+            raise ValueError(f"weight_map: r has {r.size} values for {R} features per channel and freq "
+                             f"{freq.size} for {W.shape[0]} targets; fix the r / freq parameters")
+        x_mean = self.x_mean_ if self.x_mean_ is not None else np.zeros(self.feature_shape_)
+        y_mean = self.y_mean_ if self.y_mean_ is not None else np.zeros(W.shape[0])
+        fig = weight_map_figure(W, x_mean, self.x_std_, r, freq, y_mean, title=title,
+                                labels=labels or self.feature_names, r_unit=self.r_unit,
+                                freq_unit=self.freq_unit, y_unit=self.y_unit)
+        if path is not None:
+            _save(fig, path)
+        return fig
+
+
+class Ridge(_Linear):
+    """Linear map with an L2 penalty (closed form).
+
+    ``l2=None`` (default) chooses it by cross-validation over ``l2_grid`` (default
+    ``DEFAULT_L2_GRID``, 25 values 1e-10 … 1e2): exact leave-one-out for ``cv="loo"`` (default), else
+    ``cv``-fold. ``standardize``/``scaling`` as in :func:`jaxglass.models.fit_ridge`.
+    """
+
+    def __init__(self, l2=None, *, l2_grid=None, cv="loo", standardize=True, scaling="pooled",
+                 feature_shape=None, r=None, freq=None, r_unit=None, freq_unit=None, y_unit=None,
+                 feature_names=None):
+        self.l2 = l2
+        self.l2_grid = l2_grid
+        self.cv = cv
+        self.standardize = standardize
+        self.scaling = scaling
+        self.feature_shape = feature_shape
+        self.r = r
+        self.freq = freq
+        self.r_unit = r_unit
+        self.freq_unit = freq_unit
+        self.y_unit = y_unit
+        self.feature_names = feature_names
+
+    def _fit(self, X, Y):
+        from .linear import fit_ridge
+
+        if self.l2 is not None:
+            if self.l2 < 0:
+                raise ValueError(f"Ridge.l2: must be >= 0 or None, got {self.l2}")
+            self.l2_ = float(self.l2)
+            self.info_ = dict(l2=self.l2_)
+        else:
+            grid = DEFAULT_L2_GRID if self.l2_grid is None else self.l2_grid
+            if self.cv == "loo":
+                best, cvm = loo_ridge(X, Y, grid, self.standardize, self.scaling)
+                cv_mse = float(cvm.min())
+            elif isinstance(self.cv, (int, np.integer)) and self.cv >= 2:
+                best, cvm = cross_validate_ridge(X, Y, grid, int(self.cv), 0, self.standardize, self.scaling)
+                cv_mse = float(cvm.mean(1).min())
+            else:
+                raise ValueError(f"Ridge.cv: 'loo' or a number of folds >= 2, got {self.cv!r}")
+            edge = warn_grid_edge("l2", best, grid, stacklevel=5)
+            self.l2_ = float(best)
+            self.info_ = dict(l2=self.l2_, cv=str(self.cv), cv_mse=cv_mse, grid_edge=edge)
+        return fit_ridge(X, Y, self.l2_, self.standardize, self.scaling)
+
+
+class ElasticNet(_Linear):
+    """Linear map with L1 + L2 penalties, solved by coordinate descent on the Gram matrix to a
+    relative duality gap ``tol`` (:func:`jaxglass.models.fit_elastic_net`).
+
+    ``l1=None`` / ``l2=None`` (defaults) choose them by ``cv``-fold cross-validation (``l1`` along a
+    warm-started path over ``l1_grid``, default :func:`~jaxglass.models.default_l1_grid`; ``l2`` over
+    ``l2_grid``, default ``DEFAULT_EN_L2_GRID``). Fitted: ``l1_``, ``l2_``, ``info_`` (objective,
+    duality gap, sweeps, CV MSE).
+    """
+
+    def __init__(self, l1=None, l2=None, *, l1_grid=None, l2_grid=None, cv=5, tol=1e-7, max_sweeps=20000,
+                 standardize=True, scaling="pooled", feature_shape=None, r=None, freq=None, r_unit=None,
+                 freq_unit=None, y_unit=None, feature_names=None):
+        self.l1 = l1
+        self.l2 = l2
+        self.l1_grid = l1_grid
+        self.l2_grid = l2_grid
+        self.cv = cv
+        self.tol = tol
+        self.max_sweeps = max_sweeps
+        self.standardize = standardize
+        self.scaling = scaling
+        self.feature_shape = feature_shape
+        self.r = r
+        self.freq = freq
+        self.r_unit = r_unit
+        self.freq_unit = freq_unit
+        self.y_unit = y_unit
+        self.feature_names = feature_names
+
+    def _l2_spec(self):
+        return self.l2, DEFAULT_EN_L2_GRID if self.l2_grid is None else self.l2_grid
+
+    def _fit(self, X, Y):
+        from .linear import fit_elastic_net
+
+        l2, l2_grid = self._l2_spec()
+        for name, v in (("l1", self.l1), ("l2", l2)):
+            if v is not None and v < 0:
+                raise ValueError(f"{type(self).__name__}.{name}: must be >= 0 or None, got {v}")
+        if not 0 < self.tol < 1:
+            raise ValueError(f"{type(self).__name__}.tol: must be in (0, 1), got {self.tol}")
+        info: dict[str, Any] = {}
+        l1 = self.l1
+        if l1 is None or l2 is None:
+            if not isinstance(self.cv, (int, np.integer)) or self.cv < 2:
+                raise ValueError(f"{type(self).__name__}.cv: a number of folds >= 2, got {self.cv!r}")
+            l1_grid = [l1] if l1 is not None else self.l1_grid  # None: default_l1_grid(X, Y)
+            res = cross_validate_enet(X, Y, l1_grid, l2_grid if l2 is None else [l2], k=int(self.cv),
+                                      tol=self.tol, max_sweeps=self.max_sweeps, standardize=self.standardize,
+                                      scaling=self.scaling, warn=False)
+            edge = False
+            if l1 is None:
+                edge |= warn_grid_edge("l1", res.best_l1, res.l1_grid, stacklevel=5)
+            if l2 is None:
+                edge |= warn_grid_edge("l2", res.best_l2, res.l2_grid, stacklevel=5)
+            l1, l2 = res.best_l1, res.best_l2
+            info.update(cv_mse=res.cv_mse, cv=int(self.cv), grid_edge=bool(edge))
+        model, sol = fit_elastic_net(X, Y, l1, l2, self.standardize, self.scaling, tol=self.tol,
+                                     max_sweeps=self.max_sweeps, return_info=True)
+        self.l1_, self.l2_ = float(l1), float(l2)
+        self.info_ = dict(l1=self.l1_, l2=self.l2_, **info, **sol,
+                          nonzero_fraction=float(np.mean(np.asarray(model.W) != 0)))
+        return model
+
+
+class Lasso(ElasticNet):
+    """:class:`ElasticNet` with ``l2 = 0``; ``l1=None`` chooses ``l1`` by ``cv``-fold CV over
+    ``l1_grid`` (default :func:`~jaxglass.models.default_l1_grid`)."""
+
+    def __init__(self, l1=None, *, l1_grid=None, cv=5, tol=1e-7, max_sweeps=20000, standardize=True,
+                 scaling="pooled", feature_shape=None, r=None, freq=None, r_unit=None, freq_unit=None,
+                 y_unit=None, feature_names=None):
+        super().__init__(l1, 0.0, l1_grid=l1_grid, cv=cv, tol=tol, max_sweeps=max_sweeps,
+                         standardize=standardize, scaling=scaling, feature_shape=feature_shape, r=r,
+                         freq=freq, r_unit=r_unit, freq_unit=freq_unit, y_unit=y_unit,
+                         feature_names=feature_names)
+        del self.l2, self.l2_grid
+
+    def _l2_spec(self):
+        return 0.0, (0.0,)
+
+
+# ------------------------------------------------------------------------------------------------
+# CNN
+# ------------------------------------------------------------------------------------------------
+
+
+def _cnn_fields() -> dict[str, Any]:
+    import dataclasses
+
+    from .cnn import CNNConfig
+
+    return {f.name: f.default for f in dataclasses.fields(CNNConfig)}
+
+
+class CNN(_Estimator):
+    """The 1D-CNN baseline (:mod:`jaxglass.models.cnn`) as an estimator.
+
+    Parameters are those of :class:`~jaxglass.models.CNNConfig` (same defaults) plus the axes. There is
+    no penalty grid: the built-in model selection is early stopping on a seeded ``val_fraction``
+    split of the training data (``patience`` epochs). ``X`` ``(n_samples, R)`` is one channel;
+    ``(n_samples, C, R)`` or ``feature_shape=(C, R)`` several.
+    """
+
+    def __init__(self, channels=(8, 16), kernel_sizes=(7, 5), pool=2, hidden=128, learning_rate=2e-3,
+                 max_epochs=300, patience=40, batch_size=32, weight_decay=1e-4, final_lr_fraction=1e-2,
+                 val_fraction=0.1, seed=0, standardize=True, target_scaling="pooled", input_scaling="pooled",
+                 feature_shape=None, r=None, freq=None, r_unit=None, freq_unit=None, y_unit=None,
+                 feature_names=None):
+        for k, v in list(locals().items()):
+            if k not in ("self", "__class__"):
+                setattr(self, k, v)
+
+    def _config(self):
+        from .cnn import CNNConfig
+
+        return CNNConfig(**{k: getattr(self, k) for k in _cnn_fields()})
+
+    def fit(self, X, Y):
+        """Train on ``X``, ``Y`` (early stopping on a validation split); returns self."""
+        from .cnn import fit_cnn
+
+        config = self._config()
+        X, shape = self._features(X, fitting=True)
+        Y, one = self._targets(Y, X.shape[0])
+        self._store_data_stats(X, Y, shape, one)
+        self.model_, hist = fit_cnn(X, Y, config, return_history=True)
+        self.info_ = dict(n_epochs=int(hist["n_epochs"]), best_epoch=int(hist["best_epoch"]))
+        return self
+
+    def _predict(self, X):
+        from .cnn import predict_cnn
+
+        return np.asarray(predict_cnn(self.model_, X), np.float64)
+
+    def save(self, path) -> Path:
+        from .cnn import save_cnn
+
+        self._check_fitted()
+        save_cnn(self.model_, path, metadata=self._meta())
+        return Path(path)
+
+
+# ------------------------------------------------------------------------------------------------
+# Loading
+# ------------------------------------------------------------------------------------------------
+
+_CLASSES = {"Ridge": Ridge, "ElasticNet": ElasticNet, "Lasso": Lasso, "CNN": CNN}
+_CLI_KINDS = {"ridge": Ridge, "elastic-net": ElasticNet, "cnn": CNN}
+
+
+def load_estimator(path):
+    """Load a model file as an estimator: one written by an estimator's ``save`` or by
+    ``jaxglass train`` (its ``kind``, axes and units are taken from the file's metadata)."""
+    from .cnn import load_cnn
+    from .linear import load_model
+
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            fmt = str(z["format"]) if "format" in z.files else None
+    except Exception as err:
+        raise ValueError(f"{path}: not a readable model file ({type(err).__name__}: {err})") from err
+    model, meta = (load_cnn if fmt == "jaxglass-cnn" else load_model)(path, with_metadata=True)
+    if "estimator" in meta:
+        cls = _CLASSES.get(meta["estimator"])
+        if cls is None:
+            raise ValueError(f"{path}: unknown estimator {meta['estimator']!r}")
+        params = dict(meta.get("params", {}))
+    else:  # a file written by the command line
+        cls = _CLI_KINDS.get(meta.get("kind", "cnn" if fmt == "jaxglass-cnn" else "ridge"), Ridge)
+        params = {}
+        for key, name in _CLI_AXES:
+            if key in meta:
+                params[name] = meta[key]
+        if "freq_unit" in meta:
+            params["y_unit"] = f"1/{meta['freq_unit']}"  # dataset targets are PDOS per frequency unit
+        if cls is CNN:
+            params.update({k: v for k, v in json.loads(model.config.to_json()).items()})
+    valid = cls._get_param_names()
+    for key in ("r", "freq"):
+        if params.get(key) is not None:
+            params[key] = np.asarray(params[key], np.float64)
+    for key in ("feature_shape", "channels", "kernel_sizes", "l1_grid", "l2_grid"):
+        if isinstance(params.get(key), list):
+            params[key] = tuple(params[key])
+    est = cls(**{k: v for k, v in params.items() if k in valid})
+    est.model_ = model
+    est.feature_shape_ = tuple(int(s) for s in model.feature_shape)
+    if cls is CNN and len(est.feature_shape_) == 2 and est.feature_shape_[0] == 1 and "estimator" not in meta:
+        est.feature_shape_ = est.feature_shape_[1:]
+    est._restore(meta)
+    if isinstance(est, _Linear):
+        est.l1_ = float(est.info_.get("l1", 0.0))
+        est.l2_ = float(est.info_.get("l2", 0.0))
+    return est

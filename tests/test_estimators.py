@@ -1,0 +1,172 @@
+"""Estimators (Ridge, Lasso, ElasticNet, CNN) and the Gram-matrix elastic-net solver.
+
+References: scikit-learn's ``ElasticNet``/``Lasso`` objective at tight tolerance (the same objective
+scaling), the closed-form ridge, exact KKT conditions, and scikit-learn's ``clone``,
+``cross_val_score`` and ``Pipeline``.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from jaxglass.models import (
+    CNN,
+    ElasticNet,
+    GridEdgeWarning,
+    Lasso,
+    Ridge,
+    cross_validate_enet,
+    fit_elastic_net,
+    fit_ridge,
+    load_estimator,
+    predict,
+)
+from jaxglass.models._enet import enet_path, enet_solve, gram_problem, sklearn_objective
+
+
+def _problem(K=120, D=30, F=12, seed=0, noise=0.05):
+    """Correlated (random-walk) features, sparse planted weights: the kind of problem g(r) gives."""
+    rng = np.random.default_rng(seed)
+    X = 1 + 0.5 * rng.standard_normal((K, D)).cumsum(1) / np.sqrt(D)
+    W = rng.standard_normal((F, D)) * (rng.random((F, D)) < 0.3)
+    Y = X @ W.T + 0.3 + noise * rng.standard_normal((K, F))
+    return X, Y
+
+
+@pytest.mark.parametrize("lam2", [0.0, 0.02])
+def test_gram_cd_matches_sklearn_objective(lam2):
+    sk = pytest.importorskip("sklearn.linear_model")
+    X, Y = _problem()
+    p = gram_problem(X, Y)
+    lam1 = 0.02 * float(np.abs(np.asarray(p.C)).max())
+    sol = enet_solve(p, lam1, lam2, tol=1e-10)
+    ours = sklearn_objective(X, Y, sol.W, sol.b, lam1, lam2)
+    if lam2 == 0:
+        m = sk.Lasso(alpha=lam1, tol=1e-12, max_iter=200000).fit(X, Y)
+    else:
+        a = lam1 + lam2
+        m = sk.ElasticNet(alpha=a, l1_ratio=lam1 / a, tol=1e-12, max_iter=200000).fit(X, Y)
+    ref = sklearn_objective(X, Y, m.coef_.T, m.intercept_, lam1, lam2)
+    # objective per target within 1e-6 relative (ours is certified by its duality gap)
+    np.testing.assert_allclose(ours, ref, rtol=1e-6)
+    assert float(sol.gap.sum()) <= 1e-10 * float(sol.primal.sum())
+    # the gap bounds the suboptimality: P(ours) - P(sklearn) <= gap (up to round-off)
+    assert np.all(ours - ref <= np.asarray(sol.gap) + 1e-12 * np.abs(ref))
+    # the primal value the solver reports is the objective on the data
+    np.testing.assert_allclose(np.asarray(sol.primal), ours, rtol=1e-10)
+    np.testing.assert_allclose(np.asarray(sol.W).T, m.coef_, atol=1e-4 * np.abs(m.coef_).max())
+
+
+def test_gram_cd_kkt_and_path_warm_start():
+    X, Y = _problem(D=20, F=5)
+    p = gram_problem(X, Y)
+    cmax = float(np.abs(np.asarray(p.C)).max())
+    lams = cmax * np.array([1.0, 0.3, 0.1, 0.03])
+    path = enet_path(p, lams, 0.0, tol=1e-12)
+    assert np.all(np.asarray(path.W[0]) == 0)  # at l1_max every weight is zero
+    for i, lam in enumerate(lams):
+        W = np.asarray(path.W[i])
+        grad = np.asarray(p.C) - np.asarray(p.G) @ W  # = -∂(smooth part)/∂W
+        on = W != 0
+        # KKT: grad = lam sign(w) on the support, |grad| <= lam off it
+        np.testing.assert_allclose(grad[on], lam * np.sign(W[on]), rtol=1e-6, atol=1e-9 * cmax)
+        assert np.all(np.abs(grad[~on]) <= lam * (1 + 1e-6))
+        single = enet_solve(p, lam, 0.0, tol=1e-12)
+        np.testing.assert_allclose(W, np.asarray(single.W), atol=1e-7 * np.abs(W).max(initial=1.0))
+
+
+def test_fit_elastic_net_l1_zero_is_ridge_and_reports_gap():
+    X, Y = _problem(D=15, F=4)
+    l2 = 1e-3
+    en, info = fit_elastic_net(X, Y, 0.0, l2, tol=1e-10, return_info=True)
+    ridge = fit_ridge(X, Y, l2)
+    np.testing.assert_allclose(np.asarray(en.W), np.asarray(ridge.W), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(np.asarray(predict(en, X)), np.asarray(predict(ridge, X)), rtol=1e-8)
+    assert info["converged"] and info["relative_gap"] <= 1e-10, info
+
+
+def test_enet_cv_picks_interior_and_warns_on_edge():
+    X, Y = _problem(K=90, D=20, F=6, noise=0.3)
+    res = cross_validate_enet(X, Y, None, (0.0,), k=3)
+    assert res.mse.shape == (1, 26, 3) and np.all(res.rel_gap <= 1e-7)
+    assert not res.edge
+    with pytest.warns(GridEdgeWarning, match="l1"):
+        bad = cross_validate_enet(X, Y, res.l1_grid[:3], (0.0,), k=3)  # only the largest penalties
+    assert bad.edge and bad.best_l1 == bad.l1_grid.min()
+
+
+def test_estimators_fit_predict_score_and_params():
+    X, Y = _problem(K=100, D=20, F=6, noise=0.05)
+    for est in (Ridge(), Lasso(), ElasticNet(l2_grid=(1e-6, 1e-4))):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", GridEdgeWarning)
+            est.fit(X[:80], Y[:80])
+        assert est.predict(X[80:]).shape == (20, 6)
+        assert est.score(X[80:], Y[80:]) > 0.95
+        assert est.coef_.shape == (6, 20)
+        np.testing.assert_allclose(X[80:] @ est.coef_.T + est.intercept_, est.predict(X[80:]), rtol=1e-9)
+    # get/set_params follow the __init__ signature; unknown names are refused with the valid list
+    r = Ridge(l2=1e-3)
+    assert r.get_params()["l2"] == 1e-3 and "l1" not in r.get_params()
+    assert "l2" not in Lasso().get_params()
+    with pytest.raises(ValueError, match="unknown parameter 'alpha'"):
+        r.set_params(alpha=1.0)
+    # 1-D targets give 1-D predictions
+    y1 = Ridge(l2=1e-4).fit(X, Y[:, 0])
+    assert y1.predict(X).shape == (100,)
+    with pytest.raises(ValueError, match="fitted feature shape"):
+        y1.predict(X[:, :10])
+    with pytest.raises(RuntimeError, match="call fit"):
+        Ridge().predict(X)
+
+
+def test_sklearn_clone_cross_val_score_and_pipeline():
+    pytest.importorskip("sklearn")
+    from sklearn.base import clone
+    from sklearn.model_selection import cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    X, Y = _problem(K=90, D=16, F=5)
+    est = ElasticNet(l1=1e-3, l2=1e-5)
+    c = clone(est)
+    assert c.get_params() == est.get_params() and not hasattr(c, "model_")
+    scores = cross_val_score(est, X, Y, cv=3)
+    assert scores.shape == (3,) and np.all(scores > 0.9)
+    pipe = make_pipeline(FunctionTransformer(lambda A: 2.0 * A), Ridge())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GridEdgeWarning)
+        pipe.fit(X, Y)
+        assert pipe.score(X, Y) > 0.95
+        assert np.all(cross_val_score(Lasso(cv=3), X, Y[:, 0], cv=3) > 0.9)
+
+
+def test_save_load_and_weight_map_from_the_model_alone(tmp_path):
+    pytest.importorskip("matplotlib")
+    X, Y = _problem(K=60, D=12, F=7)
+    r = np.linspace(1.0, 4.0, 12)
+    w = np.linspace(0.0, 30.0, 7)
+    est = Lasso(l1=1e-4, r=r, freq=w, r_unit="Å", freq_unit="meV", y_unit="states/meV").fit(X, Y)
+    est.save(tmp_path / "m.npz")
+    back = load_estimator(tmp_path / "m.npz")
+    assert type(back) is Lasso and back.get_params()["freq_unit"] == "meV"
+    np.testing.assert_allclose(back.predict(X), est.predict(X), rtol=1e-12)
+    assert Lasso.load(tmp_path / "m.npz").l1_ == est.l1_
+    with pytest.raises(ValueError, match="not a Ridge"):
+        Ridge.load(tmp_path / "m.npz")
+    fig = back.weight_map(tmp_path / "w.png", title="test")
+    assert (tmp_path / "w.png").stat().st_size > 0
+    labels = [ax.get_ylabel() for ax in fig.axes]
+    assert "W·σ (states/meV)" in labels and "frequency (meV)" in labels  # units from the model
+
+
+def test_cnn_estimator_round_trip(tmp_path):
+    X, Y = _problem(K=60, D=16, F=4)
+    est = CNN(max_epochs=5, batch_size=None, patience=None, channels=(2,), kernel_sizes=(3,), hidden=8)
+    est.fit(X, Y)
+    assert est.predict(X).shape == (60, 4) and np.isfinite(est.score(X, Y))
+    est.save(tmp_path / "c.npz")
+    back = load_estimator(tmp_path / "c.npz")
+    assert type(back) is CNN and back.get_params() == est.get_params()
+    np.testing.assert_allclose(back.predict(X), est.predict(X), rtol=1e-5)
