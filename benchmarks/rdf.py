@@ -73,7 +73,7 @@ def _best(fn, repeats: int) -> tuple[float, float, list[float]]:
     return cold, min(times), times
 
 
-def case(tool: str, n: int, repeats: int) -> dict:
+def case(tool: str, n: int, repeats: int, chunk: int | None = None) -> dict:
     """Run one case in this process and return its record."""
     import numpy as np
 
@@ -122,7 +122,7 @@ def case(tool: str, n: int, repeats: int) -> dict:
             t = time.perf_counter()
             pairs = R.rdf_pairs(s, R_MAX, SIGMA)
             t1 = time.perf_counter()
-            g = R.rdf(s, r, SIGMA, pairs)
+            g = R.rdf(s, r, SIGMA, pairs, chunk=chunk)
             g.partial.block_until_ready()
             parts.setdefault("pairs", []).append(t1 - t)
             parts.setdefault("rdf", []).append(time.perf_counter() - t1)
@@ -130,7 +130,7 @@ def case(tool: str, n: int, repeats: int) -> dict:
             return g
 
         def loss(x, pairs):
-            g = R.rdf(s.with_positions(x), r, SIGMA, pairs)
+            g = R.rdf(s.with_positions(x), r, SIGMA, pairs, chunk=chunk)
             return jnp.dot(wt, g.total) + jnp.sum(wp * g.partial)
 
         vg = jax.value_and_grad(loss)
@@ -146,15 +146,18 @@ def case(tool: str, n: int, repeats: int) -> dict:
             out["pairs_s"], out["rdf_s"] = parts["pairs"][k], parts["rdf"][k]
         else:
             out["grad_cold_s"], out["grad_s"], out["grad_times"] = _best(gradient, repeats)
+        stats = jax.devices()[0].memory_stats() or {}
+        if jax.devices()[0].platform != "cpu" and "peak_bytes_in_use" in stats:
+            out["device_peak_mb"] = stats["peak_bytes_in_use"] / 1e6
     out["peak_mb"] = _peak_mb()
     out["base_mb"] = base
     out["delta_mb"] = out["peak_mb"] - base
     return out
 
 
-def _run_case(tool: str, n: int, repeats: int) -> dict:
+def _run_case(tool: str, n: int, repeats: int, chunk: int | None) -> dict:
     cmd = [sys.executable, os.path.abspath(__file__), "--case", tool, "--sizes", str(n)]
-    cmd += ["--repeats", str(repeats)]
+    cmd += ["--repeats", str(repeats)] + (["--chunk", str(chunk)] if chunk else [])
     env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
     p = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if p.returncode != 0:
@@ -172,6 +175,7 @@ def main(argv=None) -> None:
     ap.add_argument("--sizes", default="1000,10000,100000,1000000")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--out", default=DEFAULT_OUT)
+    ap.add_argument("--chunk", type=int, default=None, help="pairs per scan step in rdf (default 16384)")
     ap.add_argument("--no-freud-above", type=int, default=10**9, help="skip freud above this N")
     ap.add_argument("--case", choices=["freud", "jaxglass", "jaxglass-grad"], help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -184,7 +188,7 @@ def main(argv=None) -> None:
         print("--repeats: must be at least 1", file=sys.stderr)
         raise SystemExit(2)
     if args.case:
-        print(json.dumps(case(args.case, sizes[0], args.repeats)))
+        print(json.dumps(case(args.case, sizes[0], args.repeats, args.chunk)))
         return
     bad = [n for n in sizes if n not in REPS]
     if bad:
@@ -206,7 +210,7 @@ def main(argv=None) -> None:
             tools = ["freud"] + tools
         for tool in tools:
             t0 = time.time()
-            rec[tool] = _run_case(tool, n, args.repeats)
+            rec[tool] = _run_case(tool, n, args.repeats, args.chunk)
             wall, load = time.time() - t0, os.getloadavg()[0]
             print(f"  N={n} {tool}: {wall:.1f} s wall, load {load:.1f}", file=sys.stderr, flush=True)
             records.append(rec[tool])
@@ -224,6 +228,8 @@ def main(argv=None) -> None:
             freud_mb=fr.get("peak_mb"),
             freud_dmb=fr.get("delta_mb"),
             jg_mb=jg.get("peak_mb"),
+            jg_device_mb=jg.get("device_peak_mb"),
+            grad_device_mb=gr.get("device_peak_mb"),
             jg_dmb=jg.get("delta_mb"),
             grad_mb=gr.get("peak_mb"),
             grad_dmb=gr.get("delta_mb"),
@@ -258,6 +264,7 @@ def main(argv=None) -> None:
     meta = dict(
         command="python benchmarks/rdf.py " + " ".join(sys.argv[1:] if argv is None else argv),
         machine=dict(platform=platform.platform(), cpus=os.cpu_count(), python=platform.python_version()),
+        jax_device=next((r.get("device") for r in records if r.get("device")), None),
         load_after=[round(x, 2) for x in os.getloadavg()],
         grid=dict(r_min=R_MIN, r_max=R_MAX, points=BINS, sigma=SIGMA),
         system="A80B20 random packing, 1000 particles, rho = 1.2, min distance 0.75, tiled",
