@@ -15,8 +15,10 @@ axis (amorphous monolayer carbon) uses the areal density and S_2.
 
 How it is computed (O(pairs) work, O(N) memory):
 
-* Pairs are unique ``i < j`` pairs (from the host k-d tree, :func:`rdf_pairs`, or taken from a
-  padded ``(N, K)`` neighbour list), processed in fixed-size chunks inside ``lax.scan``.
+* Pairs are unique pairs (from host k-d trees, slab by slab, :func:`rdf_pairs`, or taken from a
+  padded ``(N, K)`` neighbour list), processed in fixed-size chunks inside ``lax.scan``. Without
+  ``idx``, :func:`rdf` streams the slabs' pairs through the accumulation in fixed-size blocks (the
+  host search of the next slab overlaps the device work), so the pair list is never held whole.
 * Binned moments: every pair lands in a fine bin of width h = σ/4 (centre c_k = k h) and adds
   w_ij u^m / m! (m < M, u = (r_ij − c_k)/σ ∈ [−1/8, 1/8], w_ij = 1/S_d(r_ij)) to that bin: one
   scatter-add of M numbers per pair, whatever the length of the r grid. Taylor expansion of the
@@ -46,7 +48,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .neighbors import neighbor_list, pair_list
+from .neighbors import check_box, neighbor_list
 from .structure import Structure, displacement
 
 #: Fine-bin width in units of σ, Gaussian window half-width in σ, moments per bin (float64, float32).
@@ -84,12 +86,73 @@ def rdf_neighbors(structure: Structure, r_max: float, sigma: float) -> np.ndarra
 
 
 def rdf_pairs(structure: Structure, r_max: float, sigma: float) -> tuple[np.ndarray, np.ndarray]:
-    """Unique pairs ``i < j`` within ``r_max + 5σ`` as two int32 arrays (host k-d tree).
+    """Unique pairs within ``r_max + 5σ`` as two int32 arrays (host k-d trees, slab by slab).
 
     The compact alternative to :func:`rdf_neighbors` (half the pairs, no padding); pass it as
     ``idx`` to :func:`rdf` to jit or differentiate with a fixed pair set.
     """
-    return pair_list(structure, float(r_max) + 5.0 * float(sigma))
+    blocks = list(_pair_blocks(structure, float(r_max) + 5.0 * float(sigma)))
+    if not blocks:
+        return np.zeros(0, np.int32), np.zeros(0, np.int32)
+    return np.concatenate([b[0] for b in blocks]), np.concatenate([b[1] for b in blocks])
+
+
+#: Atoms per slab of the host pair search (bounds its temporary memory; ~60 pairs per atom at
+#: the lj3d grid's reach).
+_SLAB_ATOMS = 40_000
+
+
+def _pair_blocks(structure: Structure, reach: float):
+    """Yield the unique pairs within ``reach`` (minimum image) slab by slab as int32 ``(i, j)``.
+
+    The cell is cut into slabs along its longest periodic axis; each slab's k-d tree holds its
+    atoms plus a halo of width ``reach`` below it (unwrapped, non-periodic along the cut axis), and
+    keeps the pairs with at least one atom in the slab, so every pair is found exactly once and the
+    temporaries scale with the slab, not the system.
+    """
+    from scipy.spatial import cKDTree
+
+    check_box(structure, reach)
+    pos = np.array(structure.positions, dtype=np.float64)
+    if not np.all(np.isfinite(pos)):
+        raise ValueError("positions: non-finite coordinates; cannot search for pairs")
+    box = np.array(structure.box, dtype=np.float64)
+    per = np.asarray(structure.periodic)
+    n, dim = pos.shape
+    pos[:, per] = np.mod(pos[:, per], box[per])
+    size = box.copy()
+    for a in np.nonzero(~per)[0]:  # non-periodic axes: shift to 0, box large enough never to wrap
+        pos[:, a] -= pos[:, a].min()
+        size[a] = pos[:, a].max() + 2.0 * reach + 1.0
+    pos = np.where(pos >= size, 0.0, pos)  # cKDTree wants coordinates strictly below the box
+    ax = int(np.argmax(np.where(per, box, -1.0))) if per.any() else 0
+    n_slabs = 1
+    if per[ax]:
+        n_slabs = max(1, min(-(-n // _SLAB_ATOMS), int(box[ax] // (4.0 * reach))))
+    if n_slabs == 1:
+        pairs = cKDTree(pos, boxsize=size).query_pairs(reach, output_type="ndarray")
+        if len(pairs):
+            yield pairs[:, 0].astype(np.int32), pairs[:, 1].astype(np.int32)
+        return
+    width = box[ax] / n_slabs
+    x = pos[:, ax]
+    sub_size = size.copy()
+    sub_size[ax] = width + 3.0 * reach + 1.0
+    for k in range(n_slabs):
+        lo = k * width
+        hi = box[ax] if k == n_slabs - 1 else (k + 1) * width
+        core = np.nonzero((x >= lo) & (x < hi))[0]
+        # halo: atoms within reach below the slab, unwrapped to sit just below it
+        shifted = np.mod(x - (lo - reach), box[ax])
+        halo = np.nonzero(shifted < reach)[0]
+        halo = halo[(x[halo] < lo) | (x[halo] >= hi)]
+        idx = np.concatenate([core, halo])
+        p = pos[idx].copy()
+        p[:, ax] = np.concatenate([x[core] - lo + reach, shifted[halo]])
+        pairs = cKDTree(p, boxsize=sub_size).query_pairs(reach, output_type="ndarray")
+        pairs = pairs[(pairs[:, 0] < len(core)) | (pairs[:, 1] < len(core))]
+        if len(pairs):
+            yield idx[pairs[:, 0]].astype(np.int32), idx[pairs[:, 1]].astype(np.int32)
 
 
 class _Plan(NamedTuple):
@@ -239,11 +302,14 @@ def _half_pairs(idx, n: int):
     return i.astype(np.int32), idx[i, k].astype(np.int32)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1))
-def _rdf_core(plan: _Plan, n: int, pos, box, r, sp, ii, jj, kidx, kern):
-    """Accumulate, contract with the Hermite kernel (binned), normalise: (total, partial)."""
+@functools.partial(jax.jit, static_argnums=(0,))
+def _accumulate_jit(plan: _Plan, pos, box, r, sp, ii, jj):
+    return _accumulate(plan, pos, box, r, sp, ii, jj)
+
+
+def _finish(plan: _Plan, n: int, acc, box, sp, kidx, kern):
+    """Contract the moments with the Hermite kernel (binned), symmetrise, normalise."""
     n_sp = plan.n_sp
-    acc = _accumulate(plan, pos, box, r, sp, ii, jj)
     if plan.binned:
         mom = acc.reshape(n_sp * n_sp, plan.n_fine, plan.n_mom)
         acc = jnp.einsum("srwm,rwm->sr", mom[:, kidx, :], kern)
@@ -251,11 +317,56 @@ def _rdf_core(plan: _Plan, n: int, pos, box, r, sp, ii, jj, kidx, kern):
     acc = acc + jnp.swapaxes(acc, 0, 1)  # unique pairs → ordered pairs (i, j) and (j, i)
     per = np.asarray(plan.periodic)
     volume = jnp.prod(jnp.where(jnp.asarray(per), box, 1.0))
-    counts = jnp.sum(jax.nn.one_hot(sp, n_sp, dtype=pos.dtype), axis=0)  # (S,)
+    counts = jnp.sum(jax.nn.one_hot(sp, n_sp, dtype=acc.dtype), axis=0)  # (S,)
     denom = counts[:, None] * counts[None, :]
     partial = jnp.where(denom[..., None] > 0, volume * acc / jnp.maximum(denom, 1.0)[..., None], 0.0)
     total = volume * jnp.sum(acc, axis=(0, 1)) / (n * n)
     return total, partial
+
+
+_finish_jit = jax.jit(_finish, static_argnums=(0, 1))
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _rdf_core(plan: _Plan, n: int, pos, box, r, sp, ii, jj, kidx, kern):
+    """Accumulate over the given pairs and finish: (total, partial), differentiable."""
+    return _finish(plan, n, _accumulate(plan, pos, box, r, sp, ii, jj), box, sp, kidx, kern)
+
+
+#: Pairs per call when ``rdf`` searches the pairs itself (slab by slab, overlapping the host search
+#: with the accumulation of the previous block).
+_STREAM_PAIRS = 1 << 21
+
+
+def _streamed(plan: _Plan, structure: Structure, reach: float, pos, box, r, sp, chunk: int):
+    """Moments summed over host pair blocks, dispatched in fixed-size calls (one compiled shape)."""
+    n = structure.n_atoms
+    c = min(chunk, _STREAM_PAIRS)
+    full = -(-_STREAM_PAIRS // c) * c
+    acc = None
+    buf_i: list[np.ndarray] = []
+    buf_j: list[np.ndarray] = []
+    held = 0
+
+    def add(acc, ii, jj):
+        part = _accumulate_jit(plan, pos, box, r, sp, *_chunked(ii, jj, n, c))
+        return part if acc is None else acc + part
+
+    for bi, bj in _pair_blocks(structure, reach):
+        buf_i.append(bi)
+        buf_j.append(bj)
+        held += len(bi)
+        if held >= full:
+            ii, jj = np.concatenate(buf_i), np.concatenate(buf_j)
+            for start in range(0, held - full + 1, full):
+                acc = add(acc, ii[start : start + full], jj[start : start + full])
+            rest = held - held % full
+            buf_i, buf_j, held = [ii[rest:]], [jj[rest:]], held % full
+    if held or acc is None:
+        ii = np.concatenate(buf_i) if buf_i else np.zeros(0, np.int32)
+        jj = np.concatenate(buf_j) if buf_j else np.zeros(0, np.int32)
+        acc = add(acc, ii, jj)
+    return acc
 
 
 def rdf(
@@ -272,8 +383,10 @@ def rdf(
       r: ``(R,)`` grid (same length unit as positions).
       sigma: Gaussian smoothing width.
       idx: the pairs: a symmetric ``(N, K)`` neighbour list from :func:`rdf_neighbors`, or the
-        unique pairs ``(i, j)`` from :func:`rdf_pairs` (compact, faster). Built on the host if
-        omitted, which needs concrete positions (no ``jit``/``grad`` over this call then).
+        unique pairs ``(i, j)`` from :func:`rdf_pairs` (compact, faster). If omitted, the pairs
+        are searched on the host slab by slab and accumulated block by block (never the whole
+        pair list: the least memory), which needs concrete positions (no ``jit``/``grad``/``vmap``
+        over this call: pass ``rdf_pairs(...)`` for those).
       chunk: pairs per scan step (default 16384); memory per step is O(chunk).
 
     Pairs must reach ``max(r) + 5σ``; pairs beyond it may be present (they contribute only
@@ -296,17 +409,22 @@ def rdf(
             raise ValueError(f"r: expected a non-empty 1D grid of finite distances, got shape {r_host.shape}")
         r_max = float(r_host.max())
     r = jnp.asarray(r, dtype)
-    if idx is None:
+    stream = idx is None
+    if stream:
+        pos = jnp.asarray(pos)
         if not r_concrete:
             raise ValueError("idx: pass rdf_pairs(...) when r is traced (the pairs need a concrete r_max)")
-        ii, jj = rdf_pairs(structure, r_max, sigma)
+        if isinstance(pos, jax.core.Tracer):
+            raise ValueError(
+                "idx: positions are traced (jit/grad/vmap): pass the pairs, "
+                "idx=rdf_pairs(structure, r_max, sigma), built outside the transformation"
+            )
     elif isinstance(idx, tuple | list):
         if len(idx) != 2:
             raise ValueError(f"idx: a pair tuple (i, j) from rdf_pairs has 2 arrays, got {len(idx)}")
-        ii, jj = idx
+        ii, jj = _chunked(*idx, n, chunk or _CHUNK_PAIRS)
     else:
-        ii, jj = _half_pairs(idx, n)
-    ii, jj = _chunked(ii, jj, n, chunk or _CHUNK_PAIRS)
+        ii, jj = _chunked(*_half_pairs(idx, n), n, chunk or _CHUNK_PAIRS)
     sp = jnp.asarray(structure.species, jnp.int32)
 
     box = jnp.asarray(structure.box)
@@ -323,7 +441,11 @@ def rdf(
     else:
         plan = _Plan(False, nd, n_sp, tuple(structure.periodic), sigma, 0.0, 0, 0, 0, n_sp * n_sp, r.shape[0])
         kidx = kern = None
-    total, partial = _rdf_core(plan, n, pos, box, r, sp, ii, jj, kidx, kern)
+    if stream:
+        acc = _streamed(plan, structure, r_max + 5.0 * sigma, pos, box, r, sp, chunk or _CHUNK_PAIRS)
+        total, partial = _finish_jit(plan, n, acc, box, sp, kidx, kern)
+    else:
+        total, partial = _rdf_core(plan, n, pos, box, r, sp, ii, jj, kidx, kern)
     return RDF(r=r, total=total, partial=partial, species_names=structure.species_names)
 
 

@@ -83,6 +83,40 @@ def test_two_dimensional_and_sheet_normalisation():
         assert np.allclose(np.asarray(g.partial), par_ref, rtol=0, atol=1e-10 * par_ref.max())
 
 
+def test_slab_pair_search_and_streaming(monkeypatch):
+    """Slab-wise k-d trees find exactly the minimum-image pairs; streamed blocks give the same g."""
+    from jaxglass.neighbors import pair_list
+    from jaxglass.structure import replicate
+
+    monkeypatch.setattr(R, "_SLAB_ATOMS", 150)  # several slabs even for small cells
+    monkeypatch.setattr(R, "_STREAM_PAIRS", 3000)  # several full blocks and a remainder
+    base = _ternary(150, 10)
+    s2 = random_packing(200, 1.0, 2, {"A": 0.65, "B": 0.35}, min_distance=0.7, seed=11)
+    sheet = make_structure(
+        np.c_[np.asarray(s2.positions), np.random.default_rng(0).uniform(2.0, 2.5, 200)],
+        s2.symbols(),
+        np.r_[np.asarray(s2.box), 20.0],
+        periodic=(True, True, False),
+        min_distance=None,
+    )
+    for s, r_max in [
+        (replicate(base, (1, 3, 1)), 2.0),
+        (replicate(s2, (3, 1)), 3.0),
+        (replicate(sheet, (1, 3, 1)), 3.0),
+    ]:
+        reach = r_max + 5 * 0.04
+        a, b = pair_list(s, reach)
+        i, j = R.rdf_pairs(s, r_max, 0.04)
+        ref = set(zip(np.minimum(a, b), np.maximum(a, b)))
+        got = list(zip(np.minimum(i, j), np.maximum(i, j)))
+        assert len(got) == len(ref) and set(got) == ref
+        r = np.linspace(0.6, r_max, 70)
+        tot_ref, par_ref = _direct(s, r, 0.04, reach)
+        g = R.rdf(s, jnp.asarray(r), 0.04)
+        assert np.allclose(np.asarray(g.partial), par_ref, rtol=0, atol=1e-10 * par_ref.max())
+        assert np.allclose(np.asarray(g.total), tot_ref, rtol=0, atol=1e-10 * tot_ref.max())
+
+
 def test_float32_positions():
     """float32 uses 6 moments: agrees with the float64 result to float32 round-off (1e-5 of the peak)."""
     s = _ternary(150, 6)
@@ -170,6 +204,8 @@ def test_bad_inputs_name_the_field():
         R.rdf(s, r, 0.05, np.zeros((5, 4), np.int32))
     with pytest.raises(ValueError, match="idx"):
         R.rdf(s, r, 0.05, (np.zeros(3, np.int32),))
+    with pytest.raises(ValueError, match="idx: positions are traced"):
+        jax.jit(lambda x: R.rdf(s.with_positions(x), r, 0.05).total)(s.positions)
     with pytest.raises(ValueError, match="chunk"):
         R.rdf(s, r, 0.05, chunk=0)
     with pytest.raises(ValueError, match="r:"):
