@@ -42,6 +42,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import os
 from typing import NamedTuple
 
 import jax
@@ -98,8 +99,16 @@ def rdf_pairs(structure: Structure, r_max: float, sigma: float) -> tuple[np.ndar
 
 
 #: Atoms per slab of the host pair search (bounds its temporary memory; ~60 pairs per atom at
-#: the lj3d grid's reach).
+#: the lj3d grid's reach), and the size from which slabs are searched in parallel threads.
 _SLAB_ATOMS = 40_000
+_THREAD_MIN_ATOMS = 5_000
+
+
+def _workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - platforms without sched_getaffinity
+        return max(1, os.cpu_count() or 1)
 
 
 def _pair_blocks(structure: Structure, reach: float):
@@ -108,7 +117,8 @@ def _pair_blocks(structure: Structure, reach: float):
     The cell is cut into slabs along its longest periodic axis; each slab's k-d tree holds its
     atoms plus a halo of width ``reach`` below it (unwrapped, non-periodic along the cut axis), and
     keeps the pairs with at least one atom in the slab, so every pair is found exactly once and the
-    temporaries scale with the slab, not the system.
+    temporaries scale with the slab, not the system. Slabs are searched by a thread pool (scipy's
+    pair query releases the GIL), at most one slab per thread ahead of the consumer.
     """
     from scipy.spatial import cKDTree
 
@@ -118,7 +128,7 @@ def _pair_blocks(structure: Structure, reach: float):
         raise ValueError("positions: non-finite coordinates; cannot search for pairs")
     box = np.array(structure.box, dtype=np.float64)
     per = np.asarray(structure.periodic)
-    n, dim = pos.shape
+    n = pos.shape[0]
     pos[:, per] = np.mod(pos[:, per], box[per])
     size = box.copy()
     for a in np.nonzero(~per)[0]:  # non-periodic axes: shift to 0, box large enough never to wrap
@@ -126,9 +136,10 @@ def _pair_blocks(structure: Structure, reach: float):
         size[a] = pos[:, a].max() + 2.0 * reach + 1.0
     pos = np.where(pos >= size, 0.0, pos)  # cKDTree wants coordinates strictly below the box
     ax = int(np.argmax(np.where(per, box, -1.0))) if per.any() else 0
+    workers = _workers() if n >= _THREAD_MIN_ATOMS else 1
     n_slabs = 1
     if per[ax]:
-        n_slabs = max(1, min(-(-n // _SLAB_ATOMS), int(box[ax] // (4.0 * reach))))
+        n_slabs = max(1, min(max(-(-n // _SLAB_ATOMS), workers), int(box[ax] // (2.0 * reach))))
     if n_slabs == 1:
         pairs = cKDTree(pos, boxsize=size).query_pairs(reach, output_type="ndarray")
         if len(pairs):
@@ -138,7 +149,8 @@ def _pair_blocks(structure: Structure, reach: float):
     x = pos[:, ax]
     sub_size = size.copy()
     sub_size[ax] = width + 3.0 * reach + 1.0
-    for k in range(n_slabs):
+
+    def slab(k):
         lo = k * width
         hi = box[ax] if k == n_slabs - 1 else (k + 1) * width
         core = np.nonzero((x >= lo) & (x < hi))[0]
@@ -151,8 +163,24 @@ def _pair_blocks(structure: Structure, reach: float):
         p[:, ax] = np.concatenate([x[core] - lo + reach, shifted[halo]])
         pairs = cKDTree(p, boxsize=sub_size).query_pairs(reach, output_type="ndarray")
         pairs = pairs[(pairs[:, 0] < len(core)) | (pairs[:, 1] < len(core))]
-        if len(pairs):
-            yield idx[pairs[:, 0]].astype(np.int32), idx[pairs[:, 1]].astype(np.int32)
+        return idx[pairs[:, 0]].astype(np.int32), idx[pairs[:, 1]].astype(np.int32)
+
+    if workers == 1:
+        for k in range(n_slabs):
+            yield slab(k)
+        return
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(workers, n_slabs)) as pool:
+        ahead = deque(pool.submit(slab, k) for k in range(min(workers, n_slabs)))
+        nxt = len(ahead)
+        while ahead:
+            res = ahead.popleft().result()
+            if nxt < n_slabs:
+                ahead.append(pool.submit(slab, nxt))
+                nxt += 1
+            yield res
 
 
 class _Plan(NamedTuple):

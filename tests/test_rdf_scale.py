@@ -90,6 +90,8 @@ def test_slab_pair_search_and_streaming(monkeypatch):
 
     monkeypatch.setattr(R, "_SLAB_ATOMS", 150)  # several slabs even for small cells
     monkeypatch.setattr(R, "_STREAM_PAIRS", 3000)  # several full blocks and a remainder
+    monkeypatch.setattr(R, "_THREAD_MIN_ATOMS", 0)  # slabs searched by a pool of 3 threads
+    monkeypatch.setattr(R, "_workers", lambda: 3)
     base = _ternary(150, 10)
     s2 = random_packing(200, 1.0, 2, {"A": 0.65, "B": 0.35}, min_distance=0.7, seed=11)
     sheet = make_structure(
