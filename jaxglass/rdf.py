@@ -418,7 +418,8 @@ def rdf(
       chunk: pairs per scan step (default 16384); memory per step is O(chunk).
 
     Pairs must reach ``max(r) + 5σ``; pairs beyond it may be present (they contribute only
-    through their Gaussians' tails).
+    through their Gaussians' tails). Differentiable (reverse mode) in the positions and the box,
+    not in ``r`` or ``sigma``.
     """
     if not sigma > 0:
         raise ValueError(f"sigma: smoothing width must be positive, got {sigma}")
