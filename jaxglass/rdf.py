@@ -170,17 +170,25 @@ def _pair_blocks(structure: Structure, reach: float):
             yield slab(k)
         return
     from collections import deque
+
+    pool = _search_pool(workers)
+    ahead = deque(pool.submit(slab, k) for k in range(min(workers, n_slabs)))
+    nxt = len(ahead)
+    while ahead:
+        res = ahead.popleft().result()
+        if nxt < n_slabs:
+            ahead.append(pool.submit(slab, nxt))
+            nxt += 1
+        yield res
+
+
+@functools.lru_cache(maxsize=4)
+def _search_pool(workers: int):
+    """One long-lived thread pool per size for the slab search: fresh threads on every call would
+    each get a new malloc arena, and the process's memory would grow call after call (glibc)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=min(workers, n_slabs)) as pool:
-        ahead = deque(pool.submit(slab, k) for k in range(min(workers, n_slabs)))
-        nxt = len(ahead)
-        while ahead:
-            res = ahead.popleft().result()
-            if nxt < n_slabs:
-                ahead.append(pool.submit(slab, nxt))
-                nxt += 1
-            yield res
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="jaxglass-rdf-pairs")
 
 
 class _Plan(NamedTuple):
