@@ -171,7 +171,7 @@ def _pair_blocks(structure: Structure, reach: float):
         return
     from collections import deque
 
-    pool = _search_pool(workers)
+    pool = _search_pool(workers, os.getpid())  # a forked child gets its own pool
     ahead = deque(pool.submit(slab, k) for k in range(min(workers, n_slabs)))
     nxt = len(ahead)
     while ahead:
@@ -183,7 +183,7 @@ def _pair_blocks(structure: Structure, reach: float):
 
 
 @functools.lru_cache(maxsize=4)
-def _search_pool(workers: int):
+def _search_pool(workers: int, pid: int):
     """One long-lived thread pool per size for the slab search: fresh threads on every call would
     each get a new malloc arena, and the process's memory would grow call after call (glibc)."""
     from concurrent.futures import ThreadPoolExecutor
