@@ -265,7 +265,7 @@ def pdos_jvps(potential: Potential, structure: Structure, grids: Grids, directio
 
 
 def pdos_jacobian(
-    potential: Potential, structure: Structure, grids: Grids, nbrs=None, *, batch: int = 32
+    potential: Potential, structure: Structure, grids: Grids, nbrs=None, *, batch: int = 8
 ) -> jax.Array:
     """Full ``J_y = ∂PDOS/∂x`` ``(F, N, d)`` of the exact total PDOS (``batch`` forward JVPs at a time)."""
     structure = as_f64(structure)

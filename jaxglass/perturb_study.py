@@ -212,6 +212,12 @@ def run(
     )
     _plot_kernels(W, W_phys, ds, out / "kernels.png")
     _plot_sensitivity(s, sens_exact, sens_lin, corr, label, out / "sensitivity.png")
+    from ._io import atomic_savez
+
+    atomic_savez(
+        out / "sensitivity.npz",
+        dict(positions=np.asarray(s.positions), exact=sens_exact, linear=sens_lin, band=np.asarray([lo, hi])),
+    )
     from ._io import atomic_write_text
 
     atomic_write_text(out / "perturb.json", json.dumps(record, indent=1))
@@ -287,6 +293,6 @@ def _plot_sensitivity(s, exact, linear, corr, label, path: Path) -> None:
     axes[2].scatter(exact / exact.max(), linear / linear.max(), s=8)
     axes[2].set_xlabel("exact (relative)")
     axes[2].set_ylabel("linear surrogate (relative)")
-    axes[2].set_title(f"{label}: Pearson {corr['pearson']:.2f}, Spearman {corr['spearman']:.2f}")
+    axes[2].set_title(f"{label}\nPearson {corr['pearson']:.2f}, Spearman {corr['spearman']:.2f}")
     fig.savefig(path, dpi=120)
     plt.close(fig)
