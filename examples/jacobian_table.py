@@ -8,6 +8,10 @@ import sys
 from pathlib import Path
 
 
+def _f(x) -> str:
+    return "–" if x != x else f"{x:.2f}"  # NaN: not computed (directions-only runs)
+
+
 def main(dirs):
     print(
         "| family | atoms | first-order order (eig / PDOS) | learned W: full J rel. error | random δx: "
@@ -22,10 +26,10 @@ def main(dirs):
             r["system"],
             str(r["n_atoms"]),
             f"{s['eig_order_median']:.2f} / {s['pdos_order_median']:.2f}",
-            f"{s['full_learned_rel_error']:.2f}",
+            _f(s["full_learned_rel_error"]),
             f"{s['random_learned_rel_error']:.2f} / {s['random_learned_cosine']:.2f}",
             f"{s['soft_learned_rel_error']:.2f} / {s['soft_learned_cosine']:.2f}",
-            f"{s['full_physics_rel_error']:.2f} ({s['physics_in_sample_rel_error']:.2f})",
+            f"{_f(s['full_physics_rel_error'])} ({s['physics_in_sample_rel_error']:.2f})",
             f"{s['random_physics_cosine']:.2f}",
             f"{s['kernel_correlation']:.2f}",
             f"{sens['pearson']:.2f} / {sens['spearman']:.2f}",

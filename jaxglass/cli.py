@@ -475,7 +475,8 @@ def cmd_perturb(args) -> int:
     from .perturb_study import run
 
     run(args.dataset, args.model, args.out, n_test=args.n_test, n_train=args.n_train,
-        n_random=args.n_random, n_soft=args.n_soft, seed=args.seed, progress=not args.quiet)
+        n_random=args.n_random, n_soft=args.n_soft, seed=args.seed, full_jacobian=not args.directions_only,
+        progress=not args.quiet)
     print(Path(args.out, "perturb.md").read_text())
     return 0
 
@@ -600,6 +601,8 @@ def main(argv: list[str] | None = None) -> int:
     pt.add_argument("--n-random", type=int, default=6, help="random directions per structure (default 6)")
     pt.add_argument("--n-soft", type=int, default=6, help="softest-mode directions per structure (default 6)")
     pt.add_argument("--seed", type=int, default=0, help="seed of the random directions")
+    pt.add_argument("--directions-only", action="store_true",
+                    help="fit W_phys to the random + soft directions, not full N·d Jacobians (large cells)")
     pt.add_argument("--quiet", action="store_true")
     pt.set_defaults(func=cmd_perturb)
     args = parser.parse_args(argv)
