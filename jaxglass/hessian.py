@@ -91,7 +91,9 @@ def _add_site_term(H, term: Term, idx, dr, mask, sp, sj, chunk: int):
         sp_p.reshape(-1, c),
         sj_p.reshape(-1, c, k),
     )
-    H, _ = jax.lax.scan(body, H, xs)
+    # rematerialised under reverse-mode AD: the backward pass recomputes one chunk's cluster
+    # Hessians at a time instead of storing the residuals of every chunk
+    H, _ = jax.lax.scan(jax.checkpoint(body), H, xs)
     return H
 
 
@@ -110,10 +112,15 @@ def _assemble(potential: Potential, structure: Structure, nbrs: Sequence[jax.Arr
     return H[: n * d, : n * d]
 
 
-def _default_chunk(potential: Potential, nbrs, d: int) -> int:
+#: Cluster-Hessian elements per scan step of site terms: on the host route, and when traced
+#: (under grad/jit/vmap, where the reverse pass keeps each step's residuals, ~100× the step's size).
+CHUNK_ELEMENTS, CHUNK_ELEMENTS_TRACED = 2e7, 5e5
+
+
+def _default_chunk(potential: Potential, nbrs, d: int, budget: float = CHUNK_ELEMENTS) -> int:
     kmax = max(int(np.shape(i)[1]) for i in nbrs)
     per_atom = ((kmax + 1) * d) ** 2
-    return int(max(1, min(4096, 2e7 // per_atom)))
+    return int(max(1, min(4096, budget // per_atom)))
 
 
 def hessian(
@@ -142,7 +149,9 @@ def hessian(
     structure = as_f64(structure)
     nbrs = neighbors_for(potential, structure, nbrs, "hessian")
     if chunk is None:
-        chunk = _default_chunk(potential, nbrs, structure.dim)
+        traced = is_traced(potential, structure.positions)
+        budget = CHUNK_ELEMENTS_TRACED if traced else CHUNK_ELEMENTS
+        chunk = _default_chunk(potential, nbrs, structure.dim, budget)
     return _hessian_jit(potential, structure, nbrs, chunk, symmetrize)
 
 
