@@ -7,6 +7,13 @@ import signal
 from distributed.diagnostics.plugin import WorkerPlugin
 
 
+def prepare_worker() -> None:
+    """Entry point of a worker process: switch on float64 (the builder's tasks need it)."""
+    from ._config import enable_x64
+
+    enable_x64()
+
+
 class IgnoreSigint(WorkerPlugin):
     """Worker plugin of the embedded LocalCluster.
 

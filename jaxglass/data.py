@@ -169,11 +169,11 @@ def compute_record(cfg: DatasetConfig, k: int, family: Any = None) -> dict[str, 
     the generator of ``cfg.system``, e.g. for a custom family or a fast test double.
     """
     from . import phonons
-    from ._config import enable_x64
+    from ._config import require_x64
     from .rdf import rdf, rdf_neighbors
     from .structure import with_species_names
 
-    enable_x64()
+    require_x64("jaxglass.data.compute_record")
     t0 = time.time()
     knob, seed = cfg.plan(k)
     fam = _family(cfg.system) if family is None else family
@@ -343,6 +343,9 @@ def _run_one(cfg: DatasetConfig, out: Path, k: int, compute: Callable | None, wh
 
 def _task(cfg_dict: dict, out: str, k: int, topic: str, compute: Callable | None) -> dict[str, Any]:
     """One structure on a Dask worker: announce the start, compute, write the record atomically."""
+    from ._dask_worker import prepare_worker
+
+    prepare_worker()
     where = f"pid {os.getpid()}"
     try:
         from distributed import get_worker

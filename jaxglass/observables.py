@@ -49,6 +49,7 @@ import numpy as np
 
 from . import scattering_data as _sd
 from . import units as _units
+from ._config import require_x64
 from .space import displacement
 from .structure import Structure
 
@@ -111,11 +112,7 @@ class Spectrum:
 
 
 def _require_x64(where: str) -> None:
-    if not jax.config.jax_enable_x64:
-        raise RuntimeError(
-            f"{where}: spectra need float64; call jaxglass.enable_x64() first (jaxglass never "
-            "switches it on as a side effect)"
-        )
+    require_x64(where)
 
 
 def _is_concrete(x) -> bool:

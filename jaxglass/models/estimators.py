@@ -202,10 +202,9 @@ def _jsonable(v):
 class _Linear(_Estimator):
     def fit(self, X, Y):
         """Fit on ``X`` ``(n_samples, n_features)`` (or ``(n_samples, C, R)``) and ``Y``; returns self."""
-        import jax
+        from .._config import require_x64
 
-        if not jax.config.jax_enable_x64:
-            raise RuntimeError(f"{type(self).__name__}.fit: needs float64; call jaxglass.enable_x64() first")
+        require_x64(f"{type(self).__name__}.fit")
         X, shape = self._features(X, fitting=True)
         if not np.isfinite(X).all():
             raise ValueError("X: contains NaN or inf")
