@@ -1,0 +1,157 @@
+"""Kernel polynomial method: against the dense route, stochastic error, jit and gradients."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from _helpers import vashishta_short
+
+from jaxglass import kpm, spectra
+from jaxglass.generate import random_packing, zincblende
+from jaxglass.hessian import as_f64, dynamical_hvp, dynamical_matrix
+from jaxglass.minimize import minimize
+from jaxglass.potentials import kob_andersen
+
+
+@pytest.fixture(scope="module")
+def ka2d():
+    pot = kob_andersen()
+    s = random_packing(40, 1.2, 2, {"A": 0.65, "B": 0.35}, min_distance=0.7, seed=0)
+    s = as_f64(minimize(pot, s, fmax=1e-8).structure)
+    return pot, s, pot.neighbors(s)
+
+
+def _exact_probes(s):
+    nd = s.positions.size
+    return jnp.sqrt(nd) * jnp.eye(nd).reshape(nd, *s.positions.shape)
+
+
+def _dense_bounds(pot, s, nb):
+    lam = np.linalg.eigvalsh(np.asarray(dynamical_matrix(pot, s, nb)))
+    return lam, (lam[0] - 0.01 * lam[-1], 1.01 * lam[-1])
+
+
+def test_spectral_bounds_enclose_spectrum(ka2d):
+    pot, s, nb = ka2d
+    lam, _ = _dense_bounds(pot, s, nb)
+    v0 = jax.random.normal(jax.random.PRNGKey(0), s.positions.shape)
+    a, b = kpm.spectral_bounds(lambda v: dynamical_hvp(pot, s, nb, v), v0)
+    assert a <= lam[0] and b >= lam[-1]
+    assert b < 1.2 * lam[-1]  # not uselessly wide
+
+
+def test_chebyshev_moments_match_dense_traces():
+    """Moments of a random symmetric matrix against Tr T_n(X) from its eigenvalues (n up to 40)."""
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(30, 30))
+    a = (a + a.T) / 20.0
+    lam = np.linalg.eigvalsh(a)
+    assert np.abs(lam).max() < 1
+    z = np.sqrt(30) * np.eye(30)
+    mu = jax.vmap(lambda v: kpm.chebyshev_moments(lambda x: jnp.asarray(a) @ x, v, 41))(jnp.asarray(z))
+    mu = np.asarray(mu.mean(0)) / 30
+    ref = np.array([np.mean(np.cos(n * np.arccos(lam))) for n in range(41)])
+    np.testing.assert_allclose(mu, ref, atol=1e-12)
+
+
+def test_exact_trace_converges_to_dense_pdos(ka2d):
+    """With the exact trace (unit probes) the KPM DOS tends to the dense Gaussian DOS.
+
+    Away from ν = 0 the error falls faster than 1/M (2.4e-3 → 1.6e-4 from M = 256 to 1024); the two
+    translational zero modes sit on the √λ cusp at λ = 0 and are smeared over ν ≲ sqrt(π h / M)
+    (2 of 80 modes here: the error at ν ≈ 0 falls only as 1/M; negligible for large N).
+    """
+    pot, s, nb = ka2d
+    _, ab = _dense_bounds(pot, s, nb)
+    grid, sigma = jnp.linspace(0.0, 40.0, 121), 1.5
+    dense = spectra.pdos(pot, s, grid, sigma)
+    proj = spectra.species_projector(s).reshape(-1, *s.positions.shape)
+    z = _exact_probes(s)
+    scale = float(dense.total.max())
+    far = np.asarray(grid) > 6.0
+    errs, errs_far = [], []
+    for m in (256, 1024):
+        mu = kpm.moments(pot, s, nb, z, ab, m, proj)
+        dens = mu @ kpm.frequency_dos_coefficients(grid, sigma, 1.0, ab[0], ab[1], m).T
+        e = np.abs(np.asarray(dens - dense.partial)) / scale
+        errs.append(e.max())
+        errs_far.append(e[:, far].max())
+    assert errs_far[0] < 5e-3 and errs_far[1] < 5e-4
+    assert errs[1] < errs[0] / 2.5 and errs[1] < 0.03
+
+
+def test_exact_trace_three_body_sic_moments():
+    """Three-body potential (Vashishta Si-C, shortened cutoff), 3C-SiC + noise: species-projected
+    moments Tr[P_s T_n(X)]/(N d) from Hessian-vector products = the dense eigen-decomposition's."""
+    pot = vashishta_short()
+    s = zincblende(4.36, (2, 2, 2))
+    rng = np.random.default_rng(1)
+    s = as_f64(s.with_positions(s.positions + 0.05 * rng.normal(size=s.positions.shape)))
+    nb = pot.neighbors(s)
+    D = np.asarray(dynamical_matrix(pot, s, nb))
+    lam, vec = np.linalg.eigh(D)
+    a, b = lam[0] - 1.0, lam[-1] + 1.0
+    proj = spectra.species_projector(s).reshape(-1, *s.positions.shape)
+    m = 24
+    mu = kpm.moments(pot, s, nb, _exact_probes(s), (a, b), m, proj)
+    x = (lam - 0.5 * (a + b)) / (0.5 * (b - a))
+    w = np.asarray(spectra.species_projector(s)) @ vec**2  # (S, modes)
+    ref = np.stack([w @ np.cos(n * np.arccos(x)) for n in range(m)], axis=1) / len(lam)
+    np.testing.assert_allclose(mu, ref, atol=1e-11)
+
+
+def test_stochastic_pdos_unbiased_and_normalised(ka2d):
+    """Random probes: partials sum to the total, ∫ = 1, and the error falls with more vectors."""
+    pot, s, nb = ka2d
+    grid, sigma = jnp.linspace(-3.0, 52.0, 221), 1.5
+    dense = spectra.pdos(pot, s, grid, sigma)
+    errs = []
+    for r in (4, 64):
+        res = kpm.pdos(pot, s, grid, sigma, nbrs=nb, moments=256, vectors=r, key=3)
+        np.testing.assert_allclose(res.partial.sum(0), res.total, atol=1e-12)
+        assert abs(float(jnp.trapezoid(res.total, grid)) - 1.0) < 0.02
+        errs.append(float(jnp.sqrt(jnp.mean((res.total - dense.total) ** 2))))
+    assert errs[1] < errs[0] / 2  # ≈ 1/sqrt(R): 4x from 16x the vectors
+    assert errs[1] < 0.05 * float(dense.total.max())
+
+
+def test_dos_lambda_integrates_to_one(ka2d):
+    pot, s, nb = ka2d
+    _, ab = _dense_bounds(pot, s, nb)
+    mu = kpm.moments(pot, s, nb, _exact_probes(s), ab, 128)[0]
+    dl = (ab[1] - ab[0]) / 20000
+    lam = ab[0] + dl * (jnp.arange(20000) + 0.5)  # midpoints: 1/sqrt(1 - x²) is singular at the ends
+    rho = kpm.dos_lambda(mu, ab[0], ab[1], lam)
+    assert abs(float(jnp.sum(rho) * dl) - 1.0) < 5e-3
+    assert float(rho.min()) > -1e-6  # Jackson kernel: positive density
+
+
+def test_kpm_pdos_jit_and_gradient_vs_finite_differences(ka2d):
+    """Reverse-mode gradient through the Chebyshev recursion = central FD of the same estimator."""
+    pot, s, nb = ka2d
+    grid, sigma = jnp.linspace(0.0, 40.0, 81), 1.5
+    lam, ab = _dense_bounds(pot, s, nb)
+    w = jnp.exp(-0.5 * ((grid - 15.0) / 5.0) ** 2)
+
+    def f(x):
+        res = kpm.pdos(pot, s.with_positions(x), grid, sigma, nbrs=nb, moments=128, vectors=2, key=1,
+                       bounds=ab, partial=False)
+        return jnp.sum(w * res.total)
+
+    g = jax.jit(jax.grad(f))(s.positions)
+    rng = np.random.default_rng(0)
+    u = jnp.asarray(rng.normal(size=s.positions.shape))
+    h = 1e-5
+    fd = (f(s.positions + h * u) - f(s.positions - h * u)) / (2 * h)
+    assert np.isfinite(np.asarray(g)).all()
+    np.testing.assert_allclose(float(jnp.vdot(g, u)), float(fd), rtol=1e-5, atol=1e-10)
+
+
+def test_kpm_pdos_errors(ka2d):
+    pot, s, nb = ka2d
+    with pytest.raises(ValueError, match="moments"):
+        kpm.pdos(pot, s, nbrs=nb, moments=1)
+    with pytest.raises(ValueError, match="sigma"):
+        kpm.pdos(pot, s, jnp.linspace(0, 1, 5), -1.0, nbrs=nb, moments=8, vectors=1)
+    with pytest.raises(ValueError, match="grid, sigma"):
+        jax.grad(lambda x: kpm.pdos(pot, s.with_positions(x), nbrs=nb, moments=8).total[0])(s.positions)
