@@ -183,6 +183,44 @@ def dos_lambda(mu: jax.Array, a, b, lam: jax.Array) -> jax.Array:
 
 
 # -------------------------------------------------------------------------------------------
+# Sharding over atoms
+
+
+def atom_mesh(devices=None) -> jax.sharding.Mesh:
+    """A one-axis device mesh named ``"atoms"`` (all local devices by default).
+
+    Multi-host: call ``jax.distributed.initialize()`` on every host first; ``jax.devices()`` then lists
+    every device of the job and the same code shards over all of them.
+    """
+    devs = np.asarray(jax.devices() if devices is None else devices)
+    return jax.sharding.Mesh(devs.reshape(-1), ("atoms",))
+
+
+def shard_atoms(structure: Structure, nbrs: Sequence[jax.Array], mesh: jax.sharding.Mesh):
+    """Place the per-atom arrays (positions, species, masses, neighbour rows) block-wise over ``mesh``.
+
+    The atom count must be a multiple of the number of devices (pad the structure or pick a
+    divisible size). The box and parameters are replicated.
+    """
+    n = structure.n_atoms
+    ndev = mesh.devices.size
+    if n % ndev:
+        raise ValueError(
+            f"structure: {n} atoms cannot be split evenly over {ndev} devices; use a multiple of {ndev}"
+        )
+    P = jax.sharding.PartitionSpec
+    rows = jax.sharding.NamedSharding(mesh, P("atoms"))
+    rep = jax.sharding.NamedSharding(mesh, P())
+    s = structure.replace(
+        positions=jax.device_put(structure.positions, rows),
+        species=jax.device_put(structure.species, rows),
+        masses=jax.device_put(structure.masses, rows),
+        box=jax.device_put(structure.box, rep),
+    )
+    return s, tuple(jax.device_put(jnp.asarray(i), rows) for i in nbrs)
+
+
+# -------------------------------------------------------------------------------------------
 # Phonon DOS of a structure
 
 
@@ -227,8 +265,8 @@ def moments(
     return mu.mean(axis=1) / (n * d)
 
 
-@partial(jax.jit, static_argnames=("n_moments", "n_vectors", "partial", "steps"))
-def _bounds_and_moments(potential, structure, nbrs, key, bounds, n_moments, n_vectors, partial, steps):
+@partial(jax.jit, static_argnames=("n_moments", "n_vectors", "partial", "steps", "mesh"))
+def _bounds_and_moments(potential, structure, nbrs, key, bounds, n_moments, n_vectors, partial, steps, mesh):
     k_lanczos, k_trace = jax.random.split(key)
     if bounds is None:
         v0 = jax.random.normal(k_lanczos, structure.positions.shape, structure.positions.dtype)
@@ -237,6 +275,11 @@ def _bounds_and_moments(potential, structure, nbrs, key, bounds, n_moments, n_ve
     if partial:
         proj = species_projector(structure).reshape(-1, *structure.positions.shape)
     z = probe_vectors(k_trace, n_vectors, structure.positions.shape, structure.positions.dtype)
+    if mesh is not None:  # probes block-wise over atoms like the positions; XLA partitions the HVPs
+        P = jax.sharding.PartitionSpec
+        z = jax.lax.with_sharding_constraint(z, jax.sharding.NamedSharding(mesh, P(None, "atoms")))
+        if proj is not None:
+            proj = jax.lax.with_sharding_constraint(proj, jax.sharding.NamedSharding(mesh, P(None, "atoms")))
     mu = moments(potential, structure, nbrs, z, bounds, n_moments, proj)
     return jnp.stack(bounds), mu
 
@@ -254,6 +297,7 @@ def pdos(
     partial: bool = True,
     bounds: tuple[float, float] | None = None,
     lanczos_steps: int = LANCZOS_STEPS,
+    mesh: jax.sharding.Mesh | None = None,
 ) -> PDOS:
     """Γ-point phonon DOS (and partial DOS) by KPM, without forming the Hessian (float64).
 
@@ -270,6 +314,10 @@ def pdos(
       partial: species-resolved DOS from projected vectors (costs one recursion per species).
       bounds: spectral interval of the dynamical matrix (eV/Å²/amu); estimated by Lanczos if omitted.
         Pass them explicitly under ``jax.grad`` to keep them fixed.
+      mesh: shard the atoms over the devices of this mesh (:func:`atom_mesh`): positions, neighbour
+        rows and probe vectors are split block-wise and XLA partitions the Hessian-vector products
+        (gathering the neighbour positions it needs); the result equals the single-device one to
+        round-off. The atom count must be a multiple of the device count.
 
     Differentiable with respect to positions and potential parameters (``jax.grad`` through the
     Chebyshev recursion; memory O(M R N) for a gradient).
@@ -287,10 +335,12 @@ def pdos(
         )
     if isinstance(key, int):
         key = jax.random.PRNGKey(key)
+    if mesh is not None:
+        structure, nbrs = shard_atoms(structure, nbrs, mesh)
     if bounds is not None:
         bounds = (jnp.asarray(bounds[0], jnp.float64), jnp.asarray(bounds[1], jnp.float64))
     ab, mu = _bounds_and_moments(
-        potential, structure, nbrs, key, bounds, moments, vectors, bool(partial), lanczos_steps
+        potential, structure, nbrs, key, bounds, moments, vectors, bool(partial), lanczos_steps, mesh
     )
     factor = potential.freq_factor
     if grid is None or sigma is None:
