@@ -170,14 +170,23 @@ class Potential:
         return tuple(neighbor_list(structure, t.cutoff, skin=skin, images=True) for t in self.terms)
 
     # -- pure functions (jit / grad / vmap) ----------------------------------------------------
-    def site_energies(self, structure: Structure, nbrs: Sequence[jax.Array]) -> jax.Array:
-        """Per-atom energies ``(N,)`` summed over terms."""
+    def site_energies(
+        self, structure: Structure, nbrs: Sequence[jax.Array], deformation: jax.Array | None = None
+    ) -> jax.Array:
+        """Per-atom energies ``(N,)`` summed over terms.
+
+        ``deformation``: an optional ``(d, d)`` matrix ``F`` applied to every neighbour vector
+        (``r -> F r``), i.e. the energy after the affine deformation of cell and positions by ``F``
+        (with the same neighbours); its gradient at ``F = I`` is the virial (stress × volume).
+        """
         if len(nbrs) != len(self.terms):
             raise ValueError(f"nbrs: expected {len(self.terms)} neighbour lists, got {len(nbrs)}")
         sp = jnp.asarray(self.species_map(structure))[structure.species]
         total = jnp.zeros(structure.n_atoms, dtype=structure.positions.dtype)
         for term, idx in zip(self.terms, nbrs):
             dr, mask, sj = local_environment(structure, jnp.asarray(idx), sp, term.cutoff)
+            if deformation is not None:
+                dr = jnp.where(mask[..., None], dr @ jnp.asarray(deformation).T, dr)
             total = total + jax.vmap(term.site)(dr, mask, sp, sj)
         return total
 
