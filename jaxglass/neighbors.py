@@ -172,22 +172,33 @@ def image_neighbor_list(
 
 
 def fixed_capacity_lists(
-    structure: Structure, cutoffs, skin: float, capacity: tuple[int, ...] = (), headroom: float = 1.2
+    structure: Structure,
+    cutoffs,
+    skin: float,
+    capacity: tuple[int, ...] = (),
+    headroom: float = 1.2,
+    images: bool = False,
 ) -> tuple[tuple[np.ndarray, ...], tuple[int, ...]]:
     """One list per cutoff padded to a fixed width; returns ``(lists, capacity)``.
 
     ``capacity`` holds the widths of the previous call (empty at the first); a width grows (with
     ``headroom``) only when a list no longer fits, so jitted shapes stay fixed across rebuilds. The
-    argument is not modified: pass the returned capacity to the next call.
+    argument is not modified: pass the returned capacity to the next call. ``images``: allow image
+    lists for small cells (see :func:`neighbor_list`; only for callers that do not wrap positions
+    between rebuilds).
     """
     out, cap = [], list(capacity)
     for t, cut in enumerate(cutoffs):
-        idx = neighbor_list(structure, cut, skin=skin)
+        idx = neighbor_list(structure, cut, skin=skin, images=images)
         if len(cap) <= t:
             cap.append(int(np.ceil(headroom * idx.shape[1] / 4) * 4))
         elif idx.shape[1] > cap[t]:
             cap[t] = int(np.ceil(headroom * idx.shape[1] / 4) * 4)
-        out.append(np.pad(idx, ((0, 0), (0, cap[t] - idx.shape[1])), constant_values=len(idx)))
+        widths = ((0, 0), (0, cap[t] - idx.shape[1])) + ((0, 0),) * (idx.ndim - 2)
+        padded = np.pad(idx, widths, constant_values=len(idx))
+        if idx.ndim == 3:
+            padded[:, idx.shape[1] :, 1:] = 0  # padding rows [N, 0, ..., 0]
+        out.append(padded)
     return tuple(out), tuple(cap)
 
 

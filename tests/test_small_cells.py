@@ -11,7 +11,7 @@ from _helpers import eam_short
 from jaxglass.generate.lattices import fcc, triangular, zincblende
 from jaxglass.hessian import hessian, hvp
 from jaxglass.neighbors import image_neighbor_list, neighbor_list
-from jaxglass.potentials import kob_andersen, vashishta_sic_2007
+from jaxglass.potentials import kob_andersen, tersoff_sic_1989, vashishta_sic_2007
 from jaxglass.potentials.base import energy, forces
 from jaxglass.structure import make_structure, replicate
 
@@ -98,3 +98,14 @@ def test_image_list_format_and_fast_path():
     # big cells keep the (N, K) minimum-image list
     big = fcc(1.6, (4, 4, 4), species="A")
     assert kob_andersen().neighbors(big)[0].ndim == 2
+
+
+def test_minimize_small_cell_returns_to_the_crystal():
+    # 8-atom diamond Si, box 5.431 Å < 2 × 3.0 Å (Tersoff 1989): L-BFGS on image lists
+    from jaxglass.minimize import minimize
+
+    crystal = zincblende(5.431, (1, 1, 1), ("Si", "Si"))
+    pot = tersoff_sic_1989()
+    res = minimize(pot, _rattle(crystal, 0.1, seed=6), fmax=1e-6)
+    assert res.converged
+    assert res.energy == pytest.approx(energy(pot, crystal), abs=1e-9)
