@@ -12,30 +12,19 @@ from pathlib import Path
 import numpy as np
 
 from ._config import enable_x64
+from .potentials.spec import SPEC_FORMS
 
-POTENTIALS = ("ka", "lb-carbon", "tersoff-sic", "vashishta-sic", "zjw", "setfl:PATH")
+POTENTIALS = SPEC_FORMS
 
 
 def load_potential(spec: str):
-    """Potential from a short name (see ``POTENTIALS``)."""
-    from . import potentials as P
+    """Potential from a ``--potential`` spec (see :func:`jaxglass.potentials.from_spec`)."""
+    from .potentials import from_spec
 
-    if spec == "ka":
-        return P.kob_andersen()
-    if spec == "lb-carbon":
-        return P.lindsay_broido_carbon()
-    if spec == "tersoff-sic":
-        return P.tersoff_sic_1989()
-    if spec == "vashishta-sic":
-        return P.vashishta_sic_2007()
-    if spec == "zjw":
-        return P.zhou_johnson_wadley()
-    if spec.startswith("setfl:"):
-        path = spec.split(":", 1)[1]
-        if not Path(path).is_file():
-            raise ValueError(f"--potential: setfl file {path!r} not found")
-        return P.read_setfl(path)
-    raise ValueError(f"--potential: unknown potential {spec!r}; choose one of {POTENTIALS}")
+    try:
+        return from_spec(spec)
+    except ValueError as err:
+        raise ValueError(f"--potential: {err}") from err
 
 
 def _atomic_write_text(path: Path, text: str) -> None:

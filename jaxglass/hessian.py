@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._config import require_x64
-from .potentials.base import Potential, Term, local_environment
+from .potentials.base import Potential, Term, local_environment, neighbor_index
 from .structure import Structure
 
 
@@ -105,6 +105,7 @@ def _assemble(potential: Potential, structure: Structure, nbrs: Sequence[jax.Arr
     for term, idx in zip(potential.terms, nbrs):
         idx = jnp.asarray(idx)
         dr, mask, sj = local_environment(structure, idx, sp, term.cutoff)
+        idx = neighbor_index(idx)  # image lists: periodic images of j fold onto j's rows (Γ point)
         if term.is_pair:
             H = _add_pair_term(H, term, idx, dr, mask, sp, sj)
         else:

@@ -53,7 +53,7 @@ class _Evaluator:
     def _rebuild(self, positions: np.ndarray) -> None:
         s = self.structure.with_positions(jnp.asarray(positions))
         cutoffs = [t.cutoff for t in self.potential.terms]
-        lists, self.capacity = fixed_capacity_lists(s, cutoffs, self.skin, self.capacity)
+        lists, self.capacity = fixed_capacity_lists(s, cutoffs, self.skin, self.capacity, images=True)
         self.nbrs = tuple(jnp.asarray(i) for i in lists)
         self.ref = positions.copy()
         self.rebuilds += 1
@@ -298,7 +298,7 @@ class _BoxEvaluator:
     def _rebuild(self, x: np.ndarray, box: np.ndarray) -> None:
         s = self.structure.replace(positions=jnp.asarray(x), box=jnp.asarray(box))
         cutoffs = [t.cutoff for t in self.potential.terms]
-        lists, self.capacity = fixed_capacity_lists(s, cutoffs, self.skin, self.capacity)
+        lists, self.capacity = fixed_capacity_lists(s, cutoffs, self.skin, self.capacity, images=True)
         self.nbrs = tuple(jnp.asarray(i) for i in lists)
         self.ref_x = x.copy()
         self.ref_box = box.copy()

@@ -6,6 +6,15 @@ A neighbour list is an ``(N, K)`` int32 array: row ``i`` holds the indices of th
 
 Lists are built on the host with a periodic k-d tree (``scipy.spatial.cKDTree``), O(N log N), and
 are valid while no atom has moved more than ``skin / 2`` since the build.
+
+Small periodic cells (a periodic length not above twice the interaction range) need more than the
+minimum image: an atom interacts with several images of the same neighbour, and with its own
+images. :func:`image_neighbor_list` handles them with an *image list*, an ``(N, K, 1 + d)`` int32
+array whose last axis holds the neighbour index ``j`` and the integer image shift ``n``, so the
+neighbour vector is ``x_j + n * box - x_i`` (raw positions, no minimum image; padding ``[N, 0, ...]``).
+Such a list is valid for the positions it was built from (up to ``skin / 2`` moves): rebuild it
+after wrapping positions back into the cell. :func:`neighbor_list` returns one only when asked
+(``images=True``), and keeps the ``(N, K)`` minimum-image fast path for cells that do not need it.
 """
 
 from __future__ import annotations
@@ -27,6 +36,12 @@ def check_box(structure: Structure, reach: float) -> None:
             )
 
 
+def needs_images(structure: Structure, reach: float) -> bool:
+    """True if some periodic cell length is not above ``2 * reach`` (minimum image is not enough)."""
+    box = np.asarray(structure.box)
+    return any(per and length <= 2.0 * reach for length, per in zip(box, structure.periodic))
+
+
 def neighbor_list(
     structure: Structure,
     cutoff: float,
@@ -34,6 +49,7 @@ def neighbor_list(
     skin: float = 0.0,
     capacity: int | None = None,
     multiple: int = 4,
+    images: bool = False,
 ) -> np.ndarray:
     """All neighbours within ``cutoff + skin`` of each atom, as an ``(N, K)`` padded index array.
 
@@ -43,12 +59,16 @@ def neighbor_list(
       skin: extra margin so the list stays valid for small displacements.
       capacity: fixed ``K`` (raises if too small); default is the largest count rounded up to a
         multiple of ``multiple`` (fewer distinct shapes, fewer recompilations).
+      images: if the cell is too short for the minimum image along a periodic axis, return an
+        ``(N, K, 1 + d)`` image list (:func:`image_neighbor_list`) instead of raising.
     """
     if cutoff <= 0:
         raise ValueError(f"cutoff: must be positive, got {cutoff}")
     if skin < 0:
         raise ValueError(f"skin: must be non-negative, got {skin}")
     reach = float(cutoff) + float(skin)
+    if images and needs_images(structure, reach):
+        return image_neighbor_list(structure, cutoff, skin=skin, capacity=capacity, multiple=multiple)
     check_box(structure, reach)
     pos = np.asarray(structure.positions, dtype=np.float64)
     if not np.all(np.isfinite(pos)):
@@ -78,23 +98,107 @@ def neighbor_list(
     return idx
 
 
+def image_neighbor_list(
+    structure: Structure,
+    cutoff: float,
+    *,
+    skin: float = 0.0,
+    capacity: int | None = None,
+    multiple: int = 4,
+    max_block: int = 4_000_000,
+) -> np.ndarray:
+    """Neighbours over all periodic images within ``cutoff + skin``: ``(N, K, 1 + d)`` int32.
+
+    Row ``i`` lists ``[j, n_1, ..., n_d]`` for every atom ``j`` and integer image shift ``n`` with
+    ``|x_j + n * box - x_i| < cutoff + skin`` (``(j, n) != (i, 0)``), so an atom may appear several
+    times, itself included (its own images). Positions are taken as they are (not wrapped); padding
+    rows are ``[N, 0, ..., 0]``. Works for any cell size (cost O(N² × images), in blocks of rows of
+    at most ``max_block`` distances); :func:`neighbor_list` stays the fast path for large cells.
+    """
+    if cutoff <= 0:
+        raise ValueError(f"cutoff: must be positive, got {cutoff}")
+    if skin < 0:
+        raise ValueError(f"skin: must be non-negative, got {skin}")
+    reach = float(cutoff) + float(skin)
+    pos = np.asarray(structure.positions, dtype=np.float64)
+    if not np.all(np.isfinite(pos)):
+        raise ValueError("positions: non-finite coordinates; cannot build a neighbour list")
+    n, d = pos.shape
+    box = np.asarray(structure.box, dtype=np.float64)
+    per = np.asarray(structure.periodic, dtype=bool)
+    # x = w + c * box with w in the cell and c integer (periodic axes); images are searched for the
+    # wrapped differences and converted back to shifts of the raw positions.
+    cell = np.where(per, np.floor(pos / box), 0.0)
+    w = pos - cell * box
+    m = np.where(per, np.ceil(reach / box).astype(int) + 1, 0)
+    grids = np.meshgrid(*[np.arange(-k, k + 1) for k in m], indexing="ij")
+    shifts = np.stack([g.ravel() for g in grids], axis=1)  # (M, d)
+    offsets = shifts * box
+    rows = max(1, int(max_block // max(1, n * len(shifts))))
+    found_i, found_j, found_s = [], [], []
+    for start in range(0, n, rows):
+        i_blk = np.arange(start, min(n, start + rows))
+        diff = w[None, :, :] - w[i_blk, None, :]  # (b, N, d)
+        dist2 = np.sum((diff[:, :, None, :] + offsets[None, None, :, :]) ** 2, axis=-1)  # (b, N, M)
+        hit = dist2 < reach * reach
+        zero = int(np.flatnonzero(np.all(shifts == 0, axis=1))[0])
+        hit[np.arange(len(i_blk)), i_blk, zero] = False  # the atom itself
+        bi, bj, bm = np.nonzero(hit)
+        gi = i_blk[bi]
+        found_i.append(gi)
+        found_j.append(bj)
+        found_s.append(shifts[bm] - cell[bj].astype(int) + cell[gi].astype(int))
+    src = np.concatenate(found_i)
+    dst = np.concatenate(found_j)
+    sft = np.concatenate(found_s).reshape(-1, d)
+    counts = np.bincount(src, minlength=n)
+    kmax = int(counts.max()) if len(src) else 0
+    if capacity is None:
+        k = max(multiple, int(np.ceil(kmax / multiple) * multiple))
+    else:
+        k = int(capacity)
+        if kmax > k:
+            raise ValueError(f"capacity: {k} is too small, an atom has {kmax} neighbours (with images)")
+    out = np.zeros((n, k, 1 + d), dtype=np.int32)
+    out[:, :, 0] = n
+    if len(src):
+        order = np.lexsort((*sft.T[::-1], dst, src))
+        src, dst, sft = src[order], dst[order], sft[order]
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        slot = np.arange(len(src)) - starts[src]
+        out[src, slot, 0] = dst
+        out[src, slot, 1:] = sft
+    return out
+
+
 def fixed_capacity_lists(
-    structure: Structure, cutoffs, skin: float, capacity: tuple[int, ...] = (), headroom: float = 1.2
+    structure: Structure,
+    cutoffs,
+    skin: float,
+    capacity: tuple[int, ...] = (),
+    headroom: float = 1.2,
+    images: bool = False,
 ) -> tuple[tuple[np.ndarray, ...], tuple[int, ...]]:
     """One list per cutoff padded to a fixed width; returns ``(lists, capacity)``.
 
     ``capacity`` holds the widths of the previous call (empty at the first); a width grows (with
     ``headroom``) only when a list no longer fits, so jitted shapes stay fixed across rebuilds. The
-    argument is not modified: pass the returned capacity to the next call.
+    argument is not modified: pass the returned capacity to the next call. ``images``: allow image
+    lists for small cells (see :func:`neighbor_list`; only for callers that do not wrap positions
+    between rebuilds).
     """
     out, cap = [], list(capacity)
     for t, cut in enumerate(cutoffs):
-        idx = neighbor_list(structure, cut, skin=skin)
+        idx = neighbor_list(structure, cut, skin=skin, images=images)
         if len(cap) <= t:
             cap.append(int(np.ceil(headroom * idx.shape[1] / 4) * 4))
         elif idx.shape[1] > cap[t]:
             cap[t] = int(np.ceil(headroom * idx.shape[1] / 4) * 4)
-        out.append(np.pad(idx, ((0, 0), (0, cap[t] - idx.shape[1])), constant_values=len(idx)))
+        widths = ((0, 0), (0, cap[t] - idx.shape[1])) + ((0, 0),) * (idx.ndim - 2)
+        padded = np.pad(idx, widths, constant_values=len(idx))
+        if idx.ndim == 3:
+            padded[:, idx.shape[1] :, 1:] = 0  # padding rows [N, 0, ..., 0]
+        out.append(padded)
     return tuple(out), tuple(cap)
 
 

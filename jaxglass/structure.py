@@ -20,25 +20,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import space as _space
+from ._masses import ATOMIC_MASSES  # noqa: F401  (the one mass table, re-exported here)
 from .space import displacement  # noqa: F401  (re-exported: older import path)
-
-# Standard atomic weights (amu), IUPAC 2013 abridged values.
-ATOMIC_MASSES: dict[str, float] = {
-    "H": 1.008,
-    "B": 10.81,
-    "C": 12.011,
-    "N": 14.007,
-    "O": 15.999,
-    "Al": 26.9815385,
-    "Si": 28.085,
-    "Fe": 55.845,
-    "Ni": 58.6934,
-    "Cu": 63.546,
-    "Ge": 72.630,
-    "Zr": 91.224,
-    "Ag": 107.8682,
-    "Au": 196.966569,
-}
 
 #: Species names used for reduced-unit Lennard-Jones particles (unit mass).
 LJ_TYPES = ("A", "B")

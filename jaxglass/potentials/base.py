@@ -167,17 +167,26 @@ class Potential:
     def neighbors(self, structure: Structure, skin: float = 0.0) -> tuple[np.ndarray, ...]:
         """One padded neighbour list per term (host-side)."""
         self.check(structure)
-        return tuple(neighbor_list(structure, t.cutoff, skin=skin) for t in self.terms)
+        return tuple(neighbor_list(structure, t.cutoff, skin=skin, images=True) for t in self.terms)
 
     # -- pure functions (jit / grad / vmap) ----------------------------------------------------
-    def site_energies(self, structure: Structure, nbrs: Sequence[jax.Array]) -> jax.Array:
-        """Per-atom energies ``(N,)`` summed over terms."""
+    def site_energies(
+        self, structure: Structure, nbrs: Sequence[jax.Array], deformation: jax.Array | None = None
+    ) -> jax.Array:
+        """Per-atom energies ``(N,)`` summed over terms.
+
+        ``deformation``: an optional ``(d, d)`` matrix ``F`` applied to every neighbour vector
+        (``r -> F r``), i.e. the energy after the affine deformation of cell and positions by ``F``
+        (with the same neighbours); its gradient at ``F = I`` is the virial (stress × volume).
+        """
         if len(nbrs) != len(self.terms):
             raise ValueError(f"nbrs: expected {len(self.terms)} neighbour lists, got {len(nbrs)}")
         sp = jnp.asarray(self.species_map(structure))[structure.species]
         total = jnp.zeros(structure.n_atoms, dtype=structure.positions.dtype)
         for term, idx in zip(self.terms, nbrs):
             dr, mask, sj = local_environment(structure, jnp.asarray(idx), sp, term.cutoff)
+            if deformation is not None:
+                dr = jnp.where(mask[..., None], dr @ jnp.asarray(deformation).T, dr)
             total = total + jax.vmap(term.site)(dr, mask, sp, sj)
         return total
 
@@ -195,13 +204,29 @@ class Potential:
         return f
 
 
+def neighbor_index(idx: jax.Array) -> jax.Array:
+    """The ``(N, K)`` neighbour indices of a list (the first column of an image list)."""
+    return idx[..., 0] if idx.ndim == 3 else idx
+
+
 def local_environment(structure: Structure, idx: jax.Array, sp: jax.Array, cutoff: float):
-    """Neighbour vectors ``(N, K, d)`` (padding replaced by a safe far vector), mask, species."""
+    """Neighbour vectors ``(N, K, d)`` (padding replaced by a safe far vector), mask, species.
+
+    ``idx`` is an ``(N, K)`` minimum-image list or an ``(N, K, 1 + d)`` image list (index and
+    integer image shift, see :func:`jaxglass.neighbors.image_neighbor_list`).
+    """
     n, d = structure.positions.shape
     pos = structure.positions
+    if idx.ndim == 3:
+        shifts, idx = idx[..., 1:], idx[..., 0]
+    else:
+        shifts = None
     mask = idx < n
     safe_idx = jnp.where(mask, idx, 0)
-    dr = displacement(pos[safe_idx] - pos[:, None, :], structure.box, structure.periodic)
+    if shifts is None:
+        dr = displacement(pos[safe_idx] - pos[:, None, :], structure.box, structure.periodic)
+    else:
+        dr = pos[safe_idx] - pos[:, None, :] + shifts.astype(pos.dtype) * structure.box
     far = jnp.zeros((d,), pos.dtype).at[0].set(2.0 * cutoff + 1.0)
     dr = jnp.where(mask[..., None], dr, far)
     sj = jnp.where(mask, sp[safe_idx], 0)

@@ -366,11 +366,15 @@ def read_setfl(
     spline: str = "lammps",
     name: str | None = None,
     citation: str | None = None,
+    elements: Sequence[str] | None = None,
 ) -> EAMPotential:
     """A LAMMPS ``eam/alloy`` (setfl) file as a multi-species EAM potential.
 
     Args:
       path: the setfl file.
+      elements: the elements to use and their order (the potential's ``species``), a subset of
+        the file's elements, as the element names after the file in LAMMPS's ``pair_coeff``;
+        default: all of the file's elements in the file's order.
       spline: ``"lammps"`` (default) reproduces LAMMPS's interpolation and energies exactly
         (C1, see the module docstring); ``"cubic"`` is the C2 not-a-knot cubic spline through
         the same nodes.
@@ -378,12 +382,14 @@ def read_setfl(
       citation: default: the file's three comment lines.
 
     Returns:
-      An :class:`EAMPotential` with ``species`` in the file's element order, the file's cutoff,
+      An :class:`EAMPotential` with ``species`` in ``elements`` order, the file's cutoff,
       and ``masses`` / ``atomic_numbers`` from the element lines.
     """
     if spline not in ("lammps", "cubic"):
         raise ValueError(f"spline: expected 'lammps' or 'cubic', got {spline!r}")
     data = parse_setfl(path)
+    if elements is not None:
+        data = _select_elements(data, elements, path)
     coef_fn = lammps_spline_coefficients if spline == "lammps" else _c2_spline_coefficients
     nel = len(data.elements)
     z_coef = np.stack([np.stack([coef_fn(data.z2r[i, j]) for j in range(nel)]) for i in range(nel)])
@@ -401,6 +407,27 @@ def read_setfl(
         params, _setfl_functions, _setfl_site, data.cutoff, data.elements,
         name or Path(path).name, citation,
         dict(zip(data.elements, data.masses)), dict(zip(data.elements, data.atomic_numbers)),
+    )
+
+
+def _select_elements(data: SetflData, elements: Sequence[str], path) -> SetflData:
+    """The tables of ``elements`` (a subset of the file's, in the given order)."""
+    elements = tuple(str(e) for e in elements)
+    missing = [e for e in elements if e not in data.elements]
+    if missing or not elements or len(set(elements)) != len(elements):
+        raise ValueError(
+            f"elements: {list(elements)} must be distinct elements of the setfl file {path} "
+            f"(it has {list(data.elements)}); missing {missing}"
+        )
+    k = [data.elements.index(e) for e in elements]
+    return dataclasses.replace(
+        data,
+        elements=elements,
+        atomic_numbers=tuple(data.atomic_numbers[i] for i in k),
+        masses=tuple(data.masses[i] for i in k),
+        frho=data.frho[k],
+        rhor=data.rhor[k],
+        z2r=data.z2r[np.ix_(k, k)],
     )
 
 
