@@ -162,7 +162,8 @@ def main() -> None:
             tmp = Path(args.out).with_suffix(".tmp")
             tmp.write_text(json.dumps(dict(meta=meta, rows=rows), indent=1))
             os.replace(tmp, args.out)
-    print("| family | N | route | device | structure s | first s (JIT) | steady s | s per HVP | ns/HVP/atom | peak GB |")
+    print("| family | N | route | device | structure s | first s (JIT) | steady s | s per HVP | ns/HVP/atom "
+          "| peak GB |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         if "error" in r:

@@ -13,7 +13,8 @@ from jaxglass.potentials import kob_andersen
 def test_replica_grid():
     assert replica_grid(100, 1000, (True, True, True)) == (2, 2, 3)  # 1200 >= 1000, trimmed from 2700
     assert replica_grid(100, 100, (True, True, True)) == (1, 1, 1)
-    for nb, n, per in [(800, 100_000, (True, True, False)), (864, 1_000_000, (True,) * 3), (256, 10_000, (True,) * 2)]:
+    cases = [(800, 100_000, (True, True, False)), (864, 1_000_000, (True,) * 3), (256, 10_000, (True,) * 2)]
+    for nb, n, per in cases:
         reps = np.array(replica_grid(nb, n, per))
         assert nb * reps.prod() >= n  # the target is met ...
         for a in np.flatnonzero(per):  # ... and no axis can lose a replica without missing it
