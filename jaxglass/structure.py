@@ -183,7 +183,8 @@ def make_structure(
       wrap: wrap periodic coordinates into ``[0, box)``.
 
     Raises:
-      ValueError / TypeError naming the offending field.
+      ValueError: a bad value; the message names the offending field.
+      TypeError: a bad type; the message names the offending field.
     """
     pos = np.asarray(positions, dtype=np.float64)
     if pos.ndim != 2 or pos.shape[1] not in (2, 3):
