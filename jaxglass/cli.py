@@ -284,8 +284,10 @@ def cmd_spectra(args) -> int:
     f = np.asarray(m.frequencies)
     n_imag = m.n_imaginary()
     if n_imag:
-        print(f"jaxglass: warning: {n_imag} imaginary mode(s); they are left out; relax the structure "
-              "first (--relax)", file=sys.stderr)
+        print(f"jaxglass: {'warning' if args.allow_imaginary else 'error'}: {n_imag} imaginary mode(s); they "
+              "are left out of the spectrum; relax the structure first (--relax)"
+              + ("" if args.allow_imaginary else " or accept them with --allow-imaginary (exit status 4)"),
+              file=sys.stderr)
     sigma = args.sigma if args.sigma is not None else 0.01 * float(f.max())
     if not sigma > 0:
         raise ValueError(f"--sigma: broadening must be positive (THz), got {sigma}")
@@ -353,7 +355,7 @@ def cmd_spectra(args) -> int:
     _atomic_write_text(out / "spectrum.json", json.dumps(meta, indent=2))
     print(f"spectra: {args.kind} of {s.n_atoms} atoms ({sp.unit}); wrote {out / 'spectrum.csv'}, "
           f"{out / 'spectrum.npz'}{', ' + str(out / 'spectrum.png') if plt is not None else ''}")
-    return 0
+    return EXIT_IMAGINARY if n_imag and not args.allow_imaginary else 0
 
 
 def _write_csv(path: Path, table: np.ndarray, header: str) -> None:
@@ -1262,6 +1264,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--n-points", type=int, default=500, help="points of the frequency grid")
     sp.add_argument("--relax", action="store_true", help="minimise before computing modes")
     sp.add_argument("--fmax", type=float, default=1e-4, help="force tolerance of --relax (eV/Å)")
+    sp.add_argument("--allow-imaginary", action="store_true",
+                    help="exit 0 even with imaginary modes (else exit status 4; they are left out)")
     sp.add_argument("--out", default="out/spectra", help="output folder (spectrum.csv/.npz/.png/.json)")
     sp.set_defaults(func=cmd_spectra)
     g = sub.add_parser("generate", help="build (or resume) a dataset of glasses with RDFs and PDOS")
