@@ -66,7 +66,7 @@ def test_bad_structure_files_exit_2_with_the_file_named(tmp_path, capsys):
     assert rc == 2 and "missing.xyz: no such structure file" in err
 
 
-def test_out_checked_before_computing(tmp_path, capsys):
+def test_out_checked_before_computing(tmp_path, capsys, monkeypatch):
     f = tmp_path / "taken"
     f.write_text("keep me")
     for argv in (["quench", "--n", "20"], ["generate", "--system", "lj2d", "--n-structures", "2"]):
@@ -75,8 +75,13 @@ def test_out_checked_before_computing(tmp_path, capsys):
     assert f.read_text() == "keep me"
     rc, _, err = _run(capsys, ["train", "--features", str(f), "--targets", str(f), "--out", str(tmp_path)])
     assert rc == 2 and "is an existing folder; give a file name" in err
-    # a finished computation is never thrown away: an unwritable folder falls back to a fresh one
+    # a finished computation is never thrown away: an output folder that cannot be created (the path
+    # became a file meanwhile) falls back to a fresh folder in the working directory
     assert cli._writable_dir(tmp_path / "new") == tmp_path / "new"
+    monkeypatch.chdir(tmp_path)
+    alt = cli._writable_dir(f / "sub")
+    assert alt.parent == tmp_path and alt.name.startswith("jaxglass-out-") and alt.is_dir()
+    assert "writing the results to" in capsys.readouterr().err
 
 
 def test_pdos_exit_status_for_imaginary_modes_and_unconverged_relaxation(tmp_path, capsys):
