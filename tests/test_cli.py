@@ -93,7 +93,6 @@ def test_pdos_exit_status_for_imaginary_modes_and_unconverged_relaxation(tmp_pat
     rc, _, err = _run(capsys, base + ["--out", str(tmp_path / "a")])
     assert rc == 4 and "imaginary mode(s)" in err and "--allow-imaginary" in err
     assert (tmp_path / "a" / "pdos.npz").is_file()  # written before the exit status reports it
-    assert _run(capsys, base + ["--allow-imaginary", "--out", str(tmp_path / "b")])[0] == 0
     rc, _, err = _run(capsys, base + ["--relax", "--max-steps", "2", "--out", str(tmp_path / "c")])
     assert rc == 3 and "did not converge" in err and "--allow-unconverged" in err
     rc, _, _ = _run(capsys, base + ["--relax", "--max-steps", "2", "--allow-unconverged", "--allow-imaginary",
@@ -132,6 +131,23 @@ def test_incomplete_corrupt_and_incompatible_datasets(tmp_path, capsys):
     assert rc == 0 and model.is_file()
     rc, _, err = _run(capsys, ["plot", str(ds), "--out", str(tmp_path / "p.png")])
     assert rc == 2 and "--partial" in err
+    # predict from a structure file with a dataset model: its grid, σ, dimension and species
+    from jaxglass.generate import random_packing
+    from jaxglass.structure import write
+
+    glass = _ab_glass(80)  # box 8.2 > 2 (r_max + 5σ)
+    write(str(tmp_path / "g.extxyz"), glass)
+    rc, _, err = _run(capsys, ["predict", str(model), "--structure", str(tmp_path / "g.extxyz"), "--out",
+                               str(tmp_path / "pred")])
+    assert rc == 0, err
+    cfg = data.load_dataset(ds, allow_partial=True).config
+    want = rdf(glass, cfg.r_grid(), cfg.r_sigma).total
+    got = np.load(tmp_path / "pred" / "predictions.npz")["features"][0]
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-9)
+    write(str(tmp_path / "g3.extxyz"), random_packing(30, 1.2, 3, {"A": 1.0}, min_distance=0.7, seed=0))
+    rc, _, err = _run(capsys, ["predict", str(model), "--structure", str(tmp_path / "g3.extxyz"), "--out",
+                               str(tmp_path / "pred")])
+    assert rc == 2 and "is 3D, the model was trained on 2D structures" in err
     # another grid or another system: refused, naming the difference
     other = tmp_path / "other"
     _fake_dataset(other, n_r=12)
