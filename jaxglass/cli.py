@@ -457,7 +457,7 @@ def cmd_train(args) -> int:
     if args.dataset is None:
         raise UserError("train: give a dataset directory (from `jaxglass generate`) or your own arrays: "
                         "--features X.npy --targets Y.npy")
-    for opt in ("split", "r_grid", "omega_grid", "r_sigma"):
+    for opt in ("split", "r_grid", "omega_grid", "r_sigma", "l1", "l2"):
         if getattr(args, opt) is not None:
             raise UserError(f"--{opt.replace('_', '-')}: only with --features/--targets (a dataset "
                             "directory has its own grids and split)")
@@ -596,11 +596,25 @@ def _estimator(kind: str, args, **axes):
     from .models import CNN, ElasticNet, Lasso, Ridge
 
     if kind == "cnn":
+        if args.l1 is not None or args.l2 is not None:
+            raise UserError("--l1/--l2: penalties of the linear models; the CNN has none")
         kw = dict(seed=args.seed)
         if args.cnn_max_epochs is not None:
             kw["max_epochs"] = args.cnn_max_epochs
         return CNN(**kw, **axes)
-    return {"ridge": Ridge, "lasso": Lasso, "elastic-net": ElasticNet}[kind](**axes)
+    for opt in ("l1", "l2"):
+        v = getattr(args, opt)
+        if v is not None and not v >= 0:
+            raise UserError(f"--{opt}: a penalty must be >= 0, got {v}")
+    if kind == "ridge":
+        if args.l1 is not None:
+            raise UserError("--l1: ridge has no L1 penalty; use --model lasso or elastic-net")
+        return Ridge(l2=args.l2, **axes)
+    if kind == "lasso":
+        if args.l2 is not None:
+            raise UserError("--l2: lasso has no L2 penalty; use --model elastic-net")
+        return Lasso(l1=args.l1, **axes)
+    return ElasticNet(l1=args.l1, l2=args.l2, **axes)
 
 
 def _train_arrays(args, out: Path) -> int:
@@ -1137,6 +1151,12 @@ def _add_train_args(t) -> None:
     t.add_argument("--r-unit", default="Å", help="with --features: length unit of the r grid")
     t.add_argument("--omega-unit", default="THz", help="with --features: unit of the frequency grid")
     t.add_argument("--y-unit", default=None, help="with --features: unit of the targets (None: 1/OMEGA_UNIT)")
+    t.add_argument("--l1", type=float, default=None,
+                   help="with --features: fixed L1 penalty of lasso/elastic-net (None: cross-validated on "
+                        "the estimator's default grid)")
+    t.add_argument("--l2", type=float, default=None,
+                   help="with --features: fixed L2 penalty of ridge/elastic-net (None: cross-validated; "
+                        "fixing it makes the elastic-net search one-dimensional and much faster)")
     t.add_argument("--r-sigma", type=float, default=None,
                    help="with --features: Gaussian width of your g(r) smoothing (r unit); stored so that "
                         "`predict --structure/--sq` can compute matching g(r)")

@@ -219,6 +219,12 @@ def test_train_evaluate_predict_on_plain_arrays(tmp_path, capsys):
     rc, _, err = _run(capsys, ["train", *xy, "--r-grid", str(tmp_path / "f.npy"), "--out",
                                str(tmp_path / "m2.npz")])
     assert rc == 2 and "--r-grid: 30 values" in err
+    rc, _, err = _run(capsys, ["train", *xy, "--model", "ridge", "--l1", "0.1", "--out",
+                               str(tmp_path / "m3.npz")])
+    assert rc == 2 and "ridge has no L1 penalty" in err
+    # a fixed penalty skips the cross-validation and is stored
+    rc, _, err = _run(capsys, ["train", *xy, "--l2", "1e-4", "--out", str(tmp_path / "m4.npz")])
+    assert rc == 0 and load_estimator(tmp_path / "m4.npz").l2_ == 1e-4
 
 
 def test_sq_to_gr_transform_against_analytic_references():
