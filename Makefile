@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench docs clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ test: $(VENV)/.test-installed
 
 lint: $(VENV)/.test-installed
 	$(VENV)/bin/ruff check jaxglass tests benchmarks examples
+
+# API reference (mkdocs + mkdocstrings) from the docstrings into out/site; --strict: warnings fail
+docs: $(VENV)/bin/python
+	$(PY) -m pip install -q -e ".[docs]"
+	$(VENV)/bin/mkdocs build --strict
 
 bench: $(VENV)/.test-installed
 	$(PY) -m pip install -q -e ".[bench]"

@@ -34,12 +34,13 @@ def atomic_write_text(path, text: str, encoding: str = "utf-8") -> Path:
     return atomic_write_bytes(path, text.encode(encoding))
 
 
-def atomic_savez(path, arrays: dict[str, Any]) -> Path:
-    """``numpy.savez`` of ``arrays`` exactly at ``path`` (no ``.npz`` appended), atomically."""
+def atomic_savez(path, arrays: dict[str, Any], *, compressed: bool = False) -> Path:
+    """``numpy.savez`` (``savez_compressed`` if ``compressed``) of ``arrays`` exactly at ``path`` (no
+    ``.npz`` appended), atomically."""
     import io
 
     import numpy as np
 
     buf = io.BytesIO()
-    np.savez(buf, **arrays)
+    (np.savez_compressed if compressed else np.savez)(buf, **arrays)
     return atomic_write_bytes(path, buf.getvalue())

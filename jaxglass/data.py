@@ -106,6 +106,9 @@ class DatasetConfig:
             raise ValueError(f"system: unknown family {system!r}; choose one of {sorted(FAMILIES)}")
         if n_structures < 1:
             raise ValueError(f"n_structures: must be at least 1, got {n_structures}")
+        if n_atoms is not None and n_atoms < 2:
+            raise ValueError(f"n_atoms: need at least 2 atoms per structure, got {n_atoms}; "
+                             "omit it for the family default")
         if size not in ("small", "paper"):
             raise ValueError(f"size: expected 'small' or 'paper', got {size!r}")
         fam = FAMILIES[system]
@@ -225,11 +228,28 @@ def _record_path(out: Path, k: int) -> Path:
 
 
 def _write_record(out: Path, k: int, rec: dict[str, Any]) -> None:
-    path = _record_path(out, k)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
-    np.savez(tmp, **rec)
-    os.replace(tmp, path)
+    from ._io import atomic_savez
+
+    atomic_savez(_record_path(out, k), rec)
+
+
+def _read_manifest(man: Path) -> dict[str, Any]:
+    """The parsed ``manifest.json``; a corrupt or foreign file raises ``ValueError`` naming it."""
+    try:
+        meta = json.loads(man.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(
+            f"{man}: corrupt manifest ({err}); remove the directory or choose another --out"
+        ) from err
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ValueError(f"{man}: not a jaxglass dataset manifest; choose another --out")
+    if not isinstance(meta.get("config"), dict):
+        raise ValueError(f"{man}: corrupt manifest (no 'config' entry); remove the directory")
+    try:
+        DatasetConfig(**meta["config"])
+    except TypeError as err:
+        raise ValueError(f"{man}: corrupt manifest (config: {err}); remove the directory") from err
+    return meta
 
 
 def read_record(path: Path) -> dict[str, Any]:
@@ -253,26 +273,21 @@ def _check_manifest(out: Path, cfg: DatasetConfig) -> None:
     man = out / "manifest.json"
     want = dict(format=FORMAT, format_version=FORMAT_VERSION, config=dataclasses.asdict(cfg))
     if man.exists():
-        try:
-            have = json.loads(man.read_text())
-        except json.JSONDecodeError as err:
-            raise ValueError(
-                f"{man}: corrupt manifest ({err}); remove the directory or choose another --out"
-            ) from err
-        if not isinstance(have, dict) or have.get("format") != FORMAT:
-            raise ValueError(f"{man}: not a jaxglass dataset manifest; choose another --out")
+        have = _read_manifest(man)
         old = have.get("config", {})
         diff = {
             key: (old.get(key), v)
             for key, v in want["config"].items()
             if key != "n_structures" and old.get(key) != v
         }
-        if diff:
+        # a manifest without any finished record (a build that failed at once) holds no work: replace it
+        finished = (out / "structures").is_dir() and any((out / "structures").glob("[0-9]*.npz"))
+        if diff and finished:
             raise ValueError(
                 f"{out}: holds a dataset built with different settings {diff} (on disk, requested); "
                 "resume with the same settings or choose another --out"
             )
-        if old.get("n_structures", 0) >= cfg.n_structures:
+        if not diff and old.get("n_structures", 0) >= cfg.n_structures:
             return
     elif out.exists() and any(p for p in out.iterdir() if not p.name.startswith(".")):
         raise ValueError(
@@ -286,9 +301,9 @@ def _check_manifest(out: Path, cfg: DatasetConfig) -> None:
         freq_unit=FAMILIES[cfg.system].freq_unit,
         length_unit=FAMILIES[cfg.system].length_unit,
     )
-    tmp = man.with_name(".manifest.tmp")
-    tmp.write_text(json.dumps(want, indent=1))
-    os.replace(tmp, man)
+    from ._io import atomic_write_text
+
+    atomic_write_text(man, json.dumps(want, indent=1))
 
 
 #: Memory one worker is planned with when the LocalCluster is sized to the machine (bytes): a
@@ -483,7 +498,7 @@ def build_dataset(
     out = Path(out).resolve()
     _check_manifest(out, cfg)
     todo = pending_structures(out, cfg)
-    for stale in (out / "structures").glob(".*.tmp.npz") if (out / "structures").exists() else []:
+    for stale in (out / "structures").glob(".*.tmp*") if (out / "structures").exists() else []:
         stale.unlink()  # leftovers of an interrupted write; their structures are in `todo`
     rep = _Progress(out, cfg, len(todo), progress)
     mode = ("in this process" if not scheduler and workers == 0 else
@@ -710,20 +725,26 @@ def load_dataset(path: str | Path, *, allow_partial: bool = True) -> Dataset:
     """Stack the finished records of a dataset directory (missing ones skipped if ``allow_partial``)."""
     path = Path(path)
     man = path / "manifest.json"
+    if not path.is_dir():
+        raise ValueError(f"{path}: no such dataset directory" if not path.exists() else
+                         f"{path}: is a file, not a dataset directory")
     if not man.exists():
         raise ValueError(f"{path}: no manifest.json, not a jaxglass dataset")
-    meta = json.loads(man.read_text())
-    if meta.get("format") != FORMAT:
-        raise ValueError(f"{man}: not a jaxglass dataset manifest")
+    meta = _read_manifest(man)
     cfg = DatasetConfig(**meta["config"])
+    missing = [k for k in range(cfg.n_structures) if not _record_path(path, k).exists()]
+    if missing and not allow_partial:
+        raise ValueError(
+            f"{path}: incomplete dataset, {cfg.n_structures - len(missing)} of {cfg.n_structures} "
+            f"structures finished (missing {missing[:5]}{' ...' if len(missing) > 5 else ''}); finish it "
+            "(rerun `jaxglass generate` with the same settings) or accept it as is (--partial)"
+        )
     recs, idx = [], []
+    skip = set(missing)
     for k in range(cfg.n_structures):
-        p = _record_path(path, k)
-        if not p.exists():
-            if allow_partial:
-                continue
-            raise ValueError(f"{p}: missing; resume the build first")
-        recs.append(read_record(p))
+        if k in skip:
+            continue
+        recs.append(read_record(_record_path(path, k)))
         idx.append(k)
     if not recs:
         raise ValueError(f"{path}: no finished structures yet")
@@ -783,7 +804,7 @@ def export_dataset(path: str | Path, out_file: str | Path) -> dict[str, Any]:
     man = path / "manifest.json"
     if not man.exists():
         raise ValueError(f"{path}: no manifest.json, not a jaxglass dataset")
-    manifest = json.loads(man.read_text())
+    manifest = _read_manifest(man)
     cfg = DatasetConfig(**manifest["config"])
     idx = [k for k in range(cfg.n_structures) if _record_path(path, k).exists()]
     if not idx:
@@ -820,10 +841,9 @@ def export_dataset(path: str | Path, out_file: str | Path) -> dict[str, Any]:
         arrays[key] = np.stack([r[key] for r in recs])
     for key in EXPORT_FLOAT32:
         arrays[key] = np.asarray(arrays[key], np.float32)
-    out_file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_file.with_name(f".{out_file.name}.{os.getpid()}.tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    os.replace(tmp, out_file)
+    from ._io import atomic_savez
+
+    atomic_savez(out_file, arrays, compressed=True)
     size = out_file.stat().st_size
     return dict(n_structures=len(idx), n_atoms_total=int(arrays["n_atoms"].sum()), bytes=size,
                 bytes_per_structure=size / len(idx))
@@ -855,10 +875,9 @@ def import_dataset(file: str | Path, out: str | Path) -> list[int]:
     _check_manifest(out, cfg)  # creates out/manifest.json, or checks that an existing dataset matches
     if fresh:  # keep the original provenance (version, creation time, grids) and say where it came from
         manifest["imported_from"] = dict(file=str(file), precision="float32: " + ", ".join(EXPORT_FLOAT32))
-        man = out / "manifest.json"
-        tmp = man.with_name(".manifest.tmp")
-        tmp.write_text(json.dumps(manifest, indent=1))
-        os.replace(tmp, man)
+        from ._io import atomic_write_text
+
+        atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=1))
     atom_end = np.cumsum(d["n_atoms"])
     mode_end = np.cumsum(d["n_modes"])
     meta = json.loads(str(d["meta"]))

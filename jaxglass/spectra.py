@@ -365,11 +365,11 @@ def pdos(
     >>> from jaxglass.generate import random_packing
     >>> from jaxglass.potentials import kob_andersen
     >>> jaxglass.enable_x64()
-    >>> s = random_packing(12, 1.2, 2, {"A": 1.0}, min_distance=0.8, seed=0)
+    >>> s = random_packing(64, 1.2, 2, {"A": 1.0}, min_distance=0.7, seed=0)
     >>> pot = kob_andersen(); nb = pot.neighbors(s); grid = jnp.linspace(0.0, 40.0, 81)
     >>> g = jax.grad(lambda x: pdos(pot, s.with_positions(x), grid, 2.0, nbrs=nb).total[20])(s.positions)
     >>> g.shape, bool(jnp.all(jnp.isfinite(g)))
-    ((12, 2), True)
+    ((64, 2), True)
     """
     if _route(method, potential, structure, m) == "host":
         if m is None:

@@ -166,7 +166,8 @@ def make_structure(
       wrap: wrap periodic coordinates into ``[0, box)``.
 
     Raises:
-      ValueError / TypeError naming the offending field.
+      ValueError: a bad value; the message names the offending field.
+      TypeError: a bad type; the message names the offending field.
     """
     pos = np.asarray(positions, dtype=np.float64)
     if pos.ndim != 2 or pos.shape[1] not in (2, 3):
@@ -353,9 +354,63 @@ def write(path: str, structure: Structure, **kwargs: Any) -> None:
     ase.io.write(path, to_ase(structure), **kwargs)
 
 
-def read(path: str, index: Any = -1, *, min_distance: float | None = 0.5) -> Structure:
-    """Read a structure with ase (any format ase reads; orthorhombic cells)."""
+def _ase_read(path, index: Any):
+    """``ase.io.read`` with every failure turned into a ``ValueError`` that names the file and the fix."""
     _require_ase()
     import ase.io
 
-    return from_ase(ase.io.read(path, index=index), min_distance=min_distance)
+    p = str(path)
+    import os
+
+    if not os.path.exists(p):
+        raise FileNotFoundError(f"{p}: no such structure file")
+    if os.path.isdir(p):
+        raise ValueError(f"{p}: is a folder; give a structure file (extxyz or any format ase reads)")
+    if os.path.getsize(p) == 0:
+        raise ValueError(f"{p}: empty file; give a structure file (extxyz or any format ase reads)")
+    try:
+        return ase.io.read(p, index=index)
+    except KeyError as err:  # ase maps each species symbol to an atomic number
+        sym = err.args[0] if err.args else "?"
+        hint = (
+            "Lennard-Jones types A/B are read only from files written by jaxglass.structure.write "
+            "(species names stored in the extxyz header); otherwise use element symbols"
+            if sym in LJ_TYPES
+            else "use element symbols (e.g. Si, C, Cu)"
+        )
+        raise ValueError(f"{p}: species {sym!r} is not a chemical element; {hint}") from err
+    except (ImportError, MemoryError):
+        raise
+    except Exception as err:  # ase.io.formats.UnknownFileTypeError, XYZError, StopIteration, ...
+        raise ValueError(
+            f"{p}: not a readable structure file ({type(err).__name__}: {err}); give a file ase reads "
+            "(extxyz, LAMMPS data with format=..., POSCAR, cif, ...)"
+        ) from err
+
+
+def read(path: str, index: Any = -1, *, min_distance: float | None = 0.5) -> Structure:
+    """Read a structure with ase (any format ase reads; orthorhombic cells).
+
+    A missing, empty or unreadable file, or a species that is not an element, raises an error that
+    names the file (``FileNotFoundError`` / ``ValueError``), never ase's own exception.
+    """
+    return from_ase(_ase_read(path, index), min_distance=min_distance)
+
+
+def read_frames(path: str, index: Any = ":", *, min_distance: float | None = 0.5) -> list[Structure]:
+    """All frames of a structure file (a trajectory, or a one-frame file) as a list of structures.
+
+    ``index`` is ase's frame selection (``":"`` all, ``"-1"`` last, ``"::10"`` every tenth).
+    """
+    frames = _ase_read(path, index)
+    if not isinstance(frames, list):
+        frames = [frames]
+    if not frames:
+        raise ValueError(f"{path}: no frames selected by index {index!r}")
+    out = []
+    for k, atoms in enumerate(frames):
+        try:
+            out.append(from_ase(atoms, min_distance=min_distance))
+        except ValueError as err:
+            raise ValueError(f"{path}, frame {k}: {err}") from err
+    return out
