@@ -28,6 +28,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _load(path):
+    import jax.numpy as jnp
+    import numpy as np
+
+    from jaxglass.structure import Structure
+
+    d = np.load(path, allow_pickle=False)
+    s = Structure(
+        positions=jnp.asarray(d["positions"]),
+        species=jnp.asarray(d["species"]),
+        box=jnp.asarray(d["box"]),
+        masses=jnp.asarray(d["masses"]),
+        species_names=tuple(str(x) for x in d["species_names"]),
+        periodic=tuple(bool(x) for x in d["periodic"]),
+    )
+    return s, json.loads(str(d["info"]))
+
+
 def _case(args) -> dict:
     import jax
     import jax.numpy as jnp
@@ -35,29 +53,24 @@ def _case(args) -> dict:
 
     import jaxglass
     from jaxglass import kpm, spectra
-    from jaxglass.generate import family_potential
+    from jaxglass.generate import Generated, family_potential
     from jaxglass.generate.large import large_glass
     from jaxglass.hessian import as_f64
-    from jaxglass.structure import Structure
 
     jaxglass.enable_x64()
     out = dict(family=args.family, n_target=args.n, route=args.route, device=str(jax.devices()[0]))
     cache = Path(args.cache) / f"{args.family}-{args.n}-{'relaxed' if args.relax else 'tiled'}.npz"
     t0 = time.perf_counter()
     if cache.exists():
-        d = np.load(cache, allow_pickle=False)
-        s = Structure(
-            positions=jnp.asarray(d["positions"]),
-            species=jnp.asarray(d["species"]),
-            box=jnp.asarray(d["box"]),
-            masses=jnp.asarray(d["masses"]),
-            species_names=tuple(str(x) for x in d["species_names"]),
-            periodic=tuple(bool(x) for x in d["periodic"]),
-        )
+        s, out["structure_info"] = _load(cache)
         pot = family_potential(args.family)
-        out["structure_info"] = json.loads(str(d["info"]))
     else:
-        g = large_glass(args.family, args.n, relax=args.relax, max_steps=args.max_steps)
+        base = None
+        if args.base and (Path(args.base) / f"{args.family}.npz").exists():
+            s0, info0 = _load(Path(args.base) / f"{args.family}.npz")
+            base = Generated(structure=s0, potential=family_potential(args.family), knob=1.0,
+                             knob_values={}, info=info0)
+        g = large_glass(args.family, args.n, base=base, relax=args.relax, max_steps=args.max_steps)
         s, pot = g.structure, g.potential
         out["structure_info"] = g.info
         cache.parent.mkdir(parents=True, exist_ok=True)
@@ -126,6 +139,7 @@ def main() -> None:
     ap.add_argument("--no-relax", dest="relax", action="store_false")
     ap.add_argument("--max-steps", type=int, default=3000)
     ap.add_argument("--cache", default="out/scale")
+    ap.add_argument("--base", default="", help="folder of base glasses {family}.npz to tile (else generated)")
     ap.add_argument("--timeout", type=int, default=1800, help="seconds per case")
     ap.add_argument("--out", default="benchmarks/results/scale_cpu.json")
     ap.add_argument("--case", action="store_true", help=argparse.SUPPRESS)
@@ -138,7 +152,7 @@ def main() -> None:
     rows = []
     base = [sys.executable, __file__, "--case", "--family", args.family, "--moments", str(args.moments),
             "--vectors", str(args.vectors), "--numax", str(args.numax), "--cache", args.cache,
-            "--max-steps", str(args.max_steps)] + ([] if args.relax else ["--no-relax"])
+            "--base", args.base, "--max-steps", str(args.max_steps)] + ([] if args.relax else ["--no-relax"])
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     for n in (int(x) for x in args.sizes.split(",")):
         for route in args.routes.split(","):
