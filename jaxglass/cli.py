@@ -488,6 +488,10 @@ def _add_study_args(p) -> None:
     p.add_argument("--cnn-max-epochs", type=int, default=None, help="CNN training budget (default 300)")
 
 
+#: `generate` / `study` systems: the five families and the alternative Kob-Andersen knobs.
+SYSTEM_CHOICES = ("amc", "lj2d", "lj3d", "sic", "cualzr", "lj2d-comp", "lj3d-comp", "lj2d-quench", "lj3d-quench")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="jaxglass", description=__doc__)
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -529,7 +533,7 @@ def main(argv: list[str] | None = None) -> int:
     sp.add_argument("--out", default="out/spectra")
     sp.set_defaults(func=cmd_spectra)
     g = sub.add_parser("generate", help="build (or resume) a dataset of glasses with RDFs and PDOS")
-    g.add_argument("--system", required=True, choices=("amc", "lj2d", "lj3d", "sic", "cualzr"))
+    g.add_argument("--system", required=True, choices=SYSTEM_CHOICES)
     g.add_argument("--n-structures", type=int, required=True)
     g.add_argument("--out", required=True, help="dataset directory (resumed if it exists)")
     g.add_argument("--size", choices=("small", "paper"), default="small")
@@ -574,7 +578,7 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--out", default=None, help="write the scores as JSON")
     e.set_defaults(func=cmd_evaluate)
     st = sub.add_parser("study", help="linear vs CNN: table, learning curve, weight maps, predictions")
-    st.add_argument("--system", required=True, choices=("amc", "lj2d", "lj3d", "sic", "cualzr"))
+    st.add_argument("--system", required=True, choices=SYSTEM_CHOICES)
     st.add_argument("--out", required=True, help="output folder (study.json, study.md, PNGs)")
     st.add_argument("--dataset", default=None, help="dataset directory (default OUT/dataset)")
     st.add_argument("--n-structures", type=int, default=None,
