@@ -2,7 +2,8 @@
 ψ6 / q6, r_cut = 1.35 σ), mean |ψ6| (2D) / q6 (3D), first-peak height of g(r), low-frequency mode
 fraction (ω < 6), energy per atom, and the physical knob value, in knob bins.
 
-    python examples/lj_knob_order.py out/dev/lj2d-comp out/dev/lj3d-comp ... --out examples/study/lj_knob_order.json
+    python examples/lj_knob_order.py out/dev/lj2d-comp out/dev/lj3d-comp ... \
+        --out examples/study/lj_knob_order.json
 """
 
 import argparse
@@ -42,8 +43,10 @@ for path in args.datasets:
     table = []
     sel0 = knob < 0
     groups = [("crystal", sel0)] if sel0.any() else []
-    groups += [(f"[{a:.1f},{b:.1f}{']' if b == 1 else ')'}", (knob >= a) & ((knob < b) | ((b == 1) & (knob <= 1))))
-               for a, b in zip(edges[:-1], edges[1:])]
+    for a, b in zip(edges[:-1], edges[1:]):
+        last = b == 1
+        in_bin = (knob >= a) & ((knob < b) | (last & (knob <= 1)))
+        groups.append((f"[{a:.1f},{b:.1f}{']' if last else ')'}", in_bin))
     print(f"\n{path.name}: {len(rows)} structures")
     print(f"{'knob':>11} {'n':>3} {'x_B':>6} {'log10 rate':>10} {'cryst':>6} {'order':>6} {'peak':>6} "
           f"{'low-w':>6} {'E/N':>7}")

@@ -489,7 +489,9 @@ def _add_study_args(p) -> None:
 
 
 #: `generate` / `study` systems: the five families and the alternative Kob-Andersen knobs.
-SYSTEM_CHOICES = ("amc", "lj2d", "lj3d", "sic", "cualzr", "lj2d-comp", "lj3d-comp", "lj2d-quench", "lj3d-quench")
+SYSTEM_CHOICES = (
+    "amc", "lj2d", "lj3d", "sic", "cualzr", "lj2d-comp", "lj3d-comp", "lj2d-quench", "lj3d-quench",
+)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -75,14 +75,13 @@ FAMILIES: dict[str, FamilyDefaults] = {
     "amc": FamilyDefaults(160, 800, 60.0, 0.5, 1.0, 6.0, 0.05, ("C",)),
     "lj2d": FamilyDefaults(256, 1024, 80.0, 0.5, 0.6, 3.5, 0.03, ("A", "B"), "omega (LJ units)", "sigma"),
     "lj3d": FamilyDefaults(256, 1000, 50.0, 0.5, 0.6, 2.7, 0.03, ("A", "B"), "omega (LJ units)", "sigma"),
-    # alternative Kob-Andersen generators (jaxglass.generate.lj_knobs): the grids of lj2d / lj3d
-    "lj2d-comp": FamilyDefaults(256, 1024, 80.0, 0.5, 0.6, 3.5, 0.03, ("A", "B"), "omega (LJ units)", "sigma"),
-    "lj3d-comp": FamilyDefaults(256, 1000, 50.0, 0.5, 0.6, 2.7, 0.03, ("A", "B"), "omega (LJ units)", "sigma"),
-    "lj2d-quench": FamilyDefaults(256, 1024, 80.0, 0.5, 0.6, 3.5, 0.03, ("A", "B"), "omega (LJ units)", "sigma"),
-    "lj3d-quench": FamilyDefaults(256, 1000, 50.0, 0.5, 0.6, 2.7, 0.03, ("A", "B"), "omega (LJ units)", "sigma"),
     "sic": FamilyDefaults(400, 1000, 36.0, 0.3, 1.2, 7.0, 0.05, ("Si", "C")),
     "cualzr": FamilyDefaults(250, 1000, 12.0, 0.1, 2.0, 7.5, 0.05, ("Cu", "Zr", "Al")),
 }
+# the alternative Kob-Andersen generators (jaxglass.generate.lj_knobs) use the grids of lj2d / lj3d
+FAMILIES.update(
+    {f"{base}-{knob}": FAMILIES[base] for base in ("lj2d", "lj3d") for knob in ("comp", "quench")}
+)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -32,7 +32,9 @@ def _bonds(structure: Structure, r_cut: float) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"r_cut: must be positive, got {r_cut}")
     box = np.asarray(structure.box, dtype=np.float64)
     if r_cut >= 0.5 * float(box.min()):
-        raise ValueError(f"r_cut: must be below half the smallest box length {0.5 * box.min():.3f}, got {r_cut}")
+        raise ValueError(
+            f"r_cut: must be below half the smallest box length {0.5 * box.min():.3f}, got {r_cut}"
+        )
     pos = np.mod(np.asarray(structure.positions, dtype=np.float64), box)
     pos = np.where(pos >= box, 0.0, pos)
     pairs = cKDTree(pos, boxsize=box).query_pairs(r_cut, output_type="ndarray")
@@ -65,7 +67,7 @@ def _qlm(structure: Structure, l: int, r_cut: float) -> tuple[np.ndarray, np.nda
 
 
 def bond_order(structure: Structure, l: int = 6, r_cut: float = 1.35) -> np.ndarray:
-    """Per-atom order: 2D ``|ψ_l|`` (``l = 6``: hexatic), 3D Steinhardt ``q_l``; 0 for atoms without neighbours."""
+    """Per-atom order: 2D ``|ψ_l|`` (``l = 6``: hexatic), 3D Steinhardt ``q_l`` (0 without neighbours)."""
     q, _ = _qlm(structure, l, r_cut)
     if structure.dim == 2:
         return np.abs(q[:, 0])

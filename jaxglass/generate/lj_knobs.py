@@ -44,7 +44,6 @@ import dataclasses
 import math
 import time
 from types import SimpleNamespace
-from typing import Any
 
 import numpy as np
 
@@ -100,7 +99,10 @@ MIN_DISTANCE = {2: 0.7, 3: 0.8}
 
 def random_start(box: np.ndarray, n: int, min_distance: float, rng: np.random.Generator,
                  max_tries: int = 10000) -> np.ndarray:
-    """Random sequential addition of ``n`` points in the periodic ``box``, no pair closer than ``min_distance``."""
+    """Random sequential addition of ``n`` points in the periodic ``box``, none closer than ``min_distance``.
+
+    Raises ``ValueError`` when an atom finds no place in ``max_tries`` attempts.
+    """
     box = np.asarray(box, dtype=np.float64)
     pos = np.zeros((n, len(box)))
     for i in range(n):
@@ -113,7 +115,8 @@ def random_start(box: np.ndarray, n: int, min_distance: float, rng: np.random.Ge
                 break
         else:
             raise ValueError(
-                f"min_distance: could not place atom {i} of {n} at least {min_distance} apart in box {box.tolist()}"
+                f"min_distance: could not place atom {i} of {n} at least {min_distance} apart in box "
+                f"{box.tolist()}; lower min_distance or the number of atoms"
             )
     return pos
 
