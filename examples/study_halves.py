@@ -46,4 +46,5 @@ for arg in args.datasets:
                             cnn_mse=float(np.mean(cn)), cnn_mse_std=float(np.std(cn)),
                             ratio=res[0] / float(np.mean(cn))))
 if args.out:
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=1))
