@@ -2,9 +2,14 @@
 (knob >= 0.5) half of a dataset, each split 80/20 as in the study.
 
     python examples/study_halves.py lj3d lj2d      # datasets in out/datasets/<system>
+    python examples/study_halves.py out/dev/lj2d-comp --out examples/study/lj2d-comp/halves.json
+
+An argument that is a directory is used as the dataset itself; ``--out`` writes the numbers as JSON.
 """
 
-import sys
+import argparse
+import json
+from pathlib import Path
 
 import numpy as np
 
@@ -13,8 +18,15 @@ from jaxglass import study
 from jaxglass.data import load_dataset
 
 jaxglass.enable_x64()
-for sysname in sys.argv[1:]:
-    ds = load_dataset(f"out/datasets/{sysname}")
+ap = argparse.ArgumentParser()
+ap.add_argument("datasets", nargs="+", help="system names (out/datasets/<name>) or dataset directories")
+ap.add_argument("--out", default=None, help="JSON file for the results")
+args = ap.parse_args()
+results = []
+for arg in args.datasets:
+    path = Path(arg) if Path(arg).is_dir() else Path(f"out/datasets/{arg}")
+    ds = load_dataset(path)
+    sysname = ds.config.system
     cfg = study.StudyConfig()
     X, Y = ds.rdf_total, ds.pdos_total
     for lo, hi in [(-2, 0.5), (0.5, 1.01)]:
@@ -29,3 +41,10 @@ for sysname in sys.argv[1:]:
             cn.append(study.scores(Y[te], study.predict_any(m, X[te]))["mse"])
         print(f"{sysname} knob [{lo},{hi}): n_train {len(tr)} n_test {len(te)} ridge {res[0]:.3e} "
               f"cnn {np.mean(cn):.3e}+-{np.std(cn):.1e} ratio {res[0] / np.mean(cn):.2f}", flush=True)
+        results.append(dict(system=sysname, dataset=str(path), knob_range=[max(lo, 0.0), min(hi, 1.0)],
+                            includes_crystal=bool(lo < 0), n_train=len(tr), n_test=len(te), ridge_mse=res[0],
+                            cnn_mse=float(np.mean(cn)), cnn_mse_std=float(np.std(cn)),
+                            ratio=res[0] / float(np.mean(cn))))
+if args.out:
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(results, indent=1))

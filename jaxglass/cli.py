@@ -1108,6 +1108,12 @@ def _add_study_args(p, features: bool = True) -> None:
                    help="CNN training budget in epochs (None: 300)")
 
 
+#: `generate` / `study` systems: the five families and the alternative Kob-Andersen knobs.
+SYSTEM_CHOICES = (
+    "amc", "lj2d", "lj3d", "sic", "cualzr", "lj2d-comp", "lj3d-comp", "lj2d-quench", "lj3d-quench",
+)
+
+
 def _add_partial_arg(p) -> None:
     p.add_argument("--partial", action="store_true",
                    help="accept an incomplete dataset (structures still missing); refused otherwise")
@@ -1223,7 +1229,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="cmd", required=True,
                                 parser_class=functools.partial(argparse.ArgumentParser,
                                                                formatter_class=_HelpFormatter))
-    systems = ("amc", "lj2d", "lj3d", "sic", "cualzr")
+    systems = SYSTEM_CHOICES
     d = sub.add_parser("demo", help="small end-to-end study: dataset, models, table, figures")
     d.add_argument("--system", choices=systems, default="lj2d", help="glass family")
     d.add_argument("--n-structures", type=int, default=60, help="structures in the dataset")

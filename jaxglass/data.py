@@ -78,6 +78,10 @@ FAMILIES: dict[str, FamilyDefaults] = {
     "sic": FamilyDefaults(400, 1000, 36.0, 0.3, 1.2, 7.0, 0.05, ("Si", "C")),
     "cualzr": FamilyDefaults(250, 1000, 12.0, 0.1, 2.0, 7.5, 0.05, ("Cu", "Zr", "Al")),
 }
+# the alternative Kob-Andersen generators (jaxglass.generate.lj_knobs) use the grids of lj2d / lj3d
+FAMILIES.update(
+    {f"{base}-{knob}": FAMILIES[base] for base in ("lj2d", "lj3d") for knob in ("comp", "quench")}
+)
 
 
 @dataclasses.dataclass(frozen=True)

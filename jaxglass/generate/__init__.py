@@ -2,7 +2,9 @@
 
 ``SYSTEMS[name]`` gives the family object (``.generate(n_atoms, knob, seed, *, size)`` and
 ``.crystal(n_atoms, *, size)``, see :mod:`jaxglass.generate.base`) for the five glass families:
-``amc``, ``lj2d``, ``lj3d``, ``sic``, ``cualzr``. Family modules are imported on first use.
+``amc``, ``lj2d``, ``lj3d``, ``sic``, ``cualzr``, and the alternative Kob-Andersen generators
+``lj2d-comp``, ``lj3d-comp`` (composition knob) and ``lj2d-quench``, ``lj3d-quench`` (quench-rate
+knob) of :mod:`jaxglass.generate.lj_knobs`. Family modules are imported on first use.
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ _FAMILIES = {
     "amc": ("amc", None),
     "lj2d": ("lj", "LJ2D"),
     "lj3d": ("lj", "LJ3D"),
+    "lj2d-comp": ("lj_knobs", "LJ2D_COMP"),
+    "lj3d-comp": ("lj_knobs", "LJ3D_COMP"),
+    "lj2d-quench": ("lj_knobs", "LJ2D_QUENCH"),
+    "lj3d-quench": ("lj_knobs", "LJ3D_QUENCH"),
     "sic": ("sic", None),
     "cualzr": ("cualzr", None),
 }
@@ -45,6 +51,10 @@ _POTENTIALS = {
     "amc": ("amc", "_potential"),
     "lj2d": ("lj", "potential"),
     "lj3d": ("lj", "potential"),
+    "lj2d-comp": ("lj", "potential"),
+    "lj3d-comp": ("lj", "potential"),
+    "lj2d-quench": ("lj", "potential"),
+    "lj3d-quench": ("lj", "potential"),
     "sic": ("sic", "potential"),
     "cualzr": ("cualzr", "default_potential"),
 }
