@@ -184,8 +184,38 @@ def cmd_pdos(args) -> int:
     return 0
 
 
+def cmd_spectra_dataset(args) -> int:
+    """Add the observables to every record of a dataset directory (resumable, atomic per record)."""
+    import dataclasses
+
+    from .data import DatasetConfig
+    from .data_observables import default_observable_config, extend_dataset
+
+    man = Path(args.structure) / "manifest.json"
+    if not man.is_file():
+        raise ValueError(f"{args.structure}: a directory without manifest.json is not a jaxglass dataset; "
+                         "give a structure file or a dataset built by `jaxglass generate`")
+    system = DatasetConfig(**json.loads(man.read_text())["config"]).system
+    ocfg = default_observable_config(system)
+    if args.temperature is not None:
+        if not args.temperature > 0:
+            raise ValueError(f"--temperature: must be positive (K), got {args.temperature}")
+        ocfg = dataclasses.replace(ocfg, temperature=args.temperature)
+    t0 = time.time()
+    try:
+        done = extend_dataset(args.structure, ocfg, progress=not args.quiet)
+    except KeyboardInterrupt:
+        print(f"spectra: interrupted after {time.time() - t0:.1f} s; finished records are kept; rerun the "
+              "same command to resume", file=sys.stderr, flush=True)
+        return 130
+    print(f"spectra: {len(done)} record(s) of {args.structure} extended in {time.time() - t0:.1f} s "
+          "(ndos, ins, ixs, raman; grids and units in manifest.json under 'observables')")
+    return 0
+
+
 def cmd_spectra(args) -> int:
-    """One observable (PDOS, neutron-weighted DOS, INS/IXS S(Q, ω), Raman) of a structure file."""
+    """One observable (PDOS, neutron-weighted DOS, INS/IXS S(Q, ω), Raman) of a structure file, or
+    all of them for every record of a dataset directory."""
     import warnings
 
     from . import observables as ob
@@ -193,6 +223,12 @@ def cmd_spectra(args) -> int:
     from .minimize import minimize
     from .structure import read
 
+    if Path(args.structure).is_dir():
+        return cmd_spectra_dataset(args)
+    if args.potential is None:
+        raise ValueError(f"--potential: required for a structure file; one of {POTENTIALS}")
+    if args.temperature is None:
+        args.temperature = 300.0
     if not args.temperature > 0:
         raise ValueError(
             f"--temperature: must be positive (K), got {args.temperature}; use e.g. 1e-3 for T → 0"
@@ -349,7 +385,8 @@ def cmd_plot(args) -> int:
 def _study_config(args):
     from .study import StudyConfig
 
-    kw = dict(test_fraction=args.test_fraction, seed=args.seed, features=args.features)
+    kw = dict(test_fraction=args.test_fraction, seed=args.seed, features=args.features,
+              target=getattr(args, "target", "pdos"), scaling=getattr(args, "scaling", "channel"))
     for name in ("train_sizes", "n_seeds", "cnn_max_epochs"):
         v = getattr(args, name, None)
         if v is not None:
@@ -360,18 +397,19 @@ def _study_config(args):
 def cmd_train(args) -> int:
     from .data import load_dataset
     from .models import save_cnn, save_model
-    from .study import FITTERS, features, predict_any, scores, split_indices
+    from .study import FITTERS, features, predict_any, scores, split_indices, targets
 
     enable_x64()
     cfg = _study_config(args)
     ds = load_dataset(args.dataset)
-    X, Y = features(ds, cfg.features), np.asarray(ds.pdos_total, np.float64)
+    X, Y = features(ds, cfg.features), targets(ds, cfg.target)[0]
     tr, te = split_indices(ds.knob, cfg.test_fraction, cfg.seed)
     t0 = time.time()
     model, info = FITTERS[args.model](X[tr], Y[tr], cfg, cfg.seed)
     sc = scores(Y[tr], predict_any(model, X[tr]))
     meta = dict(kind=args.model, dataset=str(Path(args.dataset).resolve()), system=ds.config.system,
-                features=cfg.features, test_fraction=cfg.test_fraction, seed=cfg.seed,
+                features=cfg.features, target=cfg.target, scaling=cfg.scaling,
+                test_fraction=cfg.test_fraction, seed=cfg.seed,
                 train_indices=[int(ds.indices[i]) for i in tr], test_indices=[int(ds.indices[i]) for i in te],
                 hyper=info, train_mse=sc["mse"], freq=ds.freq.tolist(), r=ds.r.tolist(),
                 freq_unit=ds.freq_unit, length_unit=ds.length_unit)
@@ -397,7 +435,7 @@ def load_any_model(path):
 
 def cmd_evaluate(args) -> int:
     from .data import load_dataset
-    from .study import features, predict_any, scores
+    from .study import features, predict_any, scores, targets
 
     enable_x64()
     model, meta = load_any_model(args.model)
@@ -416,10 +454,12 @@ def cmd_evaluate(args) -> int:
             )
         idx = np.array([pos[k] for k in meta[key]])
     X = features(ds, meta.get("features", "total"))[idx]
-    Y = np.asarray(ds.pdos_total, np.float64)[idx]
+    Y, _, y_unit = targets(ds, meta.get("target", "pdos"))
+    Y = Y[idx]
     sc = scores(Y, predict_any(model, X))
     res = dict(model=str(args.model), kind=meta.get("kind"), dataset=str(args.dataset or meta.get("dataset")),
-               split=args.split, n=len(idx), **sc, mse_units=f"(1/{ds.freq_unit})^2")
+               split=args.split, n=len(idx), target=meta.get("target", "pdos"), **sc,
+               mse_units=f"({y_unit})^2")
     print(f"evaluate: {res['kind']} on {len(idx)} {args.split} structures: MSE {sc['mse']:.4e} "
           f"{res['mse_units']}, R² mean {sc['r2_mean']:.4f}, overall {sc['r2_overall']:.4f}")
     if args.out:
@@ -486,6 +526,12 @@ def _add_study_args(p) -> None:
     p.add_argument("--test-fraction", type=float, default=0.2)
     p.add_argument("--seed", type=int, default=0, help="train/test split and model seed")
     p.add_argument("--cnn-max-epochs", type=int, default=None, help="CNN training budget (default 300)")
+    p.add_argument("--target", choices=("pdos", "ndos", "ins", "ixs", "raman"), default="pdos",
+                   help="spectrum to predict: PDOS, neutron-weighted DOS, Q-averaged INS or IXS S(Q,w), "
+                        "Raman (non-PDOS targets need `jaxglass spectra DATASET` first)")
+    p.add_argument("--scaling", choices=("channel", "pooled", "column"), default="channel",
+                   help="input scaling: one scale per g(r) channel (default; = pooled for total g(r)), "
+                        "one for all, or per column")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -515,11 +561,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fmax", type=float, default=1e-4)
     p.add_argument("--out", default="out/pdos")
     p.set_defaults(func=cmd_pdos)
-    sp = sub.add_parser("spectra", help="PDOS, neutron DOS, INS/IXS S(Q,w) or Raman of a structure file")
-    sp.add_argument("structure")
-    sp.add_argument("--potential", required=True, help=f"one of {POTENTIALS}")
+    sp = sub.add_parser("spectra", help="PDOS, neutron DOS, INS/IXS S(Q,w) or Raman of a structure file; "
+                        "or add all observables to a dataset directory (resumable)")
+    sp.add_argument("structure", help="structure file, or a dataset directory (then every record gets the "
+                    "neutron DOS, INS/IXS S(Q,w) and Raman on its PDOS grid; resumable)")
+    sp.add_argument("--potential", default=None, help=f"one of {POTENTIALS} (structure files only)")
     sp.add_argument("--kind", choices=("pdos", "ndos", "ins", "ixs", "raman"), default="ins")
-    sp.add_argument("--temperature", type=float, default=300.0, help="K (Bose and Debye-Waller factors)")
+    sp.add_argument("--temperature", type=float, default=None,
+                    help="K (Bose and Debye-Waller factors; default 300, LJ datasets 0.1 eps/k_B)")
     sp.add_argument("--q", type=float, nargs="+", default=[2.0, 4.0, 6.0],
                     help="|Q| shell centres (1/Å, 2π included)")
     sp.add_argument("--sigma", type=float, default=None, help="Gaussian broadening (THz; default 1%% of max)")
@@ -527,6 +576,7 @@ def main(argv: list[str] | None = None) -> int:
     sp.add_argument("--relax", action="store_true", help="minimise before computing modes")
     sp.add_argument("--fmax", type=float, default=1e-4)
     sp.add_argument("--out", default="out/spectra")
+    sp.add_argument("--quiet", action="store_true", help="datasets: no progress lines (build.log gets them)")
     sp.set_defaults(func=cmd_spectra)
     g = sub.add_parser("generate", help="build (or resume) a dataset of glasses with RDFs and PDOS")
     g.add_argument("--system", required=True, choices=("amc", "lj2d", "lj3d", "sic", "cualzr"))

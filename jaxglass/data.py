@@ -162,8 +162,10 @@ def _family(system: str):
     return generate.SYSTEMS[system]
 
 
-def compute_record(cfg: DatasetConfig, k: int, family: Any = None) -> dict[str, Any]:
-    """Generate, relax and characterise structure ``k`` (RDF, modes, PDOS).
+def compute_record(cfg: DatasetConfig, k: int, family: Any = None, *,
+                   observables: bool = True) -> dict[str, Any]:
+    """Generate, relax and characterise structure ``k`` (RDF, modes, PDOS and, if ``observables``,
+    the spectroscopic observables of :mod:`jaxglass.data_observables` on the PDOS grid).
 
     ``family`` (an object with ``generate`` and ``crystal`` as in :mod:`jaxglass.generate`) replaces
     the generator of ``cfg.system``, e.g. for a custom family or a fast test double.
@@ -197,6 +199,11 @@ def compute_record(cfg: DatasetConfig, k: int, family: Any = None) -> dict[str, 
     f = np.asarray(m.frequencies)
     energy = float(pot.energy(s, pot.neighbors(s))) / s.n_atoms
     info = dict(gen.info)
+    obs = {}
+    if observables:
+        from .data_observables import compute_observables
+
+        obs = compute_observables(s, m, grid, cfg.freq_sigma, cfg.system)
     info.update(wall_seconds_total=time.time() - t0, potential=pot.name, potential_citation=pot.citation)
     return dict(
         positions=np.asarray(s.positions),
@@ -217,6 +224,7 @@ def compute_record(cfg: DatasetConfig, k: int, family: Any = None) -> dict[str, 
         pdos_total=tot,
         pdos_partial=part,
         pdos_outside=np.float64(1.0 - np.trapezoid(tot, grid)),
+        **obs,
     )
 
 
@@ -286,6 +294,10 @@ def _check_manifest(out: Path, cfg: DatasetConfig) -> None:
         freq_unit=FAMILIES[cfg.system].freq_unit,
         length_unit=FAMILIES[cfg.system].length_unit,
     )
+    from .data_observables import default_observable_config, manifest_entry
+
+    want["observables"] = manifest_entry(cfg.system, default_observable_config(cfg.system),
+                                         FAMILIES[cfg.system].species)
     tmp = man.with_name(".manifest.tmp")
     tmp.write_text(json.dumps(want, indent=1))
     os.replace(tmp, man)
@@ -701,6 +713,10 @@ class Dataset:
     freq_unit: str
     length_unit: str
     indices: np.ndarray
+    #: observable arrays stacked over structures (:mod:`jaxglass.data_observables`), if every
+    #: loaded record has them: ndos_total, ndos_partial, ins_sqw, ixs_sqw, raman, obs_q
+    observables: dict = dataclasses.field(default_factory=dict)
+    observable_units: dict = dataclasses.field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -728,6 +744,9 @@ def load_dataset(path: str | Path, *, allow_partial: bool = True) -> Dataset:
     if not recs:
         raise ValueError(f"{path}: no finished structures yet")
     names = tuple(str(x) for x in recs[0]["species_names"])
+    from .data_observables import load_observables
+
+    obs, obs_units = load_observables(path, recs, meta)
     return Dataset(
         config=cfg,
         r=np.asarray(meta["grids"]["r"]),
@@ -742,6 +761,8 @@ def load_dataset(path: str | Path, *, allow_partial: bool = True) -> Dataset:
         freq_unit=meta["grids"]["freq_unit"],
         length_unit=meta["grids"]["length_unit"],
         indices=np.asarray(idx),
+        observables=obs,
+        observable_units=obs_units,
     )
 
 
