@@ -787,7 +787,8 @@ EXPORT_FORMAT = "jaxglass-dataset-export"
 EXPORT_VERSION = 1
 #: Arrays stored as float32 in exports: relative rounding 6e-8 (positions: < 1e-5 Å in a 100 Å box,
 #: far below relaxation tolerances; spectra and g(r) are smooth features fitted at ~1e-3 accuracy).
-EXPORT_FLOAT32 = ("positions", "frequencies", "rdf_total", "rdf_partial", "pdos_total", "pdos_partial")
+EXPORT_FLOAT32 = ("positions", "frequencies", "rdf_total", "rdf_partial", "pdos_total", "pdos_partial",
+                  "ndos_total", "ndos_partial", "ins_sqw", "ixs_sqw", "raman", "obs_q")
 
 
 def export_dataset(path: str | Path, out_file: str | Path) -> dict[str, Any]:
@@ -795,7 +796,8 @@ def export_dataset(path: str | Path, out_file: str | Path) -> dict[str, Any]:
 
     Stored: the manifest; per structure its index, positions (float32), species (int8), box, periodic
     flags, knob, seed, knob values and generator info (JSON), energy per atom, frequencies (float32),
-    imaginary-mode count, total and partial g(r) and PDOS (float32). Masses are stored per species
+    imaginary-mode count, total and partial g(r) and PDOS (float32), and the observables of
+    :mod:`jaxglass.data_observables` (float32) when every record has them. Masses are stored per species
     (per atom if a dataset has per-atom masses). Ragged per-structure arrays (atoms, modes) are
     concatenated with counts. :func:`import_dataset` restores a resumable dataset directory.
     Returns counts and the file size.
@@ -839,8 +841,16 @@ def export_dataset(path: str | Path, out_file: str | Path) -> dict[str, Any]:
         arrays[key] = np.array([r[key] for r in recs])
     for key in ("rdf_total", "rdf_partial", "pdos_total", "pdos_partial"):
         arrays[key] = np.stack([r[key] for r in recs])
+    from .data_observables import OBS_KEYS
+
+    with_obs = all(all(key in r for key in OBS_KEYS) for r in recs)
+    if with_obs and len({str(r["obs_config"]) for r in recs}) == 1:
+        for key in OBS_KEYS[:-1]:  # observables, one obs_config for all records
+            arrays[key] = np.stack([r[key] for r in recs])
+        arrays["obs_config"] = np.array(str(recs[0]["obs_config"]))
     for key in EXPORT_FLOAT32:
-        arrays[key] = np.asarray(arrays[key], np.float32)
+        if key in arrays:  # the observables only when the records have them
+            arrays[key] = np.asarray(arrays[key], np.float32)
     out_file.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_file.with_name(f".{out_file.name}.{os.getpid()}.tmp.npz")
     np.savez_compressed(tmp, **arrays)
@@ -912,6 +922,11 @@ def import_dataset(file: str | Path, out: str | Path) -> list[int]:
             pdos_partial=d["pdos_partial"][i].astype(np.float64),
             pdos_outside=np.float64(d["pdos_outside"][i]),
         )
+        if "obs_config" in d:
+            from .data_observables import OBS_KEYS
+
+            rec.update({key: d[key][i].astype(np.float64) for key in OBS_KEYS[:-1]})
+            rec["obs_config"] = d["obs_config"]
         _write_record(out, k, rec)
         written.append(k)
     return written

@@ -165,3 +165,16 @@ def test_cli_spectra_dataset_and_study_target_ins(tmp_path, toy_family, capsys):
     mse = study.scores(Y[te], study.predict_any(model, X[te]))["mse"]
     assert mse == pytest.approx(ridge["mse"], rel=1e-10)
     assert "INS" in (tmp_path / "st" / "study.md").read_text()
+
+
+def test_export_import_keeps_observables(tmp_path, toy):
+    out = tmp_path / "ds"
+    data.build_dataset(out, dataclasses.replace(toy, n_structures=2), progress=False)
+    data.export_dataset(out, tmp_path / "x.npz")
+    back = tmp_path / "back"
+    assert data.import_dataset(tmp_path / "x.npz", back) == [0, 1]
+    a, b = _rec(out, 1), _rec(back, 1)
+    assert str(a["obs_config"]) == str(b["obs_config"])
+    for key in ("ndos_total", "ins_sqw", "ixs_sqw", "raman"):  # stored as float32
+        np.testing.assert_allclose(b[key], a[key], rtol=1e-6, atol=1e-6 * np.abs(a[key]).max())
+    assert dob.extend_dataset(back, progress=False) == []  # nothing left to compute
