@@ -117,7 +117,8 @@ def manifest_entry(system: str, ocfg: ObservableConfig, names: tuple[str, ...]) 
         "shuker-gammon (constant coupling C, Shuker & Gammon PRL 25, 222 (1970))"
     entry = dict(
         config=dataclasses.asdict(ocfg), q=ocfg.q().tolist(), q_unit="1/Å (2π included)",
-        freq_grid="the PDOS grid (grids.freq)", freq_unit=fam.freq_unit, sigma=None,
+        freq_grid="the PDOS grid (grids.freq)", freq_unit=fam.freq_unit,
+        broadening="Gaussian, standard deviation config.freq_sigma (the PDOS broadening)",
         temperature_unit="K",
         units=dict(ndos_total=f"mbarn/atom {per}", ndos_partial=f"mbarn/atom {per}",
                    ins_sqw=f"mbarn/atom {per}", ixs_sqw=f"electrons^2/atom {per}",
