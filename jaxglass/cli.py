@@ -247,8 +247,38 @@ def cmd_pdos(args) -> int:
     return _exit_status(summary, args, relaxed=args.relax)
 
 
+def cmd_spectra_dataset(args) -> int:
+    """Add the observables to every record of a dataset directory (resumable, atomic per record)."""
+    import dataclasses
+
+    from .data import DatasetConfig
+    from .data_observables import default_observable_config, extend_dataset
+
+    man = Path(args.structure) / "manifest.json"
+    if not man.is_file():
+        raise ValueError(f"{args.structure}: a directory without manifest.json is not a jaxglass dataset; "
+                         "give a structure file or a dataset built by `jaxglass generate`")
+    system = DatasetConfig(**json.loads(man.read_text())["config"]).system
+    ocfg = default_observable_config(system)
+    if args.temperature is not None:
+        if not args.temperature > 0:
+            raise ValueError(f"--temperature: must be positive (K), got {args.temperature}")
+        ocfg = dataclasses.replace(ocfg, temperature=args.temperature)
+    t0 = time.time()
+    try:
+        done = extend_dataset(args.structure, ocfg, progress=not args.quiet)
+    except KeyboardInterrupt:
+        print(f"spectra: interrupted after {time.time() - t0:.1f} s; finished records are kept; rerun the "
+              "same command to resume", file=sys.stderr, flush=True)
+        return 130
+    print(f"spectra: {len(done)} record(s) of {args.structure} extended in {time.time() - t0:.1f} s "
+          "(ndos, ins, ixs, raman; grids and units in manifest.json under 'observables')")
+    return 0
+
+
 def cmd_spectra(args) -> int:
-    """One observable (PDOS, neutron-weighted DOS, INS/IXS S(Q, ω), Raman) of a structure file."""
+    """One observable (PDOS, neutron-weighted DOS, INS/IXS S(Q, ω), Raman) of a structure file, or
+    all of them for every record of a dataset directory."""
     import warnings
 
     from . import observables as ob
@@ -256,6 +286,12 @@ def cmd_spectra(args) -> int:
     from .minimize import minimize
     from .structure import read
 
+    if Path(args.structure).is_dir():
+        return cmd_spectra_dataset(args)
+    if args.potential is None:
+        raise ValueError(f"--potential: required for a structure file; one of {POTENTIALS}")
+    if args.temperature is None:
+        args.temperature = 300.0
     if not args.temperature > 0:
         raise ValueError(
             f"--temperature: must be positive (K), got {args.temperature}; use e.g. 1e-3 for T → 0"
@@ -424,7 +460,8 @@ def cmd_plot(args) -> int:
 def _study_config(args):
     from .study import StudyConfig
 
-    kw = dict(test_fraction=args.test_fraction, seed=args.seed, features=args.features)
+    kw = dict(test_fraction=args.test_fraction, seed=args.seed, features=args.features,
+              target=getattr(args, "target", "pdos"), scaling=getattr(args, "scaling", "channel"))
     for name in ("train_sizes", "n_seeds", "cnn_max_epochs"):
         v = getattr(args, name, None)
         if v is not None:
@@ -452,13 +489,13 @@ def cmd_train(args) -> int:
                             "directory has its own grids and split)")
     from .data import load_dataset, load_structure
     from .models import save_cnn, save_model
-    from .study import FITTERS, features, predict_any, scores, split_indices
+    from .study import FITTERS, features, predict_any, scores, split_indices, targets
 
     enable_x64()
     args.features = kind
     cfg = _study_config(args)
     ds = load_dataset(args.dataset, allow_partial=args.partial)
-    X, Y = features(ds, cfg.features), np.asarray(ds.pdos_total, np.float64)
+    X, Y = features(ds, cfg.features), targets(ds, cfg.target)[0]
     tr, te = split_indices(ds.knob, cfg.test_fraction, cfg.seed)
     t0 = time.time()
     if args.model == "lasso":
@@ -470,7 +507,8 @@ def cmd_train(args) -> int:
         model, info = FITTERS[args.model](X[tr], Y[tr], cfg, cfg.seed)
     sc = scores(Y[tr], predict_any(model, X[tr]))
     meta = dict(kind=args.model, dataset=str(Path(args.dataset).resolve()), system=ds.config.system,
-                features=cfg.features, test_fraction=cfg.test_fraction, seed=cfg.seed,
+                features=cfg.features, target=cfg.target, scaling=cfg.scaling,
+                test_fraction=cfg.test_fraction, seed=cfg.seed,
                 train_indices=[int(ds.indices[i]) for i in tr], test_indices=[int(ds.indices[i]) for i in te],
                 hyper=info, train_mse=sc["mse"], freq=ds.freq.tolist(), r=ds.r.tolist(),
                 freq_unit=ds.freq_unit, length_unit=ds.length_unit, r_sigma=ds.config.r_sigma,
@@ -729,7 +767,7 @@ def cmd_evaluate(args) -> int:
     if args.features is not None or args.targets is not None or meta.get("source") == "arrays":
         return _evaluate_arrays(args, meta)
     from .data import load_dataset
-    from .study import features, predict_any
+    from .study import features, predict_any, targets
 
     enable_x64()
     where = args.dataset or meta.get("dataset")
@@ -757,10 +795,11 @@ def cmd_evaluate(args) -> int:
     if idx.size == 0:
         raise UserError(f"--split {args.split}: no structures in this split")
     X = features(ds, meta.get("features", "total"))[idx]
-    Y = np.asarray(ds.pdos_total, np.float64)[idx]
+    Y, _, y_unit = targets(ds, meta.get("target", "pdos"))
+    Y = Y[idx]
     sc = _scores_checked(Y, predict_any(model, X))
-    res = dict(model=str(args.model), kind=meta.get("kind"), dataset=str(where),
-               split=args.split, n=len(idx), **sc, mse_units=f"(1/{ds.freq_unit})^2")
+    res = dict(model=str(args.model), kind=meta.get("kind"), dataset=str(where), split=args.split,
+               n=len(idx), target=meta.get("target", "pdos"), **sc, mse_units=f"({y_unit})^2")
     return _print_scores(res, args, "structures")
 
 
@@ -1106,6 +1145,12 @@ def _add_study_args(p, features: bool = True) -> None:
     p.add_argument("--seed", type=int, default=0, help="train/test split and model seed")
     p.add_argument("--cnn-max-epochs", type=int, default=None,
                    help="CNN training budget in epochs (None: 300)")
+    p.add_argument("--target", choices=("pdos", "ndos", "ins", "ixs", "raman"), default="pdos",
+                   help="spectrum to predict: PDOS, neutron-weighted DOS, Q-averaged INS or IXS S(Q,w), "
+                        "Raman (non-PDOS targets need `jaxglass spectra DATASET` first)")
+    p.add_argument("--scaling", choices=("channel", "pooled", "column"), default="channel",
+                   help="input scaling: one scale per g(r) channel (default; = pooled for total g(r)), "
+                        "one for all, or per column")
 
 
 #: `generate` / `study` systems: the five families and the alternative Kob-Andersen knobs.
@@ -1267,12 +1312,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="exit 0 even with imaginary modes (else exit status 4)")
     p.add_argument("--out", default="out/pdos", help="output folder (summary.json, pdos.npz/png, structure)")
     p.set_defaults(func=cmd_pdos)
-    sp = sub.add_parser("spectra", help="PDOS, neutron DOS, INS/IXS S(Q,w) or Raman of a structure file")
-    sp.add_argument("structure", help="structure file (extxyz or any format ase reads)")
-    sp.add_argument("--potential", required=True, help=f"one of {POTENTIALS}")
+    sp = sub.add_parser("spectra", help="PDOS, neutron DOS, INS/IXS S(Q,w) or Raman of a structure file; "
+                        "or add all observables to a dataset directory (resumable)")
+    sp.add_argument("structure", help="structure file, or a dataset directory (then every record gets the "
+                    "neutron DOS, INS/IXS S(Q,w) and Raman on its PDOS grid; resumable)")
+    sp.add_argument("--potential", default=None, help=f"one of {POTENTIALS} (structure files only)")
     sp.add_argument("--kind", choices=("pdos", "ndos", "ins", "ixs", "raman"), default="ins",
                     help="observable")
-    sp.add_argument("--temperature", type=float, default=300.0, help="K (Bose and Debye-Waller factors)")
+    sp.add_argument("--temperature", type=float, default=None,
+                    help="K (Bose and Debye-Waller factors; default 300, LJ datasets 0.1 eps/k_B)")
     sp.add_argument("--q", type=float, nargs="+", default=[2.0, 4.0, 6.0],
                     help="|Q| shell centres (1/Å, 2π included)")
     sp.add_argument("--sigma", type=float, default=None, help="Gaussian broadening (THz; None: 1%% of max)")
@@ -1282,6 +1330,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--allow-imaginary", action="store_true",
                     help="exit 0 even with imaginary modes (else exit status 4; they are left out)")
     sp.add_argument("--out", default="out/spectra", help="output folder (spectrum.csv/.npz/.png/.json)")
+    sp.add_argument("--quiet", action="store_true", help="datasets: no progress lines (build.log gets them)")
     sp.set_defaults(func=cmd_spectra)
     g = sub.add_parser("generate", help="build (or resume) a dataset of glasses with RDFs and PDOS")
     g.add_argument("--system", required=True, choices=systems, help="glass family")

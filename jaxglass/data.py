@@ -169,8 +169,10 @@ def _family(system: str):
     return generate.SYSTEMS[system]
 
 
-def compute_record(cfg: DatasetConfig, k: int, family: Any = None) -> dict[str, Any]:
-    """Generate, relax and characterise structure ``k`` (RDF, modes, PDOS).
+def compute_record(cfg: DatasetConfig, k: int, family: Any = None, *,
+                   observables: bool = True) -> dict[str, Any]:
+    """Generate, relax and characterise structure ``k`` (RDF, modes, PDOS and, if ``observables``,
+    the spectroscopic observables of :mod:`jaxglass.data_observables` on the PDOS grid).
 
     ``family`` (an object with ``generate`` and ``crystal`` as in :mod:`jaxglass.generate`) replaces
     the generator of ``cfg.system``, e.g. for a custom family or a fast test double.
@@ -204,6 +206,11 @@ def compute_record(cfg: DatasetConfig, k: int, family: Any = None) -> dict[str, 
     f = np.asarray(m.frequencies)
     energy = float(pot.energy(s, pot.neighbors(s))) / s.n_atoms
     info = dict(gen.info)
+    obs = {}
+    if observables:
+        from .data_observables import compute_observables
+
+        obs = compute_observables(s, m, grid, cfg.freq_sigma, cfg.system)
     info.update(wall_seconds_total=time.time() - t0, potential=pot.name, potential_citation=pot.citation)
     return dict(
         positions=np.asarray(s.positions),
@@ -224,6 +231,7 @@ def compute_record(cfg: DatasetConfig, k: int, family: Any = None) -> dict[str, 
         pdos_total=tot,
         pdos_partial=part,
         pdos_outside=np.float64(1.0 - np.trapezoid(tot, grid)),
+        **obs,
     )
 
 
@@ -306,7 +314,10 @@ def _check_manifest(out: Path, cfg: DatasetConfig) -> None:
         length_unit=FAMILIES[cfg.system].length_unit,
     )
     from ._io import atomic_write_text
+    from .data_observables import default_observable_config, manifest_entry
 
+    want["observables"] = manifest_entry(cfg.system, default_observable_config(cfg.system),
+                                         FAMILIES[cfg.system].species)
     atomic_write_text(man, json.dumps(want, indent=1))
 
 
@@ -720,6 +731,10 @@ class Dataset:
     freq_unit: str
     length_unit: str
     indices: np.ndarray
+    #: observable arrays stacked over structures (:mod:`jaxglass.data_observables`), if every
+    #: loaded record has them: ndos_total, ndos_partial, ins_sqw, ixs_sqw, raman, obs_q
+    observables: dict = dataclasses.field(default_factory=dict)
+    observable_units: dict = dataclasses.field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -753,6 +768,9 @@ def load_dataset(path: str | Path, *, allow_partial: bool = True) -> Dataset:
     if not recs:
         raise ValueError(f"{path}: no finished structures yet")
     names = tuple(str(x) for x in recs[0]["species_names"])
+    from .data_observables import load_observables
+
+    obs, obs_units = load_observables(path, recs, meta)
     return Dataset(
         config=cfg,
         r=np.asarray(meta["grids"]["r"]),
@@ -767,6 +785,8 @@ def load_dataset(path: str | Path, *, allow_partial: bool = True) -> Dataset:
         freq_unit=meta["grids"]["freq_unit"],
         length_unit=meta["grids"]["length_unit"],
         indices=np.asarray(idx),
+        observables=obs,
+        observable_units=obs_units,
     )
 
 
@@ -791,7 +811,8 @@ EXPORT_FORMAT = "jaxglass-dataset-export"
 EXPORT_VERSION = 1
 #: Arrays stored as float32 in exports: relative rounding 6e-8 (positions: < 1e-5 Å in a 100 Å box,
 #: far below relaxation tolerances; spectra and g(r) are smooth features fitted at ~1e-3 accuracy).
-EXPORT_FLOAT32 = ("positions", "frequencies", "rdf_total", "rdf_partial", "pdos_total", "pdos_partial")
+EXPORT_FLOAT32 = ("positions", "frequencies", "rdf_total", "rdf_partial", "pdos_total", "pdos_partial",
+                  "ndos_total", "ndos_partial", "ins_sqw", "ixs_sqw", "raman", "obs_q")
 
 
 def export_dataset(path: str | Path, out_file: str | Path) -> dict[str, Any]:
@@ -799,7 +820,8 @@ def export_dataset(path: str | Path, out_file: str | Path) -> dict[str, Any]:
 
     Stored: the manifest; per structure its index, positions (float32), species (int8), box, periodic
     flags, knob, seed, knob values and generator info (JSON), energy per atom, frequencies (float32),
-    imaginary-mode count, total and partial g(r) and PDOS (float32). Masses are stored per species
+    imaginary-mode count, total and partial g(r) and PDOS (float32), and the observables of
+    :mod:`jaxglass.data_observables` (float32) when every record has them. Masses are stored per species
     (per atom if a dataset has per-atom masses). Ragged per-structure arrays (atoms, modes) are
     concatenated with counts. :func:`import_dataset` restores a resumable dataset directory.
     Returns counts and the file size.
@@ -843,8 +865,16 @@ def export_dataset(path: str | Path, out_file: str | Path) -> dict[str, Any]:
         arrays[key] = np.array([r[key] for r in recs])
     for key in ("rdf_total", "rdf_partial", "pdos_total", "pdos_partial"):
         arrays[key] = np.stack([r[key] for r in recs])
+    from .data_observables import OBS_KEYS
+
+    with_obs = all(all(key in r for key in OBS_KEYS) for r in recs)
+    if with_obs and len({str(r["obs_config"]) for r in recs}) == 1:
+        for key in OBS_KEYS[:-1]:  # observables, one obs_config for all records
+            arrays[key] = np.stack([r[key] for r in recs])
+        arrays["obs_config"] = np.array(str(recs[0]["obs_config"]))
     for key in EXPORT_FLOAT32:
-        arrays[key] = np.asarray(arrays[key], np.float32)
+        if key in arrays:  # the observables only when the records have them
+            arrays[key] = np.asarray(arrays[key], np.float32)
     from ._io import atomic_savez
 
     atomic_savez(out_file, arrays, compressed=True)
@@ -914,6 +944,11 @@ def import_dataset(file: str | Path, out: str | Path) -> list[int]:
             pdos_partial=d["pdos_partial"][i].astype(np.float64),
             pdos_outside=np.float64(d["pdos_outside"][i]),
         )
+        if "obs_config" in d:
+            from .data_observables import OBS_KEYS
+
+            rec.update({key: d[key][i].astype(np.float64) for key in OBS_KEYS[:-1]})
+            rec["obs_config"] = d["obs_config"]
         _write_record(out, k, rec)
         written.append(k)
     return written

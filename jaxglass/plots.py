@@ -79,14 +79,15 @@ def plot_learning_curve(result: dict, path) -> None:
     plt.close(fig)
 
 
-def plot_weight_map(model, ds, train_idx, path, title: str = "", labels=None) -> None:
+def plot_weight_map(model, ds, train_idx, path, title: str = "", labels=None, Y=None, y_unit=None) -> None:
     """Heat map of the linear map W(ω, r) with the mean g(r) on top and the mean PDOS on the right.
 
     Shown is ``W(ω, r)·σ_g(r)``: the PDOS change (1/freq unit) caused by a one-standard-deviation
     change of g at r (σ over the training set), which is the data-unit weight scaled so that radii
     where g never varies (inside the core) do not dominate. Several input channels (partial RDFs)
-    are drawn side by side. For a model without a dataset see :func:`weight_map_figure` (used by the
-    estimators' ``weight_map``).
+    are drawn side by side. ``Y`` (``(K, F)``, unit ``y_unit``) replaces the PDOS as the target
+    (e.g. an observable of :mod:`jaxglass.data_observables`). For a model without a dataset see
+    :func:`weight_map_figure` (used by the estimators' ``weight_map``).
     """
     from .models import physical_weights
 
@@ -99,8 +100,9 @@ def plot_weight_map(model, ds, train_idx, path, title: str = "", labels=None) ->
     else:
         X = np.asarray(ds.rdf_total)[train_idx]
     fig = weight_map_figure(np.asarray(Wp), X.mean(0), X.std(0), np.asarray(ds.r), np.asarray(ds.freq),
-                            np.asarray(ds.pdos_total)[train_idx].mean(0), title=title, labels=labels,
-                            r_unit=ds.length_unit, freq_unit=ds.freq_unit, y_unit=f"1/{ds.freq_unit}")
+                            np.asarray(ds.pdos_total if Y is None else Y)[train_idx].mean(0), title=title,
+                            labels=labels, r_unit=ds.length_unit, freq_unit=ds.freq_unit,
+                            y_unit=f"1/{ds.freq_unit}" if y_unit is None else y_unit)
     _save(fig, path)
     _plt().close(fig)
 
@@ -158,8 +160,10 @@ def weight_map_figure(W, x_mean, x_std, r, freq, y_mean, *, title: str = "", lab
     return fig
 
 
-def plot_predictions(ds, test_idx, picks, predictions: dict, path) -> None:
-    """Reference vs predicted PDOS for the test structures at positions ``picks`` of ``test_idx``."""
+def plot_predictions(ds, test_idx, picks, predictions: dict, path, Y=None, y_label: str = "PDOS",
+                     y_unit: str | None = None) -> None:
+    """Reference vs predicted PDOS (or the target ``Y`` ``(K, F)``) for the test structures at
+    positions ``picks`` of ``test_idx``."""
     plt = _plt()
     w = np.asarray(ds.freq)
     fig, axes = plt.subplots(1, len(picks), figsize=(4.2 * len(picks), 3.4), sharey=True)
@@ -167,14 +171,14 @@ def plot_predictions(ds, test_idx, picks, predictions: dict, path) -> None:
     names = ("crystal-like", "medium", "highly disordered")
     for ax, p, nm in zip(axes, picks, names):
         k = test_idx[p]
-        ax.plot(w, ds.pdos_total[k], "k", lw=2, label="reference (Hessian)")
+        ax.plot(w, (ds.pdos_total if Y is None else Y)[k], "k", lw=2, label="reference (Hessian)")
         for m, P in predictions.items():
             ax.plot(w, P[p], color=_COLORS.get(m), lw=1.2, label=_LABELS.get(m, m))
         ax.set_title(f"{nm}: knob {ds.knob[k]:.2f} (structure {int(ds.indices[k])})", fontsize=9)
         ax.set_xlabel(f"frequency ({ds.freq_unit})")
-    axes[0].set_ylabel(f"PDOS (1/{ds.freq_unit})")
+    axes[0].set_ylabel(f"{y_label} ({f'1/{ds.freq_unit}' if y_unit is None else y_unit})")
     axes[0].legend(fontsize=7)
-    fig.suptitle(f"{ds.config.system}: predicted vs reference PDOS (test set)", fontsize=10)
+    fig.suptitle(f"{ds.config.system}: predicted vs reference {y_label} (test set)", fontsize=10)
     fig.tight_layout()
     _save(fig, path)
     plt.close(fig)

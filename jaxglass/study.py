@@ -40,6 +40,8 @@ from ._io import atomic_write_text
 
 FEATURES = ("total", "partial")
 MODELS = ("ridge", "elastic-net", "cnn")
+TARGETS = ("pdos", "ndos", "ins", "ixs", "raman")
+SCALINGS = ("channel", "pooled", "column")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,6 +55,11 @@ class StudyConfig:
     duality gap ``en_tol`` (at most ``en_max_sweeps`` sweeps; the gap reached is reported); a choice
     on a grid edge warns. ``cnn_*`` override the
     :class:`~jaxglass.models.CNNConfig` defaults.
+
+    ``target`` picks the spectrum to predict (:func:`jaxglass.data_observables.target_arrays`:
+    ``pdos``, ``ndos``, ``ins``, ``ixs``, ``raman``). ``scaling`` is the input scaling of every model
+    (:class:`~jaxglass.models.Standardizer`): ``"channel"`` (default) gives each partial g_αβ(r) its
+    own pooled scale and equals ``"pooled"`` for the total g(r); targets are always scaled pooled.
     """
 
     test_fraction: float = 0.2
@@ -70,6 +77,8 @@ class StudyConfig:
     en_cv_folds: int = 3
     cnn_max_epochs: int = 300
     cnn_batch_size: int = 32
+    target: str = "pdos"
+    scaling: str = "channel"
 
     def __post_init__(self):
         object.__setattr__(self, "train_sizes", tuple(int(n) for n in self.train_sizes))
@@ -77,6 +86,10 @@ class StudyConfig:
         object.__setattr__(self, "l1_grid", tuple(float(x) for x in self.l1_grid))
         if not 0.0 < self.test_fraction < 1.0:
             raise ValueError(f"StudyConfig.test_fraction: must be in (0, 1), got {self.test_fraction}")
+        if self.target not in TARGETS:
+            raise ValueError(f"StudyConfig.target: {self.target!r} not in {TARGETS}")
+        if self.scaling not in SCALINGS:
+            raise ValueError(f"StudyConfig.scaling: {self.scaling!r} not in {SCALINGS}")
         if self.features not in FEATURES:
             raise ValueError(f"StudyConfig.features: {self.features!r} not in {FEATURES}")
         if self.n_seeds < 1:
@@ -95,7 +108,8 @@ class StudyConfig:
     def cnn_config(self, seed: int = 0):
         from .models import CNNConfig
 
-        return CNNConfig(max_epochs=self.cnn_max_epochs, batch_size=self.cnn_batch_size, seed=seed)
+        return CNNConfig(max_epochs=self.cnn_max_epochs, batch_size=self.cnn_batch_size, seed=seed,
+                         input_scaling=self.scaling)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -121,6 +135,14 @@ def feature_labels(ds, kind: str = "total") -> list[str]:
     S = len(ds.species_names)
     iu = np.triu_indices(S)
     return [f"g_{ds.species_names[a]}{ds.species_names[b]}(r)" for a, b in zip(*iu)]
+
+
+def targets(ds, target: str = "pdos") -> tuple[np.ndarray, str, str]:
+    """Model outputs ``(K, F)`` of a dataset for ``target``, with its label and unit
+    (:func:`jaxglass.data_observables.target_arrays`)."""
+    from .data_observables import target_arrays
+
+    return target_arrays(ds, target)
 
 
 def split_indices(knob: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -158,11 +180,12 @@ def fit_ridge_cv(X, Y, cfg: StudyConfig, seed: int = 0):
     from .models import cross_validate_ridge, fit_ridge, loo_ridge
 
     if cfg.ridge_cv == "loo":
-        best, cv = loo_ridge(X, Y, cfg.l2_grid)
-        return fit_ridge(X, Y, best), dict(l2=best, cv_mse=float(cv.min()), cv="loo")
+        best, cv = loo_ridge(X, Y, cfg.l2_grid, scaling=cfg.scaling)
+        return fit_ridge(X, Y, best, scaling=cfg.scaling), dict(l2=best, cv_mse=float(cv.min()), cv="loo")
     k = min(cfg.cv_folds, len(X))
-    best, cv = cross_validate_ridge(X, Y, cfg.l2_grid, k=k, seed=seed)
-    return fit_ridge(X, Y, best), dict(l2=best, cv_mse=float(cv.mean(1).min()), cv=f"{k}-fold")
+    best, cv = cross_validate_ridge(X, Y, cfg.l2_grid, k=k, seed=seed, scaling=cfg.scaling)
+    return fit_ridge(X, Y, best, scaling=cfg.scaling), dict(l2=best, cv_mse=float(cv.mean(1).min()),
+                                                         cv=f"{k}-fold")
 
 
 def fit_elastic_net_cv(X, Y, cfg: StudyConfig, seed: int = 0):
@@ -173,9 +196,9 @@ def fit_elastic_net_cv(X, Y, cfg: StudyConfig, seed: int = 0):
 
     k = min(cfg.en_cv_folds, len(X))
     cv = cross_validate_enet(X, Y, cfg.l1_grid, [cfg.en_l2], k=k, seed=seed, tol=cfg.en_tol,
-                             max_sweeps=cfg.en_max_sweeps)
-    model, sol = fit_elastic_net(X, Y, cv.best_l1, cv.best_l2, tol=cfg.en_tol, max_sweeps=cfg.en_max_sweeps,
-                                 return_info=True)
+                             max_sweeps=cfg.en_max_sweeps, scaling=cfg.scaling)
+    model, sol = fit_elastic_net(X, Y, cv.best_l1, cv.best_l2, scaling=cfg.scaling, tol=cfg.en_tol,
+                                 max_sweeps=cfg.en_max_sweeps, return_info=True)
     nz = float(np.mean(np.asarray(model.W) != 0.0))
     return model, dict(l1=cv.best_l1, l2=cv.best_l2, cv_mse=cv.cv_mse, cv_folds=k, nonzero_fraction=nz,
                        grid_edge=cv.edge, relative_gap=sol["relative_gap"], n_sweeps=sol["n_sweeps"])
@@ -237,12 +260,13 @@ def run_study(ds, out: str | Path, cfg: StudyConfig | None = None, *, figures: b
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     X = features(ds, cfg.features)
-    Y = np.asarray(ds.pdos_total, np.float64)
+    Y, y_label, y_unit = targets(ds, cfg.target)
     tr, te = split_indices(ds.knob, cfg.test_fraction, cfg.seed)
     Xtr, Ytr, Xte, Yte = X[tr], Y[tr], X[te], Y[te]
     system = ds.config.system
     _log(f"study {system}: {len(ds)} structures ({len(tr)} train, {len(te)} test), features "
-         f"{cfg.features} {X.shape[1:]}, PDOS on {Y.shape[1]} frequencies", verbose)
+         f"{cfg.features} {X.shape[1:]} ({cfg.scaling} scaling), target {y_label} ({y_unit}) on "
+         f"{Y.shape[1]} frequencies", verbose)
 
     # (a) full-data models
     fitted, rows = {}, []
@@ -266,7 +290,8 @@ def run_study(ds, out: str | Path, cfg: StudyConfig | None = None, *, figures: b
         system=system, n_structures=len(ds), n_atoms=ds.config.n_atoms, n_train=len(tr), n_test=len(te),
         features=cfg.features, feature_shape=list(X.shape[1:]), n_freq=int(Y.shape[1]),
         freq_unit=ds.freq_unit, length_unit=ds.length_unit, pdos_units="1/" + ds.freq_unit,
-        mse_units=f"(1/{ds.freq_unit})^2", config=dataclasses.asdict(cfg),
+        target=cfg.target, target_label=y_label, target_units=y_unit,
+        mse_units=f"({y_unit})^2", config=dataclasses.asdict(cfg),
         test_indices=[int(ds.indices[i]) for i in te], models=rows, learning_curve=lc,
     )
     if "ridge" in models and "cnn" in models:
@@ -280,10 +305,11 @@ def run_study(ds, out: str | Path, cfg: StudyConfig | None = None, *, figures: b
         for name, tag in (("ridge", "l2"), ("elastic-net", "l1")):
             if name in fitted:
                 plots.plot_weight_map(fitted[name][0], ds, tr, out / f"weights_{tag}.png",
-                                      title=f"{system}: linear map W(ω, r), {name} ({tag.upper()})",
-                                      labels=feature_labels(ds, cfg.features))
+                                      title=f"{system}: W(ω, r) → {y_label}, {name} ({tag.upper()})",
+                                      labels=feature_labels(ds, cfg.features), Y=Y, y_unit=y_unit)
         pick = pick_examples(ds.knob[te])
-        plots.plot_predictions(ds, te, pick, {k: v[1] for k, v in fitted.items()}, out / "predictions.png")
+        plots.plot_predictions(ds, te, pick, {k: v[1] for k, v in fitted.items()}, out / "predictions.png",
+                               Y=Y, y_label=y_label, y_unit=y_unit)
     _log(f"study {system}: wrote {out / 'study.json'}, {out / 'study.md'}"
          + (" and figures" if figures else ""), verbose)
     return result
@@ -366,7 +392,8 @@ def markdown_table(result: dict[str, Any]) -> str:
     u = result["mse_units"]
     lines = [
         f"## {result['system']}: {result['n_structures']} structures of ~{result['n_atoms']} atoms "
-        f"({result['n_train']} train / {result['n_test']} test), features: {result['features']} g(r)",
+        f"({result['n_train']} train / {result['n_test']} test), features: {result['features']} g(r)"
+        f", target: {result.get('target_label', 'PDOS')} ({result.get('target_units', '')})",
         "",
         f"| model | test MSE {u} | R² | train MSE | hyper-parameters | fit s |",
         "|---|---|---|---|---|---|",

@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-SCALINGS = ("pooled", "column")
+SCALINGS = ("pooled", "column", "channel")
 
 
 def _xp(X):
@@ -29,7 +29,7 @@ class Standardizer:
     column by its own standard deviation; columns whose standard deviation is zero, or below ``rtol``
     times the largest one (e.g. g(r) = 0 inside the core, or the ω = 0 bin of a PDOS), get
     ``scale = 1``: they are only centred, never blown up. :meth:`fit_pooled` uses one scale for all
-    columns.
+    columns, :meth:`fit_channel` one per channel (partial g_αβ(r)).
     """
 
     mean: jax.Array
@@ -67,18 +67,46 @@ class Standardizer:
         return cls(mean, xp.full_like(mean, s))
 
     @classmethod
+    def fit_channel(cls, X, feature_shape: tuple[int, ...] | None = None) -> Standardizer:
+        """Per-column mean, one pooled scale per channel (axis 1 of a ``(K, C, R)`` sample shape).
+
+        For partial g_αβ(r) inputs ``(K, C, R)`` channel ``c`` is divided by
+        ``sqrt(mean_r var(X[:, c, r]))``: every partial enters a penalty with the same weight,
+        while within a channel the columns keep their relative scale (as :meth:`fit_pooled`).
+        ``feature_shape`` is the sample shape ``(C, R)`` when ``X`` comes flattened to
+        ``(K, C·R)``; a sample with one axis is one channel, i.e. the same as :meth:`fit_pooled`.
+        """
+        xp = _xp(X)
+        X = xp.asarray(X)
+        cls._check(X, "fit_channel")
+        shape = tuple(X.shape[1:]) if feature_shape is None else tuple(feature_shape)
+        if int(np.prod(shape)) != int(np.prod(X.shape[1:])):
+            raise ValueError(f"Standardizer.fit_channel: feature_shape {shape} does not match the "
+                             f"sample shape {tuple(X.shape[1:])}")
+        Xc = X.reshape((X.shape[0], shape[0], -1)) if len(shape) > 1 else X.reshape((X.shape[0], 1, -1))
+        mean = X.mean(axis=0)
+        s = xp.sqrt(xp.mean(Xc.var(axis=0), axis=1))  # (C,)
+        s = xp.where(s > 0, s, xp.ones_like(s))
+        scale = xp.broadcast_to(s[:, None], Xc.shape[1:]).reshape(X.shape[1:])
+        return cls(mean, scale)
+
+    @classmethod
     def identity(cls, shape: tuple[int, ...], dtype=None, xp=jnp) -> Standardizer:
         dtype = dtype or (np.float64 if xp is np else jnp.result_type(float))
         return cls(xp.zeros(shape, dtype), xp.ones(shape, dtype))
 
     @classmethod
-    def make(cls, X, standardize: bool = True, scaling: str = "pooled") -> Standardizer:
-        """The scaler a model uses: ``scaling`` ``"pooled"`` or ``"column"``; identity if not
+    def make(cls, X, standardize: bool = True, scaling: str = "pooled",
+             feature_shape: tuple[int, ...] | None = None) -> Standardizer:
+        """The scaler a model uses: ``scaling`` ``"pooled"``, ``"column"`` or ``"channel"`` (one
+        scale per channel of ``feature_shape``, see :meth:`fit_channel`); identity if not
         ``standardize``."""
         if scaling not in SCALINGS:
             raise ValueError(f"scaling: expected one of {SCALINGS}, got {scaling!r}")
         if not standardize:
             return cls.identity(X.shape[1:], X.dtype, _xp(X))
+        if scaling == "channel":
+            return cls.fit_channel(X, feature_shape)
         return cls.fit_pooled(X) if scaling == "pooled" else cls.fit(X)
 
     def transform(self, X) -> jax.Array:
@@ -88,5 +116,9 @@ class Standardizer:
         return _xp(Z).asarray(Z) * self.scale + self.mean
 
 
-def _scalers(X, Y, standardize: bool, scaling: str = "pooled") -> tuple[Standardizer, Standardizer]:
-    return Standardizer.make(X, standardize, scaling), Standardizer.make(Y, standardize, scaling)
+def _scalers(X, Y, standardize: bool, scaling: str = "pooled",
+             feature_shape: tuple[int, ...] | None = None) -> tuple[Standardizer, Standardizer]:
+    """Input and target scalers; ``feature_shape`` gives the channels of a flattened ``X``
+    (targets ``(K, F)`` are one channel: ``"channel"`` scales them like ``"pooled"``)."""
+    xs = Standardizer.make(X, standardize, scaling, feature_shape)
+    return xs, Standardizer.make(Y, standardize, scaling)

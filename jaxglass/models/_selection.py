@@ -49,8 +49,8 @@ def warn_grid_edge(name: str, value: float, grid, stacklevel: int = 3) -> bool:
     return True
 
 
-def _np_scaler(A: np.ndarray, standardize: bool, scaling: str):
-    s = Standardizer.make(np.asarray(A, np.float64), standardize, scaling)
+def _np_scaler(A: np.ndarray, standardize: bool, scaling: str, feature_shape=None):
+    s = Standardizer.make(np.asarray(A, np.float64), standardize, scaling, feature_shape)
     return s.mean, s.scale
 
 
@@ -143,7 +143,7 @@ def cross_validate_ridge(X, Y, l2_grid: Sequence[float], k: int = 5, seed: int =
     k = min(int(k), Xf.shape[0])
     out = np.zeros((l2s.size, k))
     for f, (tr, va) in enumerate(kfold_indices(Xf.shape[0], k, seed)):
-        xm, xsd = _np_scaler(Xf[tr], standardize, scaling)
+        xm, xsd = _np_scaler(Xf[tr], standardize, scaling, np.shape(X)[1:])
         ym, ysd = _np_scaler(Yf[tr], standardize, scaling)
         Xs, Ys = (Xf[tr] - xm) / xsd, (Yf[tr] - ym) / ysd
         xc, yc = Xs.mean(0), Ys.mean(0)
@@ -176,7 +176,8 @@ def loo_ridge(X, Y, l2_grid: Sequence[float], standardize: bool = True,
     Yf = np.asarray(Y, np.float64)
     if Yf.ndim != 2 or Yf.shape[0] != Xf.shape[0] or Xf.shape[0] < 3:
         raise ValueError(f"loo_ridge: need X (K, ...) and Y (K, F) with K >= 3, got {Xf.shape}, {Yf.shape}")
-    (xm, xsd), (ym, ysd) = _np_scaler(Xf, standardize, scaling), _np_scaler(Yf, standardize, scaling)
+    xm, xsd = _np_scaler(Xf, standardize, scaling, np.shape(X)[1:])
+    ym, ysd = _np_scaler(Yf, standardize, scaling)
     Xs, Ys = (Xf - xm) / xsd, (Yf - ym) / ysd
     K, F = Ys.shape
     Xc, Yc = Xs - Xs.mean(0), Ys - Ys.mean(0)
@@ -198,7 +199,7 @@ def l1_max(X, Y, standardize: bool = True, scaling: str = "pooled") -> float:
     """Smallest ``l1`` (module objective, any ``l2``) at which every weight of the fit is zero."""
     Xf = np.asarray(X, np.float64).reshape(len(X), -1)
     Yf = np.asarray(Y, np.float64)
-    xs = Standardizer.make(Xf, standardize, scaling)
+    xs = Standardizer.make(Xf, standardize, scaling, np.shape(X)[1:])
     ys = Standardizer.make(Yf, standardize, scaling)
     Xc = xs.transform(Xf)
     Yc = ys.transform(Yf)
@@ -250,7 +251,7 @@ def cross_validate_enet(X, Y, l1_grid: Sequence[float] | None = None, l2_grid: S
     Yf = np.asarray(Y, np.float64)
     if Yf.ndim != 2 or Yf.shape[0] != Xf.shape[0]:
         raise ValueError(f"Y: expected shape ({Xf.shape[0]}, F), got {Yf.shape}")
-    l1s = default_l1_grid(Xf, Yf, standardize, scaling) if l1_grid is None else np.asarray(l1_grid, float)
+    l1s = default_l1_grid(X, Yf, standardize, scaling) if l1_grid is None else np.asarray(l1_grid, float)
     l1s = np.sort(np.asarray(l1s, np.float64).ravel())[::-1]
     l2s = np.asarray(l2_grid, np.float64).ravel()
     if l1s.size == 0 or l2s.size == 0 or (l1s < 0).any() or (l2s < 0).any():
@@ -261,7 +262,7 @@ def cross_validate_enet(X, Y, l1_grid: Sequence[float] | None = None, l2_grid: S
     out = np.zeros((l2s.size, l1s.size, k))
     gaps = np.zeros_like(out)
     for f, (tr, va) in enumerate(kfold_indices(Xf.shape[0], k, seed)):
-        xs = Standardizer.make(Xf[tr], standardize, scaling)
+        xs = Standardizer.make(Xf[tr], standardize, scaling, np.shape(X)[1:])
         ys = Standardizer.make(Yf[tr], standardize, scaling)
         p = gram_problem(jnp.asarray(xs.transform(Xf[tr])), jnp.asarray(ys.transform(Yf[tr])))
         Zv = xs.transform(Xf[va])

@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._io import atomic_savez
-from ._scaling import Standardizer, _scalers
+from ._scaling import SCALINGS, Standardizer, _scalers
 from .linear import (
     FORMAT_VERSION,
     _batches,
@@ -89,8 +89,8 @@ class CNNConfig:
         if not 0 < self.val_fraction < 1:
             raise ValueError(f"CNNConfig.val_fraction: must be in (0, 1), got {self.val_fraction}")
         for name in ("target_scaling", "input_scaling"):
-            if getattr(self, name) not in ("pooled", "column"):
-                raise ValueError(f"CNNConfig.{name}: 'pooled' or 'column', got {getattr(self, name)!r}")
+            if getattr(self, name) not in SCALINGS:
+                raise ValueError(f"CNNConfig.{name}: one of {SCALINGS}, got {getattr(self, name)!r}")
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))

@@ -348,7 +348,7 @@ def _prepare(X, Y, config: LinearSPRConfig, X_val, Y_val):
         Xf, Yf, Xv, Yv = Xf[tr], Yf[tr], Xf[va], Yf[va]
     else:
         Xv = Yv = None
-    xs, ys = _scalers(Xf, Yf, config.standardize, config.scaling)
+    xs, ys = _scalers(Xf, Yf, config.standardize, config.scaling, fshape)
     has_val = Xv is not None
     Xvs = xs.transform(Xv) if has_val else Xf[:1]
     Yvs = ys.transform(Yv) if has_val else Yf[:1]
@@ -404,7 +404,7 @@ def fit_ridge(X, Y, l2: float, standardize: bool = True, scaling: str = "pooled"
         raise ValueError(f"fit_ridge: l2 must be >= 0, got {l2}")
     Xf, fshape = _as_features(X)
     Yf = _as_targets(Y, Xf.shape[0])
-    xs, ys = _scalers(Xf, Yf, standardize, scaling)
+    xs, ys = _scalers(Xf, Yf, standardize, scaling, fshape)
     Xs = np.asarray(xs.transform(Xf), np.float64)
     Ys = np.asarray(ys.transform(Yf), np.float64)
     K, D = Xs.shape
@@ -441,7 +441,7 @@ def fit_elastic_net(X, Y, l1: float, l2: float = 0.0, standardize: bool = True, 
         raise ValueError(f"fit_elastic_net: l1 and l2 must be >= 0, got l1={l1}, l2={l2}")
     Xf, fshape = _as_features(X)
     Yf = _as_targets(Y, Xf.shape[0])
-    xs, ys = _scalers(Xf, Yf, standardize, scaling)
+    xs, ys = _scalers(Xf, Yf, standardize, scaling, fshape)
     p = gram_problem(xs.transform(Xf), ys.transform(Yf))
     F = Yf.shape[1]
     W0 = None if W0 is None else jnp.asarray(W0, Xf.dtype).T
