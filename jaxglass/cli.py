@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from ._config import enable_x64
@@ -278,23 +280,36 @@ def pdos_route(method: str, n_atoms: int, partial: bool) -> str:
     return "dense" if partial else "dense-values"
 
 
-def _kpm_pdos(pot, s, args, partial: bool):
-    """KPM PDOS with start/finish progress lines; returns the PDOS and a dict for the summary."""
-    import jax
+@jax.jit
+def _energy_forces(pot, s, nbrs):
+    """Energy and forces in one compiled call (jitted once per potential form and shapes)."""
+    e, g = jax.value_and_grad(lambda x: pot.energy(s.with_positions(x), nbrs))(s.positions)
+    return e, -g
 
+
+@jax.jit
+def _kpm_bounds(pot, s, nbrs, v0):
+    """Lanczos interval enclosing the spectrum of the dynamical matrix (eV/Å²/amu)."""
+    from .hessian import dynamical_hvp
+    from .kpm import spectral_bounds
+
+    return spectral_bounds(lambda x: dynamical_hvp(pot, s, nbrs, x), v0)
+
+
+def _kpm_pdos(pot, s, args, partial: bool, nbrs):
+    """KPM PDOS with start/finish progress lines; returns the PDOS and a dict for the summary."""
     from . import kpm
-    from .hessian import as_f64, dynamical_hvp
+    from .hessian import as_f64
 
     s = as_f64(s)
     n, d = s.positions.shape
     moments = args.moments or kpm.DEFAULT_MOMENTS
     vectors = args.vectors or kpm.DEFAULT_VECTORS
     n_proj = len(s.species_names) if partial else 1
-    nb = tuple(jax.numpy.asarray(i) for i in pot.neighbors(s))
+    nb = tuple(jnp.asarray(i) for i in nbrs)
     t = time.perf_counter()
     v0 = jax.random.normal(jax.random.PRNGKey(args.seed), s.positions.shape, s.positions.dtype)
-    bounds = jax.jit(lambda p, st, nbrs, v: kpm.spectral_bounds(lambda x: dynamical_hvp(p, st, nbrs, x), v))
-    a, b = (float(x) for x in bounds(pot, s, nb, v0))
+    a, b = (float(x) for x in _kpm_bounds(pot, s, nb, v0))
     factor = pot.freq_factor
     nu_max = factor * float(np.sqrt(max(b, 0.0)))
     print(f"pdos: KPM start: N = {n} atoms ({n * d} dof), M = {moments} moments, R = {vectors} random "
@@ -334,22 +349,22 @@ def cmd_pdos(args) -> int:
     pot.check(s)
     if args.relax:
         res = minimize(pot, s, method=minimizer, fmax=args.fmax)
+        nb = pot.neighbors(res.structure)
     else:
         from .minimize import MinimizeResult
-        from .potentials import forces
 
-        f = np.asarray(forces(pot, s))
-        e = float(pot.energy(s, pot.neighbors(s)))
-        fm = float(np.max(np.linalg.norm(f, axis=1)))
-        res = MinimizeResult(s, e, fm, 0, 1, fm <= args.fmax, "none", "not relaxed")
+        nb = pot.neighbors(s)
+        e, f = _energy_forces(pot, s, tuple(jnp.asarray(i) for i in nb))
+        fm = float(np.max(np.linalg.norm(np.asarray(f), axis=1)))
+        res = MinimizeResult(s, float(e), fm, 0, 1, fm <= args.fmax, "none", "not relaxed")
     partial = not args.no_partial
     route = pdos_route(args.method, s.n_atoms, partial)
     t = time.perf_counter()
     if route == "kpm":
-        p, info = _kpm_pdos(pot, res.structure, args, partial)
+        p, info = _kpm_pdos(pot, res.structure, args, partial, nb)
         m = None
     else:
-        m = phonons.modes(pot, res.structure, eigenvectors=route == "dense")
+        m = phonons.modes(pot, res.structure, nb, eigenvectors=route == "dense")
         grid, sigma = phonons.default_grid(m.frequencies, args.sigma, args.n_points)
         p = phonons.pdos(pot, res.structure, grid, sigma, m=m, partial=partial)
         info = dict(sigma=float(sigma))

@@ -33,7 +33,9 @@ def glass(tmp_path_factory):
 
 
 def _run(glass, out, *extra):
-    rc = cli.main(["pdos", glass, "--potential", "ka", "--sigma", "1.5", "--no-plot", "--out", str(out), *extra])
+    rc = cli.main(
+        ["pdos", glass, "--potential", "ka", "--sigma", "1.5", "--no-plot", "--out", str(out), *extra]
+    )
     assert rc == 0
     summary = json.loads((out / "summary.json").read_text())
     with np.load(out / "pdos.npz") as z:
@@ -53,7 +55,9 @@ def test_routes_agree(glass, tmp_path, monkeypatch, capsys):
     peak = dense["total"].max()
     # values-only LAPACK: the same eigenvalues (the three zero modes are sqrt(round-off) ~ 1e-7 of the
     # maximum in frequency), so the same total DOS to round-off
-    np.testing.assert_allclose(vals["frequencies"], dense["frequencies"], atol=1e-6 * dense["frequencies"].max())
+    np.testing.assert_allclose(
+        vals["frequencies"], dense["frequencies"], atol=1e-6 * dense["frequencies"].max()
+    )
     np.testing.assert_allclose(vals["total"], dense["total"], atol=1e-9 * peak)
     assert vals["partial"].shape[0] == 0 and dense["partial"].shape[0] == 2
     np.testing.assert_allclose(dense["partial"].sum(0), dense["total"], atol=1e-12 * peak)
@@ -87,8 +91,19 @@ def test_compile_cache_gets_files_and_is_restored(glass, tmp_path, monkeypatch):
     monkeypatch.delenv("JAXGLASS_COMPILE_CACHE")
     assert cli.compile_cache_dir() == tmp_path / "xdg" / "jaxglass" / "jax"
     assert cli.compile_cache_dir(disabled=True) is None
-    rc = cli.main(["--no-compile-cache", "pdos", glass, "--potential", "ka", "--no-partial", "--no-plot",
-                   "--out", str(tmp_path / "o2")])
+    rc = cli.main(
+        [
+            "--no-compile-cache",
+            "pdos",
+            glass,
+            "--potential",
+            "ka",
+            "--no-partial",
+            "--no-plot",
+            "--out",
+            str(tmp_path / "o2"),
+        ]
+    )
     assert rc == 0 and not (tmp_path / "xdg").exists()
 
 
