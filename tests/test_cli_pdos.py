@@ -58,7 +58,8 @@ def test_routes_agree(glass, tmp_path, monkeypatch, capsys):
     np.testing.assert_allclose(
         vals["frequencies"], dense["frequencies"], atol=1e-6 * dense["frequencies"].max()
     )
-    np.testing.assert_allclose(vals["total"], dense["total"], atol=1e-9 * peak)
+    # (the default grid starts at the lowest frequency - 4σ: the zero modes' round-off moves it by ~1e-7)
+    np.testing.assert_allclose(vals["total"], dense["total"], atol=1e-6 * peak)
     assert vals["partial"].shape[0] == 0 and dense["partial"].shape[0] == 2
     np.testing.assert_allclose(dense["partial"].sum(0), dense["total"], atol=1e-12 * peak)
     # KPM (192 dof, 16 Rademacher vectors per species, M = 256): stochastic trace error ~ 1/sqrt(R N d)
