@@ -164,9 +164,12 @@ def cmd_quench(args) -> int:
 
 
 #: ``jaxglass pdos --method auto``: the dense route (Hessian + LAPACK eigen-solve) up to this many
-#: atoms, KPM above. Dense memory is ≈ 0.43 GB + 346 B·N² (README "Benchmarks"): 3.5 GB at N = 3,000,
-#: 6.0 GB at 4,000 (24 GB ends at ≈ 8,000 atoms), and its eigen-solve grows as N³ while KPM's cost
-#: grows as N (README "The pdos command" gives the measured crossing).
+#: atoms, KPM above. Dense memory is ≈ 0.43 GB + 346 B·N² (README "Benchmarks"): 3.5 GB at N = 3,000
+#: (24 GB ends at ≈ 8,000 atoms). Time: dense grows as N³, KPM as N; measured on KA 3D glasses
+#: (values only, KPM defaults M = 1024, R = 4) dense 1.8 s / 11.3 s CPU vs KPM 6.0 s / 15.8 s at
+#: N = 1,000 / 2,000, so they cross near 2,400 atoms. Up to 3,000 the dense route is kept: at most
+#: ≈ 1.6x KPM's time, and exact where KPM with the defaults is off by 8-10 % of the DOS peak at
+#: σ = 1 % of the spectral width (README "The pdos command").
 AUTO_DENSE_MAX_ATOMS = 3000
 #: Off values of the ``JAXGLASS_COMPILE_CACHE`` environment variable.
 _CACHE_OFF = ("0", "off", "false", "no")
