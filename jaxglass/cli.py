@@ -10,12 +10,15 @@ Outputs are written in full or not at all (temporary file + rename).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 import time
 from pathlib import Path
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from ._config import enable_x64
@@ -111,7 +114,7 @@ def _plot_pdos(p, path: Path, title: str) -> bool:
     fig, ax = plt.subplots(figsize=(6, 3.5))
     grid = np.asarray(p.grid)
     ax.plot(grid, np.asarray(p.total), "k", lw=1.5, label="total")
-    for name, part in zip(p.species_names, np.asarray(p.partial)):
+    for name, part in zip(p.species_names, np.asarray(p.partial) if p.partial is not None else ()):
         ax.plot(grid, part, lw=1, label=name)
     ax.set_xlabel(f"frequency ({p.unit})")
     ax.set_ylabel("PDOS (per mode)")
@@ -131,13 +134,16 @@ def _save_figure(fig, path: Path, dpi: int) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def _report(pot, structure, res, out: Path, label: str, t0: float) -> dict:
+def _report(pot, structure, res, out: Path, label: str, t0: float, *, p=None, m=None, extra=None,
+            plot: bool = True, write_structure: bool = True) -> dict:
+    """Print and write (summary.json, pdos.npz, pdos.png) a PDOS; modes ``m`` are None for KPM."""
     from . import phonons
 
-    m = phonons.modes(pot, res.structure)
-    p = phonons.pdos(pot, res.structure, m=m)
-    f = np.asarray(m.frequencies)
-    n_imag = m.n_imaginary()
+    if p is None:
+        m = phonons.modes(pot, res.structure)
+        p = phonons.pdos(pot, res.structure, m=m)
+    f = np.asarray(m.frequencies) if m is not None else np.zeros(0)
+    n_imag = m.n_imaginary() if m is not None else None
     mean = float(np.trapezoid(np.asarray(p.grid) * np.asarray(p.total), np.asarray(p.grid)))
     summary = dict(
         system=label,
@@ -148,39 +154,45 @@ def _report(pot, structure, res, out: Path, label: str, t0: float) -> dict:
         fmax=res.fmax,
         converged=res.converged,
         minimiser_steps=res.n_steps,
-        frequency_unit=m.unit,
-        max_frequency=float(f[-1]),
+        frequency_unit=p.unit,
+        max_frequency=float(f[-1]) if f.size else None,
         mean_frequency=mean,
         n_imaginary=n_imag,
         pdos_integral=float(np.trapezoid(np.asarray(p.total), np.asarray(p.grid))),
         wall_seconds=time.time() - t0,
+        **(extra or {}),
     )
     print(f"\n{label}: {structure.n_atoms} atoms, {pot.name}")
     print(
         f"  relaxed: E = {summary['energy_per_atom']:.6f} per atom, fmax = {res.fmax:.2e} "
         f"({'converged' if res.converged else 'NOT converged'}, {res.n_steps} steps)"
     )
-    print(
-        f"  modes: max {f[-1]:.3f} {m.unit}, mean {mean:.3f} {m.unit}, imaginary {n_imag}, "
-        f"PDOS integral {summary['pdos_integral']:.6f}"
-    )
+    if m is not None:
+        print(
+            f"  modes: max {f[-1]:.3f} {m.unit}, mean {mean:.3f} {m.unit}, imaginary {n_imag}, "
+            f"PDOS integral {summary['pdos_integral']:.6f}"
+        )
+    else:
+        print(f"  KPM: mean {mean:.3f} {p.unit}, PDOS integral {summary['pdos_integral']:.6f}")
     print(summarize_pdos(p))
     out = _writable_dir(out)
-    atomic_savez(out / "pdos.npz", dict(grid=np.asarray(p.grid), total=np.asarray(p.total),
-                                        partial=np.asarray(p.partial), frequencies=f))
+    atomic_savez(out / "pdos.npz", dict(
+        grid=np.asarray(p.grid), total=np.asarray(p.total), frequencies=f,
+        partial=np.asarray(p.partial) if p.partial is not None else np.zeros((0, len(p.grid)))))
     _atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
-    if _plot_pdos(p, out / "pdos.png", f"{label} ({structure.n_atoms} atoms)"):
+    if plot and _plot_pdos(p, out / "pdos.png", f"{label} ({structure.n_atoms} atoms)"):
         print(f"  wrote {out / 'pdos.png'}")
-    try:
-        import io
+    if write_structure:
+        try:
+            import io
 
-        from .structure import write
+            from .structure import write
 
-        buf = io.StringIO()
-        write(buf, res.structure, format="extxyz")
-        atomic_write_text(out / "structure.extxyz", buf.getvalue())
-    except ImportError:
-        pass
+            buf = io.StringIO()
+            write(buf, res.structure, format="extxyz")
+            atomic_write_text(out / "structure.extxyz", buf.getvalue())
+        except ImportError:
+            pass
     print(f"  wrote {out / 'summary.json'}, {out / 'pdos.npz'}")
     return summary
 
@@ -225,25 +237,218 @@ def cmd_quench(args) -> int:
     return _exit_status(summary, args, relaxed=True)
 
 
+#: ``jaxglass pdos --method auto``: the dense route (Hessian + LAPACK eigen-solve) up to this many
+#: atoms, KPM above. Dense memory is ≈ 0.43 GB + 346 B·N² (README "Benchmarks"): 3.5 GB at N = 3,000
+#: (24 GB ends at ≈ 8,000 atoms). Time: dense grows as N³, KPM as N; measured on KA 3D glasses
+#: (values only, KPM defaults M = 1024, R = 4) dense 1.8 s / 11.3 s CPU vs KPM 6.0 s / 15.8 s at
+#: N = 1,000 / 2,000, so they cross near 2,400 atoms. Up to 3,000 the dense route is kept: at most
+#: ≈ 1.6x KPM's time, and exact where KPM with the defaults is off by 8-10 % of the DOS peak at
+#: σ = 1 % of the spectral width (README "The pdos command").
+AUTO_DENSE_MAX_ATOMS = 3000
+#: Off values of the ``JAXGLASS_COMPILE_CACHE`` environment variable.
+_CACHE_OFF = ("0", "off", "false", "no")
+
+
+def compile_cache_dir(disabled: bool = False) -> Path | None:
+    """Directory of the CLI's persistent JAX compilation cache, or ``None`` when it is switched off.
+
+    ``JAXGLASS_COMPILE_CACHE=0`` (or ``off``/``false``/``no``) or ``--no-compile-cache`` switch it off;
+    ``JAXGLASS_COMPILE_CACHE=DIR`` chooses the directory; otherwise ``$XDG_CACHE_HOME/jaxglass/jax``
+    (``~/.cache/jaxglass/jax`` when ``XDG_CACHE_HOME`` is unset).
+    """
+    env = os.environ.get("JAXGLASS_COMPILE_CACHE", "").strip()
+    if disabled or env.lower() in _CACHE_OFF:
+        return None
+    if env and env.lower() not in ("1", "on", "true", "yes"):
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "jaxglass" / "jax"
+
+
+def _host_tag() -> str:
+    """Short hash of this CPU's model and instruction-set flags: one cache subdirectory per CPU kind.
+
+    XLA:CPU executables are compiled for the host's instruction set; a cache directory shared by
+    different machines (a home directory on a cluster) must not hand one machine's code to another.
+    """
+    import hashlib
+    import platform
+
+    ident = platform.machine() + platform.processor()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            ident += "".join(sorted({ln for ln in fh if ln.startswith(("model name", "flags", "Features"))}))
+    except OSError:
+        pass
+    return hashlib.sha1(ident.encode()).hexdigest()[:12]
+
+
+@contextlib.contextmanager
+def _compile_cache(path: Path | None):
+    """Use JAX's persistent compilation cache in ``path`` for the duration (restored afterwards)."""
+    if path is None:
+        yield None
+        return
+    import jax
+    from jax.experimental.compilation_cache import compilation_cache as cc
+
+    path = path / f"cpu-{_host_tag()}"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        print(f"jaxglass: warning: compilation cache {path} not usable ({err}); compiling without it "
+              "(set JAXGLASS_COMPILE_CACHE=DIR or 0)", file=sys.stderr)
+        yield None
+        return
+    keys = ("jax_compilation_cache_dir", "jax_persistent_cache_min_compile_time_secs")
+    old = {k: getattr(jax.config, k) for k in keys}
+    jax.config.update("jax_compilation_cache_dir", str(path))
+    # the pdos path's compiles take 0.05-3 s each; JAX's default (1 s) would leave most out
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    cc.reset_cache()  # (re)open the cache at this directory
+    # jaxlib 0.9-0.10 logs an ERROR line for every executable it loads from the cache on CPU, naming
+    # the LLVM tuning flags +prefer-no-gather/-scatter as missing host features (jax-ml/jax#38445);
+    # the executables load and run (the cache is per CPU kind, above). Silence C++ logs below FATAL
+    # while the command runs; the level jax set at import (TF_CPP_MIN_LOG_LEVEL) is restored after.
+    try:
+        from jax._src.lib import utils as _xla_utils
+
+        set_level = _xla_utils.absl_set_min_log_level
+    except (ImportError, AttributeError):  # a jaxlib without it: the lines stay
+        set_level = None
+    if set_level is not None and os.environ.get("JAXGLASS_XLA_LOGS") != "1":
+        set_level(3)
+    try:
+        yield path
+    finally:
+        if set_level is not None:
+            set_level(int(os.environ.get("TF_CPP_MIN_LOG_LEVEL", "1")))
+        for k, v in old.items():
+            jax.config.update(k, v)
+        cc.reset_cache()
+
+
+def _check_pdos_args(args) -> None:
+    """Bad ``pdos`` options → ValueError naming the option (exit status 2)."""
+    if args.moments is not None and args.moments < 16:
+        raise ValueError(f"--moments: need at least 16 Chebyshev moments (resolution ≈ ν_max·π/M), "
+                         f"got {args.moments}; the default is 1024")
+    if args.vectors is not None and args.vectors < 1:
+        raise ValueError(f"--vectors: need at least 1 random vector, got {args.vectors}; the default is 4")
+    if args.sigma is not None and not args.sigma > 0:
+        raise ValueError(f"--sigma: broadening must be positive (THz, or ω for LJ units), got {args.sigma}")
+    if args.n_points < 2:
+        raise ValueError(f"--n-points: need at least 2 grid points, got {args.n_points}")
+    if not args.fmax > 0:
+        raise ValueError(f"--fmax: must be positive, got {args.fmax}")
+    if args.method == "dense" and (args.moments is not None or args.vectors is not None):
+        raise ValueError("--moments/--vectors: only used by the KPM route; drop them or use --method "
+                         "kpm or auto")
+
+
+def pdos_route(method: str, n_atoms: int, partial: bool) -> str:
+    """The route ``jaxglass pdos --method METHOD`` takes: ``dense``, ``dense-values`` or ``kpm``.
+
+    ``auto``: dense up to :data:`AUTO_DENSE_MAX_ATOMS` atoms (exact; eigenvalues only, LAPACK
+    ``dsyevd`` with jobz='N', when no partial DOS is asked for), KPM above.
+    """
+    if method == "kpm" or (method == "auto" and n_atoms > AUTO_DENSE_MAX_ATOMS):
+        return "kpm"
+    return "dense" if partial else "dense-values"
+
+
+@jax.jit
+def _energy_forces(pot, s, nbrs):
+    """Energy and forces in one compiled call (jitted once per potential form and shapes)."""
+    e, g = jax.value_and_grad(lambda x: pot.energy(s.with_positions(x), nbrs))(s.positions)
+    return e, -g
+
+
+@jax.jit
+def _kpm_bounds(pot, s, nbrs, v0):
+    """Lanczos interval enclosing the spectrum of the dynamical matrix (eV/Å²/amu)."""
+    from .hessian import dynamical_hvp
+    from .kpm import spectral_bounds
+
+    return spectral_bounds(lambda x: dynamical_hvp(pot, s, nbrs, x), v0)
+
+
+def _kpm_pdos(pot, s, args, partial: bool, nbrs):
+    """KPM PDOS with start/finish progress lines; returns the PDOS and a dict for the summary."""
+    from . import kpm
+    from .hessian import as_f64
+
+    s = as_f64(s)
+    n, d = s.positions.shape
+    moments = args.moments or kpm.DEFAULT_MOMENTS
+    vectors = args.vectors or kpm.DEFAULT_VECTORS
+    n_proj = len(s.species_names) if partial else 1
+    nb = tuple(jnp.asarray(i) for i in nbrs)
+    t = time.perf_counter()
+    v0 = jax.random.normal(jax.random.PRNGKey(args.seed), s.positions.shape, s.positions.dtype)
+    a, b = (float(x) for x in _kpm_bounds(pot, s, nb, v0))
+    factor = pot.freq_factor
+    nu_max = factor * float(np.sqrt(max(b, 0.0)))
+    print(f"pdos: KPM start: N = {n} atoms ({n * d} dof), M = {moments} moments, R = {vectors} random "
+          f"vector(s) x {n_proj} projection(s) = {(moments + 1) // 2 * vectors * n_proj} Hessian-vector "
+          f"products; spectral bounds [{a:.4g}, {b:.4g}] (ν ≤ {nu_max:.4g} {pot.freq_unit}) in "
+          f"{time.perf_counter() - t:.1f} s", flush=True)
+    grid, sigma = None, args.sigma
+    if sigma is None:
+        sigma = 0.01 * nu_max
+    lo = -4 * sigma if a >= 0 else -factor * float(np.sqrt(-a)) - 4 * sigma
+    grid = np.linspace(lo, nu_max + 4 * sigma, args.n_points)
+    t = time.perf_counter()
+    p = kpm.pdos(pot, s, grid, sigma, nbrs=nb, moments=moments, vectors=vectors, key=args.seed,
+                 partial=partial, bounds=(a, b))
+    jax.block_until_ready(p.total)
+    print(f"pdos: KPM finished: N = {n}, M = {moments}, R = {vectors} in {time.perf_counter() - t:.1f} s",
+          flush=True)
+    info = dict(moments=moments, vectors=vectors, seed=args.seed, sigma=float(sigma),
+                spectral_bounds=[a, b], max_frequency_bound=nu_max)
+    return p, info
+
+
 def cmd_pdos(args) -> int:
+    from . import phonons
     from .minimize import minimize
     from .structure import read
 
     t0 = time.time()
     _out_dir(args.out)
+    minimizer = args.minimizer
+    if args.method in ("lbfgs", "fire"):  # --method named the minimiser before KPM existed
+        print(f"jaxglass: note: --method {args.method} now means --minimizer {args.method}; --method "
+              "chooses the spectrum route (auto, dense, kpm)", file=sys.stderr)
+        minimizer, args.method = args.method, "auto"
+    _check_pdos_args(args)
     pot = load_potential(args.potential)
     s = read(args.structure)
+    pot.check(s)
     if args.relax:
-        res = minimize(pot, s, method=args.method, fmax=args.fmax, max_steps=args.max_steps)
+        res = minimize(pot, s, method=minimizer, fmax=args.fmax, max_steps=args.max_steps)
+        nb = pot.neighbors(res.structure)
     else:
         from .minimize import MinimizeResult
-        from .potentials import forces
 
-        f = np.asarray(forces(pot, s))
-        e = float(pot.energy(s, pot.neighbors(s)))
-        fm = float(np.max(np.linalg.norm(f, axis=1)))
-        res = MinimizeResult(s, e, fm, 0, 1, fm <= args.fmax, "none", "not relaxed")
-    summary = _report(pot, s, res, Path(args.out), Path(args.structure).stem, t0)
+        nb = pot.neighbors(s)
+        e, f = _energy_forces(pot, s, tuple(jnp.asarray(i) for i in nb))
+        fm = float(np.max(np.linalg.norm(np.asarray(f), axis=1)))
+        res = MinimizeResult(s, float(e), fm, 0, 1, fm <= args.fmax, "none", "not relaxed")
+    partial = not args.no_partial
+    route = pdos_route(args.method, s.n_atoms, partial)
+    t = time.perf_counter()
+    if route == "kpm":
+        p, info = _kpm_pdos(pot, res.structure, args, partial, nb)
+        m = None
+    else:
+        m = phonons.modes(pot, res.structure, nb, eigenvectors=route == "dense")
+        grid, sigma = phonons.default_grid(m.frequencies, args.sigma, args.n_points)
+        p = phonons.pdos(pot, res.structure, grid, sigma, m=m, partial=partial)
+        info = dict(sigma=float(sigma))
+    info.update(method=args.method, route=route, spectrum_seconds=time.perf_counter() - t)
+    summary = _report(pot, s, res, Path(args.out), Path(args.structure).stem, t0, p=p, m=m, extra=info,
+                      plot=not args.no_plot, write_structure=args.relax)
     return _exit_status(summary, args, relaxed=args.relax)
 
 
@@ -1268,9 +1473,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     from . import __version__
 
-    parser = argparse.ArgumentParser(prog="jaxglass", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="jaxglass", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Compiled XLA programs are kept in a persistent cache, $XDG_CACHE_HOME/jaxglass/jax "
+        "(~/.cache/jaxglass/jax), so that later calls skip most compilation; JAXGLASS_COMPILE_CACHE=DIR "
+        "moves it, JAXGLASS_COMPILE_CACHE=0 or --no-compile-cache switches it off.")
     parser.add_argument("--version", action="version", version=f"jaxglass {__version__}")
+    parser.add_argument("--no-compile-cache", action="store_true",
+                        help="do not use the persistent JAX compilation cache (see below)")
     sub = parser.add_subparsers(dest="cmd", required=True,
                                 parser_class=functools.partial(argparse.ArgumentParser,
                                                                formatter_class=_HelpFormatter))
@@ -1298,11 +1508,29 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--out", default="out/quench",
                    help="output folder (summary.json, pdos.npz/png, structure)")
     q.set_defaults(func=cmd_quench)
-    p = sub.add_parser("pdos", help="PDOS of a structure file (any format ase reads)")
+    p = sub.add_parser(
+        "pdos", help="PDOS of a structure file (any format ase reads): dense eigen-solve or KPM",
+        description="Γ-point phonon DOS and species-resolved partial DOS of a structure file. --method "
+        f"auto takes the dense route (exact) up to {AUTO_DENSE_MAX_ATOMS} atoms, eigenvalues only when "
+        "--no-partial, and the matrix-free kernel polynomial method (KPM) above.")
     p.add_argument("structure", help="structure file (extxyz or any format ase reads; orthorhombic cell)")
     p.add_argument("--potential", required=True, help=f"one of {POTENTIALS}")
+    p.add_argument("--method", choices=("auto", "dense", "kpm", "lbfgs", "fire"), default="auto",
+                   metavar="{auto,dense,kpm}",
+                   help="spectrum route: dense Hessian + LAPACK eigen-solve, KPM (Hessian-vector products, "
+                   f"O(N) memory), or auto (dense up to {AUTO_DENSE_MAX_ATOMS} atoms, KPM above)")
+    p.add_argument("--moments", type=int, default=None, help="KPM: Chebyshev moments M (default 1024)")
+    p.add_argument("--vectors", type=int, default=None,
+                   help="KPM: random vectors R per species (default 4)")
+    p.add_argument("--seed", type=int, default=0, help="KPM: seed of the random vectors and of Lanczos")
+    p.add_argument("--sigma", type=float, default=None,
+                   help="Gaussian broadening (THz, ω for LJ units; default 1%% of the spectral width)")
+    p.add_argument("--n-points", type=int, default=400, help="frequency grid points (default 400)")
+    p.add_argument("--no-partial", action="store_true",
+                   help="total DOS only: no species-resolved DOS (dense: eigenvalues only, faster)")
+    p.add_argument("--no-plot", action="store_true", help="do not write pdos.png")
     p.add_argument("--relax", action="store_true", help="minimise before computing modes")
-    p.add_argument("--method", choices=("lbfgs", "fire"), default="lbfgs", help="minimiser for --relax")
+    p.add_argument("--minimizer", choices=("lbfgs", "fire"), default="lbfgs", help="minimiser for --relax")
     p.add_argument("--fmax", type=float, default=1e-4,
                    help="force tolerance of the relaxation (eV/Å; reduced units for LJ)")
     p.add_argument("--max-steps", type=int, default=20000, help="step budget of --relax")
@@ -1431,7 +1659,8 @@ def run_command(args) -> int:
     from .data import BuildError
 
     try:
-        return args.func(args)
+        with _compile_cache(compile_cache_dir(args.no_compile_cache)):
+            return args.func(args)
     except (UserError, ValueError, FileNotFoundError, FileExistsError, IsADirectoryError,
             NotADirectoryError, PermissionError) as err:
         print(f"jaxglass: error: {err}", file=sys.stderr)

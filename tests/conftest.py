@@ -1,3 +1,4 @@
+import os
 from types import SimpleNamespace
 
 import pytest
@@ -8,6 +9,9 @@ from jaxglass import data
 
 # Hessians, eigenproblems and finite-difference references need float64.
 jaxglass.enable_x64()
+# CLI calls in tests do not write JAX's persistent compilation cache into the user's cache directory
+# (tests/test_cli_pdos.py sets JAXGLASS_COMPILE_CACHE to a tmp dir where it tests the cache).
+os.environ.setdefault("JAXGLASS_COMPILE_CACHE", "0")
 
 
 @pytest.fixture
