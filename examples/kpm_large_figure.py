@@ -34,7 +34,8 @@ def main() -> None:
     ap.add_argument("--out", default="examples/figures/kpm_lj3d_1e5.png")
     args = ap.parse_args()
     jaxglass.enable_x64()
-    rows = [r for r in json.loads(Path(args.record).read_text())["rows"] if "dos_total" in r]
+    rec = json.loads(Path(args.record).read_text())
+    rows = [r for r in rec["rows"] if "dos_total" in r]
     r = rows[-1]
     grid, total = np.asarray(r["dos_grid"]), np.asarray(r["dos_total"])
     sigma = 0.01 * (grid[-1] - grid[0]) / 1.08  # the default: 1 % of the width, grid ±4σ
@@ -46,7 +47,8 @@ def main() -> None:
     ax.plot(grid, np.asarray(dense.total), lw=1.0, ls="--", label=f"dense, N = {s.n_atoms} (base glass)")
     ax.set_xlabel(f"ω ({r['dos_unit']})")
     ax.set_ylabel("DOS per mode (1/ω)")
-    ax.set_title(f"Kob-Andersen 3D glass: KPM in {r['t_steady_s']:.0f} s on {r['device']}")
+    where = f"{rec['meta']['cpus']}-core CPU" if r["device"].startswith("cpu") else r["device"]
+    ax.set_title(f"Kob-Andersen 3D glass: KPM in {r['t_steady_s']:.0f} s on the {where}", fontsize=10)
     ax.legend(frameon=False)
     fig.tight_layout()
     fig.savefig(args.out, dpi=150)
