@@ -381,7 +381,7 @@ def _kpm_pdos(pot, s, args, partial: bool, nbrs):
     s = as_f64(s)
     n, d = s.positions.shape
     moments = args.moments or kpm.DEFAULT_MOMENTS
-    vectors = args.vectors or kpm.DEFAULT_VECTORS
+    vectors = args.vectors or kpm.default_vectors(n * d)
     n_proj = len(s.species_names) if partial else 1
     nb = tuple(jnp.asarray(i) for i in nbrs)
     t = time.perf_counter()
@@ -1521,7 +1521,7 @@ def build_parser() -> argparse.ArgumentParser:
                    f"O(N) memory), or auto (dense up to {AUTO_DENSE_MAX_ATOMS} atoms, KPM above)")
     p.add_argument("--moments", type=int, default=None, help="KPM: Chebyshev moments M (default 1024)")
     p.add_argument("--vectors", type=int, default=None,
-                   help="KPM: random vectors R per species (default 4)")
+                   help="KPM: random vectors R per species (default: ceil(40,000 / (N d)) in [1, 16])")
     p.add_argument("--seed", type=int, default=0, help="KPM: seed of the random vectors and of Lanczos")
     p.add_argument("--sigma", type=float, default=None,
                    help="Gaussian broadening (THz, ω for LJ units; default 1%% of the spectral width)")
