@@ -88,7 +88,10 @@ class ObservableConfig:
 
 
 def is_lj(system: str) -> bool:
-    return system in ("lj2d", "lj3d")
+    """True for the families in reduced Lennard-Jones units (lj2d, lj3d and their alternative knobs)."""
+    from .generate import family_potential
+
+    return family_potential(system).units == "lj"
 
 
 def lj_thz_per_omega() -> float:
