@@ -508,8 +508,16 @@ def cmd_spectra(args) -> int:
     _out_dir(args.out)
     pot = load_potential(args.potential)
     s = read(args.structure)
+    unconverged = None
     if args.relax:
-        s = minimize(pot, s, method="lbfgs", fmax=args.fmax).structure
+        rel = minimize(pot, s, method="lbfgs", fmax=args.fmax, max_steps=args.max_steps)
+        s = rel.structure
+        if not rel.converged:
+            unconverged = (f"the relaxation did not converge (fmax {rel.fmax:.2e} after {rel.n_steps} "
+                           "steps); the spectrum is of the unrelaxed end point. Raise --max-steps or "
+                           "loosen --fmax, or accept it with --allow-unconverged")
+            print(f"jaxglass: {'warning' if args.allow_unconverged else 'error'}: {unconverged}",
+                  file=sys.stderr)
     m = phonons.modes(pot, s)
     f = np.asarray(m.frequencies)
     n_imag = m.n_imaginary()
@@ -585,6 +593,8 @@ def cmd_spectra(args) -> int:
     _atomic_write_text(out / "spectrum.json", json.dumps(meta, indent=2))
     print(f"spectra: {args.kind} of {s.n_atoms} atoms ({sp.unit}); wrote {out / 'spectrum.csv'}, "
           f"{out / 'spectrum.npz'}{', ' + str(out / 'spectrum.png') if plt is not None else ''}")
+    if unconverged and not args.allow_unconverged:
+        return EXIT_UNCONVERGED
     return EXIT_IMAGINARY if n_imag and not args.allow_imaginary else 0
 
 
@@ -1554,6 +1564,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--sigma", type=float, default=None, help="Gaussian broadening (THz; None: 1%% of max)")
     sp.add_argument("--n-points", type=int, default=500, help="points of the frequency grid")
     sp.add_argument("--relax", action="store_true", help="minimise before computing modes")
+    sp.add_argument("--max-steps", type=int, default=20000, help="step budget of --relax")
+    sp.add_argument("--allow-unconverged", action="store_true",
+                    help="exit 0 even if --relax did not converge (else exit status 3)")
     sp.add_argument("--fmax", type=float, default=1e-4, help="force tolerance of --relax (eV/Å)")
     sp.add_argument("--allow-imaginary", action="store_true",
                     help="exit 0 even with imaginary modes (else exit status 4; they are left out)")

@@ -416,3 +416,13 @@ def test_cli_spectra_writes_csv_npz_png_and_rejects_bad_input(tmp_path, capsys):
                  "--out", str(tmp_path / "bad")]) == 2
     err = capsys.readouterr().err
     assert "--temperature: must be positive" in err and "Waasmaier-Kirfel validity" in err
+    # a relaxation that cannot converge in 1 step: exit 3 (spectrum still written), or 0 when accepted
+    rattled = zincblende(4.32117, (2, 2, 2))
+    rattled = rattled.with_positions(rattled.positions + 0.05 * np.random.default_rng(0).normal(size=(64, 3)))
+    write(str(tmp_path / "rattled.extxyz"), rattled)
+    args = ["spectra", str(tmp_path / "rattled.extxyz"), "--potential", "tersoff-sic", "--kind", "pdos",
+            "--relax", "--max-steps", "1", "--allow-imaginary", "--out", str(tmp_path / "unconv")]
+    assert main(args) == 3
+    assert (tmp_path / "unconv" / "spectrum.npz").exists()
+    assert "did not converge" in capsys.readouterr().err
+    assert main(args + ["--allow-unconverged"]) == 0
