@@ -164,15 +164,21 @@ def chebyshev_coefficients(f, a: float, b: float, n_moments: int, n_nodes: int |
 # Densities from moments
 
 
-def frequency_dos_coefficients(grid, sigma: float, factor: float, a, b, n_moments: int) -> jax.Array:
+def frequency_dos_coefficients(
+    grid, sigma: float, factor: float, a, b, n_moments: int, weight=None
+) -> jax.Array:
     """``(G, M)`` Jackson-damped Chebyshev coefficients of ``λ ↦ G_σ(ν_g - ν(λ))``.
 
     ``DOS(ν_g) = coef @ μ`` with ``μ`` the moments normalised per mode (``Tr[T_n]/(N d)``).
+    ``weight(grid, ν)`` ``(G, K)``, if given, replaces the plain Gaussian (e.g. Bose-weighted
+    loss and gain peaks of a scattering function), with ``ν = ν(λ)`` the node frequencies.
     """
     grid = jnp.asarray(grid)
 
     def f(lam):
         nu = factor * jnp.sign(lam) * jnp.sqrt(jnp.abs(lam))
+        if weight is not None:
+            return weight(grid, nu)
         return gaussian(grid[:, None] - nu[None, :], sigma)
 
     # more nodes than moments: the integrand is sharp at low frequency
@@ -374,3 +380,120 @@ def pdos(
         species_names=structure.species_names,
         unit=potential.freq_unit,
     )
+
+
+# -------------------------------------------------------------------------------------------
+# Spectral functions with fixed starting vectors: one-phonon coherent S(Q, ω)
+
+
+def spectral_moments(
+    potential: Potential,
+    structure: Structure,
+    nbrs: Sequence[jax.Array],
+    start: jax.Array,
+    bounds,
+    n_moments: int,
+) -> jax.Array:
+    """``⟨u, T_n(X) u⟩`` ``(K, M)`` for fixed starting vectors ``start`` ``(K, N, d)`` (no normalisation).
+
+    Then ``⟨u| f(D) |u⟩ = Σ_n c_n μ_n`` for any ``f`` with Chebyshev coefficients ``c`` on ``bounds``.
+    """
+    a, b = bounds
+    c, h = 0.5 * (a + b), 0.5 * (b - a)
+
+    def matvec(v):
+        return (dynamical_hvp(potential, structure, nbrs, v) - c * v) / h
+
+    return jax.lax.map(lambda u: chebyshev_moments(matvec, u, n_moments), start)
+
+
+def coherent_sqw(
+    potential: Potential,
+    structure: Structure,
+    q_vectors,
+    grid,
+    sigma: float,
+    temperature: float,
+    *,
+    lengths=None,
+    nbrs: Sequence[jax.Array] | None = None,
+    moments: int = DEFAULT_MOMENTS,
+    bounds: tuple[float, float] | None = None,
+    freq_min: float | None = None,
+    key: jax.Array | int = 0,
+) -> jax.Array:
+    """Coherent one-phonon neutron ``S(Q, ν)`` ``(Q, G)`` by KPM, in mbarn/meV per atom (THz grid).
+
+    The same quantity as :func:`jaxglass.observables.structure_factor` (without the Debye-Waller
+    factor, i.e. ``exp(-2W) = 1``) broadened by :func:`jaxglass.observables.broaden_sqw`:
+    ``S(Q, ν) = Σ_k S_k(Q) [(n_k+1) G_σ(ν - ν_k) + n_k G_σ(ν + ν_k)]`` with
+    ``S_k(Q) = 1/(2N) |Σ_j b_j/√M_j (Q·e_jk) e^{iQ·r_j}|² ħ/ω_k``, modes with ``ν_k ≤ freq_min``
+    left out. Written as ``⟨u_c|f(D)|u_c⟩ + ⟨u_s|f(D)|u_s⟩`` with the real starting vectors
+    ``u_{c,s}[j] = b_j/√M_j cos/sin(Q·r_j) Q``, so no eigenvector is formed: M/2 Hessian-vector
+    products per Q vector and part. Metal units only (THz, Å, amu); coherent scattering lengths from
+    Sears 1992 (:mod:`jaxglass.scattering_data`), ``lengths`` overrides them per species (fm).
+    The rigid translations of a periodic cell are projected out of the starting vectors (they are
+    exact zero modes, below ``freq_min``). Truncation: ``f`` jumps at ``freq_min`` and grows as 1/ν below the thermal energy, so the low-
+    frequency end converges slowest in M (the Jackson kernel smooths the jump).
+    """
+    from . import scattering_data as _sd
+    from .observables import HBAR_OVER_AMU_THZ_A2, MBARN_PER_FM2, MEV_PER_THZ, bose_occupation
+
+    require_x64("jaxglass.kpm.coherent_sqw")
+    if potential.units != "metal":
+        raise ValueError("potential: coherent_sqw needs metal units (THz, Å, amu); map LJ units first")
+    if not temperature > 0:
+        raise ValueError(f"temperature: must be positive (K), got {temperature}")
+    if sigma <= 0:
+        raise ValueError(f"sigma: broadening must be positive, got {sigma}")
+    structure = as_f64(structure)
+    nbrs = neighbors_for(potential, structure, nbrs, "kpm.coherent_sqw")
+    if isinstance(key, int):
+        key = jax.random.PRNGKey(key)
+    if bounds is None:
+        v0 = jax.random.normal(key, structure.positions.shape, structure.positions.dtype)
+        bounds = _bounds_jit(potential, structure, nbrs, v0)
+    a, b = (jnp.asarray(x, jnp.float64) for x in bounds)
+    factor = potential.freq_factor
+    if freq_min is None:
+        freq_min = 1e-3 * factor * float(np.sqrt(max(float(b), 0.0)))
+    qv = jnp.atleast_2d(jnp.asarray(q_vectors, jnp.float64))
+    blen = jnp.asarray(_sd.coherent_lengths(structure.species_names, lengths))[structure.species]
+    amp = blen / jnp.sqrt(structure.masses)  # (N,)
+    phase = qv @ structure.positions.T  # (Q, N)
+    u_c = (amp * jnp.cos(phase))[:, :, None] * qv[:, None, :]
+    u_s = (amp * jnp.sin(phase))[:, :, None] * qv[:, None, :]
+    start = jnp.concatenate([u_c, u_s], axis=0)  # (2Q, N, d)
+    if all(structure.periodic):
+        # remove the rigid translations (mass-weighted t_α ∝ √M_j along α; ν = 0 ≤ freq_min): exact,
+        # and essential near Bragg vectors, where their weight ~N would leak through the kernel
+        t = jnp.sqrt(structure.masses) / jnp.sqrt(jnp.sum(structure.masses))  # (N,)
+        start = start - jnp.einsum("kna,n->ka", start, t)[:, None, :] * t[None, :, None]
+    mu = _spectral_moments_jit(potential, structure, nbrs, start, (a, b), moments)
+    n = structure.n_atoms
+    temp = float(temperature)
+
+    def weight(g, nu):
+        keep = nu > freq_min
+        nus = jnp.where(keep, nu, 1.0)
+        occ = bose_occupation(nus, temp)
+        pref = jnp.where(keep, HBAR_OVER_AMU_THZ_A2 / (2.0 * n * nus), 0.0)
+        peaks = (occ + 1.0) * gaussian(g[:, None] - nus[None, :], sigma) + occ * gaussian(
+            g[:, None] + nus[None, :], sigma
+        )
+        return pref[None, :] * peaks
+
+    coef = frequency_dos_coefficients(jnp.asarray(grid, jnp.float64), sigma, factor, a, b, moments, weight)
+    out = mu @ coef.T  # (2Q, G)
+    nq = qv.shape[0]
+    return (out[:nq] + out[nq:]) * MBARN_PER_FM2 / MEV_PER_THZ
+
+
+@jax.jit
+def _bounds_jit(potential, structure, nbrs, v0):
+    return spectral_bounds(lambda v: dynamical_hvp(potential, structure, nbrs, v), v0)
+
+
+@partial(jax.jit, static_argnums=(5,))
+def _spectral_moments_jit(potential, structure, nbrs, start, bounds, n_moments):
+    return spectral_moments(potential, structure, nbrs, start, bounds, n_moments)
