@@ -1,0 +1,41 @@
+"""Base glasses for benchmarks/scale.py and kpm_accuracy.py: the family generators at knob 1.
+
+Run: ``PYTHONPATH=. .venv/bin/python benchmarks/scale_bases.py lj3d amc cualzr`` writes
+``out/scale-base/{family}.npz`` (positions, species, box, masses, names, periodicity, generator
+info). Sizes: ``generate.large.BASE_ATOMS``.
+"""
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import jaxglass
+from jaxglass._io import atomic_savez
+from jaxglass.generate import SYSTEMS
+from jaxglass.generate.large import BASE_ATOMS
+
+
+def main(families) -> None:
+    jaxglass.enable_x64()
+    Path("out/scale-base").mkdir(parents=True, exist_ok=True)
+    for fam in families:
+        t = time.time()
+        g = SYSTEMS[fam].generate(BASE_ATOMS[fam], 1.0, 0)
+        s = g.structure
+        atomic_savez(
+            f"out/scale-base/{fam}.npz",
+            dict(
+                positions=np.asarray(s.positions), species=np.asarray(s.species), box=np.asarray(s.box),
+                masses=np.asarray(s.masses), species_names=np.asarray(s.species_names),
+                periodic=np.asarray(s.periodic),
+                info=np.asarray(json.dumps(dict(g.info, knob_values=g.knob_values), default=str)),
+            ),
+        )
+        print(f"{fam}: {s.n_atoms} atoms in {time.time() - t:.1f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:] or list(BASE_ATOMS))
