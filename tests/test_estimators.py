@@ -88,12 +88,37 @@ def test_fit_elastic_net_l1_zero_is_ridge_and_reports_gap():
 
 def test_enet_cv_picks_interior_and_warns_on_edge():
     X, Y = _problem(K=90, D=20, F=6, noise=0.3)
-    res = cross_validate_enet(X, Y, None, (0.0,), k=3)
+    res = cross_validate_enet(X, Y, None, (0.0,), k=3, tol=1e-7, max_sweeps=20000)
     assert res.mse.shape == (1, 26, 3) and np.all(res.rel_gap <= 1e-7)
     assert not res.edge
     with pytest.warns(GridEdgeWarning, match="l1"):
         bad = cross_validate_enet(X, Y, res.l1_grid[:3], (0.0,), k=3)  # only the largest penalties
     assert bad.edge and bad.best_l1 == bad.l1_grid.min()
+
+
+def test_enet_cv_default_budget_picks_brute_force_l1():
+    """The bounded CV (warm-started path, gap 1e-3 or 100 sweeps per point) chooses the same l1 as a
+    brute-force grid where every (fold, l1) is solved from zero to a relative gap of 1e-10."""
+    from jaxglass.models import default_l1_grid, kfold_indices
+
+    X, Y = _problem(K=60, D=24, F=8, noise=0.5, seed=2)
+    l1s = default_l1_grid(X, Y, n=11, decades=3.0)
+    res = cross_validate_enet(X, Y, l1s, (1e-4,), k=3)
+    assert res.n_sweeps.max() <= 100 + 10  # the cap (checked every 11 sweeps) bounds the work
+    brute = np.zeros((l1s.size, 3))
+    for f, (tr, va) in enumerate(kfold_indices(len(X), 3, 0)):
+        for i, l1 in enumerate(res.l1_grid):
+            m, info = fit_elastic_net(X[tr], Y[tr], l1, 1e-4, tol=1e-10, max_sweeps=200000, return_info=True)
+            assert info["converged"]
+            brute[i, f] = np.mean((np.asarray(predict(m, X[va])) - Y[va]) ** 2)
+    i_best = int(np.argmin(brute.mean(1)))
+    assert 0 < i_best < l1s.size - 1  # an interior optimum: the comparison means something
+    assert res.best_l1 == res.l1_grid[i_best]
+    np.testing.assert_allclose(res.mse[0], brute, rtol=2e-2)
+    # the gaps reached are reported
+    assert res.max_rel_gap == res.rel_gap.max() and np.all(res.rel_gap >= 0)
+    with pytest.raises(ValueError, match="max_sweeps"):
+        cross_validate_enet(X, Y, l1s, (0.0,), k=3, max_sweeps=0)
 
 
 def test_estimators_fit_predict_score_and_params():
