@@ -31,6 +31,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._prox import soft_threshold
+
 
 class GramProblem(NamedTuple):
     """Sufficient statistics of a centred least-squares problem (see the module docstring)."""
@@ -61,10 +63,6 @@ def gram_problem(X, Y) -> GramProblem:
     xm, ym = X.mean(0), Y.mean(0)
     Xc, Yc = X - xm, Y - ym
     return GramProblem(Xc.T @ Xc / n, Xc.T @ Yc / n, jnp.sum(Yc * Yc, 0) / n, xm, ym)
-
-
-def _soft(z, t):
-    return jnp.sign(z) * jnp.maximum(jnp.abs(z) - t, 0.0)
 
 
 def primal_and_gap(p: GramProblem, W, Q, lam1, lam2):
@@ -114,7 +112,7 @@ def _sweep(p: GramProblem, W, Q, lam1, lam2, block: int):
         def coord(i, c):
             Wb, Qb = c
             wj = Wb[i]
-            new = _soft(Cb[i] - Qb[i] + db[i] * wj, lam1) * ib[i]
+            new = soft_threshold(Cb[i] - Qb[i] + db[i] * wj, lam1) * ib[i]
             return Wb.at[i].set(new), Qb + Gbb[i][:, None] * (new - wj)[None, :]
 
         Wb, _ = jax.lax.fori_loop(0, block, coord, (Wb0, Qb0))
