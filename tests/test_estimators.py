@@ -34,13 +34,13 @@ def _problem(K=120, D=30, F=12, seed=0, noise=0.05):
     return X, Y
 
 
-@pytest.mark.parametrize("lam2", [0.0, 0.02])
-def test_gram_cd_matches_sklearn_objective(lam2):
+@pytest.mark.parametrize("lam2,method", [(0.0, "cd"), (0.02, "cd"), (0.0, "fista"), (0.02, "fista")])
+def test_gram_cd_matches_sklearn_objective(lam2, method):
     sk = pytest.importorskip("sklearn.linear_model")
     X, Y = _problem()
     p = gram_problem(X, Y)
     lam1 = 0.02 * float(np.abs(np.asarray(p.C)).max())
-    sol = enet_solve(p, lam1, lam2, tol=1e-10)
+    sol = enet_solve(p, lam1, lam2, tol=1e-10, method=method)
     ours = sklearn_objective(X, Y, sol.W, sol.b, lam1, lam2)
     if lam2 == 0:
         m = sk.Lasso(alpha=lam1, tol=1e-12, max_iter=200000).fit(X, Y)
@@ -97,14 +97,17 @@ def test_enet_cv_picks_interior_and_warns_on_edge():
 
 
 def test_enet_cv_default_budget_picks_brute_force_l1():
-    """The bounded CV (warm-started path, gap 1e-3 or 100 sweeps per point) chooses the same l1 as a
-    brute-force grid where every (fold, l1) is solved from zero to a relative gap of 1e-10."""
-    from jaxglass.models import default_l1_grid, kfold_indices
+    """The bounded CV (warm-started path, gap 1e-3 or CV_MAX_SWEEPS passes per point, FISTA and
+    coordinate descent) chooses the same l1 as a brute-force grid where every (fold, l1) is solved
+    from zero to a relative gap of 1e-10."""
+    from jaxglass.models import CV_MAX_SWEEPS, default_l1_grid, kfold_indices
 
     X, Y = _problem(K=60, D=24, F=8, noise=0.5, seed=2)
     l1s = default_l1_grid(X, Y, n=11, decades=3.0)
     res = cross_validate_enet(X, Y, l1s, (1e-4,), k=3)
-    assert res.n_sweeps.max() <= 100 + 10  # the cap (checked every 11 sweeps) bounds the work
+    assert res.n_sweeps.max() <= CV_MAX_SWEEPS + 20  # the cap (checked every 20 iterations) bounds the work
+    cd = cross_validate_enet(X, Y, l1s, (1e-4,), k=3, method="cd", max_sweeps=40)
+    assert cd.n_sweeps.max() <= 40 + 11 and cd.best_l1 == res.best_l1
     brute = np.zeros((l1s.size, 3))
     for f, (tr, va) in enumerate(kfold_indices(len(X), 3, 0)):
         for i, l1 in enumerate(res.l1_grid):

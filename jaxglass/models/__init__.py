@@ -17,6 +17,7 @@ from ._prox import prox_l1, proximal_adam, soft_threshold
 from ._scaling import Standardizer
 from ._selection import (
     CV_MAX_SWEEPS,
+    CV_METHOD,
     CV_TOL,
     DEFAULT_EN_L2_GRID,
     DEFAULT_L2_GRID,
@@ -61,6 +62,7 @@ __all__ = [
     "CNNModel",
     "CVResult",
     "CV_MAX_SWEEPS",
+    "CV_METHOD",
     "CV_TOL",
     "DEFAULT_EN_L2_GRID",
     "DEFAULT_L2_GRID",

@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._enet import enet_path, gram_problem
+from ._enet import enet_method, enet_path, gram_problem
 from ._metrics import mse, r2
 from ._scaling import Standardizer
 from .linear import LinearSPRConfig, _as_features, _as_targets, _prepare, _trainer_for
@@ -218,7 +218,12 @@ def default_l1_grid(X, Y, standardize: bool = True, scaling: str = "pooled", n: 
 #: held-out MSE, not the last digits of the objective, decides the choice (the tests check that the
 #: choice equals that of a brute-force grid solved to a gap of 1e-10).
 CV_TOL: float = 1e-3
-CV_MAX_SWEEPS: int = 100
+CV_MAX_SWEEPS: int = 500
+#: The CV solver: FISTA on the Gram matrix (one ``G @ Z`` per iteration, no sequential coordinate
+#: loop). Measured on the README example (160 × 100 → 120, 5 folds × 26 ``l1`` × 3 ``l2``): 6.0 s at
+#: 100 iterations per point vs 17.9 s for 100 coordinate-descent sweeps, and FISTA's largest gap after
+#: 1000 iterations (0.05, 19 s) is 14× smaller than coordinate descent's after 100 sweeps (0.68).
+CV_METHOD: str = "fista"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -248,22 +253,24 @@ class ENetCVResult:
 
 
 @functools.lru_cache(maxsize=8)
-def _path_fn(tol: float, max_sweeps: int):
-    return jax.jit(functools.partial(enet_path, tol=tol, max_sweeps=max_sweeps))
+def _path_fn(tol: float, max_sweeps: int, method: str):
+    return jax.jit(functools.partial(enet_path, tol=tol, max_sweeps=max_sweeps, method=method))
 
 
 def cross_validate_enet(X, Y, l1_grid: Sequence[float] | None = None, l2_grid: Sequence[float] = (0.0,),
                         k: int = 5, seed: int = 0, standardize: bool = True, scaling: str = "pooled",
                         tol: float = CV_TOL, max_sweeps: int = CV_MAX_SWEEPS,
-                        warn: bool = True) -> ENetCVResult:
+                        warn: bool = True, method: str = CV_METHOD) -> ENetCVResult:
     """k-fold cross-validation of the elastic net (:func:`jaxglass.models.linear.fit_elastic_net`).
 
     Per fold the scalers and the Gram matrix come from its training part; the ``l1`` grid is run as
     one warm-started path (largest ``l1`` first, where ``W = 0`` is exact) per ``l2``, all targets at
     once, each point to a relative duality gap ``tol`` or ``max_sweeps`` sweeps, whichever comes first
     (defaults :data:`CV_TOL`, :data:`CV_MAX_SWEEPS`: the cost is bounded by
-    ``k · len(l2_grid) · len(l1_grid) · max_sweeps`` sweeps of ``O(D² F)``; the gaps reached are in
-    ``rel_gap``). All folds share one compiled path (the Gram matrix is ``D × D`` whatever the fold
+    ``k · len(l2_grid) · len(l1_grid) · max_sweeps`` passes of ``O(D² F)``; the gaps reached are in
+    ``rel_gap``). ``method``: ``"fista"`` (default, :data:`CV_METHOD`; ``max_sweeps`` counts its
+    iterations), ``"cd"`` (coordinate descent) or ``"auto"`` (FISTA if a fold has fewer samples
+    than features). All folds share one compiled path (the Gram matrix is ``D × D`` whatever the fold
     size). ``l1_grid=None`` uses :func:`default_l1_grid` of the whole ``X, Y``. The best pair minimises
     the mean held-out MSE; a choice on a grid edge warns (``warn``).
     """
@@ -281,7 +288,8 @@ def cross_validate_enet(X, Y, l1_grid: Sequence[float] | None = None, l2_grid: S
         raise ValueError("cross_validate_enet: l1_grid and l2_grid must be non-empty and >= 0")
     k = min(int(k), Xf.shape[0])
     F = Yf.shape[1]
-    path = _path_fn(float(tol), int(max_sweeps))
+    method = enet_method(method, len(kfold_indices(Xf.shape[0], k, seed)[0][0]), Xf.shape[1])
+    path = _path_fn(float(tol), int(max_sweeps), method)
     out = np.zeros((l2s.size, l1s.size, k))
     gaps = np.zeros_like(out)
     sweeps = np.zeros(out.shape, np.int64)
