@@ -88,7 +88,9 @@ class ObservableConfig:
 
 
 def is_lj(system: str) -> bool:
-    return system in ("lj2d", "lj3d")
+    from .families import REGISTRY  # every Kob-Andersen family, the knob variants included
+
+    return system in REGISTRY and REGISTRY[system].reduced_units
 
 
 def lj_thz_per_omega() -> float:

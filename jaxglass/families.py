@@ -40,6 +40,11 @@ class Family:
     potential: tuple[str, str]
     defaults: FamilyDefaults
 
+    @property
+    def reduced_units(self) -> bool:
+        """Lennard-Jones reduced units (lengths in σ, frequencies in LJ ω units)."""
+        return self.defaults.length_unit == "sigma"
+
 
 _LJ_UNITS = dict(freq_unit="omega (LJ units)", length_unit="sigma")
 _AMC = FamilyDefaults(160, 800, 60.0, 0.5, 1.0, 6.0, 0.05, ("C",))

@@ -23,6 +23,10 @@ def test_views_agree_with_registry():
             f = families.get(f"{base}-{knob}")
             assert f.defaults == FAMILIES[base] and f.potential == families.get(base).potential
     assert family_potential("lj2d") is not None
+    # every LJ family is in reduced units (the observables use the argon mapping for all of them)
+    from jaxglass.data_observables import is_lj
+
+    assert {n for n in names if is_lj(n)} == {n for n in names if n.startswith("lj")}
     with pytest.raises(ValueError, match="unknown family 'nope'"):
         families.get("nope")
     with pytest.raises(ValueError, match="unknown family"):
