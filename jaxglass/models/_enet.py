@@ -357,8 +357,9 @@ def enet_solve_ws(p: GramProblem, lam1, lam2, W0=None, *, tol=1e-7, max_sweeps: 
     ``k > D / 2`` on (or after ``max_rounds``) plain coordinate descent finishes. ``n_sweeps``
     counts full passes over ``G`` (one per round) plus those of the finishing solver. Not jitted as a
     whole (a Python loop over rounds; ``k`` changes shapes). Measured (``benchmarks/models.py --part
-    enet``): 2–3.5× faster than :func:`enet_solve`'s coordinate descent on the 6–9 %-sparse
-    900×100→100 and 1000×200→300 problems.
+    enet`` and repeats on the loaded 2-core machine): 1.4–3.5× faster than :func:`enet_solve`'s
+    coordinate descent on the 6–9 %-sparse 900×100→100 and 1000×200→300 problems; a FISTA
+    sub-solver was 1.7–2.1× faster than coordinate descent on the sub-problems.
     """
     D, F = p.C.shape
     dt = p.C.dtype
