@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import families as _families
 from ._config import enable_x64
 from ._io import atomic_savez, atomic_write_bytes, atomic_write_text
 from .potentials.spec import SPEC_FORMS
@@ -1368,10 +1369,9 @@ def _add_study_args(p, features: bool = True) -> None:
                         "one for all, or per column")
 
 
-#: `generate` / `study` systems: the five families and the alternative Kob-Andersen knobs.
-SYSTEM_CHOICES = (
-    "amc", "lj2d", "lj3d", "sic", "cualzr", "lj2d-comp", "lj3d-comp", "lj2d-quench", "lj3d-quench",
-)
+#: `generate` / `study` systems: the five families and the alternative Kob-Andersen knobs (from the
+#: one registry, :mod:`jaxglass.families`).
+SYSTEM_CHOICES = _families.NAMES
 
 
 def _add_partial_arg(p) -> None:

@@ -31,6 +31,9 @@ from typing import Any
 
 import numpy as np
 
+from . import families as _families
+from .families import FamilyDefaults
+
 FORMAT = "jaxglass-dataset"
 FORMAT_VERSION = 1
 RECORD_KEYS = (
@@ -55,33 +58,8 @@ RECORD_KEYS = (
 )
 
 
-@dataclasses.dataclass(frozen=True)
-class FamilyDefaults:
-    """Grids and default sizes per family (frequency unit: THz, or ω in LJ units)."""
-
-    n_atoms_small: int
-    n_atoms_paper: int
-    freq_max: float
-    freq_sigma: float
-    r_min: float
-    r_max: float
-    r_sigma: float
-    species: tuple[str, ...]
-    freq_unit: str = "THz"
-    length_unit: str = "Å"
-
-
-FAMILIES: dict[str, FamilyDefaults] = {
-    "amc": FamilyDefaults(160, 800, 60.0, 0.5, 1.0, 6.0, 0.05, ("C",)),
-    "lj2d": FamilyDefaults(256, 1024, 80.0, 0.5, 0.6, 3.5, 0.03, ("A", "B"), "omega (LJ units)", "sigma"),
-    "lj3d": FamilyDefaults(256, 1000, 50.0, 0.5, 0.6, 2.7, 0.03, ("A", "B"), "omega (LJ units)", "sigma"),
-    "sic": FamilyDefaults(400, 1000, 36.0, 0.3, 1.2, 7.0, 0.05, ("Si", "C")),
-    "cualzr": FamilyDefaults(250, 1000, 12.0, 0.1, 2.0, 7.5, 0.05, ("Cu", "Zr", "Al")),
-}
-# the alternative Kob-Andersen generators (jaxglass.generate.lj_knobs) use the grids of lj2d / lj3d
-FAMILIES.update(
-    {f"{base}-{knob}": FAMILIES[base] for base in ("lj2d", "lj3d") for knob in ("comp", "quench")}
-)
+#: Grids and default sizes per family, derived from the one registry :data:`jaxglass.families.REGISTRY`.
+FAMILIES: dict[str, FamilyDefaults] = {name: f.defaults for name, f in _families.REGISTRY.items()}
 
 
 @dataclasses.dataclass(frozen=True)

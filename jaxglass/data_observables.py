@@ -89,9 +89,9 @@ class ObservableConfig:
 
 def is_lj(system: str) -> bool:
     """True for the families in reduced Lennard-Jones units (lj2d, lj3d and their alternative knobs)."""
-    from .generate import family_potential
+    from .families import REGISTRY
 
-    return family_potential(system).units == "lj"
+    return system in REGISTRY and REGISTRY[system].reduced_units
 
 
 def lj_thz_per_omega() -> float:

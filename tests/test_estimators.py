@@ -34,13 +34,13 @@ def _problem(K=120, D=30, F=12, seed=0, noise=0.05):
     return X, Y
 
 
-@pytest.mark.parametrize("lam2", [0.0, 0.02])
-def test_gram_cd_matches_sklearn_objective(lam2):
+@pytest.mark.parametrize("lam2,method", [(0.0, "cd"), (0.02, "cd"), (0.0, "fista"), (0.02, "fista")])
+def test_gram_cd_matches_sklearn_objective(lam2, method):
     sk = pytest.importorskip("sklearn.linear_model")
     X, Y = _problem()
     p = gram_problem(X, Y)
     lam1 = 0.02 * float(np.abs(np.asarray(p.C)).max())
-    sol = enet_solve(p, lam1, lam2, tol=1e-10)
+    sol = enet_solve(p, lam1, lam2, tol=1e-10, method=method)
     ours = sklearn_objective(X, Y, sol.W, sol.b, lam1, lam2)
     if lam2 == 0:
         m = sk.Lasso(alpha=lam1, tol=1e-12, max_iter=200000).fit(X, Y)
@@ -56,6 +56,21 @@ def test_gram_cd_matches_sklearn_objective(lam2):
     # the primal value the solver reports is the objective on the data
     np.testing.assert_allclose(np.asarray(sol.primal), ours, rtol=1e-10)
     np.testing.assert_allclose(np.asarray(sol.W).T, m.coef_, atol=1e-4 * np.abs(m.coef_).max())
+
+
+def test_working_set_solver_matches_sklearn_objective():
+    sk = pytest.importorskip("sklearn.linear_model")
+    from jaxglass.models._enet import enet_solve_ws
+
+    X, Y = _problem(K=150, D=40, F=6, noise=0.1)
+    p = gram_problem(X, Y)
+    lam1, lam2 = 0.05 * float(np.abs(np.asarray(p.C)).max()), 0.01
+    sol = enet_solve_ws(p, lam1, lam2, tol=1e-10, k=8)
+    assert float(sol.gap.sum()) <= 1e-10 * float(sol.primal.sum())
+    a = lam1 + lam2
+    m = sk.ElasticNet(alpha=a, l1_ratio=lam1 / a, tol=1e-12, max_iter=200000).fit(X, Y)
+    ref = sklearn_objective(X, Y, m.coef_.T, m.intercept_, lam1, lam2)
+    np.testing.assert_allclose(sklearn_objective(X, Y, sol.W, sol.b, lam1, lam2), ref, rtol=1e-6)
 
 
 def test_gram_cd_kkt_and_path_warm_start():
@@ -88,12 +103,40 @@ def test_fit_elastic_net_l1_zero_is_ridge_and_reports_gap():
 
 def test_enet_cv_picks_interior_and_warns_on_edge():
     X, Y = _problem(K=90, D=20, F=6, noise=0.3)
-    res = cross_validate_enet(X, Y, None, (0.0,), k=3)
+    res = cross_validate_enet(X, Y, None, (0.0,), k=3, tol=1e-7, max_sweeps=20000)
     assert res.mse.shape == (1, 26, 3) and np.all(res.rel_gap <= 1e-7)
     assert not res.edge
     with pytest.warns(GridEdgeWarning, match="l1"):
         bad = cross_validate_enet(X, Y, res.l1_grid[:3], (0.0,), k=3)  # only the largest penalties
     assert bad.edge and bad.best_l1 == bad.l1_grid.min()
+
+
+def test_enet_cv_default_budget_picks_brute_force_l1():
+    """The bounded CV (warm-started path, gap 1e-3 or CV_MAX_SWEEPS passes per point, FISTA and
+    coordinate descent) chooses the same l1 as a brute-force grid where every (fold, l1) is solved
+    from zero to a relative gap of 1e-10."""
+    from jaxglass.models import CV_MAX_SWEEPS, default_l1_grid, kfold_indices
+
+    X, Y = _problem(K=60, D=24, F=8, noise=0.5, seed=2)
+    l1s = default_l1_grid(X, Y, n=11, decades=3.0)
+    res = cross_validate_enet(X, Y, l1s, (1e-4,), k=3)
+    assert res.n_sweeps.max() <= CV_MAX_SWEEPS + 20  # the cap (checked every 20 iterations) bounds the work
+    cd = cross_validate_enet(X, Y, l1s, (1e-4,), k=3, method="cd", max_sweeps=40)
+    assert cd.n_sweeps.max() <= 40 + 11 and cd.best_l1 == res.best_l1
+    brute = np.zeros((l1s.size, 3))
+    for f, (tr, va) in enumerate(kfold_indices(len(X), 3, 0)):
+        for i, l1 in enumerate(res.l1_grid):
+            m, info = fit_elastic_net(X[tr], Y[tr], l1, 1e-4, tol=1e-10, max_sweeps=200000, return_info=True)
+            assert info["converged"]
+            brute[i, f] = np.mean((np.asarray(predict(m, X[va])) - Y[va]) ** 2)
+    i_best = int(np.argmin(brute.mean(1)))
+    assert 0 < i_best < l1s.size - 1  # an interior optimum: the comparison means something
+    assert res.best_l1 == res.l1_grid[i_best]
+    np.testing.assert_allclose(res.mse[0], brute, rtol=2e-2)
+    # the gaps reached are reported
+    assert res.max_rel_gap == res.rel_gap.max() and np.all(res.rel_gap >= 0)
+    with pytest.raises(ValueError, match="max_sweeps"):
+        cross_validate_enet(X, Y, l1s, (0.0,), k=3, max_sweeps=0)
 
 
 def test_estimators_fit_predict_score_and_params():

@@ -12,21 +12,13 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterator, Mapping
 
+from .. import families as _families
 from .base import Generated
 from .lattices import fcc, graphene, random_packing, square, triangular, zincblende
 
-# family name -> (module, attribute holding generate/crystal; None = the module itself)
-_FAMILIES = {
-    "amc": ("amc", None),
-    "lj2d": ("lj", "LJ2D"),
-    "lj3d": ("lj", "LJ3D"),
-    "lj2d-comp": ("lj_knobs", "LJ2D_COMP"),
-    "lj3d-comp": ("lj_knobs", "LJ3D_COMP"),
-    "lj2d-quench": ("lj_knobs", "LJ2D_QUENCH"),
-    "lj3d-quench": ("lj_knobs", "LJ3D_QUENCH"),
-    "sic": ("sic", None),
-    "cualzr": ("cualzr", None),
-}
+# family name -> (module, attribute holding generate/crystal; None = the module itself), derived
+# from the one registry, jaxglass.families
+_FAMILIES = {name: (f.module, f.attr) for name, f in _families.REGISTRY.items()}
 
 
 class _Registry(Mapping):
@@ -47,17 +39,7 @@ class _Registry(Mapping):
 SYSTEMS = _Registry()
 
 # family name -> (module, function returning the family's default potential)
-_POTENTIALS = {
-    "amc": ("amc", "_potential"),
-    "lj2d": ("lj", "potential"),
-    "lj3d": ("lj", "potential"),
-    "lj2d-comp": ("lj", "potential"),
-    "lj3d-comp": ("lj", "potential"),
-    "lj2d-quench": ("lj", "potential"),
-    "lj3d-quench": ("lj", "potential"),
-    "sic": ("sic", "potential"),
-    "cualzr": ("cualzr", "default_potential"),
-}
+_POTENTIALS = {name: f.potential for name, f in _families.REGISTRY.items()}
 
 
 def family_potential(name: str):

@@ -3,7 +3,8 @@
 Layout: :mod:`.linear` (the fitted map :class:`LinearSPR`, its solvers and files), :mod:`._selection`
 (k-fold/LOO cross-validation, default grids, grid-edge warnings), :mod:`._scaling` (the one
 :class:`Standardizer`), :mod:`._metrics` (MSE, R²), :mod:`._enet` (elastic-net coordinate descent on
-the Gram matrix), :mod:`.cnn`, and :mod:`.estimators`: scikit-learn-style ``Ridge``, ``Lasso``,
+the Gram matrix), :mod:`._prox` (the L1 proximal step as optax transformations: :func:`prox_l1`,
+:func:`proximal_adam`), :mod:`.cnn`, and :mod:`.estimators`: scikit-learn-style ``Ridge``, ``Lasso``,
 ``ElasticNet`` and ``CNN`` with ``fit``/``predict``/``score``/``save``/``load``/``weight_map``
 (imported on first use, since it loads scikit-learn's base classes when available).
 
@@ -12,8 +13,12 @@ Importing this package loads neither Flax nor optax; they are imported when a mo
 """
 
 from ._metrics import R2Scores, mse, r2
+from ._prox import prox_l1, proximal_adam, soft_threshold
 from ._scaling import Standardizer
 from ._selection import (
+    CV_MAX_SWEEPS,
+    CV_METHOD,
+    CV_TOL,
     DEFAULT_EN_L2_GRID,
     DEFAULT_L2_GRID,
     CVResult,
@@ -56,6 +61,9 @@ __all__ = [
     "CNNConfig",
     "CNNModel",
     "CVResult",
+    "CV_MAX_SWEEPS",
+    "CV_METHOD",
+    "CV_TOL",
     "DEFAULT_EN_L2_GRID",
     "DEFAULT_L2_GRID",
     "ENetCVResult",
@@ -85,7 +93,10 @@ __all__ = [
     "physical_weights",
     "predict",
     "predict_cnn",
+    "prox_l1",
+    "proximal_adam",
     "r2",
     "save_cnn",
     "save_model",
+    "soft_threshold",
 ]

@@ -31,6 +31,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._prox import soft_threshold
+
 
 class GramProblem(NamedTuple):
     """Sufficient statistics of a centred least-squares problem (see the module docstring)."""
@@ -61,10 +63,6 @@ def gram_problem(X, Y) -> GramProblem:
     xm, ym = X.mean(0), Y.mean(0)
     Xc, Yc = X - xm, Y - ym
     return GramProblem(Xc.T @ Xc / n, Xc.T @ Yc / n, jnp.sum(Yc * Yc, 0) / n, xm, ym)
-
-
-def _soft(z, t):
-    return jnp.sign(z) * jnp.maximum(jnp.abs(z) - t, 0.0)
 
 
 def primal_and_gap(p: GramProblem, W, Q, lam1, lam2):
@@ -114,7 +112,7 @@ def _sweep(p: GramProblem, W, Q, lam1, lam2, block: int):
         def coord(i, c):
             Wb, Qb = c
             wj = Wb[i]
-            new = _soft(Cb[i] - Qb[i] + db[i] * wj, lam1) * ib[i]
+            new = soft_threshold(Cb[i] - Qb[i] + db[i] * wj, lam1) * ib[i]
             return Wb.at[i].set(new), Qb + Gbb[i][:, None] * (new - wj)[None, :]
 
         Wb, _ = jax.lax.fori_loop(0, block, coord, (Wb0, Qb0))
@@ -207,9 +205,71 @@ def _solve(p: GramProblem, W0, lam1, lam2, tol, max_sweeps: int, check_every: in
     return W, P, g, k
 
 
-@functools.partial(jax.jit, static_argnames=("max_sweeps", "check_every", "block"))
+def _solve_fista(p: GramProblem, W0, lam1, lam2, tol, max_iter: int, check_every: int,
+                 newton_gap: float = 1e-3):
+    """FISTA on the Gram matrix (all targets at once; one ``G @ Z`` per iteration), with the
+    gradient-based adaptive restart of O'Donoghue & Candès (2015) per target and the exact solve on
+    the found support (:func:`_newton`) once the relative gap is below ``newton_gap``; stops like
+    :func:`_solve`. Step ``1/L`` with ``L = λ_max(G) + λ₂``."""
+    L = jnp.linalg.eigvalsh(p.G)[-1] + lam2
+    L = jnp.where(L > 0, L, 1.0)
+    F = W0.shape[1]
+    P0, g0 = primal_and_gap(p, W0, p.G @ W0, lam1, lam2)
+
+    def cond(c):
+        _, _, _, P, g, k = c
+        return (jnp.sum(g) > tol * jnp.sum(P)) & (k < max_iter)
+
+    def body(c):
+        W, Z, t, _, _, k = c
+
+        def it(c, _):
+            W, Z, t = c
+            Wn = soft_threshold(Z - (p.G @ Z - p.C + lam2 * Z) / L, lam1 / L)
+            restart = jnp.sum((Z - Wn) * (Wn - W), 0) > 0  # the momentum points uphill: drop it
+            t = jnp.where(restart, 1.0, t)
+            tn = 0.5 * (1.0 + jnp.sqrt(1.0 + 4.0 * t * t))
+            return (Wn, Wn + ((t - 1.0) / tn)[None, :] * (Wn - W), tn), None
+
+        (W, Z, t), _ = jax.lax.scan(it, (W, Z, t), None, length=check_every)
+        P, g = primal_and_gap(p, W, p.G @ W, lam1, lam2)
+        Wn = jax.lax.cond(jnp.sum(g) < newton_gap * jnp.sum(P), lambda w: _newton(p, w, P, lam1, lam2),
+                          lambda w: w, W)
+        moved = jnp.any(Wn != W, 0)
+        Z = jnp.where(moved[None, :], Wn, Z)
+        t = jnp.where(moved, 1.0, t)
+        P, g = primal_and_gap(p, Wn, p.G @ Wn, lam1, lam2)
+        return Wn, Z, t, P, g, k + check_every
+
+    c0 = (W0, W0, jnp.ones((F,), W0.dtype), P0, g0, jnp.int32(0))
+    W, _, _, P, g, k = jax.lax.while_loop(cond, body, c0)
+    return W, P, g, k
+
+
+METHODS = ("cd", "fista")
+
+
+def enet_method(method: str, n_samples: int, n_features: int) -> str:
+    """Resolve ``method="auto"``: FISTA when there are fewer samples than features (collinear,
+    rank-deficient Gram: measured faster there), else coordinate descent (see the README)."""
+    if method == "auto":
+        return "fista" if n_samples < n_features else "cd"
+    if method not in METHODS:
+        raise ValueError(f"elastic net: method must be 'auto' or one of {METHODS}, got {method!r}")
+    return method
+
+
+def _solver(method: str, q: GramProblem, W0, lam1, lam2, tol, max_sweeps, check_every, block, newton_gap):
+    if method == "fista":
+        return _solve_fista(q, W0, lam1, lam2, tol, max_sweeps, 2 * check_every, newton_gap)
+    if method == "cd":
+        return _solve(q, W0, lam1, lam2, tol, max_sweeps, check_every, block, newton_gap)
+    raise ValueError(f"elastic net: method must be one of {METHODS}, got {method!r}")
+
+
+@functools.partial(jax.jit, static_argnames=("max_sweeps", "check_every", "block", "method"))
 def enet_solve(p: GramProblem, lam1, lam2, W0=None, *, tol=1e-7, max_sweeps: int = 20000,
-               check_every: int = 10, block: int = 8, newton_gap=1e-3) -> ENetSolution:
+               check_every: int = 10, block: int = 8, newton_gap=1e-3, method: str = "cd") -> ENetSolution:
     """Solve all targets of ``p`` at penalties ``lam1 ≥ 0``, ``lam2 ≥ 0`` (warm start ``W0`` ``(D, F)``).
 
     Stops when ``Σ_f gap_f ≤ tol Σ_f P_f`` or after ``max_sweeps`` sweeps (then the returned gap says
@@ -219,7 +279,7 @@ def enet_solve(p: GramProblem, lam1, lam2, W0=None, *, tol=1e-7, max_sweeps: int
     W0 = jnp.zeros((D, F), p.C.dtype) if W0 is None else W0
     q = _pad(p, block)
     W0 = jnp.pad(W0, ((0, q.G.shape[0] - D), (0, 0)))
-    W, P, g, k = _solve(q, W0, lam1, lam2, tol, max_sweeps, check_every, block, newton_gap)
+    W, P, g, k = _solver(method, q, W0, lam1, lam2, tol, max_sweeps, check_every, block, newton_gap)
     W = W[:D]
     return ENetSolution(W, p.y_mean - p.x_mean @ W, P, g, k)
 
@@ -229,9 +289,9 @@ def lam1_max(p: GramProblem):
     return jnp.max(jnp.abs(p.C))
 
 
-@functools.partial(jax.jit, static_argnames=("max_sweeps", "check_every", "block"))
+@functools.partial(jax.jit, static_argnames=("max_sweeps", "check_every", "block", "method"))
 def enet_path(p: GramProblem, lam1s, lam2, *, tol=1e-7, max_sweeps: int = 20000,
-              check_every: int = 10, block: int = 8, newton_gap=1e-3) -> ENetSolution:
+              check_every: int = 10, block: int = 8, newton_gap=1e-3, method: str = "cd") -> ENetSolution:
     """Solutions along ``lam1s`` (sorted descending for the warm starts to help), one ``lam2``.
 
     Returns an :class:`ENetSolution` whose fields have a leading path axis.
@@ -240,7 +300,7 @@ def enet_path(p: GramProblem, lam1s, lam2, *, tol=1e-7, max_sweeps: int = 20000,
     q = _pad(p, block)
 
     def step(W, lam1):
-        W, P, g, k = _solve(q, W, lam1, lam2, tol, max_sweeps, check_every, block, newton_gap)
+        W, P, g, k = _solver(method, q, W, lam1, lam2, tol, max_sweeps, check_every, block, newton_gap)
         return W, ENetSolution(W[:D], p.y_mean - p.x_mean @ W[:D], P, g, k)
 
     _, sols = jax.lax.scan(step, jnp.zeros((q.G.shape[0], F), p.C.dtype), lam1s)
@@ -252,3 +312,69 @@ def sklearn_objective(X, Y, W, b, lam1, lam2) -> np.ndarray:
     X, Y, W, b = (np.asarray(a, np.float64) for a in (X, Y, W, b))
     R = Y - X @ W - b
     return 0.5 * np.mean(R**2, 0) + lam1 * np.abs(W).sum(0) + 0.5 * lam2 * (W**2).sum(0)
+
+
+# ------------------------------------------------------------------------------------------------
+# Per-target working sets
+# ------------------------------------------------------------------------------------------------
+
+
+@functools.partial(jax.jit, static_argnames=("k",))
+def _ws_select(p: GramProblem, W, lam1, lam2, k: int):
+    """Primal and gap ``(F,)`` at ``W``, and per target ``k`` working-set indices ``(F, k)``: its
+    support first, then the coordinates whose optimality condition is most violated."""
+    Q = p.G @ W
+    P, g = primal_and_gap(p, W, Q, lam1, lam2)
+    viol = jnp.abs(p.C - Q - lam2 * W) - lam1  # > 0 off the support: the condition is violated
+    _, idx = jax.lax.top_k(jnp.where(W != 0, jnp.inf, viol).T, k)
+    return P, g, idx, jnp.max(jnp.sum(W != 0, 0))
+
+
+@functools.partial(jax.jit, static_argnames=("max_iter",))
+def _ws_solve(p: GramProblem, W, idx, lam1, lam2, tol, max_iter: int):
+    """Every target on its own working set ``idx[f]`` (the other coordinates held at 0): a ``k × k``
+    Gram problem per target, all solved at once (FISTA + exact support solve, vmapped)."""
+    F = W.shape[1]
+    cols = jnp.arange(F)
+
+    def one(i, f):
+        sub = GramProblem(p.G[i[:, None], i[None, :]], p.C[i, f][:, None], p.yy[f][None],
+                          jnp.zeros(i.shape, W.dtype), jnp.zeros((1,), W.dtype))
+        w, _, _, n = _solve_fista(sub, W[i, f][:, None], lam1, lam2, tol, max_iter, 20)
+        return w[:, 0], n
+
+    ws, n = jax.vmap(one)(idx, cols)  # (F, k)
+    return jnp.zeros_like(W).at[idx.T, cols[None, :]].set(ws.T), jnp.max(n)
+
+
+def enet_solve_ws(p: GramProblem, lam1, lam2, W0=None, *, tol=1e-7, max_sweeps: int = 20000, k: int = 16,
+                  max_rounds: int = 30) -> ENetSolution:
+    """:func:`enet_solve` with per-target working sets, for sparse solutions.
+
+    Each round solves every target on ``k`` coordinates (its support and its worst optimality
+    violators) as a ``k × k`` problem, all targets batched, then evaluates the full duality gap;
+    it stops when ``Σ gap ≤ tol Σ P``. ``k`` doubles when a support fills its working set; from
+    ``k > D / 2`` on (or after ``max_rounds``) plain coordinate descent finishes. ``n_sweeps``
+    counts full passes over ``G`` (one per round) plus those of the finishing solver. Not jitted as a
+    whole (a Python loop over rounds; ``k`` changes shapes). Measured (``benchmarks/models.py --part
+    enet`` and repeats on the loaded 2-core machine): 1.4–3.5× faster than :func:`enet_solve`'s
+    coordinate descent on the 6–9 %-sparse 900×100→100 and 1000×200→300 problems; a FISTA
+    sub-solver was 1.7–2.1× faster than coordinate descent on the sub-problems.
+    """
+    D, F = p.C.shape
+    dt = p.C.dtype
+    lam1, lam2 = jnp.asarray(lam1, dt), jnp.asarray(lam2, dt)
+    W = jnp.zeros((D, F), dt) if W0 is None else jnp.asarray(W0, dt)
+    k = max(8, -(-int(k) // 8) * 8)
+    rounds = 0
+    while rounds < max_rounds and 2 * k <= D:
+        P, g, idx, nnz = _ws_select(p, W, lam1, lam2, k)
+        rounds += 1
+        if float(jnp.sum(g)) <= tol * float(jnp.sum(P)):
+            return ENetSolution(W, p.y_mean - p.x_mean @ W, P, g, jnp.int32(rounds))
+        if int(nnz) > k - 4:  # a support fills its working set: grow it
+            k *= 2
+            continue
+        W, _ = _ws_solve(p, W, idx, lam1, lam2, jnp.asarray(0.01 * tol, dt), 5000)
+    sol = enet_solve(p, lam1, lam2, W, tol=tol, max_sweeps=max(1, max_sweeps - rounds))
+    return sol._replace(n_sweeps=sol.n_sweeps + rounds)

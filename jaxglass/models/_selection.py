@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._enet import enet_path, gram_problem
+from ._enet import enet_method, enet_path, gram_problem
 from ._metrics import mse, r2
 from ._scaling import Standardizer
 from .linear import LinearSPRConfig, _as_features, _as_targets, _prepare, _trainer_for
@@ -213,11 +213,25 @@ def default_l1_grid(X, Y, standardize: bool = True, scaling: str = "pooled", n: 
     return l1_max(X, Y, standardize, scaling) * np.logspace(0.0, -decades, n)
 
 
+#: Cross-validation solves each grid point only to this relative duality gap, in at most
+#: :data:`CV_MAX_SWEEPS` sweeps (the chosen penalties are then refitted to the estimator's ``tol``): the
+#: held-out MSE, not the last digits of the objective, decides the choice (the tests check that the
+#: choice equals that of a brute-force grid solved to a gap of 1e-10).
+CV_TOL: float = 1e-3
+CV_MAX_SWEEPS: int = 500
+#: The CV solver: FISTA on the Gram matrix (one ``G @ Z`` per iteration, no sequential coordinate
+#: loop). Measured on the README example (160 × 100 → 120, 5 folds × 26 ``l1`` × 3 ``l2``): 6.0 s at
+#: 100 iterations per point vs 17.9 s for 100 coordinate-descent sweeps, and FISTA's largest gap after
+#: 1000 iterations (0.05, 19 s) is 14× smaller than coordinate descent's after 100 sweeps (0.68).
+CV_METHOD: str = "fista"
+
+
 @dataclasses.dataclass(frozen=True)
 class ENetCVResult:
     """Elastic-net cross-validation. ``mse[j, i, f]``: held-out MSE (data units) of fold ``f`` at
-    ``(l2_grid[j], l1_grid[i])``; ``rel_gap[j, i, f]``: the relative duality gap reached there;
-    ``edge``: whether a chosen value lies on the edge of its grid."""
+    ``(l2_grid[j], l1_grid[i])``; ``rel_gap[j, i, f]``: the relative duality gap reached there
+    (``≥ (P − P*)/P``); ``n_sweeps[j, i, f]`` the coordinate-descent sweeps spent; ``edge``: whether a
+    chosen value lies on the edge of its grid."""
 
     best_l1: float
     best_l2: float
@@ -226,31 +240,47 @@ class ENetCVResult:
     mse: np.ndarray
     rel_gap: np.ndarray
     edge: bool
+    n_sweeps: np.ndarray | None = None
 
     @property
     def cv_mse(self) -> float:
         return float(self.mse.mean(-1).min())
 
+    @property
+    def max_rel_gap(self) -> float:
+        """The largest relative duality gap of any fit of the grid (how far from converged CV got)."""
+        return float(self.rel_gap.max())
+
 
 @functools.lru_cache(maxsize=8)
-def _path_fn(tol: float, max_sweeps: int):
-    return jax.jit(functools.partial(enet_path, tol=tol, max_sweeps=max_sweeps))
+def _path_fn(tol: float, max_sweeps: int, method: str):
+    return jax.jit(functools.partial(enet_path, tol=tol, max_sweeps=max_sweeps, method=method))
 
 
 def cross_validate_enet(X, Y, l1_grid: Sequence[float] | None = None, l2_grid: Sequence[float] = (0.0,),
                         k: int = 5, seed: int = 0, standardize: bool = True, scaling: str = "pooled",
-                        tol: float = 1e-7, max_sweeps: int = 20000, warn: bool = True) -> ENetCVResult:
+                        tol: float = CV_TOL, max_sweeps: int = CV_MAX_SWEEPS,
+                        warn: bool = True, method: str = CV_METHOD) -> ENetCVResult:
     """k-fold cross-validation of the elastic net (:func:`jaxglass.models.linear.fit_elastic_net`).
 
     Per fold the scalers and the Gram matrix come from its training part; the ``l1`` grid is run as
-    one warm-started path (descending) per ``l2``, all targets at once, each point to a relative
-    duality gap ``tol``. ``l1_grid=None`` uses :func:`default_l1_grid` of the whole ``X, Y``. The
-    best pair minimises the mean held-out MSE; a choice on a grid edge warns (``warn``).
+    one warm-started path (largest ``l1`` first, where ``W = 0`` is exact) per ``l2``, all targets at
+    once, each point to a relative duality gap ``tol`` or ``max_sweeps`` sweeps, whichever comes first
+    (defaults :data:`CV_TOL`, :data:`CV_MAX_SWEEPS`: the cost is bounded by
+    ``k · len(l2_grid) · len(l1_grid) · max_sweeps`` passes of ``O(D² F)``; the gaps reached are in
+    ``rel_gap``). ``method``: ``"fista"`` (default, :data:`CV_METHOD`; ``max_sweeps`` counts its
+    iterations), ``"cd"`` (coordinate descent) or ``"auto"`` (FISTA if a fold has fewer samples
+    than features). All folds share one compiled path (the Gram matrix is ``D × D`` whatever the fold
+    size). ``l1_grid=None`` uses :func:`default_l1_grid` of the whole ``X, Y``. The best pair minimises
+    the mean held-out MSE; a choice on a grid edge warns (``warn``).
     """
     Xf = np.asarray(X, np.float64).reshape(len(X), -1)
     Yf = np.asarray(Y, np.float64)
     if Yf.ndim != 2 or Yf.shape[0] != Xf.shape[0]:
         raise ValueError(f"Y: expected shape ({Xf.shape[0]}, F), got {Yf.shape}")
+    if not 0 < tol < 1 or int(max_sweeps) < 1:
+        raise ValueError(f"cross_validate_enet: need 0 < tol < 1 and max_sweeps >= 1, got tol={tol}, "
+                         f"max_sweeps={max_sweeps}")
     l1s = default_l1_grid(X, Yf, standardize, scaling) if l1_grid is None else np.asarray(l1_grid, float)
     l1s = np.sort(np.asarray(l1s, np.float64).ravel())[::-1]
     l2s = np.asarray(l2_grid, np.float64).ravel()
@@ -258,9 +288,11 @@ def cross_validate_enet(X, Y, l1_grid: Sequence[float] | None = None, l2_grid: S
         raise ValueError("cross_validate_enet: l1_grid and l2_grid must be non-empty and >= 0")
     k = min(int(k), Xf.shape[0])
     F = Yf.shape[1]
-    path = _path_fn(float(tol), int(max_sweeps))
+    method = enet_method(method, len(kfold_indices(Xf.shape[0], k, seed)[0][0]), Xf.shape[1])
+    path = _path_fn(float(tol), int(max_sweeps), method)
     out = np.zeros((l2s.size, l1s.size, k))
     gaps = np.zeros_like(out)
+    sweeps = np.zeros(out.shape, np.int64)
     for f, (tr, va) in enumerate(kfold_indices(Xf.shape[0], k, seed)):
         xs = Standardizer.make(Xf[tr], standardize, scaling, np.shape(X)[1:])
         ys = Standardizer.make(Yf[tr], standardize, scaling)
@@ -271,7 +303,9 @@ def cross_validate_enet(X, Y, l1_grid: Sequence[float] | None = None, l2_grid: S
             W, b = np.asarray(sol.W), np.asarray(sol.b)  # (n1, D, F), (n1, F)
             pred = (np.einsum("vd,idf->ivf", Zv, W) + b[:, None, :]) * ys.scale + ys.mean
             out[j, :, f] = np.mean((pred - Yf[va][None]) ** 2, axis=(1, 2))
-            gaps[j, :, f] = np.asarray(sol.gap.sum(-1) / sol.primal.sum(-1))
+            prim = np.asarray(sol.primal.sum(-1))
+            gaps[j, :, f] = np.asarray(sol.gap.sum(-1)) / np.where(prim > 0, prim, 1.0)
+            sweeps[j, :, f] = np.asarray(sol.n_sweeps)
     mean = out.mean(-1)
     j, i = np.unravel_index(np.argmin(mean), mean.shape)
     best_l1, best_l2 = float(l1s[i]), float(l2s[j])
@@ -281,4 +315,4 @@ def cross_validate_enet(X, Y, l1_grid: Sequence[float] | None = None, l2_grid: S
     else:
         edge = (l1s.size > 1 and best_l1 in (l1s.min(), l1s.max())) or (
             l2s.size > 1 and best_l2 in (l2s.min(), l2s.max()))
-    return ENetCVResult(best_l1, best_l2, l1s, l2s, out, gaps, bool(edge))
+    return ENetCVResult(best_l1, best_l2, l1s, l2s, out, gaps, bool(edge), sweeps)

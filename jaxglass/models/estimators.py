@@ -44,6 +44,8 @@ import numpy as np
 
 from ._metrics import r2
 from ._selection import (
+    CV_MAX_SWEEPS,
+    CV_TOL,
     DEFAULT_EN_L2_GRID,
     DEFAULT_L2_GRID,
     cross_validate_enet,
@@ -322,12 +324,16 @@ class ElasticNet(_Linear):
 
     ``l1=None`` / ``l2=None`` (defaults) choose them by ``cv``-fold cross-validation (``l1`` along a
     warm-started path over ``l1_grid``, default :func:`~jaxglass.models.default_l1_grid`; ``l2`` over
-    ``l2_grid``, default ``DEFAULT_EN_L2_GRID``). Fitted: ``l1_``, ``l2_``, ``info_`` (objective,
-    duality gap, sweeps, CV MSE).
+    ``l2_grid``, default ``DEFAULT_EN_L2_GRID``). Each CV fit stops at a relative duality gap ``cv_tol``
+    or after ``cv_max_sweeps`` sweeps (defaults ``CV_TOL = 1e-3``, ``CV_MAX_SWEEPS = 100``: bounded
+    cost); the chosen penalties are then refitted to ``tol`` (at most ``max_sweeps`` sweeps). Fitted:
+    ``l1_``, ``l2_``, ``info_`` (objective, duality gap, sweeps, CV MSE, the largest relative gap of
+    the CV fits ``cv_max_relative_gap``).
     """
 
     def __init__(self, l1=None, l2=None, *, l1_grid=None, l2_grid=None, cv=5, tol=1e-7, max_sweeps=20000,
-                 standardize=True, scaling="pooled", feature_shape=None, r=None, freq=None, r_unit=None,
+                 cv_tol=CV_TOL, cv_max_sweeps=CV_MAX_SWEEPS, standardize=True, scaling="pooled",
+                 feature_shape=None, r=None, freq=None, r_unit=None,
                  freq_unit=None, y_unit=None, feature_names=None):
         self.l1 = l1
         self.l2 = l2
@@ -336,6 +342,8 @@ class ElasticNet(_Linear):
         self.cv = cv
         self.tol = tol
         self.max_sweeps = max_sweeps
+        self.cv_tol = cv_tol
+        self.cv_max_sweeps = cv_max_sweeps
         self.standardize = standardize
         self.scaling = scaling
         self.feature_shape = feature_shape
@@ -356,8 +364,14 @@ class ElasticNet(_Linear):
         for name, v in (("l1", self.l1), ("l2", l2)):
             if v is not None and v < 0:
                 raise ValueError(f"{type(self).__name__}.{name}: must be >= 0 or None, got {v}")
-        if not 0 < self.tol < 1:
-            raise ValueError(f"{type(self).__name__}.tol: must be in (0, 1), got {self.tol}")
+        who = type(self).__name__
+        for name in ("tol", "cv_tol"):
+            if not 0 < getattr(self, name) < 1:
+                raise ValueError(f"{who}.{name}: must be in (0, 1), got {getattr(self, name)}")
+        for name in ("max_sweeps", "cv_max_sweeps"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"{who}.{name}: an integer >= 1, got {v!r}")
         info: dict[str, Any] = {}
         l1 = self.l1
         if l1 is None or l2 is None:
@@ -365,7 +379,8 @@ class ElasticNet(_Linear):
                 raise ValueError(f"{type(self).__name__}.cv: a number of folds >= 2, got {self.cv!r}")
             l1_grid = [l1] if l1 is not None else self.l1_grid  # None: default_l1_grid(X, Y)
             res = cross_validate_enet(X, Y, l1_grid, l2_grid if l2 is None else [l2], k=int(self.cv),
-                                      tol=self.tol, max_sweeps=self.max_sweeps, standardize=self.standardize,
+                                      tol=self.cv_tol, max_sweeps=int(self.cv_max_sweeps),
+                                      standardize=self.standardize,
                                       scaling=self.scaling, warn=False)
             edge = False
             if l1 is None:
@@ -373,7 +388,8 @@ class ElasticNet(_Linear):
             if l2 is None:
                 edge |= warn_grid_edge("l2", res.best_l2, res.l2_grid, stacklevel=5)
             l1, l2 = res.best_l1, res.best_l2
-            info.update(cv_mse=res.cv_mse, cv=int(self.cv), grid_edge=bool(edge))
+            info.update(cv_mse=res.cv_mse, cv=int(self.cv), grid_edge=bool(edge),
+                        cv_max_relative_gap=res.max_rel_gap, cv_sweeps=int(res.n_sweeps.sum()))
         model, sol = fit_elastic_net(X, Y, l1, l2, self.standardize, self.scaling, tol=self.tol,
                                      max_sweeps=self.max_sweeps, return_info=True)
         self.l1_, self.l2_ = float(l1), float(l2)
@@ -386,11 +402,13 @@ class Lasso(ElasticNet):
     """:class:`ElasticNet` with ``l2 = 0``; ``l1=None`` chooses ``l1`` by ``cv``-fold CV over
     ``l1_grid`` (default :func:`~jaxglass.models.default_l1_grid`)."""
 
-    def __init__(self, l1=None, *, l1_grid=None, cv=5, tol=1e-7, max_sweeps=20000, standardize=True,
-                 scaling="pooled", feature_shape=None, r=None, freq=None, r_unit=None, freq_unit=None,
+    def __init__(self, l1=None, *, l1_grid=None, cv=5, tol=1e-7, max_sweeps=20000, cv_tol=CV_TOL,
+                 cv_max_sweeps=CV_MAX_SWEEPS, standardize=True, scaling="pooled", feature_shape=None,
+                 r=None, freq=None, r_unit=None, freq_unit=None,
                  y_unit=None, feature_names=None):
-        super().__init__(l1, 0.0, l1_grid=l1_grid, cv=cv, tol=tol, max_sweeps=max_sweeps,
-                         standardize=standardize, scaling=scaling, feature_shape=feature_shape, r=r,
+        super().__init__(l1, 0.0, l1_grid=l1_grid, cv=cv, tol=tol, max_sweeps=max_sweeps, cv_tol=cv_tol,
+                         cv_max_sweeps=cv_max_sweeps, standardize=standardize, scaling=scaling,
+                         feature_shape=feature_shape, r=r,
                          freq=freq, r_unit=r_unit, freq_unit=freq_unit, y_unit=y_unit,
                          feature_names=feature_names)
         del self.l2, self.l2_grid

@@ -43,6 +43,8 @@ diagonally preconditioned proximal step of ProxGen (Yun, Lozano & Yang, NeurIPS 
 for coordinate ``i`` is ``η_t m̂_i/(√v̂_i + ε)``, so its threshold is ``η_t l1/(√v̂_i + ε)``.
 A cosine learning-rate decay (default) lets Adam settle on the minimiser instead of oscillating
 around it; run to convergence, the ``l1 = 0`` fit agrees with :func:`fit_ridge` (see the tests).
+Both proximal steps are optax transformations, :func:`jaxglass.models.prox_l1` (chained after
+``optax.sgd``) and :func:`jaxglass.models.proximal_adam` (:mod:`jaxglass.models._prox`).
 
 Early stopping monitors the validation MSE (standardised units) and returns the parameters of the
 best epoch. The whole training loop (epochs inside a ``lax.while_loop``, mini-batches inside a
@@ -281,8 +283,7 @@ def _history(n_epochs, best_epoch, th, vh, has_val) -> dict[str, Any]:
 # ----------------------------------------------------------------------------------------------
 
 
-def _soft_threshold(w, thresh):
-    return jnp.sign(w) * jnp.maximum(jnp.abs(w) - thresh, 0.0)
+_W_ONLY = {"W": True, "b": False}  # the intercepts are not penalised
 
 
 def _linear_trainer(optimizer: str, learning_rate: float, lr_schedule: str, final_lr_fraction: float,
@@ -290,13 +291,17 @@ def _linear_trainer(optimizer: str, learning_rate: float, lr_schedule: str, fina
     """Compiled trainer ``(Xs, Ys, Xvs, Yvs, l1, l2, key) -> (params, n_epochs, best_epoch, th, vh)``."""
     import optax
 
+    from ._prox import prox_l1, proximal_adam
+
     if lr_schedule == "cosine":
         sched = optax.cosine_decay_schedule(learning_rate, max_epochs * n_batches, alpha=final_lr_fraction)
     else:
         sched = optax.constant_schedule(learning_rate)
-    adam_eps = 1e-8
-    b2 = 0.999
-    tx = optax.scale_by_adam(b2=b2, eps=adam_eps) if optimizer == "adam" else optax.identity()
+
+    def make_tx(l1):  # the proximal step is an optax transformation (l1 may be traced)
+        if optimizer == "adam":
+            return proximal_adam(sched, l1, b2=0.999, eps=1e-8, mask=_W_ONLY)
+        return optax.chain(optax.sgd(sched), prox_l1(l1, sched, mask=_W_ONLY))
 
     def smooth_loss(p, xb, yb, wb, l2):
         r = xb @ p["W"].T + p["b"] - yb
@@ -304,19 +309,11 @@ def _linear_trainer(optimizer: str, learning_rate: float, lr_schedule: str, fina
         return data + l2 * jnp.sum(p["W"] ** 2), data
 
     def step(p, opt_state, xb, yb, wb, t, hyper):
+        del t  # the transformations count their own steps (the same count)
         l1, l2 = hyper
         (_, data), g = jax.value_and_grad(smooth_loss, has_aux=True)(p, xb, yb, wb, l2)
-        upd, opt_state = tx.update(g, opt_state, p)
-        lr = sched(t)
-        W = p["W"] - lr * upd["W"]
-        b = p["b"] - lr * upd["b"]
-        if optimizer == "adam":
-            nu_hat = opt_state.nu["W"] / (1.0 - b2 ** opt_state.count.astype(W.dtype))
-            thresh = lr * l1 / (jnp.sqrt(nu_hat) + adam_eps)
-        else:
-            thresh = lr * l1
-        W = _soft_threshold(W, thresh)
-        return {"W": W, "b": b}, opt_state, data
+        upd, opt_state = make_tx(l1).update(g, opt_state, p)
+        return optax.apply_updates(p, upd), opt_state, data
 
     def val_loss(p, Xv, Yv):
         r = Xv @ p["W"].T + p["b"] - Yv
@@ -325,7 +322,7 @@ def _linear_trainer(optimizer: str, learning_rate: float, lr_schedule: str, fina
     def train(Xs, Ys, Xvs, Yvs, l1, l2, key):
         D, F = Xs.shape[1], Ys.shape[1]
         p0 = {"W": jnp.zeros((F, D), Xs.dtype), "b": jnp.zeros((F,), Xs.dtype)}
-        return _train_loop(step, val_loss, p0, tx.init(p0), Xs, Ys, Xvs, Yvs, key, (l1, l2),
+        return _train_loop(step, val_loss, p0, make_tx(0.0).init(p0), Xs, Ys, Xvs, Yvs, key, (l1, l2),
                            batch_size=batch_size, n_batches=n_batches, max_epochs=max_epochs,
                            patience=patience, has_val=has_val)
 
@@ -425,17 +422,20 @@ def fit_ridge(X, Y, l2: float, standardize: bool = True, scaling: str = "pooled"
 
 
 def fit_elastic_net(X, Y, l1: float, l2: float = 0.0, standardize: bool = True, scaling: str = "pooled", *,
-                    tol: float = 1e-7, max_sweeps: int = 20000, W0=None, return_info: bool = False):
+                    tol: float = 1e-7, max_sweeps: int = 20000, W0=None, return_info: bool = False,
+                    method: str = "auto"):
     """Minimiser of the module's objective by coordinate descent on the Gram matrix (:mod:`._enet`).
 
     All targets are solved together; iteration stops when the duality gap summed over targets is at
     most ``tol`` times the objective, so the objective is within a relative ``tol`` of the optimum.
     ``W0`` ``(F, D)`` (standardised units, e.g. ``model.W`` of a neighbouring penalty) warm-starts it.
     With ``return_info`` also returns ``dict(objective, duality_gap, relative_gap, n_sweeps)``
-    (objective and gap in the units of the module objective). Needs float64
+    (objective and gap in the units of the module objective). ``method``: ``"cd"`` (coordinate
+    descent), ``"fista"`` (FISTA on the Gram matrix; ``max_sweeps`` counts its iterations) or
+    ``"auto"`` (FISTA with fewer samples than features, where it was measured faster). Needs float64
     (``jaxglass.enable_x64()``) for gaps below ~1e-6.
     """
-    from ._enet import enet_solve, gram_problem
+    from ._enet import enet_method, enet_solve, gram_problem
 
     if l1 < 0 or l2 < 0:
         raise ValueError(f"fit_elastic_net: l1 and l2 must be >= 0, got l1={l1}, l2={l2}")
@@ -446,13 +446,14 @@ def fit_elastic_net(X, Y, l1: float, l2: float = 0.0, standardize: bool = True, 
     F = Yf.shape[1]
     W0 = None if W0 is None else jnp.asarray(W0, Xf.dtype).T
     sol = enet_solve(p, jnp.asarray(F * l1 / 2, Xf.dtype), jnp.asarray(F * l2, Xf.dtype), W0, tol=tol,
-                     max_sweeps=max_sweeps)
+                     max_sweeps=max_sweeps, method=enet_method(method, Xf.shape[0], Xf.shape[1]))
     model = LinearSPR(sol.W.T, sol.b, xs, ys, fshape)
     if not return_info:
         return model
     obj, gap = 2.0 / F * float(sol.primal.sum()), 2.0 / F * float(sol.gap.sum())
     return model, dict(objective=obj, duality_gap=gap, relative_gap=gap / obj if obj > 0 else 0.0,
-                       n_sweeps=int(sol.n_sweeps), converged=bool(gap <= tol * obj))
+                       n_sweeps=int(sol.n_sweeps), converged=bool(gap <= tol * obj),
+                       method=enet_method(method, Xf.shape[0], Xf.shape[1]))
 
 
 # ----------------------------------------------------------------------------------------------

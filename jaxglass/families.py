@@ -1,0 +1,81 @@
+"""The one registry of glass families: generator, default potential, grids and units.
+
+Every other view derives from :data:`REGISTRY`: :data:`jaxglass.generate.SYSTEMS` (the generator
+objects) and :func:`jaxglass.generate.family_potential`, :data:`jaxglass.data.FAMILIES` (grids and
+default sizes) and the command line's ``--system`` choices. Adding a family is one entry here.
+
+This module holds plain data only (no imports of the generators), so any module may import it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class FamilyDefaults:
+    """Grids and default sizes per family (frequency unit: THz, or ω in LJ units)."""
+
+    n_atoms_small: int
+    n_atoms_paper: int
+    freq_max: float
+    freq_sigma: float
+    r_min: float
+    r_max: float
+    r_sigma: float
+    species: tuple[str, ...]
+    freq_unit: str = "THz"
+    length_unit: str = "Å"
+
+
+@dataclasses.dataclass(frozen=True)
+class Family:
+    """One glass family: ``generate.<module>.<attr>`` is its generator object (``attr=None``: the
+    module itself), ``generate.<potential[0]>.<potential[1]>()`` its default potential, ``defaults``
+    its grids, sizes, species and units."""
+
+    name: str
+    module: str
+    attr: str | None
+    potential: tuple[str, str]
+    defaults: FamilyDefaults
+
+    @property
+    def reduced_units(self) -> bool:
+        """Lennard-Jones reduced units (lengths in σ, frequencies in LJ ω units)."""
+        return self.defaults.length_unit == "sigma"
+
+
+_LJ_UNITS = dict(freq_unit="omega (LJ units)", length_unit="sigma")
+_AMC = FamilyDefaults(160, 800, 60.0, 0.5, 1.0, 6.0, 0.05, ("C",))
+_LJ2D = FamilyDefaults(256, 1024, 80.0, 0.5, 0.6, 3.5, 0.03, ("A", "B"), **_LJ_UNITS)
+_LJ3D = FamilyDefaults(256, 1000, 50.0, 0.5, 0.6, 2.7, 0.03, ("A", "B"), **_LJ_UNITS)
+_SIC = FamilyDefaults(400, 1000, 36.0, 0.3, 1.2, 7.0, 0.05, ("Si", "C"))
+_CUALZR = FamilyDefaults(250, 1000, 12.0, 0.1, 2.0, 7.5, 0.05, ("Cu", "Zr", "Al"))
+_KA = ("lj", "potential")  # Kob-Andersen, all LJ generators
+
+REGISTRY: dict[str, Family] = {
+    f.name: f
+    for f in (
+        Family("amc", "amc", None, ("amc", "_potential"), _AMC),
+        Family("lj2d", "lj", "LJ2D", _KA, _LJ2D),
+        Family("lj3d", "lj", "LJ3D", _KA, _LJ3D),
+        Family("sic", "sic", None, ("sic", "potential"), _SIC),
+        Family("cualzr", "cualzr", None, ("cualzr", "default_potential"), _CUALZR),
+        # the alternative Kob-Andersen generators (composition / quench-rate knobs) on the LJ grids
+        Family("lj2d-comp", "lj_knobs", "LJ2D_COMP", _KA, _LJ2D),
+        Family("lj3d-comp", "lj_knobs", "LJ3D_COMP", _KA, _LJ3D),
+        Family("lj2d-quench", "lj_knobs", "LJ2D_QUENCH", _KA, _LJ2D),
+        Family("lj3d-quench", "lj_knobs", "LJ3D_QUENCH", _KA, _LJ3D),
+    )
+}
+
+#: Family names in registry order (the command line's ``--system`` choices).
+NAMES: tuple[str, ...] = tuple(REGISTRY)
+
+
+def get(name: str) -> Family:
+    """The :class:`Family` called ``name``; an unknown name is a ``ValueError`` listing the valid ones."""
+    if name not in REGISTRY:
+        raise ValueError(f"system: unknown family {name!r}; choose one of {sorted(REGISTRY)}")
+    return REGISTRY[name]
