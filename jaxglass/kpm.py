@@ -433,8 +433,9 @@ def coherent_sqw(
     products per Q vector and part. Metal units only (THz, Å, amu); coherent scattering lengths from
     Sears 1992 (:mod:`jaxglass.scattering_data`), ``lengths`` overrides them per species (fm).
     The rigid translations of a periodic cell are projected out of the starting vectors (they are
-    exact zero modes, below ``freq_min``). Truncation: ``f`` jumps at ``freq_min`` and grows as 1/ν below the thermal energy, so the low-
-    frequency end converges slowest in M (the Jackson kernel smooths the jump).
+    exact zero modes, below ``freq_min``). Truncation: ``f`` jumps at ``freq_min`` and grows as 1/ν
+    below the thermal energy, so the low-frequency end converges slowest in M (the Jackson kernel
+    smooths the jump).
     """
     from . import scattering_data as _sd
     from .observables import HBAR_OVER_AMU_THZ_A2, MBARN_PER_FM2, MEV_PER_THZ, bose_occupation
