@@ -55,7 +55,11 @@ def _start_generate(out: Path, n: int, stdout: Path) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "jaxglass.cli", "generate", "--system", "lj2d", "--n-atoms", "80",
            "--n-structures", str(n), "--out", str(out), "--workers", "2", "--dashboard-address", ":0"]
     with open(stdout, "w") as fh:  # a new session: signals go to the CLI's own process group only
-        return subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        # SIGINT back to its default disposition, as for a program started from a terminal: a test run
+        # launched in the background (`cmd &`, nohup) inherits SIGINT *ignored*, and an ignored signal
+        # stays ignored across exec, so the CLI would never see the Ctrl-C this test sends
+        return subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _wait_for_starts(proc, out: Path, n: int, timeout: float = 180.0) -> None:
