@@ -365,15 +365,6 @@ def _energy_forces(pot, s, nbrs):
     return e, -g
 
 
-@jax.jit
-def _kpm_bounds(pot, s, nbrs, v0):
-    """Lanczos interval enclosing the spectrum of the dynamical matrix (eV/Å²/amu)."""
-    from .hessian import dynamical_hvp
-    from .kpm import spectral_bounds
-
-    return spectral_bounds(lambda x: dynamical_hvp(pot, s, nbrs, x), v0)
-
-
 def _kpm_pdos(pot, s, args, partial: bool, nbrs):
     """KPM PDOS with start/finish progress lines; returns the PDOS and a dict for the summary."""
     from . import kpm
@@ -386,8 +377,7 @@ def _kpm_pdos(pot, s, args, partial: bool, nbrs):
     n_proj = len(s.species_names) if partial else 1
     nb = tuple(jnp.asarray(i) for i in nbrs)
     t = time.perf_counter()
-    v0 = jax.random.normal(jax.random.PRNGKey(args.seed), s.positions.shape, s.positions.dtype)
-    a, b = (float(x) for x in _kpm_bounds(pot, s, nb, v0))
+    a, b = kpm.spectral_interval(pot, s, nb, args.seed)
     factor = pot.freq_factor
     nu_max = factor * float(np.sqrt(max(b, 0.0)))
     print(f"pdos: KPM start: N = {n} atoms ({n * d} dof), M = {moments} moments, R = {vectors} random "

@@ -490,6 +490,17 @@ def coherent_sqw(
     return (out[:nq] + out[nq:]) * MBARN_PER_FM2 / MEV_PER_THZ
 
 
+def spectral_interval(
+    potential: Potential, structure: Structure, nbrs: Sequence[jax.Array], key: jax.Array | int = 0
+) -> tuple[float, float]:
+    """:func:`spectral_bounds` of the dynamical matrix (eV/Å²/amu) from a random Lanczos start."""
+    if isinstance(key, int):
+        key = jax.random.PRNGKey(key)
+    v0 = jax.random.normal(key, structure.positions.shape, structure.positions.dtype)
+    a, b = _bounds_jit(potential, structure, tuple(jnp.asarray(i) for i in nbrs), v0)
+    return float(a), float(b)
+
+
 @jax.jit
 def _bounds_jit(potential, structure, nbrs, v0):
     return spectral_bounds(lambda v: dynamical_hvp(potential, structure, nbrs, v), v0)
