@@ -138,6 +138,7 @@ def main() -> None:
         load=os.getloadavg(),
     )
     atomic_write_text(args.out, json.dumps(dict(meta=meta, rows=rows), indent=1))
+    Path(args.out + ".partial").unlink(missing_ok=True)
     print(f"# wrote {args.out}")
 
 

@@ -29,21 +29,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _load(path):
-    import jax.numpy as jnp
     import numpy as np
 
-    from jaxglass.structure import Structure
+    from jaxglass.structure import from_arrays
 
     d = np.load(path, allow_pickle=False)
-    s = Structure(
-        positions=jnp.asarray(d["positions"]),
-        species=jnp.asarray(d["species"]),
-        box=jnp.asarray(d["box"]),
-        masses=jnp.asarray(d["masses"]),
-        species_names=tuple(str(x) for x in d["species_names"]),
-        periodic=tuple(bool(x) for x in d["periodic"]),
-    )
-    return s, json.loads(str(d["info"]))
+    return from_arrays(d), json.loads(str(d["info"]))
 
 
 def _case(args) -> dict:
@@ -56,6 +47,7 @@ def _case(args) -> dict:
     from jaxglass.generate import Generated, family_potential
     from jaxglass.generate.large import large_glass
     from jaxglass.hessian import as_f64
+    from jaxglass.structure import to_arrays
 
     jaxglass.enable_x64()
     out = dict(family=args.family, n_target=args.n, route=args.route, device=str(jax.devices()[0]))
@@ -75,16 +67,7 @@ def _case(args) -> dict:
         out["structure_info"] = g.info
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_suffix(".tmp.npz")
-        np.savez(
-            tmp,
-            positions=np.asarray(s.positions),
-            species=np.asarray(s.species),
-            box=np.asarray(s.box),
-            masses=np.asarray(s.masses),
-            species_names=np.asarray(s.species_names),
-            periodic=np.asarray(s.periodic),
-            info=json.dumps(g.info),
-        )
+        np.savez(tmp, **to_arrays(s), info=json.dumps(g.info))
         os.replace(tmp, cache)
     out["t_structure_s"] = time.perf_counter() - t0
     s = as_f64(s)

@@ -16,6 +16,7 @@ import jaxglass
 from jaxglass._io import atomic_savez
 from jaxglass.generate import SYSTEMS
 from jaxglass.generate.large import BASE_ATOMS
+from jaxglass.structure import to_arrays
 
 
 def main(families) -> None:
@@ -25,15 +26,8 @@ def main(families) -> None:
         t = time.time()
         g = SYSTEMS[fam].generate(BASE_ATOMS[fam], 1.0, 0)
         s = g.structure
-        atomic_savez(
-            f"out/scale-base/{fam}.npz",
-            dict(
-                positions=np.asarray(s.positions), species=np.asarray(s.species), box=np.asarray(s.box),
-                masses=np.asarray(s.masses), species_names=np.asarray(s.species_names),
-                periodic=np.asarray(s.periodic),
-                info=np.asarray(json.dumps(dict(g.info, knob_values=g.knob_values), default=str)),
-            ),
-        )
+        info = json.dumps(dict(g.info, knob_values=g.knob_values), default=str)
+        atomic_savez(f"out/scale-base/{fam}.npz", dict(to_arrays(s), info=np.asarray(info)))
         print(f"{fam}: {s.n_atoms} atoms in {time.time() - t:.1f} s", flush=True)
 
 

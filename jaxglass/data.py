@@ -770,19 +770,9 @@ def load_dataset(path: str | Path, *, allow_partial: bool = True) -> Dataset:
 
 def load_structure(path: str | Path, k: int):
     """The relaxed :class:`~jaxglass.structure.Structure` of record ``k``."""
-    import jax.numpy as jnp
+    from .structure import from_arrays
 
-    from .structure import Structure
-
-    rec = read_record(_record_path(Path(path), k))
-    return Structure(
-        positions=jnp.asarray(rec["positions"]),
-        species=jnp.asarray(rec["species"]),
-        box=jnp.asarray(rec["box"]),
-        masses=jnp.asarray(rec["masses"]),
-        species_names=tuple(str(x) for x in rec["species_names"]),
-        periodic=tuple(bool(x) for x in rec["periodic"]),
-    )
+    return from_arrays(read_record(_record_path(Path(path), k)))
 
 
 EXPORT_FORMAT = "jaxglass-dataset-export"

@@ -251,6 +251,26 @@ def _kdtree(pos: np.ndarray, box: np.ndarray, periodic: Sequence[bool], reach: f
     return cKDTree(p, boxsize=size), p
 
 
+STRUCTURE_FIELDS = ("positions", "species", "box", "masses", "species_names", "periodic")
+
+
+def to_arrays(structure: Structure) -> dict[str, np.ndarray]:
+    """The structure as plain numpy arrays (for ``.npz`` records; inverse of :func:`from_arrays`)."""
+    return {f: np.asarray(getattr(structure, f)) for f in STRUCTURE_FIELDS}
+
+
+def from_arrays(arrays) -> Structure:
+    """A :class:`Structure` from a mapping with the :data:`STRUCTURE_FIELDS` arrays (e.g. an ``.npz``)."""
+    return Structure(
+        positions=jnp.asarray(arrays["positions"]),
+        species=jnp.asarray(arrays["species"]),
+        box=jnp.asarray(arrays["box"]),
+        masses=jnp.asarray(arrays["masses"]),
+        species_names=tuple(str(x) for x in arrays["species_names"]),
+        periodic=tuple(bool(x) for x in arrays["periodic"]),
+    )
+
+
 def replicate(structure: Structure, reps: Sequence[int]) -> Structure:
     """Tile a structure ``reps[k]`` times along each axis (host-side)."""
     reps = tuple(int(r) for r in reps)

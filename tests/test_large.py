@@ -57,3 +57,14 @@ def test_tiled_glass_is_periodic_approximant(base):
     small = np.asarray(spectra.frequencies(base.potential, base.structure))
     for f in small[small > 0.1]:
         assert np.min(np.abs(big - f)) < 1e-6
+
+
+def test_structure_arrays_round_trip(base, tmp_path):
+    from jaxglass.structure import from_arrays, to_arrays
+
+    s = base.structure
+    np.savez(tmp_path / "s.npz", **to_arrays(s))
+    t = from_arrays(np.load(tmp_path / "s.npz"))
+    for f in ("positions", "species", "box", "masses"):
+        np.testing.assert_array_equal(np.asarray(getattr(t, f)), np.asarray(getattr(s, f)))
+    assert t.species_names == s.species_names and t.periodic == s.periodic
