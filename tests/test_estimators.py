@@ -73,6 +73,54 @@ def test_working_set_solver_matches_sklearn_objective():
     np.testing.assert_allclose(sklearn_objective(X, Y, sol.W, sol.b, lam1, lam2), ref, rtol=1e-6)
 
 
+@pytest.mark.parametrize("lam2", [0.0, 0.02])
+def test_homotopy_is_exact_against_sklearn_and_kkt(lam2):
+    """The LARS-EN homotopy lands on the optimum: scikit-learn's objective at tol 1e-12, the KKT
+    conditions to round-off, a duality gap at round-off, with the slot count forced to grow
+    (k=8 < the largest support) and the padded batch of targets."""
+    sk = pytest.importorskip("sklearn.linear_model")
+    from jaxglass.models._enet import enet_solve_homotopy
+
+    X, Y = _problem(K=150, D=40, F=7, noise=0.1)
+    p = gram_problem(X, Y)
+    cmax = float(np.abs(np.asarray(p.C)).max())
+    lam1 = 0.005 * cmax
+    sol = enet_solve_homotopy(p, lam1, lam2, tol=1e-12, k=8)
+    W = np.asarray(sol.W)
+    assert (W != 0).sum(0).max() > 8  # the slots had to grow
+    assert float(sol.gap.sum()) <= 1e-13 * float(sol.primal.sum())  # round-off: exact on its support
+    grad = np.asarray(p.C) - np.asarray(p.G) @ W - lam2 * W
+    on = W != 0
+    np.testing.assert_allclose(grad[on], lam1 * np.sign(W[on]), rtol=1e-9, atol=1e-12 * cmax)
+    assert np.all(np.abs(grad[~on]) <= lam1 * (1 + 1e-9))
+    if lam2 == 0:
+        m = sk.Lasso(alpha=lam1, tol=1e-12, max_iter=200000).fit(X, Y)
+    else:
+        a = lam1 + lam2
+        m = sk.ElasticNet(alpha=a, l1_ratio=lam1 / a, tol=1e-12, max_iter=200000).fit(X, Y)
+    ref = sklearn_objective(X, Y, m.coef_.T, m.intercept_, lam1, lam2)
+    ours = sklearn_objective(X, Y, sol.W, sol.b, lam1, lam2)
+    assert np.all(ours <= ref * (1 + 1e-12))  # never above scikit-learn's (tight) optimum
+    np.testing.assert_allclose(ours, ref, rtol=1e-9)
+    # above a target's own l1_max its weights are exactly zero; fit_elastic_net uses the homotopy
+    big = enet_solve_homotopy(p, 1.01 * cmax, lam2)
+    assert np.all(np.asarray(big.W) == 0)
+    model, info = fit_elastic_net(X, Y, 1e-3, 1e-4, tol=1e-10, return_info=True)
+    assert info["method"] == "homotopy" and info["converged"]
+
+
+def test_homotopy_unfinished_path_is_finished_by_coordinate_descent():
+    from jaxglass.models._enet import enet_solve_homotopy
+
+    X, Y = _problem(K=100, D=25, F=4)
+    p = gram_problem(X, Y)
+    lam1 = 0.01 * float(np.abs(np.asarray(p.C)).max())
+    short = enet_solve_homotopy(p, lam1, 0.0, tol=1e-10, max_steps=3)  # cannot reach lam1 in 3 events
+    full = enet_solve(p, lam1, 0.0, tol=1e-12)
+    assert float(short.gap.sum()) <= 1e-10 * float(short.primal.sum())
+    np.testing.assert_allclose(np.asarray(short.primal), np.asarray(full.primal), rtol=1e-9)
+
+
 def test_gram_cd_kkt_and_path_warm_start():
     X, Y = _problem(D=20, F=5)
     p = gram_problem(X, Y)

@@ -288,7 +288,7 @@ def cross_validate_enet(X, Y, l1_grid: Sequence[float] | None = None, l2_grid: S
         raise ValueError("cross_validate_enet: l1_grid and l2_grid must be non-empty and >= 0")
     k = min(int(k), Xf.shape[0])
     F = Yf.shape[1]
-    method = enet_method(method, len(kfold_indices(Xf.shape[0], k, seed)[0][0]), Xf.shape[1])
+    method = enet_method(method, len(kfold_indices(Xf.shape[0], k, seed)[0][0]), Xf.shape[1], path=True)
     path = _path_fn(float(tol), int(max_sweeps), method)
     out = np.zeros((l2s.size, l1s.size, k))
     gaps = np.zeros_like(out)

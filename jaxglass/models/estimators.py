@@ -319,8 +319,8 @@ class Ridge(_Linear):
 
 
 class ElasticNet(_Linear):
-    """Linear map with L1 + L2 penalties, solved by coordinate descent on the Gram matrix to a
-    relative duality gap ``tol`` (:func:`jaxglass.models.fit_elastic_net`).
+    """Linear map with L1 + L2 penalties, solved exactly on the Gram matrix by the elastic-net
+    homotopy and certified to a relative duality gap ``tol`` (:func:`jaxglass.models.fit_elastic_net`).
 
     ``l1=None`` / ``l2=None`` (defaults) choose them by ``cv``-fold cross-validation (``l1`` along a
     warm-started path over ``l1_grid``, default :func:`~jaxglass.models.default_l1_grid`; ``l2`` over

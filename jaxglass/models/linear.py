@@ -424,18 +424,20 @@ def fit_ridge(X, Y, l2: float, standardize: bool = True, scaling: str = "pooled"
 def fit_elastic_net(X, Y, l1: float, l2: float = 0.0, standardize: bool = True, scaling: str = "pooled", *,
                     tol: float = 1e-7, max_sweeps: int = 20000, W0=None, return_info: bool = False,
                     method: str = "auto"):
-    """Minimiser of the module's objective by coordinate descent on the Gram matrix (:mod:`._enet`).
+    """Minimiser of the module's objective on the Gram matrix (:mod:`._enet`), by default exactly (homotopy).
 
     All targets are solved together; iteration stops when the duality gap summed over targets is at
     most ``tol`` times the objective, so the objective is within a relative ``tol`` of the optimum.
     ``W0`` ``(F, D)`` (standardised units, e.g. ``model.W`` of a neighbouring penalty) warm-starts it.
-    With ``return_info`` also returns ``dict(objective, duality_gap, relative_gap, n_sweeps)``
-    (objective and gap in the units of the module objective). ``method``: ``"cd"`` (coordinate
-    descent), ``"fista"`` (FISTA on the Gram matrix; ``max_sweeps`` counts its iterations) or
-    ``"auto"`` (FISTA with fewer samples than features, where it was measured faster). Needs float64
+    With ``return_info`` also returns ``dict(objective, duality_gap, relative_gap, n_sweeps, method)``
+    (objective and gap in the units of the module objective; ``n_sweeps``: path events for the
+    homotopy). ``method``: ``"homotopy"`` (the exact LARS-EN path from ``W = 0``, all targets
+    batched, finished by coordinate descent only if it cannot reach the gap; ``W0`` is not used),
+    ``"cd"`` (coordinate descent), ``"fista"`` (FISTA on the Gram matrix; ``max_sweeps`` counts its
+    iterations) or ``"auto"`` (the homotopy: measured fastest, README "Elastic net"). Needs float64
     (``jaxglass.enable_x64()``) for gaps below ~1e-6.
     """
-    from ._enet import enet_method, enet_solve, gram_problem
+    from ._enet import enet_method, enet_solve, enet_solve_homotopy, gram_problem
 
     if l1 < 0 or l2 < 0:
         raise ValueError(f"fit_elastic_net: l1 and l2 must be >= 0, got l1={l1}, l2={l2}")
@@ -444,16 +446,19 @@ def fit_elastic_net(X, Y, l1: float, l2: float = 0.0, standardize: bool = True, 
     xs, ys = _scalers(Xf, Yf, standardize, scaling, fshape)
     p = gram_problem(xs.transform(Xf), ys.transform(Yf))
     F = Yf.shape[1]
-    W0 = None if W0 is None else jnp.asarray(W0, Xf.dtype).T
-    sol = enet_solve(p, jnp.asarray(F * l1 / 2, Xf.dtype), jnp.asarray(F * l2, Xf.dtype), W0, tol=tol,
-                     max_sweeps=max_sweeps, method=enet_method(method, Xf.shape[0], Xf.shape[1]))
+    method = enet_method(method, Xf.shape[0], Xf.shape[1])
+    lam1, lam2 = jnp.asarray(F * l1 / 2, Xf.dtype), jnp.asarray(F * l2, Xf.dtype)
+    if method == "homotopy":  # exact from W = 0: a warm start has nothing to add
+        sol = enet_solve_homotopy(p, lam1, lam2, tol=tol, max_sweeps=max_sweeps)
+    else:
+        W0 = None if W0 is None else jnp.asarray(W0, Xf.dtype).T
+        sol = enet_solve(p, lam1, lam2, W0, tol=tol, max_sweeps=max_sweeps, method=method)
     model = LinearSPR(sol.W.T, sol.b, xs, ys, fshape)
     if not return_info:
         return model
     obj, gap = 2.0 / F * float(sol.primal.sum()), 2.0 / F * float(sol.gap.sum())
     return model, dict(objective=obj, duality_gap=gap, relative_gap=gap / obj if obj > 0 else 0.0,
-                       n_sweeps=int(sol.n_sweeps), converged=bool(gap <= tol * obj),
-                       method=enet_method(method, Xf.shape[0], Xf.shape[1]))
+                       n_sweeps=int(sol.n_sweeps), converged=bool(gap <= tol * obj), method=method)
 
 
 # ----------------------------------------------------------------------------------------------
