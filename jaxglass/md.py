@@ -6,11 +6,10 @@ Units follow the potential: metal units (eV, Å, amu) have the time unit Å·sqr
 10.1805 fs (see :data:`METAL_TIME_FS`); LJ units use τ = σ sqrt(m/ε). ``kT`` is in energy units
 (``KB_EV`` × T[K] for metal units).
 
-The integrator runs ``chunk`` steps at a time inside ``lax.fori_loop`` with a fixed neighbour
-list (with skin). After each chunk the largest displacement since the list was built is checked on
-the host; if it exceeds half the skin the chunk is thrown away, the list rebuilt at the chunk's
-starting positions, and the chunk re-run (deterministic: the RNG key lives in the state), so
-every force ever used is exact.
+The integrator runs ``chunk`` steps at a time inside ``lax.fori_loop``; the neighbour lists (with
+skin) are rebuilt on the device inside the loop when needed (``jax_md.partition``, ``Dense`` format:
+the same ``(N, K)`` padded index arrays as :mod:`jaxglass.neighbors`), so a chunk never has to be
+thrown away for a stale list, and every force is exact (see :func:`nvt_langevin`).
 """
 
 from __future__ import annotations
@@ -24,9 +23,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._config import require_x64
-from .neighbors import fixed_capacity_lists
+from .neighbors import check_box
 from .potentials.base import Potential
-from .space import displacement, wrap
+from .space import wrap
 from .structure import Structure
 
 #: Boltzmann constant in eV/K.
@@ -44,36 +43,81 @@ class MDResult:
     kinetic_kT: float  # instantaneous temperature (energy units) of the mobile atoms
 
 
+def _lists(nfns, idx, refs):
+    """jax-md ``NeighborList`` objects (Dense, all-pairs rebuilds) from index arrays and the positions
+    they were built at."""
+    from jax_md import partition
+
+    err = partition.PartitionError(jnp.zeros((), jnp.uint8))
+    return tuple(partition.NeighborList(ix, ref, err, None, ix.shape[1], partition.NeighborListFormat.Dense,
+                                        None, None, f.update) for f, ix, ref in zip(nfns, idx, refs))
+
+
 @functools.lru_cache(maxsize=16)
-def _simulator(dt: float, gamma: float, box: tuple[float, ...]):
-    """jax-md BAOAB integrator and a jitted chunk runner, built once per (dt, gamma, box).
+def _simulator(dt: float, gamma: float, box: tuple[float, ...], cutoffs: tuple[float, ...], skin: float):
+    """jax-md BAOAB integrator, on-device neighbour lists and a jitted chunk runner, built once per
+    (dt, gamma, box, cutoffs, skin).
 
     Everything that varies between calls (the potential, a PyTree; structure arrays, pinned mask,
-    reference positions, neighbour lists, temperatures) is an argument, so repeated generator calls
-    reuse the compiled code.
+    reference positions, neighbour index arrays, temperatures) is an argument, so repeated generator
+    calls reuse the compiled code. The lists (one per potential term, ``Dense`` ``(N, K)`` padded with
+    ``N``, radius ``cutoff + skin``) are checked at the very positions where forces are evaluated and
+    rebuilt on the device when an atom has moved more than ``skin/2`` since their build, so every
+    force is exact whatever the step size. Rebuilds test all pairs (O(N²) on the device): measured
+    faster at the generators' N ≈ 1000 than jax-md's cell lists, whose capacity overflows (and
+    recompiles) as a partial melt changes the local density.
     """
-    from jax_md import simulate, space
+    from jax_md import partition, simulate, space
 
-    _, shift = space.periodic(jnp.asarray(box, jnp.float64))
+    box_j = jnp.asarray(box, jnp.float64)
+    disp, shift = space.periodic(box_j)
+    nfns = tuple(partition.neighbor_list(disp, box_j, c, dr_threshold=skin, capacity_multiplier=1.3,
+                                         disable_cell_list=True, format=partition.Dense) for c in cutoffs)
 
     def force(R, nbrs=None, structure=None, mob=None, potential=None, **unused):
-        g = jax.grad(lambda x: potential.energy(structure.with_positions(x), nbrs))(R)
+        # the lists of the step's start, brought up to date at R (a rebuild here is repeated, at the
+        # same positions, by the next step's update, which keeps it)
+        idx = tuple(nb.update(R).idx for nb in nbrs)
+        g = jax.grad(lambda x: potential.energy(structure.with_positions(x), idx))(R)
         return jnp.where(mob[:, None], -g, 0.0)
 
     init_fn, step_fn = simulate.nvt_langevin(force, shift, dt, 0.0, gamma=gamma)
 
+    def allocate(R, extra: int = 0):
+        """Index arrays and reference positions at ``R``; ``extra`` > 0 adds ``8 extra`` columns."""
+        lists = tuple(f.allocate(R, extra_capacity=8 * extra) for f in nfns)
+        return tuple(nb.idx for nb in lists), tuple(nb.reference_position for nb in lists)
+
+    def init(key, R, mass, kT, idx, refs, **kw):
+        return init_fn(key, R, mass=mass, kT=kT, nbrs=_lists(nfns, idx, refs), **kw)
+
     @jax.jit
-    def run(state, nbrs, kt_chunk, m, structure, mob, R0, potential):
-        def body(i, st):
-            st = step_fn(st, kT=kt_chunk[i], nbrs=nbrs, structure=structure, mob=mob, potential=potential)
-            return st.set(
-                position=jnp.where(mob[:, None], st.position, R0),
-                momentum=jnp.where(mob[:, None], st.momentum, 0.0),
+    def run(state, idx, refs, kt_chunk, m, structure, mob, R0, potential):
+        """``m`` steps from ``state`` with lists ``idx`` built at ``refs``; returns the state, the
+        lists, their reference positions, the number of rebuilds and whether a list overflowed."""
+
+        def body(i, c):
+            st, idx, refs, n_rb, over = c
+            lists = tuple(nb.update(st.position) for nb in _lists(nfns, idx, refs))
+            n_rb = n_rb + jnp.any(jnp.stack([jnp.any(nb.reference_position != ref)
+                                             for nb, ref in zip(lists, refs)])).astype(jnp.int32)
+            over = over | jnp.any(jnp.stack([nb.did_buffer_overflow for nb in lists]))
+            new = step_fn(st, kT=kt_chunk[i], nbrs=lists, structure=structure, mob=mob, potential=potential)
+            new = new.set(
+                position=jnp.where(mob[:, None], new.position, R0),
+                momentum=jnp.where(mob[:, None], new.momentum, 0.0),
             )
+            return (new, tuple(nb.idx for nb in lists), tuple(nb.reference_position for nb in lists), n_rb,
+                    over)
 
-        return jax.lax.fori_loop(0, m, body, state)
+        st, idx, refs, n_rb, over = jax.lax.fori_loop(0, m, body, (state, idx, refs, jnp.int32(0),
+                                                                   jnp.bool_(False)))
+        # the last force was evaluated at the final positions: its list must not have overflowed either
+        lists = tuple(nb.update(st.position) for nb in _lists(nfns, idx, refs))
+        over = over | jnp.any(jnp.stack([nb.did_buffer_overflow for nb in lists]))
+        return st, idx, refs, n_rb, over
 
-    return init_fn, run
+    return init, run, allocate
 
 
 def nvt_langevin(
@@ -92,10 +136,16 @@ def nvt_langevin(
 ) -> MDResult:
     """Langevin NVT dynamics; ``kT`` may be a constant, an ``(n_steps,)`` schedule or ``f(step)``.
 
+    Neighbour lists (radius ``cutoff + skin``) are rebuilt on the device whenever an atom has moved
+    ``skin/2`` since the last build, checked where every force is evaluated, so every force is
+    exact. A list that outgrows its width is reallocated wider on the host and the chunk re-run
+    (deterministic: the RNG key lives in the state).
+
     Args:
       mobile: optional ``(N,)`` bool mask; atoms with ``False`` are pinned (positions and momenta
         reset after every step), e.g. the crystalline part of a partial melt.
       skin: neighbour-list skin (default 0.15 × cutoff).
+      chunk: steps per jitted call (between host checks and ``progress`` calls).
       progress: called as ``progress(steps_done, n_steps)`` after each chunk.
     """
     require_x64("jaxglass.md.nvt_langevin")
@@ -116,57 +166,36 @@ def nvt_langevin(
         raise ValueError(f"mobile: expected shape ({n},), got {mob.shape}")
     if skin is None:
         skin = 0.15 * potential.cutoff
+    cutoffs = tuple(float(t.cutoff) for t in potential.terms)
+    per = np.asarray(structure.box)
+    check_box(structure, max(cutoffs) + skin)
     mob_j = jnp.asarray(mob)
-    init_fn, run = _simulator(float(dt), float(gamma), tuple(float(b) for b in np.asarray(structure.box)))
-    R0 = jnp.asarray(structure.positions, jnp.float64)
+    init_fn, run, allocate = _simulator(float(dt), float(gamma), tuple(float(b) for b in per), cutoffs,
+                                        float(skin))
+    R0 = jnp.asarray(wrap(np.asarray(structure.positions), per, structure.periodic), jnp.float64)
     structure = structure.replace(positions=R0)
     masses = jnp.asarray(structure.masses, jnp.float64)[:, None]
-    capacity: tuple[int, ...] = ()
-    cutoffs = [t.cutoff for t in potential.terms]
-    lists, capacity = fixed_capacity_lists(structure, cutoffs, skin, capacity, 1.3)
-    nbrs = tuple(jnp.asarray(i) for i in lists)
+    idx, refs = allocate(R0)
     kt0 = float(kts[0]) if n_steps else 0.0
-    state = init_fn(
-        jax.random.PRNGKey(seed), R0, mass=masses, kT=kt0, nbrs=nbrs, structure=structure, mob=mob_j,
-        potential=potential,
-    )
+    state = init_fn(jax.random.PRNGKey(seed), R0, masses, kt0, idx, refs, structure=structure, mob=mob_j,
+                    potential=potential)
     state = state.set(momentum=jnp.where(mob_j[:, None], state.momentum, 0.0))
-
-    def run_chunk(state, nbrs, kt_chunk, m):
-        return run(state, nbrs, kt_chunk, m, structure, mob_j, R0, potential)
-
-    ref = np.asarray(state.position)
-    done, rebuilds = 0, 0
-    per = np.asarray(structure.box)
-
-    def moved(trial) -> float:
-        dr = np.asarray(trial.position) - ref
-        dr = displacement(dr, per, structure.periodic)
-        return float(np.sqrt(np.max(np.sum(dr * dr, axis=1))))
-
-    m = chunk  # adaptive: halved when one chunk moves atoms more than skin/2 from a fresh list
+    done, rebuilds, extra = 0, 0, 0
     while done < n_steps:
-        m = min(m, n_steps - done)
+        m = min(chunk, n_steps - done)
         kt_chunk = jnp.asarray(np.pad(kts[done : done + m], (0, chunk - m), mode="edge"))
-        trial = run_chunk(state, nbrs, kt_chunk, m)
-        if moved(trial) > 0.5 * skin:
-            ref = np.asarray(state.position)
-            moved_s = structure.with_positions(state.position)
-            lists, capacity = fixed_capacity_lists(moved_s, cutoffs, skin, capacity, 1.3)
-            nbrs = tuple(jnp.asarray(i) for i in lists)
+        trial, t_idx, t_refs, n_rb, over = run(state, idx, refs, kt_chunk, m, structure, mob_j, R0, potential)
+        if bool(over):  # a list outgrew its width: reallocate it wider at the chunk's start, re-run
+            extra += 1
+            if extra > 32:
+                raise RuntimeError("md: neighbour lists keep overflowing; is the structure collapsing?")
+            idx, refs = allocate(state.position, extra)
             rebuilds += 1
-            trial = run_chunk(state, nbrs, kt_chunk, m)
-            if moved(trial) > 0.5 * skin:
-                if m == 1:
-                    raise RuntimeError(
-                        f"md: atoms moved more than skin/2 = {0.5 * skin:.3g} in one step; lower dt or "
-                        "raise skin (is the temperature or the initial force too high?)"
-                    )
-                m = max(1, m // 2)
-                continue
+            continue
         if not np.all(np.isfinite(np.asarray(trial.position))):
             raise RuntimeError("md: positions became non-finite; lower dt or relax the start first")
-        state = trial
+        state, idx, refs = trial, t_idx, t_refs
+        rebuilds += int(n_rb)
         done += m
         if progress is not None:
             progress(done, n_steps)
