@@ -109,6 +109,27 @@ def test_homotopy_is_exact_against_sklearn_and_kkt(lam2):
     assert info["method"] == "homotopy" and info["converged"]
 
 
+def test_homotopy_path_and_cv_are_exact():
+    """One homotopy gives every grid point exactly (gap at round-off; equal to single solves), in
+    any grid order; the CV on it picks the same l1 as the FISTA path."""
+    from jaxglass.models._enet import enet_path_homotopy, enet_solve_homotopy
+
+    X, Y = _problem(K=90, D=20, F=6, noise=0.3)
+    p = gram_problem(X, Y)
+    cmax = float(np.abs(np.asarray(p.C)).max())
+    lams = cmax * np.array([0.01, 1.5, 0.3, 0.001, 0.1])  # unsorted, one above l1_max
+    path = enet_path_homotopy(p, lams, 1e-3, k=8)
+    assert np.all(np.asarray(path.W[1]) == 0)
+    assert float(path.gap.sum()) <= 1e-12 * float(path.primal.sum())
+    for i, lam in enumerate(lams):
+        one = enet_solve_homotopy(p, lam, 1e-3, tol=1e-12)
+        np.testing.assert_allclose(np.asarray(path.W[i]), np.asarray(one.W), atol=1e-10 * cmax)
+    a = cross_validate_enet(X, Y, None, (0.0,), k=3, method="homotopy", tol=1e-9, max_sweeps=20000)
+    b = cross_validate_enet(X, Y, None, (0.0,), k=3, tol=1e-9, max_sweeps=20000)
+    assert a.best_l1 == b.best_l1 and a.max_rel_gap <= 1e-9
+    np.testing.assert_allclose(a.mse, b.mse, rtol=1e-5)
+
+
 def test_homotopy_unfinished_path_is_finished_by_coordinate_descent():
     from jaxglass.models._enet import enet_solve_homotopy
 

@@ -104,7 +104,7 @@ class Protocol:
     gamma_per_ps: float = 20.0
     fmax_tol: float = 1e-4
     max_steps: int = 5000
-    chunk: int = 10
+    chunk: int = 50
 
 
 PROTOCOLS = {

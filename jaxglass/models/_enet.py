@@ -248,23 +248,22 @@ def _solve_fista(p: GramProblem, W0, lam1, lam2, tol, max_iter: int, check_every
 
 
 METHODS = ("cd", "fista")
-#: every single-penalty method of :func:`jaxglass.models.fit_elastic_net` (the jitted
+#: every method of :func:`jaxglass.models.fit_elastic_net` and the cross-validation (the jitted
 #: :func:`enet_solve` / :func:`enet_path` take :data:`METHODS`)
 FIT_METHODS = ("homotopy", "cd", "fista")
 
 
 def enet_method(method: str, n_samples: int, n_features: int, *, path: bool = False) -> str:
-    """Resolve ``method="auto"``. A single fit uses the exact homotopy (:func:`enet_solve_homotopy`;
+    """Resolve ``method="auto"``: for a single fit the exact homotopy (:func:`enet_solve_homotopy`;
     measured faster than FISTA and coordinate descent on every problem of ``benchmarks/models.py``
-    and the README); the jitted path of the cross-validation (``path=True``) uses FISTA when there
-    are fewer samples than features (collinear, rank-deficient Gram), else coordinate descent."""
-    allowed = METHODS if path else FIT_METHODS
+    and the README); for a cross-validation path (``path=True``) FISTA, bounded by its gap/iteration
+    budget (measured faster than the exact :func:`enet_path_homotopy` on grids reaching
+    ``1e-5 λ₁,max``, where supports fill up; same choice). The jitted :func:`enet_solve` /
+    :func:`enet_path` take only :data:`METHODS`."""
     if method == "auto":
-        if not path:
-            return "homotopy"
-        return "fista" if n_samples < n_features else "cd"
-    if method not in allowed:
-        raise ValueError(f"elastic net: method must be 'auto' or one of {allowed}, got {method!r}")
+        return "fista" if path else "homotopy"
+    if method not in FIT_METHODS:
+        raise ValueError(f"elastic net: method must be 'auto' or one of {FIT_METHODS}, got {method!r}")
     return method
 
 
@@ -394,32 +393,31 @@ def enet_solve_ws(p: GramProblem, lam1, lam2, W0=None, *, tol=1e-7, max_sweeps: 
 # ------------------------------------------------------------------------------------------------
 
 
-def _homotopy_one(H, c, lam_t, K: int, max_steps: int):
-    """The elastic-net solution path of one target from ``λ = max|c|`` (``w = 0``) down to ``lam_t``.
+def _homotopy_one(H, c, lams, K: int, max_steps: int):
+    """The elastic-net solution path of one target from ``λ = max|c|`` (``w = 0``) down through the
+    descending ``lams``; returns the weights at every ``lams[g]`` ``(G, D)``, the events and ``ok``.
 
     Minimises ``½ wᵀHw − cᵀw + λ‖w‖₁`` (``H = G + λ₂ I``). On the active set ``A`` with signs ``s`` the
     solution is ``w_A(λ) = H_AA⁻¹ (c_A − λ s_A)``, linear in ``λ``; the path bends where an inactive
     correlation ``r_j = c_j − (Hw)_j`` reaches ``±λ`` (``j`` joins) or an active weight reaches 0 (it
     leaves). ``B = H_AA⁻¹`` lives in ``K`` slots (free slots hold the identity) and is kept by rank-1
-    border/Schur updates, ``O(K²)`` per event; the weights at ``lam_t`` come from one exact solve.
-    Returns ``(w, steps, ok)``; ``ok`` is false when the support outgrew ``K`` slots, a pivot
-    vanished (singular ``H_AA``) or ``max_steps`` events did not reach ``lam_t``."""
+    border/Schur updates, ``O(K²)`` per event; the weights at each ``lams[g]`` come from one exact
+    solve. ``ok`` is false when the support outgrew ``K`` slots, a pivot vanished (singular
+    ``H_AA``) or ``max_steps`` events did not reach the last ``λ``."""
     D = H.shape[0]
     dt = H.dtype
     slots = jnp.arange(K)
     ac = jnp.abs(c)
     j0 = jnp.argmax(ac).astype(jnp.int32)
     lam0 = ac[j0]
-    start = lam0 > lam_t  # else w = 0 is optimal at lam_t
     idx = jnp.zeros(K, jnp.int32).at[0].set(j0)
-    act = jnp.zeros(K, bool).at[0].set(start)
+    act = jnp.zeros(K, bool).at[0].set(True)
     sgn = jnp.zeros(K, dt).at[0].set(jnp.sign(c[j0]))
     B = jnp.eye(K, dtype=dt).at[0, 0].set(1.0 / H[j0, j0])
     none = jnp.int32(-1)
-    init = (jnp.where(start, lam0, lam_t), idx, act, sgn, B, none, none, jnp.int32(0), ~start,
-            jnp.bool_(True))
+    state = (lam0, idx, act, sgn, B, none, none, jnp.int32(0), jnp.bool_(False), jnp.bool_(True))
 
-    def body(st):
+    def body(st, lam_t):
         lam, idx, act, sgn, B, joined, dropped, n, _, ok = st
         m = act.astype(dt)
         wK = m * (B @ (m * (c[idx] - lam * sgn)))
@@ -470,18 +468,78 @@ def _homotopy_one(H, c, lam_t, K: int, max_steps: int):
         ok = ok & (end | (n < max_steps))
         return lam - step, idx, act, sgn, B, joined, dropped, n, end | ~ok, ok
 
-    lam, idx, act, sgn, B, _, _, n, _, ok = jax.lax.while_loop(lambda st: ~st[8], body, init)
-    m = act.astype(dt)
-    M = H[idx[:, None], idx[None, :]] * m[:, None] * m[None, :] + jnp.diag(1.0 - m)
-    wK = m * jnp.linalg.solve(M, m * (c[idx] - lam_t * sgn))
-    return jnp.zeros(D, dt).at[idx].add(wK), n, ok
+    def to(st, lam_t):
+        """Follow the path from ``st`` down to ``lam_t`` (no move if already there or below)."""
+        st = st[:8] + (st[0] <= lam_t, st[9])
+        st = jax.lax.while_loop(lambda st: ~st[8], lambda st: body(st, lam_t), st)
+        _, idx, act, sgn, *_ = st
+        m = act.astype(dt)
+        M = H[idx[:, None], idx[None, :]] * m[:, None] * m[None, :] + jnp.diag(1.0 - m)
+        wK = m * jnp.linalg.solve(M, m * (c[idx] - lam_t * sgn))
+        w = jnp.zeros(D, dt).at[idx].add(wK)
+        return st, jnp.where(lam_t < lam0, w, 0.0)  # at or above max|c|: w = 0
+
+    st, W = jax.lax.scan(to, state, lams)
+    return W, st[7], st[9]
 
 
 @functools.partial(jax.jit, static_argnames=("K", "max_steps"))
-def _homotopy(G, C, lam1, lam2, K: int, max_steps: int):
+def _homotopy(G, C, lams, lam2, K: int, max_steps: int):
+    """All targets (columns of ``C``) along the descending ``lams``: ``W`` ``(G, D, F)``."""
     H = G + lam2 * jnp.eye(G.shape[0], dtype=G.dtype)
     one = functools.partial(_homotopy_one, K=K, max_steps=max_steps)
-    return jax.vmap(one, in_axes=(None, 1, None), out_axes=(1, 0, 0))(H, C, lam1)
+    return jax.vmap(one, in_axes=(None, 1, None), out_axes=(2, 0, 0))(H, C, lams)
+
+
+def _homotopy_path(p: GramProblem, lams, lam2, k: int, max_steps: int | None):
+    """Weights ``(G, D, F)`` along the descending ``lams``, the events of the slowest target, and
+    which targets finished (slots doubled for targets whose support outgrew them)."""
+    D, F = p.C.shape
+    dt = p.C.dtype
+    max_steps = int(max_steps or 4 * D + 64)
+    K = min(D, max(8, int(k)))
+    W = jnp.zeros((len(lams), D, F), dt)
+    todo = np.arange(F)
+    ok_all = np.zeros(F, bool)
+    events = 0
+    while todo.size:
+        pad = 1 << int(np.ceil(np.log2(todo.size)))  # few compiled shapes: pad with c = 0 targets
+        Cs = jnp.zeros((D, pad), dt).at[:, : todo.size].set(p.C[:, todo])
+        Ws, n, ok = _homotopy(p.G, Cs, lams, lam2, K, max_steps)
+        ok = np.asarray(ok[: todo.size])
+        W = W.at[:, :, todo].set(Ws[:, :, : todo.size])
+        events = max(events, int(jnp.max(n[: todo.size])))
+        ok_all[todo[ok]] = True
+        nnz = np.asarray(jnp.max(jnp.sum(Ws[:, :, : todo.size] != 0, 1), 0))
+        if K >= D:
+            break
+        todo = todo[~ok & (nnz >= K - 1)]  # rerun only those that ran out of slots
+        K = min(D, 2 * K)
+    return W, events, ok_all
+
+
+def enet_path_homotopy(p: GramProblem, lam1s, lam2, *, tol=1e-7, k: int = 32, max_steps: int | None = None,
+                       max_sweeps: int = 20000) -> ENetSolution:
+    """Exact solutions at every ``lam1s`` (any order) from one homotopy per target (all targets
+    batched); fields with a leading path axis like :func:`enet_path`, ``n_sweeps`` the events of
+    the slowest target. A grid point whose relative duality gap is above ``tol`` (a target the path
+    could not finish, e.g. a numerically singular active block at ``λ₂ = 0``) is finished by
+    coordinate descent from the path's weights (:func:`enet_solve`)."""
+    dt = p.C.dtype
+    lam1s = np.asarray(lam1s, np.float64).ravel()
+    order = np.argsort(-lam1s, kind="stable")
+    lam2 = jnp.asarray(lam2, dt)
+    W, events, _ = _homotopy_path(p, jnp.asarray(lam1s[order], dt), lam2, k, max_steps)
+    W = W[np.argsort(order)]
+    lams = jnp.asarray(lam1s, dt)
+    P, g = jax.vmap(lambda w, l1: primal_and_gap(p, w, p.G @ w, l1, lam2))(W, lams)
+    n = np.full(len(lam1s), events, np.int32)
+    for i in np.flatnonzero(np.asarray(g.sum(1)) > tol * np.asarray(P.sum(1))):
+        sol = enet_solve(p, lams[i], lam2, W[i], tol=tol, max_sweeps=max_sweeps)
+        W, P, g = W.at[i].set(sol.W), P.at[i].set(sol.primal), g.at[i].set(sol.gap)
+        n[i] += int(sol.n_sweeps)
+    b = p.y_mean[None] - jnp.einsum("d,gdf->gf", p.x_mean, W)
+    return ENetSolution(W, b, P, g, jnp.asarray(n))
 
 
 def enet_solve_homotopy(p: GramProblem, lam1, lam2, *, tol=1e-7, k: int = 32, max_steps: int | None = None,
@@ -498,28 +556,10 @@ def enet_solve_homotopy(p: GramProblem, lam1, lam2, *, tol=1e-7, k: int = 32, ma
     coordinate descent (:func:`enet_solve`). ``n_sweeps`` holds the events of the slowest target
     (plus any finishing sweeps). Not jitted as a whole (a Python loop over slot counts).
     """
-    D, F = p.C.shape
     dt = p.C.dtype
     lam1, lam2 = jnp.asarray(lam1, dt), jnp.asarray(lam2, dt)
-    max_steps = int(max_steps or 4 * D + 64)
-    K = min(D, max(8, int(k)))
-    W = jnp.zeros((D, F), dt)
-    todo = np.arange(F)
-    ok_all = np.zeros(F, bool)
-    events = 0
-    while todo.size:
-        pad = 1 << int(np.ceil(np.log2(todo.size)))  # few compiled shapes: pad with c = 0 targets
-        Cs = jnp.zeros((D, pad), dt).at[:, : todo.size].set(p.C[:, todo])
-        Ws, n, ok = _homotopy(p.G, Cs, lam1, lam2, K, max_steps)
-        ok = np.asarray(ok[: todo.size])
-        W = W.at[:, todo].set(Ws[:, : todo.size])
-        events = max(events, int(jnp.max(n[: todo.size])))
-        ok_all[todo[ok]] = True
-        nnz = np.asarray(jnp.sum(Ws[:, : todo.size] != 0, 0))
-        if K >= D:
-            break
-        todo = todo[~ok & (nnz >= K - 1)]  # rerun only those that ran out of slots
-        K = min(D, 2 * K)
+    W, events, _ = _homotopy_path(p, lam1[None], lam2, k, max_steps)
+    W = W[0]
     P, g = primal_and_gap(p, W, p.G @ W, lam1, lam2)
     if float(jnp.sum(g)) <= tol * float(jnp.sum(P)):
         return ENetSolution(W, p.y_mean - p.x_mean @ W, P, g, jnp.int32(events))
