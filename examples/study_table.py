@@ -1,6 +1,7 @@
-"""Collect ``jaxglass study`` results (``examples/study/<system>/study.json``) into the README table.
+"""Collect ``jaxglass study`` results (``examples/study/<system>/study.json``) into the README table
+(a non-PDOS target is named next to the family).
 
-    python examples/study_table.py [examples/study]
+    python examples/study_table.py [examples/study]        # or examples/study/paper
 """
 
 import json
@@ -21,8 +22,10 @@ def main(root: str = "examples/study") -> None:
 
         cnn = f"{lc['cnn']['mean'][-1]:.2e} ± {lc['cnn']['std'][-1]:.0e}"
         small = lc["sizes"][0]
+        target = r.get("target", "pdos")
+        name = r["system"] if target == "pdos" else f"{r['system']} ({target})"
         rows.append(
-            f"| {r['system']} | {r['features']} | {r['n_atoms']} | {r['n_train']}/{r['n_test']} | "
+            f"| {name} | {r['features']} | {r['n_atoms']} | {r['n_train']}/{r['n_test']} | "
             f"{cell('ridge')} | {cell('elastic-net')} | {cnn} | "
             f"{c.get('full_ratio', float('nan')):.2f} ({c.get('linear', '?')}) | "
             f"{small}: {lc['ridge']['mean'][0]:.2e} vs {lc['cnn']['mean'][0]:.2e} "
