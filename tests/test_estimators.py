@@ -34,6 +34,16 @@ def _problem(K=120, D=30, F=12, seed=0, noise=0.05):
     return X, Y
 
 
+def _sklearn_reference(sk, X, Y, lam1, lam2):
+    """scikit-learn's Lasso (lam2 = 0) or ElasticNet at tol 1e-12 and its objective per target."""
+    if lam2 == 0:
+        m = sk.Lasso(alpha=lam1, tol=1e-12, max_iter=200000).fit(X, Y)
+    else:
+        a = lam1 + lam2
+        m = sk.ElasticNet(alpha=a, l1_ratio=lam1 / a, tol=1e-12, max_iter=200000).fit(X, Y)
+    return m, sklearn_objective(X, Y, m.coef_.T, m.intercept_, lam1, lam2)
+
+
 @pytest.mark.parametrize("lam2,method", [(0.0, "cd"), (0.02, "cd"), (0.0, "fista"), (0.02, "fista")])
 def test_gram_cd_matches_sklearn_objective(lam2, method):
     sk = pytest.importorskip("sklearn.linear_model")
@@ -42,12 +52,7 @@ def test_gram_cd_matches_sklearn_objective(lam2, method):
     lam1 = 0.02 * float(np.abs(np.asarray(p.C)).max())
     sol = enet_solve(p, lam1, lam2, tol=1e-10, method=method)
     ours = sklearn_objective(X, Y, sol.W, sol.b, lam1, lam2)
-    if lam2 == 0:
-        m = sk.Lasso(alpha=lam1, tol=1e-12, max_iter=200000).fit(X, Y)
-    else:
-        a = lam1 + lam2
-        m = sk.ElasticNet(alpha=a, l1_ratio=lam1 / a, tol=1e-12, max_iter=200000).fit(X, Y)
-    ref = sklearn_objective(X, Y, m.coef_.T, m.intercept_, lam1, lam2)
+    m, ref = _sklearn_reference(sk, X, Y, lam1, lam2)
     # objective per target within 1e-6 relative (ours is certified by its duality gap)
     np.testing.assert_allclose(ours, ref, rtol=1e-6)
     assert float(sol.gap.sum()) <= 1e-10 * float(sol.primal.sum())
@@ -93,12 +98,7 @@ def test_homotopy_is_exact_against_sklearn_and_kkt(lam2):
     on = W != 0
     np.testing.assert_allclose(grad[on], lam1 * np.sign(W[on]), rtol=1e-9, atol=1e-12 * cmax)
     assert np.all(np.abs(grad[~on]) <= lam1 * (1 + 1e-9))
-    if lam2 == 0:
-        m = sk.Lasso(alpha=lam1, tol=1e-12, max_iter=200000).fit(X, Y)
-    else:
-        a = lam1 + lam2
-        m = sk.ElasticNet(alpha=a, l1_ratio=lam1 / a, tol=1e-12, max_iter=200000).fit(X, Y)
-    ref = sklearn_objective(X, Y, m.coef_.T, m.intercept_, lam1, lam2)
+    m, ref = _sklearn_reference(sk, X, Y, lam1, lam2)
     ours = sklearn_objective(X, Y, sol.W, sol.b, lam1, lam2)
     assert np.all(ours <= ref * (1 + 1e-12))  # never above scikit-learn's (tight) optimum
     np.testing.assert_allclose(ours, ref, rtol=1e-9)
