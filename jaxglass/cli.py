@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import sys
@@ -23,6 +24,7 @@ import numpy as np
 
 from . import families as _families
 from ._config import enable_x64
+from ._export_cache import cached_call
 from ._io import atomic_savez, atomic_write_bytes, atomic_write_text
 from .potentials.spec import SPEC_FORMS
 
@@ -365,6 +367,29 @@ def _energy_forces(pot, s, nbrs):
     return e, -g
 
 
+def _program_dir(args) -> Path | None:
+    """Where traced programs are kept (beside the compilation cache; ``None`` when it is off)."""
+    cache = getattr(args, "compile_cache_path", None)
+    return None if cache is None else Path(cache) / "programs"
+
+
+def _hessian_program(chunk: int, pot, s, nbrs):
+    from .hessian import _hessian_jit
+
+    return _hessian_jit(pot, s, nbrs, chunk, True)
+
+
+def _hessian_cached(pot, s, nbrs, programs: Path | None):
+    """The Hessian as :func:`jaxglass.hessian.hessian` computes it, its traced program kept in
+    ``programs`` (:func:`jaxglass._export_cache.cached_call`)."""
+    from .hessian import _default_chunk, as_f64
+
+    s = as_f64(s)
+    nbj = tuple(jnp.asarray(i) for i in nbrs)
+    chunk = _default_chunk(pot, nbj, s.dim)
+    return cached_call(programs, f"hessian-c{chunk}", functools.partial(_hessian_program, chunk), pot, s, nbj)
+
+
 def _kpm_pdos(pot, s, args, partial: bool, nbrs):
     """KPM PDOS with start/finish progress lines; returns the PDOS and a dict for the summary."""
     from . import kpm
@@ -423,7 +448,8 @@ def cmd_pdos(args) -> int:
         from .minimize import MinimizeResult
 
         nb = pot.neighbors(s)
-        e, f = _energy_forces(pot, s, tuple(jnp.asarray(i) for i in nb))
+        e, f = cached_call(_program_dir(args), "energy_forces", _energy_forces, pot, s,
+                           tuple(jnp.asarray(i) for i in nb))
         fm = float(np.max(np.linalg.norm(np.asarray(f), axis=1)))
         res = MinimizeResult(s, float(e), fm, 0, 1, fm <= args.fmax, "none", "not relaxed")
     partial = not args.no_partial
@@ -433,7 +459,8 @@ def cmd_pdos(args) -> int:
         p, info = _kpm_pdos(pot, res.structure, args, partial, nb)
         m = None
     else:
-        m = phonons.modes(pot, res.structure, nb, eigenvectors=route == "dense")
+        H = _hessian_cached(pot, res.structure, nb, _program_dir(args))
+        m = phonons.modes(pot, res.structure, nb, eigenvectors=route == "dense", H=H)
         grid, sigma = phonons.default_grid(m.frequencies, args.sigma, args.n_points)
         p = phonons.pdos(pot, res.structure, grid, sigma, m=m, partial=partial)
         info = dict(sigma=float(sigma))
@@ -1662,7 +1689,8 @@ def run_command(args) -> int:
     from .data import BuildError
 
     try:
-        with _compile_cache(compile_cache_dir(args.no_compile_cache)):
+        with _compile_cache(compile_cache_dir(args.no_compile_cache)) as cache:
+            args.compile_cache_path = cache
             return args.func(args)
     except (UserError, ValueError, FileNotFoundError, FileExistsError, IsADirectoryError,
             NotADirectoryError, PermissionError) as err:
