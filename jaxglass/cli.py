@@ -536,7 +536,7 @@ def cmd_spectra(args) -> int:
                            "loosen --fmax, or accept it with --allow-unconverged")
             print(f"jaxglass: {'warning' if args.allow_unconverged else 'error'}: {unconverged}",
                   file=sys.stderr)
-    m = phonons.modes(pot, s)
+    m = phonons.modes(pot, s, H=_hessian_cached(pot, s, pot.neighbors(s), _program_dir(args)))
     f = np.asarray(m.frequencies)
     n_imag = m.n_imaginary()
     if n_imag:
