@@ -75,13 +75,12 @@ def _simulator(dt: float, gamma: float, box: tuple[float, ...], cutoffs: tuple[f
                                          disable_cell_list=True, format=partition.Dense) for c in cutoffs)
 
     def force(R, nbrs=None, structure=None, mob=None, potential=None, **unused):
-        # the lists of the step's start, brought up to date at R (a rebuild here is repeated, at the
-        # same positions, by the next step's update, which keeps it)
-        idx = tuple(nb.update(R).idx for nb in nbrs)
+        """Forces at ``R`` with lists that are valid at ``R`` (the caller updates them there)."""
+        idx = tuple(nb.idx for nb in nbrs)
         g = jax.grad(lambda x: potential.energy(structure.with_positions(x), idx))(R)
         return jnp.where(mob[:, None], -g, 0.0)
 
-    init_fn, step_fn = simulate.nvt_langevin(force, shift, dt, 0.0, gamma=gamma)
+    init_fn, _ = simulate.nvt_langevin(force, shift, dt, 0.0, gamma=gamma)
 
     def allocate(R, extra: int = 0):
         """Index arrays and reference positions at ``R``; ``extra`` > 0 adds ``8 extra`` columns."""
@@ -94,28 +93,35 @@ def _simulator(dt: float, gamma: float, box: tuple[float, ...], cutoffs: tuple[f
     @jax.jit
     def run(state, idx, refs, kt_chunk, m, structure, mob, R0, potential):
         """``m`` steps from ``state`` with lists ``idx`` built at ``refs``; returns the state, the
-        lists, their reference positions, the number of rebuilds and whether a list overflowed."""
+        lists, their reference positions, the number of rebuilds and whether a list overflowed.
+
+        One step is jax-md's BAOAB (``simulate.nvt_langevin``'s step, the same operations in the
+        same order) with the lists brought up to date at the new positions just before the force
+        is evaluated there; the updated lists are carried to the next step, so each position is
+        checked once and each rebuild is done once.
+        """
+        dt_2 = dt / 2
 
         def body(i, c):
             st, idx, refs, n_rb, over = c
+            st = simulate.momentum_step(st, dt_2)
+            st = simulate.position_step(st, shift, dt_2)
+            st = simulate.stochastic_step(st, dt, kt_chunk[i], gamma)
+            st = simulate.position_step(st, shift, dt_2)
             lists = tuple(nb.update(st.position) for nb in _lists(nfns, idx, refs))
             n_rb = n_rb + jnp.any(jnp.stack([jnp.any(nb.reference_position != ref)
                                              for nb, ref in zip(lists, refs)])).astype(jnp.int32)
             over = over | jnp.any(jnp.stack([nb.did_buffer_overflow for nb in lists]))
-            new = step_fn(st, kT=kt_chunk[i], nbrs=lists, structure=structure, mob=mob, potential=potential)
-            new = new.set(
-                position=jnp.where(mob[:, None], new.position, R0),
-                momentum=jnp.where(mob[:, None], new.momentum, 0.0),
+            f = force(st.position, nbrs=lists, structure=structure, mob=mob, potential=potential)
+            st = simulate.momentum_step(st.set(force=f), dt_2)
+            st = st.set(
+                position=jnp.where(mob[:, None], st.position, R0),
+                momentum=jnp.where(mob[:, None], st.momentum, 0.0),
             )
-            return (new, tuple(nb.idx for nb in lists), tuple(nb.reference_position for nb in lists), n_rb,
+            return (st, tuple(nb.idx for nb in lists), tuple(nb.reference_position for nb in lists), n_rb,
                     over)
 
-        st, idx, refs, n_rb, over = jax.lax.fori_loop(0, m, body, (state, idx, refs, jnp.int32(0),
-                                                                   jnp.bool_(False)))
-        # the last force was evaluated at the final positions: its list must not have overflowed either
-        lists = tuple(nb.update(st.position) for nb in _lists(nfns, idx, refs))
-        over = over | jnp.any(jnp.stack([nb.did_buffer_overflow for nb in lists]))
-        return st, idx, refs, n_rb, over
+        return jax.lax.fori_loop(0, m, body, (state, idx, refs, jnp.int32(0), jnp.bool_(False)))
 
     return init, run, allocate
 
