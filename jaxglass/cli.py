@@ -373,21 +373,22 @@ def _program_dir(args) -> Path | None:
     return None if cache is None else Path(cache) / "programs"
 
 
-def _hessian_program(chunk: int, pot, s, nbrs):
-    from .hessian import _hessian_jit
+def _dynamical_program(chunk: int, pot, s, nbrs):
+    from .hessian import _hessian_jit, mass_weight
 
-    return _hessian_jit(pot, s, nbrs, chunk, True)
+    return mass_weight(_hessian_jit(pot, s, nbrs, chunk, True), s.masses, s.dim)
 
 
-def _hessian_cached(pot, s, nbrs, programs: Path | None):
-    """The Hessian as :func:`jaxglass.hessian.hessian` computes it, its traced program kept in
-    ``programs`` (:func:`jaxglass._export_cache.cached_call`)."""
+def _dynamical_cached(pot, s, nbrs, programs: Path | None):
+    """The Γ dynamical matrix as :func:`jaxglass.hessian.dynamical_matrix` computes it, in one
+    program kept in ``programs`` (:func:`jaxglass._export_cache.cached_call`)."""
     from .hessian import _default_chunk, as_f64
 
     s = as_f64(s)
     nbj = tuple(jnp.asarray(i) for i in nbrs)
     chunk = _default_chunk(pot, nbj, s.dim)
-    return cached_call(programs, f"hessian-c{chunk}", functools.partial(_hessian_program, chunk), pot, s, nbj)
+    return cached_call(programs, f"dynamical-c{chunk}", functools.partial(_dynamical_program, chunk), pot, s,
+                       nbj)
 
 
 def _kpm_pdos(pot, s, args, partial: bool, nbrs):
@@ -459,8 +460,8 @@ def cmd_pdos(args) -> int:
         p, info = _kpm_pdos(pot, res.structure, args, partial, nb)
         m = None
     else:
-        H = _hessian_cached(pot, res.structure, nb, _program_dir(args))
-        m = phonons.modes(pot, res.structure, nb, eigenvectors=route == "dense", H=H)
+        D = _dynamical_cached(pot, res.structure, nb, _program_dir(args))
+        m = phonons.modes(pot, res.structure, nb, eigenvectors=route == "dense", D=D)
         grid, sigma = phonons.default_grid(m.frequencies, args.sigma, args.n_points)
         p = phonons.pdos(pot, res.structure, grid, sigma, m=m, partial=partial)
         info = dict(sigma=float(sigma))
@@ -536,7 +537,7 @@ def cmd_spectra(args) -> int:
                            "loosen --fmax, or accept it with --allow-unconverged")
             print(f"jaxglass: {'warning' if args.allow_unconverged else 'error'}: {unconverged}",
                   file=sys.stderr)
-    m = phonons.modes(pot, s, H=_hessian_cached(pot, s, pot.neighbors(s), _program_dir(args)))
+    m = phonons.modes(pot, s, D=_dynamical_cached(pot, s, pot.neighbors(s), _program_dir(args)))
     f = np.asarray(m.frequencies)
     n_imag = m.n_imaginary()
     if n_imag:

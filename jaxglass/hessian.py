@@ -195,6 +195,7 @@ def _hvp_at(potential, structure, nbrs, v):
     return hvp(potential, structure, nbrs, v)
 
 
+@partial(jax.jit, static_argnums=2)  # one compiled program, not four eager operations
 def mass_weight(H: jax.Array, masses: jax.Array, dim: int) -> jax.Array:
     """Dynamical matrix at Γ: ``M^{-1/2} H M^{-1/2}`` (eV/Å²/amu)."""
     w = 1.0 / jnp.sqrt(jnp.repeat(jnp.asarray(masses), dim))

@@ -83,7 +83,7 @@ def to_frequencies(eigenvalues: jax.Array, factor: float = 1.0) -> jax.Array:
 
     Differentiable everywhere (see the module docstring): the slope is capped near λ = 0.
     """
-    return _to_freq(jnp.asarray(eigenvalues), float(factor))
+    return _to_freq_jit(jnp.asarray(eigenvalues), float(factor))
 
 
 @partial(jax.custom_jvp, nondiff_argnums=(1,))
@@ -95,6 +95,10 @@ def _to_freq(lam, factor):
 def _to_freq_jvp(factor, primals, tangents):
     (lam,), (dlam,) = primals, tangents
     return _to_freq(lam, factor), dlam * _freq_slope(lam, factor)
+
+
+# one compiled program for concrete eigenvalues (the host route), not five eager operations
+_to_freq_jit = jax.jit(_to_freq, static_argnums=1)
 
 
 def _freq_slope(lam, factor):
@@ -127,8 +131,11 @@ def dos(freqs: jax.Array, grid: jax.Array, sigma: float, weights: jax.Array | No
     """
     if sigma <= 0:
         raise ValueError(f"sigma: broadening must be positive, got {sigma}")
-    freqs = jnp.asarray(freqs)
-    grid = jnp.asarray(grid)
+    return _dos(jnp.asarray(freqs), jnp.asarray(grid), sigma, weights)
+
+
+@jax.jit
+def _dos(freqs, grid, sigma, weights):
     g = gaussian(grid[:, None] - freqs[None, :], sigma)  # (G, M)
     m = freqs.shape[-1]
     if weights is None:
@@ -265,19 +272,25 @@ def modes(
     *,
     eigenvectors: bool = True,
     H: jax.Array | None = None,
+    D: jax.Array | None = None,
 ) -> Modes:
     """Γ-point normal modes: Hessian → mass weighting → symmetric eigensolve (float64, host LAPACK).
 
-    For gradients use :func:`frequencies` or :func:`pdos` (eigenvalue-only derivative rules); the
-    eigenvectors themselves are never differentiated.
+    ``H`` (a precomputed Hessian) or ``D`` (a precomputed dynamical matrix, already mass-weighted)
+    skip the Hessian. For gradients use :func:`frequencies` or :func:`pdos` (eigenvalue-only
+    derivative rules); the eigenvectors themselves are never differentiated.
     """
     require_x64("jaxglass.spectra.modes")
-    if is_traced(potential, structure, H):
+    if H is not None and D is not None:
+        raise ValueError("H, D: give the Hessian or the dynamical matrix, not both")
+    if is_traced(potential, structure, H, D):
         raise ValueError(
             "modes: eigenvectors are not differentiable at degeneracies and are computed on the host; "
             "differentiate frequencies(...) or pdos(...) instead (they use eigenvalue-only rules)"
         )
-    if H is None:
+    if D is not None:
+        H = D
+    elif H is None:
         H = dynamical_matrix(potential, structure, nbrs)
     else:
         H = mass_weight(H, as_f64(structure).masses, structure.dim)
@@ -341,7 +354,7 @@ def default_grid(freqs, sigma: float | None = None, n: int = 400) -> tuple[jax.A
     f = np.asarray(freqs)
     if sigma is None:
         sigma = 0.01 * float(f.max() - min(f.min(), 0.0))
-    return jnp.linspace(float(f.min()) - 4 * sigma, float(f.max()) + 4 * sigma, n), float(sigma)
+    return jnp.asarray(np.linspace(float(f.min()) - 4 * sigma, float(f.max()) + 4 * sigma, n)), float(sigma)
 
 
 def pdos(

@@ -121,7 +121,7 @@ def test_pdos_cli_reuses_programs(ka, tmp_path, monkeypatch):
             outs.append({n: z[n] for n in z.files})
         assert json.loads((out / "summary.json").read_text())["route"] == "dense"
     names = sorted(p.name.split("-")[0] for p in (tmp_path / "cache").rglob("programs/*.jaxexport"))
-    assert names == ["energy_forces", "hessian"]
+    assert names == ["dynamical", "energy_forces"]
     for n in outs[0]:
         np.testing.assert_array_equal(outs[0][n], outs[1][n])
     # against the library's own route (no cache) on the structure as read back from the file; the

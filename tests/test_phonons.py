@@ -212,3 +212,14 @@ def test_modes_report_imaginary_for_unrelaxed_glass():
     m = phonons.modes(pot, s, eigenvectors=False)
     assert m.n_imaginary() > 0
     assert np.all(np.diff(np.asarray(m.frequencies)) >= 0)
+
+
+def test_modes_from_precomputed_hessian_or_dynamical_matrix():
+    s, pot = _ka2d()
+    ref = np.asarray(phonons.modes(pot, s, eigenvectors=False).frequencies)
+    H = phonons.hessian(pot, s)
+    D = phonons.dynamical_matrix(pot, s)
+    np.testing.assert_array_equal(np.asarray(phonons.modes(pot, s, eigenvectors=False, H=H).frequencies), ref)
+    np.testing.assert_array_equal(np.asarray(phonons.modes(pot, s, eigenvectors=False, D=D).frequencies), ref)
+    with pytest.raises(ValueError, match="H, D"):
+        phonons.modes(pot, s, H=H, D=D)
