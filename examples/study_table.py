@@ -10,9 +10,10 @@ from pathlib import Path
 
 
 def main(root: str = "examples/study") -> None:
-    rows = []
+    rows, seeds = [], set()
     for path in sorted(Path(root).glob("*/study.json")):
         r = json.loads(path.read_text())
+        seeds.add(r["config"]["n_seeds"])
         m = {x["model"]: x for x in r["models"]}
         lc = r["learning_curve"]
         c = r.get("criteria", {})
@@ -32,7 +33,8 @@ def main(root: str = "examples/study") -> None:
             f"({c.get('small_ratio', float('nan')):.2f}) |"
         )
     print("| family | g(r) | atoms | train/test | ridge (L2) test MSE (R²) | elastic net (L1) test MSE (R²) "
-          "| CNN test MSE (5 seeds) | linear/CNN at full data (linear chosen by CV) "
+          f"| CNN test MSE ({'/'.join(map(str, sorted(seeds)))} seeds) "
+          "| linear/CNN at full data (linear chosen by CV) "
           "| smallest n: ridge vs CNN test MSE (ratio) |")
     print("|---|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))

@@ -713,6 +713,8 @@ class Dataset:
     #: loaded record has them: ndos_total, ndos_partial, ins_sqw, ixs_sqw, raman, obs_q
     observables: dict = dataclasses.field(default_factory=dict)
     observable_units: dict = dataclasses.field(default_factory=dict)
+    #: atoms in each structure (the generators round ``config.n_atoms`` to whole cells)
+    n_atoms: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, int))
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -765,6 +767,7 @@ def load_dataset(path: str | Path, *, allow_partial: bool = True) -> Dataset:
         indices=np.asarray(idx),
         observables=obs,
         observable_units=obs_units,
+        n_atoms=np.array([len(r["positions"]) for r in recs]),
     )
 
 

@@ -287,7 +287,8 @@ def run_study(ds, out: str | Path, cfg: StudyConfig | None = None, *, figures: b
                         models=[m for m in ("ridge", "cnn") if m in models], verbose=verbose)
 
     result = dict(
-        system=system, n_structures=len(ds), n_atoms=ds.config.n_atoms, n_train=len(tr), n_test=len(te),
+        system=system, n_structures=len(ds), n_atoms=int(np.median(ds.n_atoms)) if len(ds.n_atoms) else
+        ds.config.n_atoms, n_train=len(tr), n_test=len(te),
         features=cfg.features, feature_shape=list(X.shape[1:]), n_freq=int(Y.shape[1]),
         freq_unit=ds.freq_unit, length_unit=ds.length_unit, pdos_units="1/" + ds.freq_unit,
         target=cfg.target, target_label=y_label, target_units=y_unit,

@@ -20,7 +20,9 @@ def test_build_resume_and_load(tmp_path, toy):
     assert ds.knob[0] == -1.0 and np.all((ds.knob[1:] >= 0) & (ds.knob[1:] <= 1))
     # the PDOS integrates to the fraction of modes inside the grid (per mode normalisation)
     for k in range(4):
-        f = data.read_record(out / "structures" / f"{k:05d}.npz")["frequencies"]
+        rec = data.read_record(out / "structures" / f"{k:05d}.npz")
+        assert ds.n_atoms[k] == len(rec["positions"])  # the real count, not the configured size
+        f = rec["frequencies"]
         inside = np.mean((f > 2.0) & (f < ds.freq[-1] - 2.0)) + 0.5 * np.mean(np.abs(f) <= 2.0)
         assert np.trapezoid(ds.pdos_total[k], ds.freq) == pytest.approx(inside, abs=0.02)
     man = json.loads((out / "manifest.json").read_text())
