@@ -373,22 +373,16 @@ def _program_dir(args) -> Path | None:
     return None if cache is None else Path(cache) / "programs"
 
 
-def _dynamical_program(chunk: int, pot, s, nbrs):
-    from .hessian import _hessian_jit, mass_weight
-
-    return mass_weight(_hessian_jit(pot, s, nbrs, chunk, True), s.masses, s.dim)
-
-
 def _dynamical_cached(pot, s, nbrs, programs: Path | None):
-    """The Γ dynamical matrix as :func:`jaxglass.hessian.dynamical_matrix` computes it, in one
-    program kept in ``programs`` (:func:`jaxglass._export_cache.cached_call`)."""
-    from .hessian import _default_chunk, as_f64
+    """:func:`jaxglass.hessian.dynamical_matrix` as one program kept in ``programs``
+    (:func:`jaxglass._export_cache.cached_call`), with the chunk size of a concrete call."""
+    from .hessian import _default_chunk, as_f64, dynamical_matrix
 
     s = as_f64(s)
     nbj = tuple(jnp.asarray(i) for i in nbrs)
-    chunk = _default_chunk(pot, nbj, s.dim)
-    return cached_call(programs, f"dynamical-c{chunk}", functools.partial(_dynamical_program, chunk), pot, s,
-                       nbj)
+    chunk = _default_chunk(pot, nbj, s.dim)  # traced, hessian() would pick its smaller traced chunk
+    return cached_call(programs, f"dynamical-c{chunk}", functools.partial(dynamical_matrix, chunk=chunk),
+                       pot, s, nbj)
 
 
 def _kpm_pdos(pot, s, args, partial: bool, nbrs):

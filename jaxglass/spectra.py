@@ -288,13 +288,10 @@ def modes(
             "modes: eigenvectors are not differentiable at degeneracies and are computed on the host; "
             "differentiate frequencies(...) or pdos(...) instead (they use eigenvalue-only rules)"
         )
-    if D is not None:
-        H = D
-    elif H is None:
-        H = dynamical_matrix(potential, structure, nbrs)
-    else:
-        H = mass_weight(H, as_f64(structure).masses, structure.dim)
-    D = np.array(H)
+    if D is None:
+        D = dynamical_matrix(potential, structure, nbrs) if H is None else mass_weight(
+            H, as_f64(structure).masses, structure.dim)
+    D = np.array(D)  # a host copy that LAPACK may overwrite
     # Host LAPACK divide-and-conquer (dsyevd): with eigvals_only it really skips the vectors,
     # which jnp.linalg.eigvalsh on CPU does not (measured 2-3x faster, 2 fewer N^2 buffers;
     # benchmarks/phonons.py).

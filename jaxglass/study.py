@@ -286,9 +286,9 @@ def run_study(ds, out: str | Path, cfg: StudyConfig | None = None, *, figures: b
     lc = learning_curve(Xtr, Ytr, Xte, Yte, cfg, out, fingerprint=_dataset_fingerprint(ds),
                         models=[m for m in ("ridge", "cnn") if m in models], verbose=verbose)
 
+    n_atoms = int(np.median(ds.n_atoms)) if len(ds.n_atoms) else ds.config.n_atoms  # real, not configured
     result = dict(
-        system=system, n_structures=len(ds), n_atoms=int(np.median(ds.n_atoms)) if len(ds.n_atoms) else
-        ds.config.n_atoms, n_train=len(tr), n_test=len(te),
+        system=system, n_structures=len(ds), n_atoms=n_atoms, n_train=len(tr), n_test=len(te),
         features=cfg.features, feature_shape=list(X.shape[1:]), n_freq=int(Y.shape[1]),
         freq_unit=ds.freq_unit, length_unit=ds.length_unit, pdos_units="1/" + ds.freq_unit,
         target=cfg.target, target_label=y_label, target_units=y_unit,
