@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import jax
 
-
-class Float64Required(RuntimeError):
-    """Raised by a function that needs ``jax_enable_x64`` when it is off."""
+from .errors import Float64Required
 
 
 def enable_x64() -> None:

@@ -21,6 +21,8 @@ import os
 
 import numpy as np
 
+from .errors import UserError
+
 _LAPACK_COL_MAJOR = 102
 
 
@@ -84,7 +86,7 @@ def eigvalsh_2stage(a: np.ndarray, overwrite_a: bool = False) -> np.ndarray | No
     fn, _ = found
     a = np.asarray(a)
     if a.ndim != 2 or a.shape[0] != a.shape[1]:
-        raise ValueError(f"a: expected a square matrix, got shape {a.shape}")
+        raise UserError(f"a: expected a square matrix, got shape {a.shape}")
     n = a.shape[0]
     if (
         overwrite_a

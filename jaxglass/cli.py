@@ -26,13 +26,10 @@ from . import families as _families
 from ._config import enable_x64
 from ._export_cache import cached_call
 from ._io import atomic_savez, atomic_write_bytes, atomic_write_text
+from .errors import BuildError, UserError
 from .potentials.spec import SPEC_FORMS
 
 EXIT_FAILED, EXIT_USER, EXIT_UNCONVERGED, EXIT_IMAGINARY = 1, 2, 3, 4
-
-
-class UserError(Exception):
-    """Bad command-line input: :func:`main` prints the message (no traceback) and returns 2."""
 
 
 POTENTIALS = SPEC_FORMS
@@ -45,7 +42,7 @@ def load_potential(spec: str):
     try:
         return from_spec(spec)
     except ValueError as err:
-        raise ValueError(f"--potential: {err}") from err
+        raise UserError(f"--potential: {err}") from err
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
@@ -334,18 +331,18 @@ def _compile_cache(path: Path | None):
 def _check_pdos_args(args) -> None:
     """Bad ``pdos`` options → ValueError naming the option (exit status 2)."""
     if args.moments is not None and args.moments < 16:
-        raise ValueError(f"--moments: need at least 16 Chebyshev moments (resolution ≈ ν_max·π/M), "
+        raise UserError(f"--moments: need at least 16 Chebyshev moments (resolution ≈ ν_max·π/M), "
                          f"got {args.moments}; the default is 1024")
     if args.vectors is not None and args.vectors < 1:
-        raise ValueError(f"--vectors: need at least 1 random vector, got {args.vectors}; the default is 4")
+        raise UserError(f"--vectors: need at least 1 random vector, got {args.vectors}; the default is 4")
     if args.sigma is not None and not args.sigma > 0:
-        raise ValueError(f"--sigma: broadening must be positive (THz, or ω for LJ units), got {args.sigma}")
+        raise UserError(f"--sigma: broadening must be positive (THz, or ω for LJ units), got {args.sigma}")
     if args.n_points < 2:
-        raise ValueError(f"--n-points: need at least 2 grid points, got {args.n_points}")
+        raise UserError(f"--n-points: need at least 2 grid points, got {args.n_points}")
     if not args.fmax > 0:
-        raise ValueError(f"--fmax: must be positive, got {args.fmax}")
+        raise UserError(f"--fmax: must be positive, got {args.fmax}")
     if args.method == "dense" and (args.moments is not None or args.vectors is not None):
-        raise ValueError("--moments/--vectors: only used by the KPM route; drop them or use --method "
+        raise UserError("--moments/--vectors: only used by the KPM route; drop them or use --method "
                          "kpm or auto")
 
 
@@ -474,13 +471,13 @@ def cmd_spectra_dataset(args) -> int:
 
     man = Path(args.structure) / "manifest.json"
     if not man.is_file():
-        raise ValueError(f"{args.structure}: a directory without manifest.json is not a jaxglass dataset; "
+        raise UserError(f"{args.structure}: a directory without manifest.json is not a jaxglass dataset; "
                          "give a structure file or a dataset built by `jaxglass generate`")
     system = DatasetConfig(**json.loads(man.read_text())["config"]).system
     ocfg = default_observable_config(system)
     if args.temperature is not None:
         if not args.temperature > 0:
-            raise ValueError(f"--temperature: must be positive (K), got {args.temperature}")
+            raise UserError(f"--temperature: must be positive (K), got {args.temperature}")
         ocfg = dataclasses.replace(ocfg, temperature=args.temperature)
     t0 = time.time()
     try:
@@ -507,11 +504,11 @@ def cmd_spectra(args) -> int:
     if Path(args.structure).is_dir():
         return cmd_spectra_dataset(args)
     if args.potential is None:
-        raise ValueError(f"--potential: required for a structure file; one of {POTENTIALS}")
+        raise UserError(f"--potential: required for a structure file; one of {POTENTIALS}")
     if args.temperature is None:
         args.temperature = 300.0
     if not args.temperature > 0:
-        raise ValueError(
+        raise UserError(
             f"--temperature: must be positive (K), got {args.temperature}; use e.g. 1e-3 for T → 0"
         )
     if args.kind == "ixs":
@@ -541,7 +538,7 @@ def cmd_spectra(args) -> int:
               file=sys.stderr)
     sigma = args.sigma if args.sigma is not None else 0.01 * float(f.max())
     if not sigma > 0:
-        raise ValueError(f"--sigma: broadening must be positive (THz), got {sigma}")
+        raise UserError(f"--sigma: broadening must be positive (THz), got {sigma}")
     grid = np.linspace(0.0 if args.kind != "pdos" else min(f.min(), 0.0) - 4 * sigma, f.max() + 5 * sigma,
                        args.n_points)
     q = np.asarray(args.q, dtype=float) if args.kind in ("ins", "ixs") else None
@@ -620,7 +617,7 @@ def _write_csv(path: Path, table: np.ndarray, header: str) -> None:
 
 
 def cmd_generate(args) -> int:
-    from .data import BuildError, DatasetConfig, build_dataset, pending_structures
+    from .data import DatasetConfig, build_dataset, pending_structures
 
     _out_dir(args.out)
     cfg = DatasetConfig.make(
@@ -633,7 +630,7 @@ def cmd_generate(args) -> int:
     )
     scheduler = args.scheduler or os.environ.get("JAXGLASS_SCHEDULER") or None
     if args.workers is not None and args.workers < 0:
-        raise ValueError(f"--workers: expected 0 (in this process) or more, got {args.workers}")
+        raise UserError(f"--workers: expected 0 (in this process) or more, got {args.workers}")
     t0 = time.time()
     try:
         done = build_dataset(args.out, cfg, workers=args.workers, scheduler=scheduler,
@@ -788,12 +785,12 @@ def _read_table(p: Path) -> np.ndarray:
             rows.append([float(x) for x in line.replace(",", " ").split()])
         except ValueError:
             if rows:
-                raise ValueError(f"non-numeric row after the data started: {line[:60]!r}") from None
+                raise UserError(f"non-numeric row after the data started: {line[:60]!r}") from None
             continue  # header
     if not rows:
-        raise ValueError("no numeric rows")
+        raise UserError("no numeric rows")
     if len({len(r) for r in rows}) != 1:
-        raise ValueError("rows have different numbers of columns")
+        raise UserError("rows have different numbers of columns")
     a = np.asarray(rows)
     return a[:, 0] if a.shape[1] == 1 else a
 
@@ -1323,7 +1320,7 @@ def cmd_study(args) -> int:
         print(f"study: dataset {dataset}: {len(new)} new structure(s) in {time.time() - t0:.1f} s")
     ds = load_dataset(dataset, allow_partial=args.partial)
     if ds.config.system != args.system:
-        raise ValueError(f"--dataset: {dataset} holds {ds.config.system!r} structures, not {args.system!r}")
+        raise UserError(f"--dataset: {dataset} holds {ds.config.system!r} structures, not {args.system!r}")
     res = run_study(ds, args.out, _study_config(args), verbose=not args.quiet, models=tuple(args.models))
     print(Path(args.out, "study.md").read_text())
     return 0 if res else 1
@@ -1681,7 +1678,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_command(args) -> int:
     """Run a parsed command: bad input → message on stderr and exit status 2 (no traceback)."""
-    from .data import BuildError
 
     try:
         with _compile_cache(compile_cache_dir(args.no_compile_cache)) as cache:

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from . import families as _families
+from .errors import BuildError, UserError
 from .families import FamilyDefaults
 
 FORMAT = "jaxglass-dataset"
@@ -85,14 +86,14 @@ class DatasetConfig:
         system: str, n_structures: int, *, n_atoms: int | None = None, size: str = "small", **kw
     ) -> DatasetConfig:
         if system not in FAMILIES:
-            raise ValueError(f"system: unknown family {system!r}; choose one of {sorted(FAMILIES)}")
+            raise UserError(f"system: unknown family {system!r}; choose one of {sorted(FAMILIES)}")
         if n_structures < 1:
-            raise ValueError(f"n_structures: must be at least 1, got {n_structures}")
+            raise UserError(f"n_structures: must be at least 1, got {n_structures}")
         if n_atoms is not None and n_atoms < 2:
-            raise ValueError(f"n_atoms: need at least 2 atoms per structure, got {n_atoms}; "
+            raise UserError(f"n_atoms: need at least 2 atoms per structure, got {n_atoms}; "
                              "omit it for the family default")
         if size not in ("small", "paper"):
-            raise ValueError(f"size: expected 'small' or 'paper', got {size!r}")
+            raise UserError(f"size: expected 'small' or 'paper', got {size!r}")
         fam = FAMILIES[system]
         if n_atoms is None:
             n_atoms = fam.n_atoms_small if size == "small" else fam.n_atoms_paper
@@ -110,7 +111,7 @@ class DatasetConfig:
             system=system, n_structures=int(n_structures), n_atoms=int(n_atoms), size=size, **kw
         )
         if not (0.0 <= cfg.knob_min <= cfg.knob_max <= 1.0):
-            raise ValueError(
+            raise UserError(
                 f"knob_min/knob_max: need 0 <= min <= max <= 1, got {cfg.knob_min}, {cfg.knob_max}"
             )
         return cfg
@@ -228,17 +229,17 @@ def _read_manifest(man: Path) -> dict[str, Any]:
     try:
         meta = json.loads(man.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(
+        raise UserError(
             f"{man}: corrupt manifest ({err}); remove the directory or choose another --out"
         ) from err
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ValueError(f"{man}: not a jaxglass dataset manifest; choose another --out")
+        raise UserError(f"{man}: not a jaxglass dataset manifest; choose another --out")
     if not isinstance(meta.get("config"), dict):
-        raise ValueError(f"{man}: corrupt manifest (no 'config' entry); remove the directory")
+        raise UserError(f"{man}: corrupt manifest (no 'config' entry); remove the directory")
     try:
         DatasetConfig(**meta["config"])
     except TypeError as err:
-        raise ValueError(f"{man}: corrupt manifest (config: {err}); remove the directory") from err
+        raise UserError(f"{man}: corrupt manifest (config: {err}); remove the directory") from err
     return meta
 
 
@@ -248,12 +249,12 @@ def read_record(path: Path) -> dict[str, Any]:
         with np.load(path, allow_pickle=False) as z:
             rec = {key: z[key] for key in z.files}
     except Exception as err:  # zipfile.BadZipFile, EOFError, OSError, ValueError ...
-        raise ValueError(
+        raise UserError(
             f"{path}: unreadable dataset record ({err}); delete it and resume the build"
         ) from err
     missing = [key for key in RECORD_KEYS if key not in rec]
     if missing:
-        raise ValueError(f"{path}: not a jaxglass dataset record (missing {missing}); delete it and resume")
+        raise UserError(f"{path}: not a jaxglass dataset record (missing {missing}); delete it and resume")
     return rec
 
 
@@ -273,14 +274,14 @@ def _check_manifest(out: Path, cfg: DatasetConfig) -> None:
         # a manifest without any finished record (a build that failed at once) holds no work: replace it
         finished = (out / "structures").is_dir() and any((out / "structures").glob("[0-9]*.npz"))
         if diff and finished:
-            raise ValueError(
+            raise UserError(
                 f"{out}: holds a dataset built with different settings {diff} (on disk, requested); "
                 "resume with the same settings or choose another --out"
             )
         if not diff and old.get("n_structures", 0) >= cfg.n_structures:
             return
     elif out.exists() and any(p for p in out.iterdir() if not p.name.startswith(".")):
-        raise ValueError(
+        raise UserError(
             f"{out}: directory exists, is not empty and has no manifest.json; choose another --out"
         )
     out.mkdir(parents=True, exist_ok=True)
@@ -304,14 +305,6 @@ def _check_manifest(out: Path, cfg: DatasetConfig) -> None:
 WORKER_MEMORY = 2 * 1024**3
 #: Seconds between status lines when nothing else happens.
 HEARTBEAT_S = 30.0
-
-
-class BuildError(RuntimeError):
-    """Some structures failed; every other record is written and a rerun retries the failed ones."""
-
-    def __init__(self, message: str, failed: dict[int, str]):
-        super().__init__(message)
-        self.failed = failed
 
 
 def default_workers() -> int:
@@ -522,7 +515,7 @@ def _local_cluster(workers: int | None, memory_limit: str | int, dashboard_addre
 
     n = default_workers() if workers is None else int(workers)
     if n < 1:
-        raise ValueError(f"workers: need at least 1 worker process for a Dask build, got {n}")
+        raise UserError(f"workers: need at least 1 worker process for a Dask build, got {n}")
     if memory_limit == "auto":
         import psutil
 
@@ -535,7 +528,7 @@ def _check_workers_see(client, out: Path) -> None:
     seen = client.run(os.path.isdir, str(out))
     blind = [w for w, ok in seen.items() if not ok]
     if blind:
-        raise ValueError(f"{out}: not visible on the workers {blind}; the dataset directory must be on a "
+        raise UserError(f"{out}: not visible on the workers {blind}; the dataset directory must be on a "
                          "file system shared by the workers (e.g. the cluster's scratch or home)")
 
 
@@ -583,7 +576,7 @@ def _build_dask(out, cfg, todo, rep, *, workers, scheduler, memory_limit, dashbo
             try:
                 client = Client(scheduler, timeout="30s")
             except OSError as err:
-                raise ValueError(
+                raise UserError(
                     f"scheduler: cannot reach the Dask scheduler at {scheduler!r} ({err}); start the "
                     "cluster first or fix the address (--scheduler / JAXGLASS_SCHEDULER)") from err
             _check_workers_see(client, out)
@@ -725,15 +718,15 @@ def load_dataset(path: str | Path, *, allow_partial: bool = True) -> Dataset:
     path = Path(path)
     man = path / "manifest.json"
     if not path.is_dir():
-        raise ValueError(f"{path}: no such dataset directory" if not path.exists() else
+        raise UserError(f"{path}: no such dataset directory" if not path.exists() else
                          f"{path}: is a file, not a dataset directory")
     if not man.exists():
-        raise ValueError(f"{path}: no manifest.json, not a jaxglass dataset")
+        raise UserError(f"{path}: no manifest.json, not a jaxglass dataset")
     meta = _read_manifest(man)
     cfg = DatasetConfig(**meta["config"])
     missing = [k for k in range(cfg.n_structures) if not _record_path(path, k).exists()]
     if missing and not allow_partial:
-        raise ValueError(
+        raise UserError(
             f"{path}: incomplete dataset, {cfg.n_structures - len(missing)} of {cfg.n_structures} "
             f"structures finished (missing {missing[:5]}{' ...' if len(missing) > 5 else ''}); finish it "
             "(rerun `jaxglass generate` with the same settings) or accept it as is (--partial)"
@@ -746,7 +739,7 @@ def load_dataset(path: str | Path, *, allow_partial: bool = True) -> Dataset:
         recs.append(read_record(_record_path(path, k)))
         idx.append(k)
     if not recs:
-        raise ValueError(f"{path}: no finished structures yet")
+        raise UserError(f"{path}: no finished structures yet")
     names = tuple(str(x) for x in recs[0]["species_names"])
     from .data_observables import load_observables
 
@@ -800,17 +793,17 @@ def export_dataset(path: str | Path, out_file: str | Path) -> dict[str, Any]:
     path, out_file = Path(path), Path(out_file)
     man = path / "manifest.json"
     if not man.exists():
-        raise ValueError(f"{path}: no manifest.json, not a jaxglass dataset")
+        raise UserError(f"{path}: no manifest.json, not a jaxglass dataset")
     manifest = _read_manifest(man)
     cfg = DatasetConfig(**manifest["config"])
     idx = [k for k in range(cfg.n_structures) if _record_path(path, k).exists()]
     if not idx:
-        raise ValueError(f"{path}: no finished structures to export")
+        raise UserError(f"{path}: no finished structures to export")
     recs = [read_record(_record_path(path, k)) for k in idx]
     names = [str(x) for x in recs[0]["species_names"]]
     for k, r in zip(idx, recs):
         if [str(x) for x in r["species_names"]] != names:
-            raise ValueError(f"{_record_path(path, k)}: species names differ from the dataset's {names}")
+            raise UserError(f"{_record_path(path, k)}: species names differ from the dataset's {names}")
     species = np.concatenate([r["species"] for r in recs])
     masses = np.concatenate([r["masses"] for r in recs])
     table = np.zeros(len(names))
@@ -866,12 +859,12 @@ def import_dataset(file: str | Path, out: str | Path) -> list[int]:
     try:
         z = np.load(file, allow_pickle=False)
     except Exception as err:
-        raise ValueError(f"{file}: not a readable dataset export ({err})") from err
+        raise UserError(f"{file}: not a readable dataset export ({err})") from err
     with z:
         if "format" not in z.files or str(z["format"]) != EXPORT_FORMAT:
-            raise ValueError(f"{file}: not a jaxglass dataset export (written by `jaxglass export`)")
+            raise UserError(f"{file}: not a jaxglass dataset export (written by `jaxglass export`)")
         if int(z["format_version"]) > EXPORT_VERSION:
-            raise ValueError(f"{file}: export format version {int(z['format_version'])} is newer than this "
+            raise UserError(f"{file}: export format version {int(z['format_version'])} is newer than this "
                              f"jaxglass reads ({EXPORT_VERSION}); upgrade jaxglass")
         d = {key: z[key] for key in z.files}
     manifest = json.loads(str(d["manifest"]))

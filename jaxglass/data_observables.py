@@ -48,6 +48,8 @@ from typing import Any
 
 import numpy as np
 
+from .errors import UserError
+
 OBS_KEYS = ("ndos_total", "ndos_partial", "ins_sqw", "ixs_sqw", "raman", "obs_q", "obs_config")
 #: Study targets → (record key, how a record's array becomes one spectrum).
 TARGETS = ("pdos", "ndos", "ins", "ixs", "raman")
@@ -73,12 +75,12 @@ class ObservableConfig:
 
     def __post_init__(self):
         if not self.temperature > 0:
-            raise ValueError(f"ObservableConfig.temperature: must be positive (K), got {self.temperature}")
+            raise UserError(f"ObservableConfig.temperature: must be positive (K), got {self.temperature}")
         if not 0 < self.q_min <= self.q_max:
-            raise ValueError(f"ObservableConfig.q_min/q_max: need 0 < q_min <= q_max (1/Å), got "
+            raise UserError(f"ObservableConfig.q_min/q_max: need 0 < q_min <= q_max (1/Å), got "
                              f"{self.q_min}, {self.q_max}")
         if self.n_q < 1 or self.n_directions < 1:
-            raise ValueError("ObservableConfig.n_q / n_directions: must be >= 1")
+            raise UserError("ObservableConfig.n_q / n_directions: must be >= 1")
 
     def q(self) -> np.ndarray:
         return np.linspace(self.q_min, self.q_max, self.n_q)
@@ -207,7 +209,7 @@ def _write_manifest_entry(path: Path, entry: dict[str, Any]) -> None:
     meta = json.loads(man.read_text())
     old = meta.get("observables")
     if old is not None and old.get("config") != entry["config"]:
-        raise ValueError(
+        raise UserError(
             f"{path}: its records hold observables computed with {old.get('config')}, not "
             f"{entry['config']}; use the same settings or a copy of the dataset")
     if old == entry:
@@ -239,13 +241,13 @@ def extend_dataset(path: str | Path, ocfg: ObservableConfig | None = None, *, pr
     path = Path(path)
     man = path / "manifest.json"
     if not man.exists():
-        raise ValueError(f"{path}: no manifest.json, not a jaxglass dataset directory")
+        raise UserError(f"{path}: no manifest.json, not a jaxglass dataset directory")
     meta = json.loads(man.read_text())
     cfg = DatasetConfig(**meta["config"])
     ocfg = ocfg or default_observable_config(cfg.system)
     ks = [k for k in range(cfg.n_structures) if _record_path(path, k).exists()]
     if not ks:
-        raise ValueError(f"{path}: no finished structures to extend")
+        raise UserError(f"{path}: no finished structures to extend")
     first = read_record(_record_path(path, ks[0]))
     names = tuple(str(x) for x in first["species_names"])
     _write_manifest_entry(path, manifest_entry(cfg.system, ocfg, names))
@@ -308,12 +310,12 @@ def target_arrays(ds, target: str) -> tuple[np.ndarray, str, str]:
     S(|Q|, ω) averaged over the stored |Q| shells; ``raman``: the Raman spectrum (unit area).
     """
     if target not in TARGETS:
-        raise ValueError(f"target: expected one of {TARGETS}, got {target!r}")
+        raise UserError(f"target: expected one of {TARGETS}, got {target!r}")
     if target == "pdos":
         return np.asarray(ds.pdos_total, np.float64), TARGET_LABELS[target], f"1/{ds.freq_unit}"
     obs = getattr(ds, "observables", {}) or {}
     if not obs:
-        raise ValueError(
+        raise UserError(
             f"target {target!r}: the dataset {ds.config.system} has no observables in (all) its records; "
             "run `jaxglass spectra DATASET` first (resumable)")
     key = {"ndos": "ndos_total", "ins": "ins_sqw", "ixs": "ixs_sqw", "raman": "raman"}[target]

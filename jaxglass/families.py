@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from .errors import UserError
+
 
 @dataclasses.dataclass(frozen=True)
 class FamilyDefaults:
@@ -77,5 +79,5 @@ NAMES: tuple[str, ...] = tuple(REGISTRY)
 def get(name: str) -> Family:
     """The :class:`Family` called ``name``; an unknown name is a ``ValueError`` listing the valid ones."""
     if name not in REGISTRY:
-        raise ValueError(f"system: unknown family {name!r}; choose one of {sorted(REGISTRY)}")
+        raise UserError(f"system: unknown family {name!r}; choose one of {sorted(REGISTRY)}")
     return REGISTRY[name]

@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._config import require_x64
+from .errors import UserError
 from .potentials.base import Potential, Term, local_environment, neighbor_index
 from .structure import Structure
 
@@ -219,7 +220,7 @@ def neighbors_for(potential: Potential, structure: Structure, nbrs, what: str) -
     """The given neighbour lists as arrays, or lists built on the host (needs concrete positions)."""
     if nbrs is None:
         if is_traced(structure.positions, structure.box):
-            raise ValueError(
+            raise UserError(
                 f"nbrs: {what} was called with traced positions (inside jax.grad, jit or vmap), but "
                 "neighbour lists are built on the host; pass nbrs=potential.neighbors(structure) "
                 "built outside the transformed function"

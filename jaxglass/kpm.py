@@ -45,6 +45,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._config import require_x64
+from .errors import UserError
 from .hessian import as_f64, dynamical_hvp, is_traced, neighbors_for
 from .potentials.base import Potential
 from .spectra import PDOS, gaussian, species_projector
@@ -126,7 +127,7 @@ def chebyshev_moments(matvec, z: jax.Array, n_moments: int) -> jax.Array:
     gradient stores only the two recursion vectors per step.
     """
     if n_moments < 2:
-        raise ValueError(f"n_moments: need at least 2 Chebyshev moments, got {n_moments}")
+        raise UserError(f"n_moments: need at least 2 Chebyshev moments, got {n_moments}")
     half = (n_moments + 1) // 2
     t0, t1 = z, matvec(z)
     mu0, mu1 = jnp.vdot(z, z), jnp.vdot(t1, z)
@@ -221,7 +222,7 @@ def shard_atoms(structure: Structure, nbrs: Sequence[jax.Array], mesh: jax.shard
     n = structure.n_atoms
     ndev = mesh.devices.size
     if n % ndev:
-        raise ValueError(
+        raise UserError(
             f"structure: {n} atoms cannot be split evenly over {ndev} devices; use a multiple of {ndev}"
         )
     P = jax.sharding.PartitionSpec
@@ -345,9 +346,9 @@ def pdos(
     if vectors is None:
         vectors = default_vectors(structure.positions.size)
     if moments < 2 or vectors < 1:
-        raise ValueError(f"moments/vectors: need moments >= 2 and vectors >= 1, got {moments}, {vectors}")
+        raise UserError(f"moments/vectors: need moments >= 2 and vectors >= 1, got {moments}, {vectors}")
     if (grid is None or sigma is None) and is_traced(potential, structure.positions):
-        raise ValueError(
+        raise UserError(
             "grid, sigma: the traced (differentiated/jitted) KPM DOS needs an explicit frequency grid "
             "and width; pass e.g. grid=jnp.linspace(0, 40, 400), sigma=0.3"
         )
@@ -368,7 +369,7 @@ def pdos(
         if grid is None:
             grid = jnp.linspace(-4 * sigma, nu_max + 4 * sigma, 400)
     if sigma <= 0:
-        raise ValueError(f"sigma: broadening must be positive, got {sigma}")
+        raise UserError(f"sigma: broadening must be positive, got {sigma}")
     grid = jnp.asarray(grid, jnp.float64)
     coef = frequency_dos_coefficients(grid, sigma, factor, ab[0], ab[1], moments)  # (G, M)
     dens = mu @ coef.T  # (S, G)
@@ -442,11 +443,11 @@ def coherent_sqw(
 
     require_x64("jaxglass.kpm.coherent_sqw")
     if potential.units != "metal":
-        raise ValueError("potential: coherent_sqw needs metal units (THz, Å, amu); map LJ units first")
+        raise UserError("potential: coherent_sqw needs metal units (THz, Å, amu); map LJ units first")
     if not temperature > 0:
-        raise ValueError(f"temperature: must be positive (K), got {temperature}")
+        raise UserError(f"temperature: must be positive (K), got {temperature}")
     if sigma <= 0:
-        raise ValueError(f"sigma: broadening must be positive, got {sigma}")
+        raise UserError(f"sigma: broadening must be positive, got {sigma}")
     structure = as_f64(structure)
     nbrs = neighbors_for(potential, structure, nbrs, "kpm.coherent_sqw")
     if isinstance(key, int):

@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._config import require_x64
+from .errors import UserError
 from .neighbors import check_box
 from .potentials.base import Potential
 from .space import wrap
@@ -156,20 +157,20 @@ def nvt_langevin(
     """
     require_x64("jaxglass.md.nvt_langevin")
     if n_steps < 0 or dt <= 0:
-        raise ValueError(f"n_steps must be >= 0 and dt > 0, got n_steps={n_steps}, dt={dt}")
+        raise UserError(f"n_steps must be >= 0 and dt > 0, got n_steps={n_steps}, dt={dt}")
     if not all(structure.periodic):
-        raise ValueError("structure.periodic: MD here needs a fully periodic cell")
+        raise UserError("structure.periodic: MD here needs a fully periodic cell")
     potential.check(structure)
     if callable(kT):
         kts = np.array([kT(i) for i in range(n_steps)], dtype=np.float64)
     else:
         kts = np.broadcast_to(np.asarray(kT, dtype=np.float64), (n_steps,)).copy()
     if np.any(kts < 0) or not np.all(np.isfinite(kts)):
-        raise ValueError("kT: temperatures must be finite and non-negative")
+        raise UserError("kT: temperatures must be finite and non-negative")
     n = structure.n_atoms
     mob = np.ones(n, bool) if mobile is None else np.asarray(mobile, bool)
     if mob.shape != (n,):
-        raise ValueError(f"mobile: expected shape ({n},), got {mob.shape}")
+        raise UserError(f"mobile: expected shape ({n},), got {mob.shape}")
     if skin is None:
         skin = 0.15 * potential.cutoff
     cutoffs = tuple(float(t.cutoff) for t in potential.terms)

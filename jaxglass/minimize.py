@@ -16,14 +16,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._config import require_x64
+from .errors import MinimizationError, UserError
 from .neighbors import fixed_capacity_lists
 from .potentials.base import Potential
 from .space import displacement, wrap
 from .structure import Structure
-
-
-class MinimizationError(RuntimeError):
-    """Raised when a minimisation does not reach its force tolerance."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,9 +101,9 @@ def minimize(
     """
     require_x64("jaxglass.minimize.minimize")
     if method not in ("lbfgs", "fire"):
-        raise ValueError(f"method: expected 'lbfgs' or 'fire', got {method!r}")
+        raise UserError(f"method: expected 'lbfgs' or 'fire', got {method!r}")
     if not fmax > 0:
-        raise ValueError(f"fmax: must be positive, got {fmax}")
+        raise UserError(f"fmax: must be positive, got {fmax}")
     potential.check(structure)
     structure = structure.replace(
         positions=jnp.asarray(structure.positions, jnp.float64), box=jnp.asarray(structure.box, jnp.float64)
@@ -403,20 +400,20 @@ def minimize_with_box(
     """
     require_x64("jaxglass.minimize.minimize_with_box")
     if not fmax > 0:
-        raise ValueError(f"fmax: must be positive, got {fmax}")
+        raise UserError(f"fmax: must be positive, got {fmax}")
     potential.check(structure)
     d = structure.dim
     axes = tuple(int(a) for a in np.atleast_1d(axes))
     if not axes or len(set(axes)) != len(axes) or any(a < 0 or a >= d for a in axes):
-        raise ValueError(f"axes: expected distinct box axes in [0, {d}), got {axes}")
+        raise UserError(f"axes: expected distinct box axes in [0, {d}), got {axes}")
     for a in axes:
         if not structure.periodic[a]:
-            raise ValueError(
+            raise UserError(
                 f"axes: axis {a} is not periodic (a vacuum/free direction); only periodic box lengths "
                 "can be relaxed"
             )
     if not np.isfinite(pressure):
-        raise ValueError(f"pressure: must be finite, got {pressure}")
+        raise UserError(f"pressure: must be finite, got {pressure}")
     structure = structure.replace(
         positions=jnp.asarray(structure.positions, jnp.float64), box=jnp.asarray(structure.box, jnp.float64)
     )
@@ -424,7 +421,7 @@ def minimize_with_box(
         skin = 0.1 * potential.cutoff
     c = float(structure.n_atoms if cell_factor is None else cell_factor)
     if not c > 0:
-        raise ValueError(f"cell_factor: must be positive, got {cell_factor}")
+        raise UserError(f"cell_factor: must be positive, got {cell_factor}")
     ev = _BoxEvaluator(potential, structure, axes, pressure, c, skin)
     X = np.zeros((structure.n_atoms + 1, d))
     X[:-1] = np.asarray(structure.positions)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import UserError
 from .structure import Structure, _kdtree
 
 
@@ -29,7 +30,7 @@ def check_box(structure: Structure, reach: float) -> None:
     box = np.asarray(structure.box)
     for ax, (length, per) in enumerate(zip(box, structure.periodic)):
         if per and length <= 2.0 * reach:
-            raise ValueError(
+            raise UserError(
                 f"box: periodic length {length:.4g} along axis {ax} must exceed twice the interaction "
                 f"range ({2 * reach:.4g}) for the minimum-image convention; replicate the cell "
                 "(jaxglass.structure.replicate) to a larger supercell"
@@ -63,16 +64,16 @@ def neighbor_list(
         ``(N, K, 1 + d)`` image list (:func:`image_neighbor_list`) instead of raising.
     """
     if cutoff <= 0:
-        raise ValueError(f"cutoff: must be positive, got {cutoff}")
+        raise UserError(f"cutoff: must be positive, got {cutoff}")
     if skin < 0:
-        raise ValueError(f"skin: must be non-negative, got {skin}")
+        raise UserError(f"skin: must be non-negative, got {skin}")
     reach = float(cutoff) + float(skin)
     if images and needs_images(structure, reach):
         return image_neighbor_list(structure, cutoff, skin=skin, capacity=capacity, multiple=multiple)
     check_box(structure, reach)
     pos = np.asarray(structure.positions, dtype=np.float64)
     if not np.all(np.isfinite(pos)):
-        raise ValueError("positions: non-finite coordinates; cannot build a neighbour list")
+        raise UserError("positions: non-finite coordinates; cannot build a neighbour list")
     n = pos.shape[0]
     tree, _ = _kdtree(pos, np.asarray(structure.box), structure.periodic, reach)
     pairs = tree.query_pairs(reach, output_type="ndarray")
@@ -90,7 +91,7 @@ def neighbor_list(
     else:
         k = int(capacity)
         if kmax > k:
-            raise ValueError(f"capacity: {k} is too small, an atom has {kmax} neighbours")
+            raise UserError(f"capacity: {k} is too small, an atom has {kmax} neighbours")
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     slot = np.arange(len(src)) - starts[src]
     idx = np.full((n, k), n, dtype=np.int32)
@@ -116,13 +117,13 @@ def image_neighbor_list(
     at most ``max_block`` distances); :func:`neighbor_list` stays the fast path for large cells.
     """
     if cutoff <= 0:
-        raise ValueError(f"cutoff: must be positive, got {cutoff}")
+        raise UserError(f"cutoff: must be positive, got {cutoff}")
     if skin < 0:
-        raise ValueError(f"skin: must be non-negative, got {skin}")
+        raise UserError(f"skin: must be non-negative, got {skin}")
     reach = float(cutoff) + float(skin)
     pos = np.asarray(structure.positions, dtype=np.float64)
     if not np.all(np.isfinite(pos)):
-        raise ValueError("positions: non-finite coordinates; cannot build a neighbour list")
+        raise UserError("positions: non-finite coordinates; cannot build a neighbour list")
     n, d = pos.shape
     box = np.asarray(structure.box, dtype=np.float64)
     per = np.asarray(structure.periodic, dtype=bool)
@@ -158,7 +159,7 @@ def image_neighbor_list(
     else:
         k = int(capacity)
         if kmax > k:
-            raise ValueError(f"capacity: {k} is too small, an atom has {kmax} neighbours (with images)")
+            raise UserError(f"capacity: {k} is too small, an atom has {kmax} neighbours (with images)")
     out = np.zeros((n, k, 1 + d), dtype=np.int32)
     out[:, :, 0] = n
     if len(src):

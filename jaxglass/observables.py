@@ -50,6 +50,7 @@ import numpy as np
 from . import scattering_data as _sd
 from . import units as _units
 from ._config import require_x64
+from .errors import UserError
 from .space import displacement
 from .structure import Structure
 
@@ -124,7 +125,7 @@ def mode_arrays(modes, eigenvectors=None, *, need_vectors: bool = True):
     if hasattr(modes, "frequencies") and hasattr(modes, "eigenvalues"):
         unit = getattr(modes, "unit", "THz")
         if unit != "THz":
-            raise ValueError(
+            raise UserError(
                 f"modes: frequencies are in {unit!r}, observables need THz; for Lennard-Jones units "
                 "convert ω to ν[THz] = ω √(ε/(m σ²)) / (2π) for your ε, σ, m and pass the arrays"
             )
@@ -133,16 +134,16 @@ def mode_arrays(modes, eigenvectors=None, *, need_vectors: bool = True):
         f, v = modes, eigenvectors
     f = jnp.asarray(f)
     if f.ndim != 1:
-        raise ValueError(f"frequencies: expected a 1D array (M,), got shape {f.shape}")
+        raise UserError(f"frequencies: expected a 1D array (M,), got shape {f.shape}")
     if need_vectors:
         if v is None:
-            raise ValueError(
+            raise UserError(
                 "eigenvectors: this observable needs the eigenvectors; compute modes with "
                 "phonons.modes(potential, structure, eigenvectors=True) or pass eigenvectors="
             )
         v = jnp.asarray(v)
         if v.ndim != 2 or v.shape[1] != f.shape[0]:
-            raise ValueError(
+            raise UserError(
                 f"eigenvectors: expected shape (N d, {f.shape[0]}) with modes as columns, got {v.shape}"
             )
     return f, v
@@ -150,7 +151,7 @@ def mode_arrays(modes, eigenvectors=None, *, need_vectors: bool = True):
 
 def _check_vectors(structure: Structure, v) -> None:
     if v is not None and v.shape[0] != structure.n_atoms * structure.dim:
-        raise ValueError(
+        raise UserError(
             f"eigenvectors: {v.shape[0]} rows do not match the structure's N d = "
             f"{structure.n_atoms} x {structure.dim}"
         )
@@ -160,7 +161,7 @@ def _check_temperature(temperature) -> None:
     if _is_concrete(temperature):
         t = np.asarray(temperature)
         if not np.all(np.isfinite(t)) or np.any(t <= 0):
-            raise ValueError(
+            raise UserError(
                 f"temperature: must be positive (K), got {t.tolist()}; for the T → 0 limit pass a small "
                 "value such as 1e-3 K"
             )
@@ -203,7 +204,7 @@ def _gaussian(x, sigma):
 
 def _check_sigma(sigma) -> None:
     if _is_concrete(sigma) and not float(sigma) > 0:
-        raise ValueError(f"sigma: broadening must be positive (THz), got {sigma}")
+        raise UserError(f"sigma: broadening must be positive (THz), got {sigma}")
 
 
 def bose_occupation(frequencies, temperature):
@@ -314,7 +315,7 @@ def _scattering_amplitudes(structure, probe, q_abs, lengths, form_factors):
         return jnp.broadcast_to(b, q_abs.shape + b.shape)
     if probe == "xray":
         return _sd.form_factors(names, q_abs, form_factors)
-    raise ValueError(f"probe: expected 'neutron' or 'xray', got {probe!r}")
+    raise UserError(f"probe: expected 'neutron' or 'xray', got {probe!r}")
 
 
 def structure_factor(
@@ -347,7 +348,7 @@ def structure_factor(
     _check_vectors(structure, v)
     qv = jnp.asarray(q_vectors)
     if qv.shape[-1] != structure.dim:
-        raise ValueError(f"q_vectors: last axis must be the dimension {structure.dim}, got {qv.shape}")
+        raise UserError(f"q_vectors: last axis must be the dimension {structure.dim}, got {qv.shape}")
     if freq_min is None:
         freq_min = _default_freq_min(f)
     _warn_imaginary(f, freq_min)
@@ -431,16 +432,16 @@ def q_shells(
     """
     qc = np.atleast_1d(np.asarray(q, dtype=np.float64))
     if qc.ndim != 1 or np.any(~np.isfinite(qc)) or np.any(qc <= 0):
-        raise ValueError(f"q: expected positive |Q| values in Å⁻¹ (2π included), got {qc.tolist()}")
+        raise UserError(f"q: expected positive |Q| values in Å⁻¹ (2π included), got {qc.tolist()}")
     if n_directions < 1:
-        raise ValueError(f"n_directions: must be ≥ 1, got {n_directions}")
+        raise UserError(f"n_directions: must be ≥ 1, got {n_directions}")
     box = np.asarray(structure.box, dtype=np.float64)
     d = structure.dim
     dg = 2 * np.pi / box
     if width is None:
         width = float(dg.max())
     if width <= 0:
-        raise ValueError(f"width: shell width must be positive (Å⁻¹), got {width}")
+        raise UserError(f"width: shell width must be positive (Å⁻¹), got {width}")
     qmax = float(qc.max() + width / 2)
     hmax = np.ceil(qmax / dg).astype(int)
     dirs = _fibonacci_directions(n_directions, d)
@@ -460,7 +461,7 @@ def q_shells(
                 found[s].append(g[sel])
     for s in range(len(qc)):
         if not found[s]:
-            raise ValueError(
+            raise UserError(
                 f"q: the shell |Q| = {qc[s]:.4g} ± {width / 2:.3g} Å⁻¹ holds no reciprocal-lattice vector of "
                 f"this cell (spacings {np.round(dg, 4).tolist()} Å⁻¹); widen width= or use a larger cell"
             )
@@ -618,7 +619,7 @@ class Bonds:
 def find_bonds(structure: Structure, parameters: Mapping | None = None) -> Bonds:
     """All pairs (minimum image) closer than their bond type's cut-off, each counted once."""
     if structure.dim != 3:
-        raise ValueError("structure: the bond-polarizability model needs 3D positions; use shuker_gammon")
+        raise UserError("structure: the bond-polarizability model needs 3D positions; use shuker_gammon")
     table = {**BOND_PARAMETERS, **({_bond_key(*k): v for k, v in parameters.items()} if parameters else {})}
     names = structure.species_names
     pos = np.asarray(structure.positions)
@@ -627,7 +628,7 @@ def find_bonds(structure: Structure, parameters: Mapping | None = None) -> Bonds
     present = sorted({names[s] for s in np.unique(sp)})
     missing = sorted({_bond_key(a, b) for a in present for b in present} - set(table))
     if missing:
-        raise ValueError(
+        raise UserError(
             f"structure: no bond-polarizability parameters for {missing}; pass parameters="
             "{('Si', 'C'): BondParameters(...)} or use the Shuker-Gammon form (raman_model)"
         )
@@ -646,7 +647,7 @@ def find_bonds(structure: Structure, parameters: Mapping | None = None) -> Bonds
             jj.append(b)
             pp.append([par.length0, par.alpha_par, par.d_alpha_par, par.alpha_perp, par.d_alpha_perp])
     if not ii:
-        raise ValueError("structure: no bonds found within the bond-polarizability cut-offs")
+        raise UserError("structure: no bonds found within the bond-polarizability cut-offs")
     return Bonds(i=jnp.asarray(ii), j=jnp.asarray(jj), params=jnp.asarray(pp, dtype=jnp.float64))
 
 
@@ -731,7 +732,7 @@ def raman_spectrum(
         _warn_imaginary(f, _default_freq_min(f))
         return shuker_gammon(f, grid, sigma, temperature, coupling_exponent=coupling_exponent)
     if model != "bond-polarizability":
-        raise ValueError(f"model: expected 'bond-polarizability' or 'shuker-gammon', got {model!r}")
+        raise UserError(f"model: expected 'bond-polarizability' or 'shuker-gammon', got {model!r}")
     f, v = mode_arrays(modes, eigenvectors)
     _check_vectors(structure, v)
     _warn_imaginary(f, _default_freq_min(f))
@@ -808,12 +809,12 @@ def spectrum(
         return neutron_dos(structure, modes, grid, sigma, eigenvectors=eigenvectors, **kwargs)
     if kind in ("ins", "ixs"):
         if q is None:
-            raise ValueError(f"q: the {kind} spectrum needs |Q| values (Å⁻¹, 2π included), e.g. q=[2, 4, 6]")
+            raise UserError(f"q: the {kind} spectrum needs |Q| values (Å⁻¹, 2π included), e.g. q=[2, 4, 6]")
         fn = ins_sqw if kind == "ins" else ixs_sqw
         return fn(structure, modes, q, grid, sigma, temperature, eigenvectors=eigenvectors, **kwargs)
     if kind == "raman":
         return raman_spectrum(structure, modes, grid, sigma, temperature, eigenvectors=eigenvectors, **kwargs)
-    raise ValueError(f"kind: expected one of {KINDS}, got {kind!r}")
+    raise UserError(f"kind: expected one of {KINDS}, got {kind!r}")
 
 
 __all__ = [

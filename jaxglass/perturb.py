@@ -32,6 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._config import require_x64
+from .errors import UserError
 from .hessian import as_f64, dynamical_matrix
 from .potentials.base import Potential
 from .rdf import rdf, rdf_neighbors
@@ -457,9 +458,9 @@ def inverse_design(
     import optax
 
     if route not in ("exact", "linear"):
-        raise ValueError(f"route: expected 'exact' or 'linear', got {route!r}")
+        raise UserError(f"route: expected 'exact' or 'linear', got {route!r}")
     if route == "linear" and (W is None or b is None):
-        raise ValueError("W, b: the linear route needs the model's physical weights (W, b)")
+        raise UserError("W, b: the linear route needs the model's physical weights (W, b)")
     structure = as_f64(structure)
     nbrs = potential.neighbors(structure) if nbrs is None else nbrs
     # neighbour list with a skin for the moves (as large as the cell allows, at most 0.5)

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from . import perturb as pt
+from .errors import UserError
 
 #: Spectral feature per family: (label, lower, upper) band of the PDOS integral F = ∫ PDOS dν.
 FEATURE_BANDS = {
@@ -40,7 +41,7 @@ def _linear_weights(model_path):
     try:
         model, meta = load_model(model_path, with_metadata=True)
     except Exception as err:  # a CNN file or something else
-        raise ValueError(
+        raise UserError(
             f"--model: {model_path} is not a linear model file ({err}); the Jacobian test needs W, so train "
             "with `jaxglass train DATASET --model ridge` (or elastic-net)"
         ) from err
@@ -82,13 +83,13 @@ def run(
     t_start = time.time()
     out = Path(out)
     if out.exists() and not out.is_dir():
-        raise ValueError(f"--out: {out} exists and is not a folder")
+        raise UserError(f"--out: {out} exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
     ds = load_dataset(dataset)
     cfg = ds.config
     W, b, meta = _linear_weights(model_path)
     if W.ndim != 2 or W.shape != (len(ds.freq), len(ds.r)):
-        raise ValueError(
+        raise UserError(
             f"--model: weights of shape {W.shape} do not match the dataset grids (F={len(ds.freq)}, "
             f"R={len(ds.r)}); the Jacobian test needs a model trained on total g(r) of this dataset"
         )
@@ -102,7 +103,7 @@ def run(
     else:
         tr, te = split_indices(ds.knob, float(meta.get("test_fraction", 0.2)), int(meta.get("seed", 0)))
     if len(te) == 0 or len(tr) == 0:
-        raise ValueError(f"--dataset: none of the model's train/test structures are in {dataset}")
+        raise UserError(f"--dataset: none of the model's train/test structures are in {dataset}")
     pos_test = _pick(te, ds.knob, n_test)
     pos_train = _pick(tr[ds.knob[tr] >= 0], ds.knob, n_train)
 

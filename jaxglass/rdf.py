@@ -49,6 +49,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .errors import UserError
 from .neighbors import check_box, neighbor_list
 from .structure import Structure, displacement
 
@@ -75,7 +76,7 @@ def norm_dim(structure: Structure) -> int:
     """Dimension used for the RDF normalisation: the number of periodic axes (2 or 3)."""
     nd = int(sum(structure.periodic))
     if nd < 2:
-        raise ValueError(
+        raise UserError(
             f"structure.periodic: the RDF needs at least two periodic axes, got {structure.periodic}"
         )
     return nd
@@ -125,7 +126,7 @@ def _pair_blocks(structure: Structure, reach: float):
     check_box(structure, reach)
     pos = np.array(structure.positions, dtype=np.float64)
     if not np.all(np.isfinite(pos)):
-        raise ValueError("positions: non-finite coordinates; cannot search for pairs")
+        raise UserError("positions: non-finite coordinates; cannot search for pairs")
     box = np.array(structure.box, dtype=np.float64)
     per = np.asarray(structure.periodic)
     n = pos.shape[0]
@@ -330,7 +331,7 @@ def _half_pairs(idx, n: int):
         return jnp.where(keep, i, n).ravel(), jnp.where(keep, idx, n).ravel()
     idx = np.asarray(idx)
     if idx.ndim != 2 or idx.shape[0] != n:
-        raise ValueError(
+        raise UserError(
             f"idx: expected an (N, K) neighbour list with N = {n} (from rdf_neighbors) or a pair "
             f"tuple (i, j) (from rdf_pairs), got shape {idx.shape}"
         )
@@ -430,10 +431,10 @@ def rdf(
     not in ``r`` or ``sigma``.
     """
     if not sigma > 0:
-        raise ValueError(f"sigma: smoothing width must be positive, got {sigma}")
+        raise UserError(f"sigma: smoothing width must be positive, got {sigma}")
     sigma = float(sigma)
     if chunk is not None and int(chunk) < 1:
-        raise ValueError(f"chunk: must be a positive number of pairs, got {chunk}")
+        raise UserError(f"chunk: must be a positive number of pairs, got {chunk}")
     n = structure.n_atoms
     nd = norm_dim(structure)
     n_sp = len(structure.species_names)
@@ -443,22 +444,22 @@ def rdf(
     if r_concrete:
         r_host = np.asarray(r, dtype=np.float64)
         if r_host.ndim != 1 or r_host.size == 0 or not np.all(np.isfinite(r_host)):
-            raise ValueError(f"r: expected a non-empty 1D grid of finite distances, got shape {r_host.shape}")
+            raise UserError(f"r: expected a non-empty 1D grid of finite distances, got shape {r_host.shape}")
         r_max = float(r_host.max())
     r = jnp.asarray(r, dtype)
     stream = idx is None
     if stream:
         pos = jnp.asarray(pos)
         if not r_concrete:
-            raise ValueError("idx: pass rdf_pairs(...) when r is traced (the pairs need a concrete r_max)")
+            raise UserError("idx: pass rdf_pairs(...) when r is traced (the pairs need a concrete r_max)")
         if isinstance(pos, jax.core.Tracer):
-            raise ValueError(
+            raise UserError(
                 "idx: positions are traced (jit/grad/vmap): pass the pairs, "
                 "idx=rdf_pairs(structure, r_max, sigma), built outside the transformation"
             )
     elif isinstance(idx, tuple | list):
         if len(idx) != 2:
-            raise ValueError(f"idx: a pair tuple (i, j) from rdf_pairs has 2 arrays, got {len(idx)}")
+            raise UserError(f"idx: a pair tuple (i, j) from rdf_pairs has 2 arrays, got {len(idx)}")
         ii, jj = _chunked(*idx, n, chunk or _CHUNK_PAIRS)
     else:
         ii, jj = _chunked(*_half_pairs(idx, n), n, chunk or _CHUNK_PAIRS)
@@ -510,7 +511,7 @@ def structure_factor(r: np.ndarray, g: np.ndarray, q: np.ndarray, density: float
     elif dim == 2:
         kern = j0(qr) * 2 * np.pi * r[None, :]
     else:
-        raise ValueError(f"dim: must be 2 or 3, got {dim}")
+        raise UserError(f"dim: must be 2 or 3, got {dim}")
     return 1.0 + density * np.trapezoid(h[None, :] * kern, r, axis=1)
 
 
@@ -537,13 +538,13 @@ def pair_correlation_from_sq(
 
     q, s, r = (np.asarray(x, dtype=np.float64) for x in (q, s, r))
     if window not in (None, "none", "lorch"):
-        raise ValueError(f"window: None, 'none' or 'lorch', got {window!r}")
+        raise UserError(f"window: None, 'none' or 'lorch', got {window!r}")
     qr = r[:, None] * q[None, :]
     if dim == 3:
         kern = np.sinc(qr / np.pi) * 4 * np.pi * q[None, :] ** 2
     elif dim == 2:
         kern = j0(qr) * 2 * np.pi * q[None, :]
     else:
-        raise ValueError(f"dim: must be 2 or 3, got {dim}")
+        raise UserError(f"dim: must be 2 or 3, got {dim}")
     m = np.sinc(q / q.max()) if window == "lorch" else 1.0
     return 1.0 + np.trapezoid(((s - 1.0) * m)[None, :] * kern, q, axis=1) / ((2 * np.pi) ** dim * density)

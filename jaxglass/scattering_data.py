@@ -21,6 +21,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from .errors import UserError
+
 # Sears 1992: (coherent scattering length b_coh in fm, σ_coh in barn, σ_inc in barn).
 SEARS_1992: dict[str, tuple[float, float, float]] = {
     "H": (-3.7390, 1.7568, 80.26),
@@ -84,14 +86,14 @@ def _lookup(table: Mapping, names: Sequence[str], what: str, override: Mapping |
         if override is not None and n in override:
             out.append(override[n])
         elif lj and n in LJ_TYPES:
-            raise ValueError(
+            raise UserError(
                 f"species {n!r}: Lennard-Jones types have no physical {what}; pass {arg}= explicitly "
                 f"for every LJ type, e.g. {arg}={{'A': 1.0, 'B': 0.5}}"
             )
         elif n in table:
             out.append(table[n])
         else:
-            raise ValueError(
+            raise UserError(
                 f"species {n!r}: no {what} in jaxglass.scattering_data (known: {sorted(table)}); "
                 f"pass {arg}={{{n!r}: ...}} explicitly"
             )
@@ -126,7 +128,7 @@ def check_form_factor_range(q) -> None:
     q = np.abs(np.asarray(q, dtype=np.float64))
     s_max = float(q.max()) / (4 * np.pi) if q.size else 0.0
     if s_max > FORM_FACTOR_S_MAX:
-        raise ValueError(
+        raise UserError(
             f"q: |Q| up to {q.max():.4g} Å⁻¹ (sin θ/λ = {s_max:.3g} Å⁻¹) exceeds the Waasmaier-Kirfel "
             f"validity sin θ/λ ≤ {FORM_FACTOR_S_MAX} Å⁻¹ (|Q| ≤ {4 * np.pi * FORM_FACTOR_S_MAX:.1f} Å⁻¹); "
             "use a smaller Q range"

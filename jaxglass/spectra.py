@@ -33,6 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._config import require_x64
+from .errors import UserError
 from .hessian import as_f64, dynamical_matrix, is_traced, mass_weight
 from .potentials.base import Potential
 from .structure import Structure
@@ -130,7 +131,7 @@ def dos(freqs: jax.Array, grid: jax.Array, sigma: float, weights: jax.Array | No
     the leading axis is the total.
     """
     if sigma <= 0:
-        raise ValueError(f"sigma: broadening must be positive, got {sigma}")
+        raise UserError(f"sigma: broadening must be positive, got {sigma}")
     return _dos(jnp.asarray(freqs), jnp.asarray(grid), sigma, weights)
 
 
@@ -169,7 +170,7 @@ def partial_dos_from_dynamical(
     Daleckii–Krein rule (none with respect to ``proj`` or ``grid``).
     """
     if sigma <= 0:
-        raise ValueError(f"sigma: broadening must be positive, got {sigma}")
+        raise UserError(f"sigma: broadening must be positive, got {sigma}")
     proj, grid = jnp.asarray(proj, D.dtype), jnp.asarray(grid, D.dtype)
     return _projected_dos(D, proj, grid, float(sigma), float(factor))
 
@@ -255,10 +256,10 @@ def count_imaginary(frequencies, tol: float | None = None) -> int:
 
 def _route(method: str, *trees) -> str:
     if method not in ("auto", "host", "jax"):
-        raise ValueError(f"method: expected 'auto', 'host' or 'jax', got {method!r}")
+        raise UserError(f"method: expected 'auto', 'host' or 'jax', got {method!r}")
     traced = is_traced(*trees)
     if method == "host" and traced:
-        raise ValueError(
+        raise UserError(
             "method: 'host' runs LAPACK on the host and cannot be traced (jax.grad/jit/vmap); use "
             "method='jax' or 'auto'"
         )
@@ -282,9 +283,9 @@ def modes(
     """
     require_x64("jaxglass.spectra.modes")
     if H is not None and D is not None:
-        raise ValueError("H, D: give the Hessian or the dynamical matrix, not both")
+        raise UserError("H, D: give the Hessian or the dynamical matrix, not both")
     if is_traced(potential, structure, H, D):
-        raise ValueError(
+        raise UserError(
             "modes: eigenvectors are not differentiable at degeneracies and are computed on the host; "
             "differentiate frequencies(...) or pdos(...) instead (they use eigenvalue-only rules)"
         )
@@ -401,12 +402,12 @@ def pdos(
 
     require_x64("jaxglass.spectra.pdos")
     if grid is None or sigma is None:
-        raise ValueError(
+        raise UserError(
             "grid, sigma: the differentiable (traced) PDOS needs an explicit frequency grid and width; "
             "pass e.g. grid=jnp.linspace(0, 40, 400), sigma=0.3"
         )
     if m is not None:
-        raise ValueError("m: precomputed modes carry no gradient; leave m=None on the traced route")
+        raise UserError("m: precomputed modes carry no gradient; leave m=None on the traced route")
     D = dynamical_matrix(potential, structure, nbrs)
     grid = jnp.asarray(grid, D.dtype)
     f = potential.freq_factor

@@ -21,6 +21,7 @@ import numpy as np
 
 from . import space as _space
 from ._masses import ATOMIC_MASSES  # noqa: F401  (the one mass table, re-exported here)
+from .errors import UserError
 from .space import displacement  # noqa: F401  (re-exported: older import path)
 
 #: Species names used for reduced-unit Lennard-Jones particles (unit mass).
@@ -84,7 +85,7 @@ def _as_species(
 ) -> tuple[np.ndarray, tuple[str, ...]]:
     arr = np.asarray(species)
     if arr.shape != (n,):
-        raise ValueError(
+        raise UserError(
             f"species: expected shape ({n},) to match positions, got {arr.shape}; "
             "give one species (name or index) per atom"
         )
@@ -100,7 +101,7 @@ def _as_species(
         lookup = {s: i for i, s in enumerate(species_names)}
         unknown = sorted({s for s in names_in if s not in lookup})
         if unknown:
-            raise ValueError(
+            raise UserError(
                 f"species: names {unknown} are not in species_names={species_names}; "
                 "add them to species_names"
             )
@@ -108,10 +109,10 @@ def _as_species(
     if arr.dtype.kind not in "iu":
         raise TypeError(f"species: expected integer indices or names, got dtype {arr.dtype}")
     if species_names is None:
-        raise ValueError("species_names: required when species are given as integer indices")
+        raise UserError("species_names: required when species are given as integer indices")
     species_names = tuple(str(s) for s in species_names)
     if n and (arr.min() < 0 or arr.max() >= len(species_names)):
-        raise ValueError(
+        raise UserError(
             f"species: indices must lie in [0, {len(species_names)}) for species_names="
             f"{species_names}, got range [{arr.min()}, {arr.max()}]"
         )
@@ -134,7 +135,7 @@ def default_masses(species_names: Sequence[str]) -> np.ndarray:
         elif s in LJ_TYPES:
             out.append(1.0)
         else:
-            raise ValueError(
+            raise UserError(
                 f"species_names: no default mass for species {s!r}; pass masses= explicitly "
                 f"(known: {sorted(ATOMIC_MASSES)} and LJ types {LJ_TYPES})"
             )
@@ -171,38 +172,38 @@ def make_structure(
     """
     pos = np.asarray(positions, dtype=np.float64)
     if pos.ndim != 2 or pos.shape[1] not in (2, 3):
-        raise ValueError(f"positions: expected shape (N, 2) or (N, 3), got {pos.shape}")
+        raise UserError(f"positions: expected shape (N, 2) or (N, 3), got {pos.shape}")
     n, d = pos.shape
     if n == 0:
-        raise ValueError("positions: a structure needs at least one atom")
+        raise UserError("positions: a structure needs at least one atom")
     bad = ~np.isfinite(pos)
     if bad.any():
         rows = np.unique(np.nonzero(bad)[0])[:5].tolist()
-        raise ValueError(f"positions: non-finite (NaN/inf) coordinates for atoms {rows}")
+        raise UserError(f"positions: non-finite (NaN/inf) coordinates for atoms {rows}")
     box_arr = np.asarray(box, dtype=np.float64)
     if box_arr.ndim == 0:
         box_arr = np.full((d,), float(box_arr))
     if box_arr.shape != (d,):
-        raise ValueError(
+        raise UserError(
             f"box: expected {d} orthorhombic cell lengths for {d}D positions, got shape {box_arr.shape}"
         )
     if not np.all(np.isfinite(box_arr)) or np.any(box_arr <= 0):
-        raise ValueError(f"box: cell lengths must be finite and positive, got {box_arr.tolist()}")
+        raise UserError(f"box: cell lengths must be finite and positive, got {box_arr.tolist()}")
     if isinstance(periodic, (bool, np.bool_)):
         per = (bool(periodic),) * d
     else:
         per = tuple(bool(p) for p in periodic)
         if len(per) != d:
-            raise ValueError(f"periodic: expected {d} flags, got {len(per)}")
+            raise UserError(f"periodic: expected {d} flags, got {len(per)}")
     sp, names = _as_species(species, n, species_names)
     if masses is None:
         m = default_masses(names)[sp]
     else:
         m = np.asarray(masses, dtype=np.float64)
         if m.shape != (n,):
-            raise ValueError(f"masses: expected shape ({n},), got {m.shape}")
+            raise UserError(f"masses: expected shape ({n},), got {m.shape}")
         if not np.all(np.isfinite(m)) or np.any(m <= 0):
-            raise ValueError("masses: every mass must be finite and positive")
+            raise UserError("masses: every mass must be finite and positive")
     if wrap:
         pos = _space.wrap(pos, box_arr, per)
     if min_distance is not None and n > 1:
@@ -225,7 +226,7 @@ def check_min_distance(pos: np.ndarray, box: np.ndarray, periodic: Sequence[bool
         i, j = (int(x) for x in pairs[0])
         dr = pos[j] - pos[i]
         dr = _space.displacement(dr, box, periodic)
-        raise ValueError(
+        raise UserError(
             f"positions: {len(pairs)} atom pair(s) closer than min_distance={threshold}, e.g. atoms "
             f"{i} and {j} at distance {np.linalg.norm(dr):.4g}; remove overlapping atoms or pass "
             "min_distance=None to skip this check"
@@ -276,7 +277,7 @@ def replicate(structure: Structure, reps: Sequence[int]) -> Structure:
     reps = tuple(int(r) for r in reps)
     d = structure.dim
     if len(reps) != d or any(r < 1 for r in reps):
-        raise ValueError(f"reps: expected {d} positive integers, got {reps}")
+        raise UserError(f"reps: expected {d} positive integers, got {reps}")
     pos = np.asarray(structure.positions)
     box = np.asarray(structure.box)
     grids = np.meshgrid(*[np.arange(r) for r in reps], indexing="ij")
@@ -298,7 +299,7 @@ def with_species_names(structure: Structure, names: Sequence[str]) -> Structure:
     names = tuple(names)
     missing = [n for n in structure.species_names if n not in names]
     if missing:
-        raise ValueError(f"species: {missing} not in the requested species_names {names}")
+        raise UserError(f"species: {missing} not in the requested species_names {names}")
     remap = np.asarray([names.index(n) for n in structure.species_names], dtype=np.int32)
     return dataclasses.replace(
         structure, species=jnp.asarray(remap[np.asarray(structure.species)]), species_names=names
@@ -344,7 +345,7 @@ def from_ase(atoms, *, min_distance: float | None = 0.5) -> Structure:
     """Convert an ``ase.Atoms`` with an orthorhombic cell into a :class:`Structure`."""
     cell = np.asarray(atoms.cell[:])
     if not np.allclose(cell, np.diag(np.diag(cell)), atol=1e-8):
-        raise ValueError("cell: jaxglass supports orthorhombic cells only; got a non-diagonal cell")
+        raise UserError("cell: jaxglass supports orthorhombic cells only; got a non-diagonal cell")
     box = np.diag(cell).copy()
     pos = np.asarray(atoms.get_positions())
     per = tuple(bool(p) for p in atoms.pbc)
@@ -360,7 +361,7 @@ def from_ase(atoms, *, min_distance: float | None = 0.5) -> Structure:
     if dim == 2:
         pos, box, per = pos[:, :2], box[:2], per[:2]
     if np.any(box <= 0):
-        raise ValueError(f"box: cell lengths must be positive, got {box.tolist()} (set the ase cell)")
+        raise UserError(f"box: cell lengths must be positive, got {box.tolist()} (set the ase cell)")
     return make_structure(
         pos, species, box, species_names=names, masses=masses, periodic=per, min_distance=min_distance
     )
@@ -385,9 +386,9 @@ def _ase_read(path, index: Any):
     if not os.path.exists(p):
         raise FileNotFoundError(f"{p}: no such structure file")
     if os.path.isdir(p):
-        raise ValueError(f"{p}: is a folder; give a structure file (extxyz or any format ase reads)")
+        raise UserError(f"{p}: is a folder; give a structure file (extxyz or any format ase reads)")
     if os.path.getsize(p) == 0:
-        raise ValueError(f"{p}: empty file; give a structure file (extxyz or any format ase reads)")
+        raise UserError(f"{p}: empty file; give a structure file (extxyz or any format ase reads)")
     try:
         return ase.io.read(p, index=index)
     except KeyError as err:  # ase maps each species symbol to an atomic number
@@ -398,11 +399,11 @@ def _ase_read(path, index: Any):
             if sym in LJ_TYPES
             else "use element symbols (e.g. Si, C, Cu)"
         )
-        raise ValueError(f"{p}: species {sym!r} is not a chemical element; {hint}") from err
+        raise UserError(f"{p}: species {sym!r} is not a chemical element; {hint}") from err
     except (ImportError, MemoryError):
         raise
     except Exception as err:  # ase.io.formats.UnknownFileTypeError, XYZError, StopIteration, ...
-        raise ValueError(
+        raise UserError(
             f"{p}: not a readable structure file ({type(err).__name__}: {err}); give a file ase reads "
             "(extxyz, LAMMPS data with format=..., POSCAR, cif, ...)"
         ) from err
@@ -426,11 +427,11 @@ def read_frames(path: str, index: Any = ":", *, min_distance: float | None = 0.5
     if not isinstance(frames, list):
         frames = [frames]
     if not frames:
-        raise ValueError(f"{path}: no frames selected by index {index!r}")
+        raise UserError(f"{path}: no frames selected by index {index!r}")
     out = []
     for k, atoms in enumerate(frames):
         try:
             out.append(from_ase(atoms, min_distance=min_distance))
         except ValueError as err:
-            raise ValueError(f"{path}, frame {k}: {err}") from err
+            raise UserError(f"{path}, frame {k}: {err}") from err
     return out

@@ -37,6 +37,7 @@ import numpy as np
 
 from ._config import require_x64
 from ._io import atomic_write_text
+from .errors import UserError
 
 FEATURES = ("total", "partial")
 MODELS = ("ridge", "elastic-net", "cnn")
@@ -85,25 +86,25 @@ class StudyConfig:
         object.__setattr__(self, "l2_grid", tuple(float(x) for x in self.l2_grid))
         object.__setattr__(self, "l1_grid", tuple(float(x) for x in self.l1_grid))
         if not 0.0 < self.test_fraction < 1.0:
-            raise ValueError(f"StudyConfig.test_fraction: must be in (0, 1), got {self.test_fraction}")
+            raise UserError(f"StudyConfig.test_fraction: must be in (0, 1), got {self.test_fraction}")
         if self.target not in TARGETS:
-            raise ValueError(f"StudyConfig.target: {self.target!r} not in {TARGETS}")
+            raise UserError(f"StudyConfig.target: {self.target!r} not in {TARGETS}")
         if self.scaling not in SCALINGS:
-            raise ValueError(f"StudyConfig.scaling: {self.scaling!r} not in {SCALINGS}")
+            raise UserError(f"StudyConfig.scaling: {self.scaling!r} not in {SCALINGS}")
         if self.features not in FEATURES:
-            raise ValueError(f"StudyConfig.features: {self.features!r} not in {FEATURES}")
+            raise UserError(f"StudyConfig.features: {self.features!r} not in {FEATURES}")
         if self.n_seeds < 1:
-            raise ValueError(f"StudyConfig.n_seeds: must be >= 1, got {self.n_seeds}")
+            raise UserError(f"StudyConfig.n_seeds: must be >= 1, got {self.n_seeds}")
         if self.ridge_cv not in ("loo", "kfold"):
-            raise ValueError(f"StudyConfig.ridge_cv: 'loo' or 'kfold', got {self.ridge_cv!r}")
+            raise UserError(f"StudyConfig.ridge_cv: 'loo' or 'kfold', got {self.ridge_cv!r}")
         if self.cv_folds < 2 or self.en_cv_folds < 2:
-            raise ValueError("StudyConfig.cv_folds / en_cv_folds: must be >= 2")
+            raise UserError("StudyConfig.cv_folds / en_cv_folds: must be >= 2")
         if self.en_max_sweeps < 1:
-            raise ValueError(f"StudyConfig.en_max_sweeps: must be >= 1, got {self.en_max_sweeps}")
+            raise UserError(f"StudyConfig.en_max_sweeps: must be >= 1, got {self.en_max_sweeps}")
         if not 0 < self.en_tol < 1:
-            raise ValueError(f"StudyConfig.en_tol: must be in (0, 1), got {self.en_tol}")
+            raise UserError(f"StudyConfig.en_tol: must be in (0, 1), got {self.en_tol}")
         if any(n < 2 for n in self.train_sizes):
-            raise ValueError(f"StudyConfig.train_sizes: sizes must be >= 2, got {self.train_sizes}")
+            raise UserError(f"StudyConfig.train_sizes: sizes must be >= 2, got {self.train_sizes}")
 
     def cnn_config(self, seed: int = 0):
         from .models import CNNConfig
@@ -126,7 +127,7 @@ def features(ds, kind: str = "total") -> np.ndarray:
         S = ds.rdf_partial.shape[1]
         iu = np.triu_indices(S)
         return np.asarray(ds.rdf_partial[:, iu[0], iu[1], :], np.float64)
-    raise ValueError(f"features: kind must be one of {FEATURES}, got {kind!r}")
+    raise UserError(f"features: kind must be one of {FEATURES}, got {kind!r}")
 
 
 def feature_labels(ds, kind: str = "total") -> list[str]:
@@ -152,7 +153,7 @@ def split_indices(knob: np.ndarray, test_fraction: float, seed: int) -> tuple[np
     glass = np.flatnonzero(knob >= 0)
     n_test = int(round(test_fraction * n))
     if n_test < 1 or n - n_test < 2 or n_test > glass.size:
-        raise ValueError(
+        raise UserError(
             f"split: {n} structures cannot be split with test_fraction={test_fraction}; "
             "generate more structures or change the fraction"
         )
@@ -256,7 +257,7 @@ def run_study(ds, out: str | Path, cfg: StudyConfig | None = None, *, figures: b
     cfg = cfg or StudyConfig()
     for m in models:
         if m not in MODELS:
-            raise ValueError(f"models: unknown model {m!r}; choose from {MODELS}")
+            raise UserError(f"models: unknown model {m!r}; choose from {MODELS}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     X = features(ds, cfg.features)

@@ -18,6 +18,8 @@ import math
 
 from scipy import constants as _c
 
+from .errors import UserError
+
 #: Electron volt in joule.
 EV = _c.electron_volt
 #: Atomic mass unit (dalton) in kg.
@@ -54,7 +56,7 @@ def freq_factor(units: str) -> float:
         return FREQ_THZ
     if units == "lj":
         return 1.0
-    raise ValueError(f"units: expected 'metal' or 'lj', got {units!r}")
+    raise UserError(f"units: expected 'metal' or 'lj', got {units!r}")
 
 
 def freq_unit(units: str) -> str:

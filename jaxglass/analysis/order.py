@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import UserError
 from ..space import displacement
 from ..structure import Structure
 
@@ -29,10 +30,10 @@ def _bonds(structure: Structure, r_cut: float) -> tuple[np.ndarray, np.ndarray]:
     from scipy.spatial import cKDTree
 
     if not r_cut > 0:
-        raise ValueError(f"r_cut: must be positive, got {r_cut}")
+        raise UserError(f"r_cut: must be positive, got {r_cut}")
     box = np.asarray(structure.box, dtype=np.float64)
     if r_cut >= 0.5 * float(box.min()):
-        raise ValueError(
+        raise UserError(
             f"r_cut: must be below half the smallest box length {0.5 * box.min():.3f}, got {r_cut}"
         )
     pos = np.mod(np.asarray(structure.positions, dtype=np.float64), box)

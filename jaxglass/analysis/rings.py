@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import UserError
 from ..neighbors import pair_list
 from ..space import displacement
 from ..structure import Structure
@@ -66,9 +67,9 @@ def ring_statistics(
     around the box, excluded), ``method``, ``cutoff``.
     """
     if method not in ("shortest_path", "faces"):
-        raise ValueError(f"method: expected 'shortest_path' or 'faces', got {method!r}")
+        raise UserError(f"method: expected 'shortest_path' or 'faces', got {method!r}")
     if not cutoff > 0:
-        raise ValueError(f"cutoff: must be positive, got {cutoff}")
+        raise UserError(f"cutoff: must be positive, got {cutoff}")
     n = structure.n_atoms
     ii, jj = pair_list(structure, cutoff)
     nbr: list[list[int]] = [[] for _ in range(n)]

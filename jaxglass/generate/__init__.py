@@ -13,6 +13,7 @@ import importlib
 from collections.abc import Iterator, Mapping
 
 from .. import families as _families
+from ..errors import UserError
 from .base import Generated
 from .lattices import fcc, graphene, random_packing, square, triangular, zincblende
 
@@ -24,7 +25,7 @@ _FAMILIES = {name: (f.module, f.attr) for name, f in _families.REGISTRY.items()}
 class _Registry(Mapping):
     def __getitem__(self, name: str):
         if name not in _FAMILIES:
-            raise ValueError(f"system: unknown family {name!r}; choose one of {sorted(_FAMILIES)}")
+            raise UserError(f"system: unknown family {name!r}; choose one of {sorted(_FAMILIES)}")
         mod, attr = _FAMILIES[name]
         module = importlib.import_module(f"{__name__}.{mod}")
         return module if attr is None else getattr(module, attr)
@@ -45,7 +46,7 @@ _POTENTIALS = {name: f.potential for name, f in _families.REGISTRY.items()}
 def family_potential(name: str):
     """The default potential the generator of family ``name`` relaxes its structures with."""
     if name not in _POTENTIALS:
-        raise ValueError(f"system: unknown family {name!r}; choose one of {sorted(_POTENTIALS)}")
+        raise UserError(f"system: unknown family {name!r}; choose one of {sorted(_POTENTIALS)}")
     mod, fn = _POTENTIALS[name]
     return getattr(importlib.import_module(f"{__name__}.{mod}"), fn)()
 

@@ -62,6 +62,7 @@ from scipy.spatial import cKDTree
 
 from .._config import require_x64
 from ..analysis.rings import ring_statistics
+from ..errors import UserError
 from ..minimize import FireConfig, fire_init, fire_step, minimize_with_box
 from ..neighbors import pair_list
 from ..potentials.keating import keating
@@ -241,10 +242,10 @@ def stone_wales(structure: Structure, bond: tuple[int, int], *, cutoff: float = 
     nbr, xy, box2, ax = _sheet_graph(structure, cutoff)
     i, j = (int(b) for b in bond)
     if j not in nbr[i]:
-        raise ValueError(f"bond: atoms {i} and {j} are not bonded (cutoff {cutoff} Å)")
+        raise UserError(f"bond: atoms {i} and {j} are not bonded (cutoff {cutoff} Å)")
     rows = [list(r) for r in _rotation_system(xy, box2, np.asarray(nbr))]
     if _sw_topology(rows, i, rows[i].index(j)) is None:
-        raise ValueError(f"bond: ({i}, {j}) sits in a triangle or square; no Stone-Wales switch")
+        raise UserError(f"bond: ({i}, {j}) sits in a triangle or square; no Stone-Wales switch")
     xy = _sw_geometry(xy, box2, i, j)
     pos = np.array(structure.positions, dtype=np.float64)
     pos[:, ax] = xy
@@ -254,7 +255,7 @@ def stone_wales(structure: Structure, bond: tuple[int, int], *, cutoff: float = 
 def _sheet_axes(structure: Structure) -> list[int]:
     per = [a for a, p in enumerate(structure.periodic) if p]
     if len(per) != 2:
-        raise ValueError(
+        raise UserError(
             f"structure: a sheet needs exactly two periodic axes (its plane), got periodic="
             f"{structure.periodic}"
         )
@@ -272,7 +273,7 @@ def _sheet_graph(structure: Structure, cutoff: float):
         nbr[b].append(a)
     bad = [a for a in range(n) if len(nbr[a]) != 3]
     if bad:
-        raise ValueError(
+        raise UserError(
             f"structure: expected a 3-coordinated sp2 sheet, but {len(bad)} atoms (e.g. {bad[:5]}) have "
             f"another number of neighbours within {cutoff} Å"
         )
@@ -427,7 +428,7 @@ def _reps(n_atoms: int) -> tuple[int, int]:
 def _check_n(n_atoms: int) -> None:
     n_min = 4 * _MIN_REPS[0] * _MIN_REPS[1]
     if int(n_atoms) != n_atoms or n_atoms < n_min:
-        raise ValueError(
+        raise UserError(
             f"n_atoms: AMC needs at least {n_min} atoms (a {_MIN_REPS[0]} x {_MIN_REPS[1]} graphene "
             f"supercell, so that no ring can wrap around the periodic box), got {n_atoms}"
         )
@@ -435,7 +436,7 @@ def _check_n(n_atoms: int) -> None:
 
 def _resolve(n_atoms: int | None, size: str) -> tuple[int, dict[str, Any]]:
     if size not in PROTOCOLS:
-        raise ValueError(f"size: expected one of {tuple(PROTOCOLS)}, got {size!r}")
+        raise UserError(f"size: expected one of {tuple(PROTOCOLS)}, got {size!r}")
     proto = dict(PROTOCOLS[size])
     if n_atoms is None:
         n_atoms = proto["n_atoms"]

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from ..errors import UserError
 from ..potentials.base import Potential
 from ..structure import Structure
 
@@ -39,6 +40,6 @@ class Generated:
 
 def check_knob(knob: float, size: str) -> None:
     if not (0.0 <= float(knob) <= 1.0):
-        raise ValueError(f"knob: the normalised disorder knob must lie in [0, 1], got {knob}")
+        raise UserError(f"knob: the normalised disorder knob must lie in [0, 1], got {knob}")
     if size not in SIZES:
-        raise ValueError(f"size: expected one of {SIZES}, got {size!r}")
+        raise UserError(f"size: expected one of {SIZES}, got {size!r}")

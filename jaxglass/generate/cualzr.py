@@ -57,6 +57,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._config import require_x64
+from ..errors import UserError
 from ..minimize import minimize
 from ..neighbors import neighbor_list
 from ..potentials.base import Potential
@@ -128,7 +129,7 @@ def _setfl_potential(path: str) -> Potential:
 
 def _resolve_potential(potential: Potential | None, setfl: str | Path | None) -> Potential:
     if potential is not None and setfl is not None:
-        raise ValueError("potential, setfl: give at most one of them")
+        raise UserError("potential, setfl: give at most one of them")
     if setfl is not None:
         pot = _setfl_potential(str(Path(setfl).resolve()))
     elif potential is not None:
@@ -136,10 +137,10 @@ def _resolve_potential(potential: Potential | None, setfl: str | Path | None) ->
     else:
         pot = default_potential()
     if not isinstance(pot, Potential):
-        raise ValueError(f"potential: expected a jaxglass Potential, got {type(pot).__name__}")
+        raise UserError(f"potential: expected a jaxglass Potential, got {type(pot).__name__}")
     missing = [s for s in SPECIES if s not in pot.species]
     if missing:
-        raise ValueError(f"potential: {pot.name} lacks the species {missing} (needs {SPECIES})")
+        raise UserError(f"potential: {pot.name} lacks the species {missing} (needs {SPECIES})")
     return pot
 
 
@@ -195,7 +196,7 @@ def supercell(n_atoms: int, a: float, cutoff: float) -> int:
     """Cells per edge ``n`` of the cube (2 n³ atoms) nearest ``n_atoms`` with box > 2 (cutoff + skin)."""
     n_min = int(np.floor(2.0 * (cutoff + SKIN) / a)) + 1
     if int(n_atoms) < 2 * n_min**3:
-        raise ValueError(
+        raise UserError(
             f"n_atoms: Cu46Zr46Al8 with this potential needs at least {2 * n_min**3} atoms: the cutoff "
             f"({cutoff:.3f} Å) requires every box length above {2 * (cutoff + SKIN):.2f} Å "
             f"({n_min}^3 B2 cells of {a:.4f} Å), got n_atoms={n_atoms}"
@@ -218,7 +219,7 @@ def _al_sites(n_cells: int, rng: np.random.Generator) -> np.ndarray:
 
 def _check_n(n_atoms: Any) -> int:
     if isinstance(n_atoms, bool) or not float(n_atoms).is_integer():
-        raise ValueError(f"n_atoms: expected a whole number, got {n_atoms!r}")
+        raise UserError(f"n_atoms: expected a whole number, got {n_atoms!r}")
     return int(n_atoms)
 
 

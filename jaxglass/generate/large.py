@@ -23,6 +23,7 @@ import time
 
 import numpy as np
 
+from ..errors import UserError
 from ..minimize import minimize
 from ..structure import replicate
 from . import SYSTEMS
@@ -38,7 +39,7 @@ def replica_grid(n_base: int, n_atoms: int, periodic: tuple[bool, ...]) -> tuple
     """Replicas per axis (1 on non-periodic axes) giving at least ``n_atoms`` atoms, near-isotropic."""
     axes = [a for a, p in enumerate(periodic) if p]
     if not axes:
-        raise ValueError("structure: a large glass needs at least one periodic axis to tile along")
+        raise UserError("structure: a large glass needs at least one periodic axis to tile along")
     k = max(1, int(np.ceil((n_atoms / n_base) ** (1.0 / len(axes)) - 1e-9)))
     reps = [k if a in axes else 1 for a in range(len(periodic))]
     # trim one axis at a time while the target is still met
@@ -77,7 +78,7 @@ def large_glass(
     """
     check_knob(knob, "small")
     if int(n_atoms) != n_atoms or n_atoms < 1:
-        raise ValueError(f"n_atoms: must be a positive integer, got {n_atoms}")
+        raise UserError(f"n_atoms: must be a positive integer, got {n_atoms}")
     t0 = time.perf_counter()
     if base is None:
         base = SYSTEMS[system].generate(base_atoms or BASE_ATOMS[system], knob, seed)

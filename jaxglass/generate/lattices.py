@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..errors import UserError
 from ..space import displacement
 from ..structure import Structure, make_structure
 
@@ -80,15 +81,15 @@ def random_packing(
     Species are assigned at random in the given fractions (rounded to whole atoms).
     """
     if dim not in (2, 3):
-        raise ValueError(f"dim: must be 2 or 3, got {dim}")
+        raise UserError(f"dim: must be 2 or 3, got {dim}")
     if density <= 0:
-        raise ValueError(f"density: must be positive, got {density}")
+        raise UserError(f"density: must be positive, got {density}")
     rng = np.random.default_rng(seed)
     L = (n / density) ** (1.0 / dim)
     names = list(species_fractions)
     frac = np.array([species_fractions[s] for s in names], dtype=float)
     if np.any(frac < 0) or not np.isclose(frac.sum(), 1.0):
-        raise ValueError(f"species_fractions: must be non-negative and sum to 1, got {species_fractions}")
+        raise UserError(f"species_fractions: must be non-negative and sum to 1, got {species_fractions}")
     counts = np.floor(frac * n).astype(int)
     counts[np.argmax(frac)] += n - counts.sum()
     species = np.repeat(np.arange(len(names)), counts)
@@ -118,7 +119,7 @@ def random_packing(
                 grid.setdefault(tuple(c), []).append(i)
                 break
         else:
-            raise ValueError(
+            raise UserError(
                 f"min_distance: could not place atom {i} of {n} after {max_tries} tries; lower "
                 "min_distance or density"
             )

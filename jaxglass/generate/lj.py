@@ -121,6 +121,7 @@ from typing import Any
 import numpy as np
 
 from .._config import require_x64
+from ..errors import UserError
 from ..md import nvt_langevin
 from ..minimize import minimize
 from ..potentials.base import Potential
@@ -203,9 +204,9 @@ def lattice_constant(dim: int) -> float:
 
 def _check_n(n_atoms: Any) -> int:
     if isinstance(n_atoms, bool) or not isinstance(n_atoms, (int, np.integer, float, np.floating)):
-        raise ValueError(f"n_atoms: expected a whole number, got {n_atoms!r}")
+        raise UserError(f"n_atoms: expected a whole number, got {n_atoms!r}")
     if not float(n_atoms).is_integer() or n_atoms < 1:
-        raise ValueError(f"n_atoms: expected a positive whole number, got {n_atoms!r}")
+        raise UserError(f"n_atoms: expected a positive whole number, got {n_atoms!r}")
     return int(n_atoms)
 
 
@@ -223,7 +224,7 @@ def reps_2d(n_atoms: int) -> tuple[int, int]:
     ny_min = int(np.floor(lmin / (a * np.sqrt(3.0)))) + 1
     smallest = 2 * nx_min * ny_min
     if n_atoms < smallest:
-        raise ValueError(
+        raise UserError(
             f"n_atoms: the 2D Kob-Andersen cell needs at least {smallest} atoms (every box length above "
             f"2 (cutoff 2.5 + skin {SKIN}) = {lmin:.2f} σ at ρ = {DENSITY}), got n_atoms={n_atoms}"
         )
@@ -247,7 +248,7 @@ def reps_3d(n_atoms: int) -> int:
     a = lattice_constant(3)
     if n * a <= _min_length():
         n_min = int(np.floor(_min_length() / a)) + 1
-        raise ValueError(
+        raise UserError(
             f"n_atoms: the 3D Kob-Andersen cell needs at least {4 * n_min**3} atoms ({n_min}³ fcc cubes: "
             f"box length above 2 (cutoff 2.5 + skin {SKIN}) = {_min_length():.2f} σ at ρ = {DENSITY}), "
             f"got n_atoms={n_atoms}"
@@ -393,7 +394,7 @@ def _generate(
     require_x64("jaxglass.generate.lj._generate")
     n_req = _check_n(n_atoms)
     if isinstance(seed, bool) or not float(seed).is_integer() or seed < 0:
-        raise ValueError(f"seed: expected a non-negative whole number, got {seed!r}")
+        raise UserError(f"seed: expected a non-negative whole number, got {seed!r}")
     seed = int(seed)
     t0 = time.perf_counter()
     prot = PROTOCOLS[size] if protocol is None else protocol

@@ -53,6 +53,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from .._config import require_x64
+from ..errors import UserError
 from ..md import nvt_langevin
 from ..minimize import minimize
 from ..structure import make_structure
@@ -119,7 +120,7 @@ def random_start(box: np.ndarray, n: int, min_distance: float, rng: np.random.Ge
                 pos[i] = p
                 break
         else:
-            raise ValueError(
+            raise UserError(
                 f"min_distance: could not place atom {i} of {n} at least {min_distance} apart in box "
                 f"{box.tolist()}; lower min_distance or the number of atoms"
             )
@@ -147,7 +148,7 @@ def _melt_quench(
     require_x64(f"jaxglass.generate.lj_knobs ({name})")
     n_req = lj._check_n(n_atoms)
     if isinstance(seed, bool) or not float(seed).is_integer() or seed < 0:
-        raise ValueError(f"seed: expected a non-negative whole number, got {seed!r}")
+        raise UserError(f"seed: expected a non-negative whole number, got {seed!r}")
     seed = int(seed)
     t0 = time.perf_counter()
     s0, reps = lj._lattice(dim, n_req)

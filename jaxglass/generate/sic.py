@@ -59,6 +59,7 @@ from typing import Any
 import numpy as np
 
 from .._config import require_x64
+from ..errors import UserError
 from ..minimize import minimize
 from ..potentials.base import Potential
 from ..potentials.vashishta import vashishta_sic_2007
@@ -155,7 +156,7 @@ def supercell(n_atoms: int, a: float = A_VASHISHTA) -> tuple[str, tuple[int, int
     cells = _cells(a)
     smallest = cells[0][2]
     if int(n_atoms) < smallest:
-        raise ValueError(
+        raise UserError(
             f"n_atoms: a-SiC needs at least {smallest} atoms: the Vashishta cutoff "
             f"({potential().cutoff} Å) requires every box length above "
             f"{2 * (potential().cutoff + SKIN):.2f} Å, got n_atoms={n_atoms}"
@@ -185,7 +186,7 @@ def _build(n_atoms: int) -> tuple[Structure, str, tuple[int, int, int]]:
 
 def _check_n(n_atoms: Any) -> int:
     if isinstance(n_atoms, bool) or not float(n_atoms).is_integer():
-        raise ValueError(f"n_atoms: expected a whole number, got {n_atoms!r}")
+        raise UserError(f"n_atoms: expected a whole number, got {n_atoms!r}")
     return int(n_atoms)
 
 

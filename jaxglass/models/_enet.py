@@ -32,6 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..errors import UserError
 from ._prox import soft_threshold
 
 
@@ -263,7 +264,7 @@ def enet_method(method: str, n_samples: int, n_features: int, *, path: bool = Fa
     if method == "auto":
         return "fista" if path else "homotopy"
     if method not in FIT_METHODS:
-        raise ValueError(f"elastic net: method must be 'auto' or one of {FIT_METHODS}, got {method!r}")
+        raise UserError(f"elastic net: method must be 'auto' or one of {FIT_METHODS}, got {method!r}")
     return method
 
 
@@ -272,7 +273,7 @@ def _solver(method: str, q: GramProblem, W0, lam1, lam2, tol, max_sweeps, check_
         return _solve_fista(q, W0, lam1, lam2, tol, max_sweeps, 2 * check_every, newton_gap)
     if method == "cd":
         return _solve(q, W0, lam1, lam2, tol, max_sweeps, check_every, block, newton_gap)
-    raise ValueError(f"elastic net: method must be one of {METHODS}, got {method!r}")
+    raise UserError(f"elastic net: method must be one of {METHODS}, got {method!r}")
 
 
 @functools.partial(jax.jit, static_argnames=("max_sweeps", "check_every", "block", "method"))

@@ -6,12 +6,14 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..errors import UserError
+
 
 def mse(Y_true, Y_pred) -> float:
     """Mean squared error over all samples and outputs."""
     a, b = np.asarray(Y_true, np.float64), np.asarray(Y_pred, np.float64)
     if a.shape != b.shape:
-        raise ValueError(f"mse: shapes differ, {a.shape} vs {b.shape}")
+        raise UserError(f"mse: shapes differ, {a.shape} vs {b.shape}")
     return float(np.mean((a - b) ** 2))
 
 
@@ -28,7 +30,7 @@ def r2(Y_true, Y_pred) -> R2Scores:
     """Coefficient of determination of ``(K, F)`` predictions (``(K,)`` is treated as one target)."""
     a, b = np.asarray(Y_true, np.float64), np.asarray(Y_pred, np.float64)
     if a.shape != b.shape:
-        raise ValueError(f"r2: shapes differ, {a.shape} vs {b.shape}")
+        raise UserError(f"r2: shapes differ, {a.shape} vs {b.shape}")
     if a.ndim == 1:
         a, b = a[:, None], b[:, None]
     sse = ((a - b) ** 2).sum(0)

@@ -25,6 +25,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from ..errors import UserError
+
 
 class ProxL1State(NamedTuple):
     count: jax.Array  # steps taken (drives a learning-rate schedule)
@@ -73,7 +75,7 @@ def prox_l1(l1, learning_rate, *, mask=None):
 
     def update(updates, state, params=None):
         if params is None:
-            raise ValueError("prox_l1: needs params (call tx.update(updates, state, params))")
+            raise UserError("prox_l1: needs params (call tx.update(updates, state, params))")
         t = _lr(learning_rate, state.count) * l1
         thresh = jax.tree.map(lambda _: t, params)
         return _thresholded_update(params, updates, thresh, mask), ProxL1State(state.count + 1)
@@ -93,7 +95,7 @@ def proximal_adam(learning_rate, l1, *, b1: float = 0.9, b2: float = 0.999, eps:
 
     def update(grads, state, params=None):
         if params is None:
-            raise ValueError("proximal_adam: needs params (call tx.update(grads, state, params))")
+            raise UserError("proximal_adam: needs params (call tx.update(grads, state, params))")
         direction, astate = adam.update(grads, state.adam, params)
         lr = _lr(learning_rate, state.count)
         steps = jax.tree.map(lambda u: -lr * u, direction)

@@ -13,6 +13,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..errors import UserError
+
 SCALINGS = ("pooled", "column", "channel")
 
 
@@ -38,7 +40,7 @@ class Standardizer:
     @staticmethod
     def _check(X, what):
         if X.ndim < 2 or X.shape[0] < 1:
-            raise ValueError(f"Standardizer.{what}: expected (K, ...) with K >= 1, got shape {X.shape}")
+            raise UserError(f"Standardizer.{what}: expected (K, ...) with K >= 1, got shape {X.shape}")
 
     @classmethod
     def fit(cls, X, *, rtol: float = 1e-6) -> Standardizer:
@@ -81,7 +83,7 @@ class Standardizer:
         cls._check(X, "fit_channel")
         shape = tuple(X.shape[1:]) if feature_shape is None else tuple(feature_shape)
         if int(np.prod(shape)) != int(np.prod(X.shape[1:])):
-            raise ValueError(f"Standardizer.fit_channel: feature_shape {shape} does not match the "
+            raise UserError(f"Standardizer.fit_channel: feature_shape {shape} does not match the "
                              f"sample shape {tuple(X.shape[1:])}")
         Xc = X.reshape((X.shape[0], shape[0], -1)) if len(shape) > 1 else X.reshape((X.shape[0], 1, -1))
         mean = X.mean(axis=0)
@@ -102,7 +104,7 @@ class Standardizer:
         scale per channel of ``feature_shape``, see :meth:`fit_channel`); identity if not
         ``standardize``."""
         if scaling not in SCALINGS:
-            raise ValueError(f"scaling: expected one of {SCALINGS}, got {scaling!r}")
+            raise UserError(f"scaling: expected one of {SCALINGS}, got {scaling!r}")
         if not standardize:
             return cls.identity(X.shape[1:], X.dtype, _xp(X))
         if scaling == "channel":

@@ -24,6 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..errors import UserError
 from ._enet import enet_method, enet_path, enet_path_homotopy, gram_problem
 from ._metrics import mse, r2
 from ._scaling import Standardizer
@@ -57,7 +58,7 @@ def _np_scaler(A: np.ndarray, standardize: bool, scaling: str, feature_shape=Non
 def kfold_indices(n: int, k: int, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
     """``k`` seeded (train, val) index pairs; the val sets partition ``range(n)`` (sizes differ by ≤ 1)."""
     if not 2 <= k <= n:
-        raise ValueError(f"kfold_indices: need 2 <= k <= n, got k={k}, n={n}")
+        raise UserError(f"kfold_indices: need 2 <= k <= n, got k={k}, n={n}")
     perm = np.random.default_rng(seed).permutation(n)
     folds = np.array_split(perm, k)
     return [(np.sort(np.concatenate(folds[:i] + folds[i + 1:])), np.sort(f)) for i, f in enumerate(folds)]
@@ -91,7 +92,7 @@ def cross_validate(X, Y, l1_grid: Sequence[float], l2_grid: Sequence[float], k: 
     l1s = np.asarray(l1_grid, np.float64).ravel()
     l2s = np.asarray(l2_grid, np.float64).ravel()
     if l1s.size == 0 or l2s.size == 0 or (l1s < 0).any() or (l2s < 0).any():
-        raise ValueError("cross_validate: l1_grid and l2_grid must be non-empty and >= 0")
+        raise UserError("cross_validate: l1_grid and l2_grid must be non-empty and >= 0")
     Xf, _ = _as_features(X)
     Yf = _as_targets(Y, Xf.shape[0])
     g1, g2 = np.meshgrid(l1s, l2s, indexing="ij")
@@ -135,11 +136,11 @@ def cross_validate_ridge(X, Y, l2_grid: Sequence[float], k: int = 5, seed: int =
     """
     l2s = np.asarray(l2_grid, np.float64).ravel()
     if l2s.size == 0 or (l2s < 0).any():
-        raise ValueError("cross_validate_ridge: l2_grid must be non-empty and >= 0")
+        raise UserError("cross_validate_ridge: l2_grid must be non-empty and >= 0")
     Xf = np.asarray(X, np.float64).reshape(len(X), -1)
     Yf = np.asarray(Y, np.float64)
     if Yf.ndim != 2 or Yf.shape[0] != Xf.shape[0]:
-        raise ValueError(f"Y: expected shape ({Xf.shape[0]}, F), got {Yf.shape}")
+        raise UserError(f"Y: expected shape ({Xf.shape[0]}, F), got {Yf.shape}")
     k = min(int(k), Xf.shape[0])
     out = np.zeros((l2s.size, k))
     for f, (tr, va) in enumerate(kfold_indices(Xf.shape[0], k, seed)):
@@ -171,11 +172,11 @@ def loo_ridge(X, Y, l2_grid: Sequence[float], standardize: bool = True,
     """
     l2s = np.asarray(l2_grid, np.float64).ravel()
     if l2s.size == 0 or (l2s < 0).any():
-        raise ValueError("loo_ridge: l2_grid must be non-empty and >= 0")
+        raise UserError("loo_ridge: l2_grid must be non-empty and >= 0")
     Xf = np.asarray(X, np.float64).reshape(len(X), -1)
     Yf = np.asarray(Y, np.float64)
     if Yf.ndim != 2 or Yf.shape[0] != Xf.shape[0] or Xf.shape[0] < 3:
-        raise ValueError(f"loo_ridge: need X (K, ...) and Y (K, F) with K >= 3, got {Xf.shape}, {Yf.shape}")
+        raise UserError(f"loo_ridge: need X (K, ...) and Y (K, F) with K >= 3, got {Xf.shape}, {Yf.shape}")
     xm, xsd = _np_scaler(Xf, standardize, scaling, np.shape(X)[1:])
     ym, ysd = _np_scaler(Yf, standardize, scaling)
     Xs, Ys = (Xf - xm) / xsd, (Yf - ym) / ysd
@@ -280,15 +281,15 @@ def cross_validate_enet(X, Y, l1_grid: Sequence[float] | None = None, l2_grid: S
     Xf = np.asarray(X, np.float64).reshape(len(X), -1)
     Yf = np.asarray(Y, np.float64)
     if Yf.ndim != 2 or Yf.shape[0] != Xf.shape[0]:
-        raise ValueError(f"Y: expected shape ({Xf.shape[0]}, F), got {Yf.shape}")
+        raise UserError(f"Y: expected shape ({Xf.shape[0]}, F), got {Yf.shape}")
     if not 0 < tol < 1 or int(max_sweeps) < 1:
-        raise ValueError(f"cross_validate_enet: need 0 < tol < 1 and max_sweeps >= 1, got tol={tol}, "
+        raise UserError(f"cross_validate_enet: need 0 < tol < 1 and max_sweeps >= 1, got tol={tol}, "
                          f"max_sweeps={max_sweeps}")
     l1s = default_l1_grid(X, Yf, standardize, scaling) if l1_grid is None else np.asarray(l1_grid, float)
     l1s = np.sort(np.asarray(l1s, np.float64).ravel())[::-1]
     l2s = np.asarray(l2_grid, np.float64).ravel()
     if l1s.size == 0 or l2s.size == 0 or (l1s < 0).any() or (l2s < 0).any():
-        raise ValueError("cross_validate_enet: l1_grid and l2_grid must be non-empty and >= 0")
+        raise UserError("cross_validate_enet: l1_grid and l2_grid must be non-empty and >= 0")
     k = min(int(k), Xf.shape[0])
     F = Yf.shape[1]
     method = enet_method(method, len(kfold_indices(Xf.shape[0], k, seed)[0][0]), Xf.shape[1], path=True)

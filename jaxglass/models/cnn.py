@@ -27,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._io import atomic_savez
+from ..errors import UserError
 from ._scaling import SCALINGS, Standardizer, _scalers
 from .linear import (
     FORMAT_VERSION,
@@ -72,25 +73,25 @@ class CNNConfig:
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
         object.__setattr__(self, "kernel_sizes", tuple(int(k) for k in self.kernel_sizes))
         if len(self.channels) != len(self.kernel_sizes) or not self.channels:
-            raise ValueError(
+            raise UserError(
                 f"CNNConfig: channels {self.channels} and kernel_sizes {self.kernel_sizes} must be "
                 "non-empty and of equal length"
             )
         if min(self.channels) < 1 or min(self.kernel_sizes) < 1 or self.pool < 1 or self.hidden < 1:
-            raise ValueError("CNNConfig: channels, kernel_sizes, pool and hidden must be >= 1")
+            raise UserError("CNNConfig: channels, kernel_sizes, pool and hidden must be >= 1")
         if self.learning_rate <= 0 or self.weight_decay < 0:
-            raise ValueError("CNNConfig: learning_rate must be > 0 and weight_decay >= 0")
+            raise UserError("CNNConfig: learning_rate must be > 0 and weight_decay >= 0")
         if self.max_epochs < 1:
-            raise ValueError(f"CNNConfig.max_epochs: must be >= 1, got {self.max_epochs}")
+            raise UserError(f"CNNConfig.max_epochs: must be >= 1, got {self.max_epochs}")
         if self.patience is not None and self.patience < 1:
-            raise ValueError(f"CNNConfig.patience: must be >= 1 or None, got {self.patience}")
+            raise UserError(f"CNNConfig.patience: must be >= 1 or None, got {self.patience}")
         if self.batch_size is not None and self.batch_size < 1:
-            raise ValueError(f"CNNConfig.batch_size: must be >= 1 or None, got {self.batch_size}")
+            raise UserError(f"CNNConfig.batch_size: must be >= 1 or None, got {self.batch_size}")
         if not 0 < self.val_fraction < 1:
-            raise ValueError(f"CNNConfig.val_fraction: must be in (0, 1), got {self.val_fraction}")
+            raise UserError(f"CNNConfig.val_fraction: must be in (0, 1), got {self.val_fraction}")
         for name in ("target_scaling", "input_scaling"):
             if getattr(self, name) not in SCALINGS:
-                raise ValueError(f"CNNConfig.{name}: one of {SCALINGS}, got {getattr(self, name)!r}")
+                raise UserError(f"CNNConfig.{name}: one of {SCALINGS}, got {getattr(self, name)!r}")
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))
@@ -140,7 +141,7 @@ def _module_class():
 def _module(config: CNNConfig, feature_shape: tuple[int, ...], n_out: int):
     R = feature_shape[-1]
     if R // config.pool ** len(config.channels) < 1:
-        raise ValueError(
+        raise UserError(
             f"CNNConfig: {len(config.channels)} pooling layers of size {config.pool} do not fit R = {R}"
         )
     return _module_class()(config.channels, config.kernel_sizes, config.pool, config.hidden, n_out)
@@ -177,12 +178,12 @@ def _as_channels(X, feature_shape: tuple[int, ...] | None = None, what: str = "X
         if X.ndim == 2:
             X = X[:, None, :]
         if X.ndim != 3:
-            raise ValueError(f"{what}: expected (K, R) or (K, C, R), got shape {X.shape}")
+            raise UserError(f"{what}: expected (K, R) or (K, C, R), got shape {X.shape}")
         return X, tuple(int(s) for s in X.shape[1:])
     if X.ndim == 2 and feature_shape[0] == 1:
         X = X[:, None, :]
     if tuple(X.shape[1:]) != tuple(feature_shape):
-        raise ValueError(f"{what}: expected samples of shape {tuple(feature_shape)}, got {X.shape}")
+        raise UserError(f"{what}: expected samples of shape {tuple(feature_shape)}, got {X.shape}")
     return X, feature_shape
 
 
@@ -257,14 +258,14 @@ def fit_cnn(X, Y, config: CNNConfig | None = None, X_val=None, Y_val=None, *, re
     Xc, fshape = _as_channels(X)
     Yf = jnp.asarray(Y, _DTYPE)
     if Yf.ndim != 2 or Yf.shape[0] != Xc.shape[0]:
-        raise ValueError(f"Y: expected shape ({Xc.shape[0]}, F), got {Yf.shape}")
+        raise UserError(f"Y: expected shape ({Xc.shape[0]}, F), got {Yf.shape}")
     if X_val is not None:
         if Y_val is None:
-            raise ValueError("fit_cnn: X_val given without Y_val")
+            raise UserError("fit_cnn: X_val given without Y_val")
         Xv, _ = _as_channels(X_val, fshape, "X_val")
         Yv = jnp.asarray(Y_val, _DTYPE)
         if Yv.shape != (Xv.shape[0], Yf.shape[1]):
-            raise ValueError(f"Y_val: expected shape ({Xv.shape[0]}, {Yf.shape[1]}), got {Yv.shape}")
+            raise UserError(f"Y_val: expected shape ({Xv.shape[0]}, {Yf.shape[1]}), got {Yv.shape}")
     elif config.patience is not None:
         tr, va = _split_validation(Xc.shape[0], config.val_fraction, config.seed)
         Xc, Yf, Xv, Yv = Xc[tr], Yf[tr], Xc[va], Yf[va]
@@ -319,7 +320,7 @@ def load_cnn(path, *, with_metadata: bool = False):
         params = serialization.from_bytes(template, d["params"].tobytes())
         params = jax.tree.map(lambda t, a: jnp.asarray(a, _DTYPE).reshape(t.shape), template, params)
     except Exception as err:
-        raise ValueError(f"{path}: corrupt {FORMAT} file ({type(err).__name__}: {err})") from err
+        raise UserError(f"{path}: corrupt {FORMAT} file ({type(err).__name__}: {err})") from err
     xs, ys = _scaler_from(d, "x", _DTYPE), _scaler_from(d, "y", _DTYPE)
     model = CNNModel(params, xs, ys, config, fshape, n_out)
     if with_metadata:

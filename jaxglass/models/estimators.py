@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import UserError
 from ._metrics import r2
 from ._selection import (
     CV_MAX_SWEEPS,
@@ -81,7 +82,7 @@ class _Estimator(*_BASES):
         valid = self._get_param_names()
         for k, v in params.items():
             if k not in valid:
-                raise ValueError(f"{type(self).__name__}.set_params: unknown parameter {k!r}; valid: {valid}")
+                raise UserError(f"{type(self).__name__}.set_params: unknown parameter {k!r}; valid: {valid}")
             setattr(self, k, v)
         return self
 
@@ -99,14 +100,14 @@ class _Estimator(*_BASES):
     def _features(self, X, fitting: bool):
         X = np.asarray(X, np.float64)
         if X.ndim not in (2, 3) or X.shape[0] < 1:
-            raise ValueError(f"X: expected (n_samples, n_features) or (n_samples, C, R), got shape {X.shape}")
+            raise UserError(f"X: expected (n_samples, n_features) or (n_samples, C, R), got shape {X.shape}")
         fs = self.feature_shape
         shape = tuple(X.shape[1:]) if fs is None else tuple(int(s) for s in np.atleast_1d(fs))
         if int(np.prod(shape)) != int(np.prod(X.shape[1:])):
-            raise ValueError(f"X: samples of shape {X.shape[1:]} do not match feature_shape={shape}; "
+            raise UserError(f"X: samples of shape {X.shape[1:]} do not match feature_shape={shape}; "
                              "fix X or the feature_shape parameter")
         if not fitting and shape != self.feature_shape_:
-            raise ValueError(f"X: samples of shape {X.shape[1:]} do not match the fitted feature shape "
+            raise UserError(f"X: samples of shape {X.shape[1:]} do not match the fitted feature shape "
                              f"{self.feature_shape_} (n_features={int(np.prod(self.feature_shape_))})")
         return X.reshape((X.shape[0], *shape)), shape
 
@@ -115,9 +116,9 @@ class _Estimator(*_BASES):
         one = Y.ndim == 1
         Y = Y[:, None] if one else Y
         if Y.ndim != 2 or Y.shape[0] != n:
-            raise ValueError(f"Y: expected (n_samples={n}, n_targets) or ({n},), got shape {np.shape(Y)}")
+            raise UserError(f"Y: expected (n_samples={n}, n_targets) or ({n},), got shape {np.shape(Y)}")
         if not np.isfinite(Y).all():
-            raise ValueError("Y: contains NaN or inf")
+            raise UserError("Y: contains NaN or inf")
         return Y, one
 
     def _store_data_stats(self, X, Y, shape, one):
@@ -140,7 +141,7 @@ class _Estimator(*_BASES):
         """R² of ``predict(X)``, averaged over the targets with non-zero variance (scikit-learn's
         ``r2_score`` with ``multioutput="uniform_average"``, constant targets skipped)."""
         if sample_weight is not None:
-            raise ValueError("score: sample_weight is not supported")
+            raise UserError("score: sample_weight is not supported")
         P = self.predict(X)
         return float(r2(np.asarray(Y, np.float64).reshape(P.shape), P).mean)
 
@@ -174,7 +175,7 @@ class _Estimator(*_BASES):
         """Load an estimator saved by ``save`` (or a model file written by ``jaxglass train``)."""
         est = load_estimator(path)
         if not isinstance(est, cls):
-            raise ValueError(f"{path}: holds a {type(est).__name__}, not a {cls.__name__}; "
+            raise UserError(f"{path}: holds a {type(est).__name__}, not a {cls.__name__}; "
                              "use jaxglass.models.load_estimator")
         return est
 
@@ -209,10 +210,10 @@ class _Linear(_Estimator):
         require_x64(f"{type(self).__name__}.fit")
         X, shape = self._features(X, fitting=True)
         if not np.isfinite(X).all():
-            raise ValueError("X: contains NaN or inf")
+            raise UserError("X: contains NaN or inf")
         Y, one = self._targets(Y, X.shape[0])
         if X.shape[0] < 3:
-            raise ValueError(f"X: need at least 3 samples to fit, got {X.shape[0]}")
+            raise UserError(f"X: need at least 3 samples to fit, got {X.shape[0]}")
         self._store_data_stats(X, Y, shape, one)
         self.model_ = self._fit(X, Y)
         return self
@@ -258,7 +259,7 @@ class _Linear(_Estimator):
         r = np.arange(R) if self.r is None else np.asarray(self.r, np.float64)
         freq = np.arange(W.shape[0]) if self.freq is None else np.asarray(self.freq, np.float64)
         if r.shape != (R,) or freq.shape != (W.shape[0],):
-            raise ValueError(f"weight_map: r has {r.size} values for {R} features per channel and freq "
+            raise UserError(f"weight_map: r has {r.size} values for {R} features per channel and freq "
                              f"{freq.size} for {W.shape[0]} targets; fix the r / freq parameters")
         x_mean = self.x_mean_ if self.x_mean_ is not None else np.zeros(self.feature_shape_)
         y_mean = self.y_mean_ if self.y_mean_ is not None else np.zeros(W.shape[0])
@@ -299,7 +300,7 @@ class Ridge(_Linear):
 
         if self.l2 is not None:
             if self.l2 < 0:
-                raise ValueError(f"Ridge.l2: must be >= 0 or None, got {self.l2}")
+                raise UserError(f"Ridge.l2: must be >= 0 or None, got {self.l2}")
             self.l2_ = float(self.l2)
             self.info_ = dict(l2=self.l2_)
         else:
@@ -311,7 +312,7 @@ class Ridge(_Linear):
                 best, cvm = cross_validate_ridge(X, Y, grid, int(self.cv), 0, self.standardize, self.scaling)
                 cv_mse = float(cvm.mean(1).min())
             else:
-                raise ValueError(f"Ridge.cv: 'loo' or a number of folds >= 2, got {self.cv!r}")
+                raise UserError(f"Ridge.cv: 'loo' or a number of folds >= 2, got {self.cv!r}")
             edge = warn_grid_edge("l2", best, grid, stacklevel=5)
             self.l2_ = float(best)
             self.info_ = dict(l2=self.l2_, cv=str(self.cv), cv_mse=cv_mse, grid_edge=edge)
@@ -363,20 +364,20 @@ class ElasticNet(_Linear):
         l2, l2_grid = self._l2_spec()
         for name, v in (("l1", self.l1), ("l2", l2)):
             if v is not None and v < 0:
-                raise ValueError(f"{type(self).__name__}.{name}: must be >= 0 or None, got {v}")
+                raise UserError(f"{type(self).__name__}.{name}: must be >= 0 or None, got {v}")
         who = type(self).__name__
         for name in ("tol", "cv_tol"):
             if not 0 < getattr(self, name) < 1:
-                raise ValueError(f"{who}.{name}: must be in (0, 1), got {getattr(self, name)}")
+                raise UserError(f"{who}.{name}: must be in (0, 1), got {getattr(self, name)}")
         for name in ("max_sweeps", "cv_max_sweeps"):
             v = getattr(self, name)
             if not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"{who}.{name}: an integer >= 1, got {v!r}")
+                raise UserError(f"{who}.{name}: an integer >= 1, got {v!r}")
         info: dict[str, Any] = {}
         l1 = self.l1
         if l1 is None or l2 is None:
             if not isinstance(self.cv, (int, np.integer)) or self.cv < 2:
-                raise ValueError(f"{type(self).__name__}.cv: a number of folds >= 2, got {self.cv!r}")
+                raise UserError(f"{type(self).__name__}.cv: a number of folds >= 2, got {self.cv!r}")
             l1_grid = [l1] if l1 is not None else self.l1_grid  # None: default_l1_grid(X, Y)
             res = cross_validate_enet(X, Y, l1_grid, l2_grid if l2 is None else [l2], k=int(self.cv),
                                       tol=self.cv_tol, max_sweeps=int(self.cv_max_sweeps),
@@ -496,12 +497,12 @@ def load_estimator(path):
         with np.load(path, allow_pickle=False) as z:
             fmt = str(z["format"]) if "format" in z.files else None
     except Exception as err:
-        raise ValueError(f"{path}: not a readable model file ({type(err).__name__}: {err})") from err
+        raise UserError(f"{path}: not a readable model file ({type(err).__name__}: {err})") from err
     model, meta = (load_cnn if fmt == "jaxglass-cnn" else load_model)(path, with_metadata=True)
     if "estimator" in meta:
         cls = _CLASSES.get(meta["estimator"])
         if cls is None:
-            raise ValueError(f"{path}: unknown estimator {meta['estimator']!r}")
+            raise UserError(f"{path}: unknown estimator {meta['estimator']!r}")
         params = dict(meta.get("params", {}))
     else:  # a file written by the command line
         cls = _CLI_KINDS.get(meta.get("kind", "cnn" if fmt == "jaxglass-cnn" else "ridge"), Ridge)

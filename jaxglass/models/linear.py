@@ -66,6 +66,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._io import atomic_savez
+from ..errors import UserError
 from ._scaling import SCALINGS, Standardizer, _scalers
 
 FORMAT = "jaxglass-linear-spr"
@@ -105,23 +106,23 @@ class LinearSPRConfig:
 
     def __post_init__(self):
         if self.l1 < 0 or self.l2 < 0:
-            raise ValueError(f"LinearSPRConfig: l1, l2 must be >= 0, got l1={self.l1}, l2={self.l2}")
+            raise UserError(f"LinearSPRConfig: l1, l2 must be >= 0, got l1={self.l1}, l2={self.l2}")
         if self.learning_rate <= 0:
-            raise ValueError(f"LinearSPRConfig.learning_rate: must be > 0, got {self.learning_rate}")
+            raise UserError(f"LinearSPRConfig.learning_rate: must be > 0, got {self.learning_rate}")
         if self.max_epochs < 1:
-            raise ValueError(f"LinearSPRConfig.max_epochs: must be >= 1, got {self.max_epochs}")
+            raise UserError(f"LinearSPRConfig.max_epochs: must be >= 1, got {self.max_epochs}")
         if self.patience is not None and self.patience < 1:
-            raise ValueError(f"LinearSPRConfig.patience: must be >= 1 or None, got {self.patience}")
+            raise UserError(f"LinearSPRConfig.patience: must be >= 1 or None, got {self.patience}")
         if self.batch_size is not None and self.batch_size < 1:
-            raise ValueError(f"LinearSPRConfig.batch_size: must be >= 1 or None, got {self.batch_size}")
+            raise UserError(f"LinearSPRConfig.batch_size: must be >= 1 or None, got {self.batch_size}")
         if self.optimizer not in _OPTIMIZERS:
-            raise ValueError(f"LinearSPRConfig.optimizer: {self.optimizer!r} not in {_OPTIMIZERS}")
+            raise UserError(f"LinearSPRConfig.optimizer: {self.optimizer!r} not in {_OPTIMIZERS}")
         if self.lr_schedule not in _SCHEDULES:
-            raise ValueError(f"LinearSPRConfig.lr_schedule: {self.lr_schedule!r} not in {_SCHEDULES}")
+            raise UserError(f"LinearSPRConfig.lr_schedule: {self.lr_schedule!r} not in {_SCHEDULES}")
         if not 0 < self.val_fraction < 1:
-            raise ValueError(f"LinearSPRConfig.val_fraction: must be in (0, 1), got {self.val_fraction}")
+            raise UserError(f"LinearSPRConfig.val_fraction: must be in (0, 1), got {self.val_fraction}")
         if self.scaling not in SCALINGS:
-            raise ValueError(f"LinearSPRConfig.scaling: {self.scaling!r} not in {SCALINGS}")
+            raise UserError(f"LinearSPRConfig.scaling: {self.scaling!r} not in {SCALINGS}")
 
 
 @jax.tree_util.register_dataclass
@@ -149,17 +150,17 @@ def _as_features(X, feature_shape: tuple[int, ...] | None = None, what: str = "X
     X = jnp.asarray(X, dtype=jnp.result_type(float))
     if feature_shape is None:
         if X.ndim not in (2, 3):
-            raise ValueError(f"{what}: expected (K, R) or (K, C, R), got shape {X.shape}")
+            raise UserError(f"{what}: expected (K, R) or (K, C, R), got shape {X.shape}")
         feature_shape = tuple(int(s) for s in X.shape[1:])
     elif tuple(X.shape[1:]) != tuple(feature_shape):
-        raise ValueError(f"{what}: expected samples of shape {tuple(feature_shape)}, got {X.shape}")
+        raise UserError(f"{what}: expected samples of shape {tuple(feature_shape)}, got {X.shape}")
     return X.reshape(X.shape[0], -1), feature_shape
 
 
 def _as_targets(Y, n: int, what: str = "Y"):
     Y = jnp.asarray(Y, dtype=jnp.result_type(float))
     if Y.ndim != 2 or Y.shape[0] != n:
-        raise ValueError(f"{what}: expected shape ({n}, F), got {Y.shape}")
+        raise UserError(f"{what}: expected shape ({n}, F), got {Y.shape}")
     return Y
 
 
@@ -262,7 +263,7 @@ def _train_loop(step, val_loss, params, opt_state, Xt, Yt, Xv, Yv, key, hyper, *
 def _split_validation(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Random (train, val) index split with at least one sample on each side."""
     if n < 2:
-        raise ValueError(f"need at least 2 samples to carve a validation split, got {n}")
+        raise UserError(f"need at least 2 samples to carve a validation split, got {n}")
     n_val = min(max(1, int(round(fraction * n))), n - 1)
     perm = np.random.default_rng(seed).permutation(n)
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
@@ -335,11 +336,11 @@ def _prepare(X, Y, config: LinearSPRConfig, X_val, Y_val):
     Yf = _as_targets(Y, Xf.shape[0])
     if X_val is not None:
         if Y_val is None:
-            raise ValueError("fit: X_val given without Y_val")
+            raise UserError("fit: X_val given without Y_val")
         Xv, _ = _as_features(X_val, fshape, "X_val")
         Yv = _as_targets(Y_val, Xv.shape[0], "Y_val")
         if Yv.shape[1] != Yf.shape[1]:
-            raise ValueError(f"Y_val: expected {Yf.shape[1]} outputs, got {Yv.shape[1]}")
+            raise UserError(f"Y_val: expected {Yf.shape[1]} outputs, got {Yv.shape[1]}")
     elif config.patience is not None:
         tr, va = _split_validation(Xf.shape[0], config.val_fraction, config.seed)
         Xf, Yf, Xv, Yv = Xf[tr], Yf[tr], Xf[va], Yf[va]
@@ -398,7 +399,7 @@ def fit_ridge(X, Y, l2: float, standardize: bool = True, scaling: str = "pooled"
     import scipy.linalg
 
     if l2 < 0:
-        raise ValueError(f"fit_ridge: l2 must be >= 0, got {l2}")
+        raise UserError(f"fit_ridge: l2 must be >= 0, got {l2}")
     Xf, fshape = _as_features(X)
     Yf = _as_targets(Y, Xf.shape[0])
     xs, ys = _scalers(Xf, Yf, standardize, scaling, fshape)
@@ -440,7 +441,7 @@ def fit_elastic_net(X, Y, l1: float, l2: float = 0.0, standardize: bool = True, 
     from ._enet import enet_method, enet_solve, enet_solve_homotopy, gram_problem
 
     if l1 < 0 or l2 < 0:
-        raise ValueError(f"fit_elastic_net: l1 and l2 must be >= 0, got l1={l1}, l2={l2}")
+        raise UserError(f"fit_elastic_net: l1 and l2 must be >= 0, got l1={l1}, l2={l2}")
     Xf, fshape = _as_features(X)
     Yf = _as_targets(Y, Xf.shape[0])
     xs, ys = _scalers(Xf, Yf, standardize, scaling, fshape)
@@ -472,16 +473,16 @@ def _read_npz(path, fmt: str, keys: Sequence[str]) -> dict[str, np.ndarray]:
         with np.load(path, allow_pickle=False) as z:
             d = {key: z[key] for key in z.files}
     except Exception as err:  # BadZipFile, EOFError, OSError, pickled content ...
-        raise ValueError(f"{path}: unreadable model file ({type(err).__name__}: {err})") from err
+        raise UserError(f"{path}: unreadable model file ({type(err).__name__}: {err})") from err
     found = str(d["format"]) if "format" in d else None
     if found != fmt:
-        raise ValueError(f"{path}: not a {fmt} file (format tag {found!r})")
+        raise UserError(f"{path}: not a {fmt} file (format tag {found!r})")
     version = int(d.get("format_version", -1))
     if version != FORMAT_VERSION:
-        raise ValueError(f"{path}: unsupported {fmt} format version {version} (expected {FORMAT_VERSION})")
+        raise UserError(f"{path}: unsupported {fmt} format version {version} (expected {FORMAT_VERSION})")
     missing = [key for key in keys if key not in d]
     if missing:
-        raise ValueError(f"{path}: corrupt {fmt} file (missing {missing})")
+        raise UserError(f"{path}: corrupt {fmt} file (missing {missing})")
     return d
 
 
@@ -515,7 +516,7 @@ def load_model(path, *, with_metadata: bool = False):
     W = jnp.asarray(d["W"], dt)
     D = int(np.prod(fshape))
     if W.ndim != 2 or W.shape[1] != D or d["b"].shape != (W.shape[0],) or d["x_mean"].shape != (D,):
-        raise ValueError(f"{path}: corrupt {FORMAT} file (inconsistent array shapes)")
+        raise UserError(f"{path}: corrupt {FORMAT} file (inconsistent array shapes)")
     model = LinearSPR(W, jnp.asarray(d["b"], dt), _scaler_from(d, "x", dt), _scaler_from(d, "y", dt), fshape)
     if with_metadata:
         return model, json.loads(str(d["metadata"]))

@@ -30,6 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..errors import UserError
 from ..neighbors import neighbor_list
 from ..space import displacement
 from ..structure import Structure
@@ -67,9 +68,9 @@ class Term:
 
     def __post_init__(self):
         if (self.site_fn is None) == (self.pair_fn is None):
-            raise ValueError("Term: give exactly one of site_fn or pair_fn")
+            raise UserError("Term: give exactly one of site_fn or pair_fn")
         if not float(self.cutoff) > 0:
-            raise ValueError(f"Term.cutoff: must be positive, got {self.cutoff}")
+            raise UserError(f"Term.cutoff: must be positive, got {self.cutoff}")
 
     @property
     def is_pair(self) -> bool:
@@ -128,7 +129,7 @@ class Potential:
     def with_params(self, params: Sequence[dict]) -> Potential:
         """A copy with new term parameters (same structure as :attr:`params`)."""
         if len(params) != len(self.terms):
-            raise ValueError(f"params: expected {len(self.terms)} parameter dicts, got {len(params)}")
+            raise UserError(f"params: expected {len(self.terms)} parameter dicts, got {len(params)}")
         return self.replace(terms=tuple(dataclasses.replace(t, params=p) for t, p in zip(self.terms, params)))
 
     @property
@@ -147,7 +148,7 @@ class Potential:
     # -- host-side helpers -------------------------------------------------------------------
     def check(self, structure: Structure) -> None:
         if structure.dim not in self.dims:
-            raise ValueError(
+            raise UserError(
                 f"structure.dim: {self.name} is defined for dimension(s) {self.dims}, got a "
                 f"{structure.dim}D structure"
             )
@@ -158,7 +159,7 @@ class Potential:
         out = []
         for s in structure.species_names:
             if s not in self.species:
-                raise ValueError(
+                raise UserError(
                     f"species: {s!r} is unknown to potential {self.name} (it knows {self.species})"
                 )
             out.append(self.species.index(s))
@@ -180,7 +181,7 @@ class Potential:
         (with the same neighbours); its gradient at ``F = I`` is the virial (stress × volume).
         """
         if len(nbrs) != len(self.terms):
-            raise ValueError(f"nbrs: expected {len(self.terms)} neighbour lists, got {len(nbrs)}")
+            raise UserError(f"nbrs: expected {len(self.terms)} neighbour lists, got {len(nbrs)}")
         sp = jnp.asarray(self.species_map(structure))[structure.species]
         total = jnp.zeros(structure.n_atoms, dtype=structure.positions.dtype)
         for term, idx in zip(self.terms, nbrs):

@@ -55,6 +55,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..errors import UserError
 from .base import Potential, Term, params_as_arrays
 
 __all__ = [
@@ -205,7 +206,7 @@ def lammps_spline_coefficients(y: np.ndarray) -> np.ndarray:
     y = np.asarray(y, dtype=np.float64)
     n = y.shape[0]
     if n < 5:
-        raise ValueError(f"table: need at least 5 points for the LAMMPS spline, got {n}")
+        raise UserError(f"table: need at least 5 points for the LAMMPS spline, got {n}")
     d = np.empty(n)
     d[0] = y[1] - y[0]
     d[1] = 0.5 * (y[2] - y[0])
@@ -284,22 +285,22 @@ def parse_setfl(path: str | Path) -> SetflData:
         raise FileNotFoundError(f"path: setfl file {str(path)!r} does not exist")
     lines = path.read_text().splitlines()
     if len(lines) < 6:
-        raise ValueError(f"{path}: too short for a setfl file ({len(lines)} lines)")
+        raise UserError(f"{path}: too short for a setfl file ({len(lines)} lines)")
     comments = (lines[0], lines[1], lines[2])
     el_tok = lines[3].split("#", 1)[0].split()
     try:
         nel = int(el_tok[0])
     except (IndexError, ValueError) as err:
-        raise ValueError(f"{path}: line 4 must be 'N el_1 ... el_N', got {lines[3]!r}") from err
+        raise UserError(f"{path}: line 4 must be 'N el_1 ... el_N', got {lines[3]!r}") from err
     if nel < 1 or len(el_tok) < nel + 1:
-        raise ValueError(f"{path}: line 4 names {len(el_tok) - 1} elements, expected {nel}")
+        raise UserError(f"{path}: line 4 names {len(el_tok) - 1} elements, expected {nel}")
     elements = tuple(el_tok[1 : nel + 1])
     hdr = lines[4].split("#", 1)[0].split()
     if len(hdr) < 5:
-        raise ValueError(f"{path}: line 5 must be 'Nrho drho Nr dr cutoff', got {lines[4]!r}")
+        raise UserError(f"{path}: line 5 must be 'Nrho drho Nr dr cutoff', got {lines[4]!r}")
     nrho, drho, nr, dr, cut = int(hdr[0]), float(hdr[1]), int(hdr[2]), float(hdr[3]), float(hdr[4])
     if nrho < 5 or nr < 5 or not (drho > 0 and dr > 0 and cut > 0):
-        raise ValueError(f"{path}: bad grid header Nrho={nrho} drho={drho} Nr={nr} dr={dr} cutoff={cut}")
+        raise UserError(f"{path}: bad grid header Nrho={nrho} drho={drho} Nr={nr} dr={dr} cutoff={cut}")
 
     pos = 5
     spill: list[float] = []  # values read past the end of the previous table (same line)
@@ -309,11 +310,11 @@ def parse_setfl(path: str | Path) -> SetflData:
         vals = spill
         while len(vals) < n:
             if pos >= len(lines):
-                raise ValueError(f"{path}: file ends while reading {what} ({len(vals)} of {n} values)")
+                raise UserError(f"{path}: file ends while reading {what} ({len(vals)} of {n} values)")
             try:
                 vals.extend(_floats(lines[pos]))
             except ValueError as err:
-                raise ValueError(f"{path}: line {pos + 1} while reading {what}: {err}") from err
+                raise UserError(f"{path}: line {pos + 1} while reading {what}: {err}") from err
             pos += 1
         spill = vals[n:]
         return np.asarray(vals[:n], dtype=np.float64)
@@ -323,17 +324,17 @@ def parse_setfl(path: str | Path) -> SetflData:
     rhor = np.empty((nel, nr))
     for i, el in enumerate(elements):
         if spill:
-            raise ValueError(f"{path}: {len(spill)} extra values before the block of element {el}")
+            raise UserError(f"{path}: {len(spill)} extra values before the block of element {el}")
         while pos < len(lines) and not lines[pos].split("#", 1)[0].strip():
             pos += 1
         if pos >= len(lines):
-            raise ValueError(f"{path}: file ends before the block of element {el}")
+            raise UserError(f"{path}: file ends before the block of element {el}")
         tok = lines[pos].split("#", 1)[0].split()
         try:
             znum.append(int(float(tok[0])))
             mass.append(float(tok[1]))
         except (IndexError, ValueError) as err:
-            raise ValueError(f"{path}: expected 'Z mass a0 lattice' for {el}, got {lines[pos]!r}") from err
+            raise UserError(f"{path}: expected 'Z mass a0 lattice' for {el}, got {lines[pos]!r}") from err
         pos += 1
         frho[i] = take(nrho, f"F(rho) of {el}")
         rhor[i] = take(nr, f"f(r) of {el}")
@@ -343,7 +344,7 @@ def parse_setfl(path: str | Path) -> SetflData:
             z2r[i, j] = take(nr, f"r*phi(r) of {elements[i]}-{elements[j]}")
             z2r[j, i] = z2r[i, j]
     if spill:
-        raise ValueError(f"{path}: {len(spill)} extra values after the last pair table")
+        raise UserError(f"{path}: {len(spill)} extra values after the last pair table")
     return SetflData(
         comments=comments,
         elements=elements,
@@ -386,7 +387,7 @@ def read_setfl(
       and ``masses`` / ``atomic_numbers`` from the element lines.
     """
     if spline not in ("lammps", "cubic"):
-        raise ValueError(f"spline: expected 'lammps' or 'cubic', got {spline!r}")
+        raise UserError(f"spline: expected 'lammps' or 'cubic', got {spline!r}")
     data = parse_setfl(path)
     if elements is not None:
         data = _select_elements(data, elements, path)
@@ -415,7 +416,7 @@ def _select_elements(data: SetflData, elements: Sequence[str], path) -> SetflDat
     elements = tuple(str(e) for e in elements)
     missing = [e for e in elements if e not in data.elements]
     if missing or not elements or len(set(elements)) != len(elements):
-        raise ValueError(
+        raise UserError(
             f"elements: {list(elements)} must be distinct elements of the setfl file {path} "
             f"(it has {list(data.elements)}); missing {missing}"
         )
@@ -569,13 +570,13 @@ def zhou_johnson_wadley(
         table.update(parameters)
     species = tuple(species)
     if not species:
-        raise ValueError("species: give at least one element")
+        raise UserError("species: give at least one element")
     unknown = [s for s in species if s not in table]
     if unknown:
-        raise ValueError(f"species: no ZJW parameters for {unknown}; known: {sorted(table)}")
+        raise UserError(f"species: no ZJW parameters for {unknown}; known: {sorted(table)}")
     rc = zjw_default_cutoff(species) if cutoff is None else float(cutoff)
     if not 0.0 < taper < rc:
-        raise ValueError(f"taper: must lie in (0, cutoff={rc}), got {taper}")
+        raise UserError(f"taper: must lie in (0, cutoff={rc}), got {taper}")
     params = {k: np.asarray([float(table[s][k]) for s in species]) for k in _ZJW_KEYS}
     params.update(cutoff=np.float64(rc), taper=np.float64(taper))
     return _eam_from_params(

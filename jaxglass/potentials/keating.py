@@ -18,6 +18,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
+from ..errors import UserError
 from .base import Potential, Term
 
 CITATION_KEATING = "P. N. Keating, Phys. Rev. 145, 637 (1966)"
@@ -49,7 +50,7 @@ def keating(
     ``cutoff`` is only used when the neighbour (bond) list is built from distances.
     """
     if not (alpha > 0 and beta >= 0 and bond > 0 and cutoff > bond):
-        raise ValueError(
+        raise UserError(
             f"alpha, beta, bond, cutoff: need alpha > 0, beta >= 0, bond > 0 and cutoff > bond, got "
             f"{alpha}, {beta}, {bond}, {cutoff}"
         )

@@ -26,6 +26,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
+from ..errors import UserError
 from .base import Potential, Term
 
 KA_EPSILON = np.array([[1.0, 1.5], [1.5, 0.5]])
@@ -110,7 +111,7 @@ def lennard_jones(
     neighbour-list cutoff ``cutoff * max(sigma)`` is static.
     """
     if cutoff_treatment not in CUTOFF_TREATMENTS:
-        raise ValueError(
+        raise UserError(
             f"cutoff_treatment: expected one of {sorted(CUTOFF_TREATMENTS)}, got {cutoff_treatment!r}"
         )
     pair_fn, suffix = CUTOFF_TREATMENTS[cutoff_treatment]
@@ -118,11 +119,11 @@ def lennard_jones(
     sig = np.asarray(sigma, dtype=np.float64)
     ns = len(species)
     if eps.shape != (ns, ns) or sig.shape != (ns, ns):
-        raise ValueError(f"epsilon/sigma: expected ({ns}, {ns}) matrices for species {species}")
+        raise UserError(f"epsilon/sigma: expected ({ns}, {ns}) matrices for species {species}")
     if not (np.allclose(eps, eps.T) and np.allclose(sig, sig.T)):
-        raise ValueError("epsilon/sigma: must be symmetric")
+        raise UserError("epsilon/sigma: must be symmetric")
     if not (np.all(sig > 0) and cutoff > 0):
-        raise ValueError("sigma/cutoff: must be positive")
+        raise UserError("sigma/cutoff: must be positive")
     params = dict(epsilon=eps, sigma=sig, cutoff_ratio=np.float64(cutoff))
     return Potential(
         terms=(Term(params=params, cutoff=float(cutoff * np.max(sig)), pair_fn=pair_fn),),

@@ -29,6 +29,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..errors import UserError
 from .base import Potential
 
 #: The accepted forms of a potential spec, for help texts and error messages.
@@ -73,19 +74,19 @@ def _builtin(name: str) -> Potential | None:
 def _path_and_elements(kind: str, body: str) -> tuple[str, tuple[str, ...] | None]:
     """Split ``PATH[:El1,El2]``; a path that exists as given wins over an element suffix."""
     if not body:
-        raise ValueError(f"potential spec: '{kind}:' needs a file path, e.g. {kind}:PATH or {kind}:PATH:Si,C")
+        raise UserError(f"potential spec: '{kind}:' needs a file path, e.g. {kind}:PATH or {kind}:PATH:Si,C")
     path, elements = body, None
     if not os.path.isfile(body) and ":" in body:
         head, tail = body.rsplit(":", 1)
         path = head
         elements = tuple(e.strip() for e in tail.split(",") if e.strip())
         if not elements or not all(e.isalnum() for e in elements):
-            raise ValueError(
+            raise UserError(
                 f"potential spec: {kind}:{body!r}: the part after the last ':' must be element names "
                 "separated by commas, e.g. Si,C"
             )
     if not os.path.isfile(path):
-        raise ValueError(f"potential spec: {kind} file {path!r} not found")
+        raise UserError(f"potential spec: {kind} file {path!r} not found")
     return path, elements
 
 
@@ -96,7 +97,7 @@ def _file_elements(path: str) -> tuple[str, ...]:
         for line in fh:
             tokens.extend(line.split("#", 1)[0].split())
     if not tokens or len(tokens) % 17:
-        raise ValueError(
+        raise UserError(
             f"potential spec: {path!r} does not look like a LAMMPS tersoff/vashishta file "
             f"({len(tokens)} values, expected entries of 3 elements + 14 numbers)"
         )
@@ -114,7 +115,7 @@ def _lj(body: str) -> Potential:
     parts = body.split(":") if body else [""]
     treatment = _LJ_ALIASES.get(parts[0].strip().lower())
     if treatment is None or len(parts) > 2:
-        raise ValueError(
+        raise UserError(
             f"potential spec: lj:{body!r}: expected lj:TREATMENT[:CUTOFF] with TREATMENT one of "
             "c2 (second-order smooth), shift (lj/cut + pair_modify shift yes), linear "
             "(lj/smooth/linear) and CUTOFF in units of sigma_ab, e.g. lj:shift:2.5"
@@ -126,7 +127,7 @@ def _lj(body: str) -> Potential:
         except ValueError:
             cutoff = float("nan")
         if not cutoff > 0:
-            raise ValueError(f"potential spec: lj cutoff {parts[1]!r} must be a positive number (sigma_ab)")
+            raise UserError(f"potential spec: lj cutoff {parts[1]!r} must be a positive number (sigma_ab)")
     return kob_andersen(cutoff_treatment=treatment, cutoff=cutoff)
 
 
@@ -161,4 +162,4 @@ def from_spec(spec: str) -> Potential:
         from .vashishta import read_vashishta_file
 
         return read_vashishta_file(path, species, name=name)
-    raise ValueError(f"potential spec: unknown potential {spec!r}; accepted forms: {', '.join(SPEC_FORMS)}")
+    raise UserError(f"potential spec: unknown potential {spec!r}; accepted forms: {', '.join(SPEC_FORMS)}")

@@ -53,6 +53,7 @@ from collections.abc import Mapping, Sequence
 import jax.numpy as jnp
 import numpy as np
 
+from ..errors import UserError
 from .base import Potential, Term
 
 __all__ = [
@@ -160,7 +161,7 @@ def parse_tersoff(text: str) -> dict[tuple[str, str, str], tuple[float, ...]]:
     per = 3 + _NP
     if len(words) % per:
         last = words[(len(words) // per) * per]
-        raise ValueError(
+        raise UserError(
             f"tersoff file: incomplete entry starting at line {last[1]} ({last[0]!r}); every entry "
             f"needs 3 element names and {_NP} numbers"
         )
@@ -172,15 +173,15 @@ def parse_tersoff(text: str) -> dict[tuple[str, str, str], tuple[float, ...]]:
         try:
             vals = tuple(float(w) for w, _ in chunk[3:])
         except ValueError as err:
-            raise ValueError(
+            raise UserError(
                 f"tersoff file: entry {' '.join(key)} (line {line}) has a non-numeric parameter: {err}"
             ) from None
         if any(_is_number(e) for e in key):
-            raise ValueError(
+            raise UserError(
                 f"tersoff file: entry at line {line} should start with 3 element names, got {key}"
             )
         if key in table:
-            raise ValueError(f"tersoff file: duplicate entry {' '.join(key)} (line {line})")
+            raise UserError(f"tersoff file: duplicate entry {' '.join(key)} (line {line})")
         table[key] = vals
     return table
 
@@ -197,16 +198,16 @@ def _validate(key: tuple[str, str, str], v: Sequence[float]) -> None:
     p = dict(zip(TERSOFF_PARAMETERS, v))
     name = " ".join(key)
     if p["m"] not in (1.0, 3.0):
-        raise ValueError(f"tersoff entry {name}: m must be 1 or 3, got {p['m']}")
+        raise UserError(f"tersoff entry {name}: m must be 1 or 3, got {p['m']}")
     for q in ("gamma", "c", "d", "n", "beta", "lambda2", "B", "R", "D", "lambda1", "A"):
         if not np.isfinite(p[q]) or p[q] < 0:
-            raise ValueError(f"tersoff entry {name}: {q} must be finite and non-negative, got {p[q]}")
+            raise UserError(f"tersoff entry {name}: {q} must be finite and non-negative, got {p[q]}")
     if p["D"] > p["R"]:
-        raise ValueError(f"tersoff entry {name}: D ({p['D']}) must not exceed R ({p['R']})")
+        raise UserError(f"tersoff entry {name}: D ({p['D']}) must not exceed R ({p['R']})")
     if p["R"] + p["D"] <= 0:
-        raise ValueError(f"tersoff entry {name}: R + D must be positive")
+        raise UserError(f"tersoff entry {name}: R + D must be positive")
     if key[1] == key[2] and p["n"] <= 0 and p["beta"] > 0:
-        raise ValueError(f"tersoff entry {name}: n must be positive for a two-body (i j j) entry")
+        raise UserError(f"tersoff entry {name}: n must be positive for a two-body (i j j) entry")
 
 
 # -- the potential ----------------------------------------------------------------------------
@@ -230,9 +231,9 @@ def tersoff(
     """
     species = tuple(str(s) for s in species)
     if not species:
-        raise ValueError("species: give at least one element")
+        raise UserError("species: give at least one element")
     if len(set(species)) != len(species):
-        raise ValueError(f"species: duplicated element in {species}")
+        raise UserError(f"species: duplicated element in {species}")
     ns = len(species)
     p3 = np.zeros((ns, ns, ns, _NP))
     missing = []
@@ -248,20 +249,20 @@ def tersoff(
                     unknown = set(v) - set(TERSOFF_PARAMETERS)
                     absent = set(TERSOFF_PARAMETERS) - set(v)
                     if unknown or absent:
-                        raise ValueError(
+                        raise UserError(
                             f"tersoff entry {' '.join(key)}: unknown {sorted(unknown)} / missing "
                             f"{sorted(absent)} parameters; expected {TERSOFF_PARAMETERS}"
                         )
                     v = [v[q] for q in TERSOFF_PARAMETERS]
                 v = np.asarray(v, dtype=np.float64)
                 if v.shape != (_NP,):
-                    raise ValueError(
+                    raise UserError(
                         f"tersoff entry {' '.join(key)}: expected {_NP} parameters, got shape {v.shape}"
                     )
                 _validate(key, v)
                 p3[a, b, c] = v
     if missing:
-        raise ValueError(
+        raise UserError(
             f"tersoff: the parameter table lacks the entries {missing} needed for species {species}"
         )
 

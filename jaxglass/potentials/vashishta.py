@@ -49,6 +49,7 @@ from collections.abc import Mapping, Sequence
 import jax.numpy as jnp
 import numpy as np
 
+from ..errors import UserError
 from ..units import QQR2E_LAMMPS_METAL
 from .base import Potential, Term
 
@@ -162,7 +163,7 @@ def _two_body_tables(table: np.ndarray, species: tuple[str, ...]) -> dict[str, n
     for name, arr in out.items():
         if not np.allclose(arr, arr.T, rtol=1e-12, atol=0.0):
             a, b = (int(x) for x in np.argwhere(~np.isclose(arr, arr.T, rtol=1e-12, atol=0.0))[0])
-            raise ValueError(
+            raise UserError(
                 f"vashishta: two-body parameter {name} differs between entries "
                 f"({species[a]} {species[b]} {species[b]}) and ({species[b]} {species[a]} {species[a]}); "
                 "LAMMPS would then depend on atom ids, so jaxglass requires them to agree"
@@ -189,7 +190,7 @@ def vashishta(
     species = tuple(str(s) for s in species)
     ns = len(species)
     if ns == 0 or len(set(species)) != ns:
-        raise ValueError(f"species: expected distinct element names, got {species}")
+        raise UserError(f"species: expected distinct element names, got {species}")
     if isinstance(table, Mapping):
         arr = np.zeros((ns, ns, ns, 14))
         for a in range(ns):
@@ -197,21 +198,21 @@ def vashishta(
                 for c in range(ns):
                     key = (species[a], species[b], species[c])
                     if key not in table:
-                        raise ValueError(f"table: missing the entry {' '.join(key)}")
+                        raise UserError(f"table: missing the entry {' '.join(key)}")
                     vals = np.asarray(table[key], dtype=np.float64)
                     if vals.shape != (14,):
-                        raise ValueError(f"table: entry {' '.join(key)} needs 14 numbers, got {vals.shape}")
+                        raise UserError(f"table: entry {' '.join(key)} needs 14 numbers, got {vals.shape}")
                     arr[a, b, c] = vals
         table = arr
     tab = np.asarray(table, dtype=np.float64)
     if tab.shape != (ns, ns, ns, 14):
-        raise ValueError(f"table: expected shape ({ns}, {ns}, {ns}, 14), got {tab.shape}")
+        raise UserError(f"table: expected shape ({ns}, {ns}, {ns}, 14), got {tab.shape}")
     if not np.all(np.isfinite(tab)):
-        raise ValueError("table: parameters must be finite")
+        raise UserError("table: parameters must be finite")
     nonneg = [n for n in VASHISHTA_PARAMETER_NAMES if n not in ("Zi", "Zj", "costheta")]
     for n in nonneg:
         if np.any(tab[..., _P[n]] < 0.0):
-            raise ValueError(
+            raise UserError(
                 f"table: parameter {n} must be non-negative (LAMMPS: illegal Vashishta parameter)"
             )
 
@@ -236,7 +237,7 @@ def vashishta(
         terms.append(Term(params=three, cutoff=r0_max, site_fn=_vashishta_three_body))
 
     if not terms:
-        raise ValueError("table: no interaction (every rc is 0 and no three-body term)")
+        raise UserError("table: no interaction (every rc is 0 and no three-body term)")
     return Potential(
         terms=tuple(terms), name=name, species=species, units="metal", dims=(3,), citation=citation
     )
@@ -301,7 +302,7 @@ def parse_vashishta(text: str, species: Sequence[str]) -> dict[tuple[str, str, s
         if len(words) < 17:
             continue
         if len(words) > 17:
-            raise ValueError(
+            raise UserError(
                 f"vashishta file: incorrect format in the entry starting at line {start_line}: "
                 f"expected 17 words (3 elements + 14 numbers), got {len(words)}"
             )
@@ -309,22 +310,22 @@ def parse_vashishta(text: str, species: Sequence[str]) -> dict[tuple[str, str, s
         try:
             vals = tuple(float(x) for x in words[3:])
         except ValueError as err:
-            raise ValueError(
+            raise UserError(
                 f"vashishta file: non-numeric parameter in entry at line {start_line}: {err}"
             ) from None
         words = []
         if not all(e in species for e in key):
             continue
         if key in out:
-            raise ValueError(f"vashishta file: duplicate entry {' '.join(key)} (line {start_line})")
+            raise UserError(f"vashishta file: duplicate entry {' '.join(key)} (line {start_line})")
         out[key] = vals
     if words:
-        raise ValueError(
+        raise UserError(
             f"vashishta file: incomplete entry starting at line {start_line} ({len(words)} of 17 words)"
         )
     missing = [" ".join((a, b, c)) for a in species for b in species for c in species if (a, b, c) not in out]
     if missing:
-        raise ValueError(f"vashishta file: missing entries for {missing} (species {species})")
+        raise UserError(f"vashishta file: missing entries for {missing} (species {species})")
     return out
 
 
