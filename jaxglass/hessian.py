@@ -119,7 +119,7 @@ def _assemble(potential: Potential, structure: Structure, nbrs: Sequence[jax.Arr
 CHUNK_ELEMENTS, CHUNK_ELEMENTS_TRACED = 2e7, 5e5
 
 
-def _default_chunk(potential: Potential, nbrs, d: int, budget: float = CHUNK_ELEMENTS) -> int:
+def default_chunk(potential: Potential, nbrs, d: int, budget: float = CHUNK_ELEMENTS) -> int:
     kmax = max(int(np.shape(i)[1]) for i in nbrs)
     per_atom = ((kmax + 1) * d) ** 2
     return int(max(1, min(4096, budget // per_atom)))
@@ -153,7 +153,7 @@ def hessian(
     if chunk is None:
         traced = is_traced(potential, structure.positions)
         budget = CHUNK_ELEMENTS_TRACED if traced else CHUNK_ELEMENTS
-        chunk = _default_chunk(potential, nbrs, structure.dim, budget)
+        chunk = default_chunk(potential, nbrs, structure.dim, budget)
     return _hessian_jit(potential, structure, nbrs, chunk, symmetrize)
 
 

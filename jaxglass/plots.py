@@ -18,14 +18,14 @@ def _plt():
     return plt
 
 
-def _save(fig, path: Path) -> None:
+def _save(fig, path: Path, dpi: int = 130, tight: bool = True) -> None:
     import io
 
     from ._io import atomic_write_bytes
 
     path = Path(path)
     buf = io.BytesIO()
-    fig.savefig(buf, format=path.suffix.lstrip(".") or "png", dpi=130, bbox_inches="tight")
+    fig.savefig(buf, format=path.suffix.lstrip(".") or "png", dpi=dpi, bbox_inches="tight" if tight else None)
     atomic_write_bytes(path, buf.getvalue())
 
 
@@ -181,4 +181,71 @@ def plot_predictions(ds, test_idx, picks, predictions: dict, path, Y=None, y_lab
     fig.suptitle(f"{ds.config.system}: predicted vs reference {y_label} (test set)", fontsize=10)
     fig.tight_layout()
     _save(fig, path)
+    plt.close(fig)
+
+
+def text_pdos(p, width: int = 60, rows: int = 16) -> str:
+    """A text rendering of a PDOS (for a terminal): one row per frequency bin, bar length ∝ density."""
+    grid = np.asarray(p.grid)
+    tot = np.asarray(p.total)
+    edges = np.linspace(grid[0], grid[-1], rows + 1)
+    lines = [f"  {'frequency (' + p.unit + ')':>24}  density"]
+    vals = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        m = (grid >= lo) & (grid < hi)
+        vals.append(tot[m].mean() if m.any() else 0.0)
+    vmax = max(vals) or 1.0
+    for lo, hi, v in zip(edges[:-1], edges[1:], vals):
+        lines.append(f"  {lo:10.3f} – {hi:10.3f}  {'#' * int(round(width * v / vmax))}")
+    return "\n".join(lines)
+
+
+def plot_pdos(p, path, title: str) -> None:
+    """Total and species-resolved PDOS (a :class:`jaxglass.phonons.PDOS`) against frequency, as PNG."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    grid = np.asarray(p.grid)
+    ax.plot(grid, np.asarray(p.total), "k", lw=1.5, label="total")
+    for name, part in zip(p.species_names, np.asarray(p.partial) if p.partial is not None else ()):
+        ax.plot(grid, part, lw=1, label=name)
+    ax.set_xlabel(f"frequency ({p.unit})")
+    ax.set_ylabel("PDOS (per mode)")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    _save(fig, path, dpi=120, tight=False)
+    plt.close(fig)
+
+
+#: Axis labels of :func:`plot_spectrum` per observable kind.
+_SPECTRUM_YLABEL = {
+    "ndos": "neutron-weighted DOS (mbarn meV$^{-1}$ atom$^{-1}$)",
+    "ins": "$S(Q,\\omega)$ (mbarn meV$^{-1}$ atom$^{-1}$)",
+    "ixs": "$S(Q,\\omega)$ (e$^2$ meV$^{-1}$ atom$^{-1}$)",
+    "raman": "Raman intensity (arb. units)",
+}
+
+
+def plot_spectrum(frequency, curves, labels, kind: str, path, title: str, freq_unit: str = "THz") -> None:
+    """One observable (rows of ``curves`` against ``frequency`` in ``freq_unit``) as PNG: the PDOS
+    against frequency, Raman against wavenumber (cm⁻¹), INS/IXS/neutron DOS against energy (meV)."""
+    from .units import THZ_TO_CM1, THZ_TO_MEV
+
+    plt = _plt()
+    fr = np.asarray(frequency)
+    xlab = {"pdos": (1.0, f"frequency ({freq_unit})"), "raman": (THZ_TO_CM1, "Raman shift (cm$^{-1}$)")}
+    scale, xl = xlab.get(kind, (THZ_TO_MEV, "energy transfer $\\hbar\\omega$ (meV)"))
+    ylab = {"pdos": f"PDOS (states / {freq_unit} / mode)", **_SPECTRUM_YLABEL}
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    for lab, y in zip(labels, curves):
+        ax.plot(fr * scale, y, lw=1.6 if lab in ("total", "intensity") else 1.0, label=lab)
+    ax.set_xlabel(xl)
+    ax.set_ylabel(ylab[kind])
+    ax.set_xlim(fr[0] * scale, fr[-1] * scale)
+    ax.set_ylim(bottom=0)
+    ax.set_title(title, fontsize=10)
+    if len(labels) > 1:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    _save(fig, path, dpi=150, tight=False)
     plt.close(fig)

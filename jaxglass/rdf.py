@@ -548,3 +548,39 @@ def pair_correlation_from_sq(
         raise UserError(f"dim: must be 2 or 3, got {dim}")
     m = np.sinc(q / q.max()) if window == "lorch" else 1.0
     return 1.0 + np.trapezoid(((s - 1.0) * m)[None, :] * kern, q, axis=1) / ((2 * np.pi) ** dim * density)
+
+
+def g_from_sq(q, s, r, density: float, *, dim: int = 3, window: str = "lorch", sigma: float | None = None,
+              q_min: float | None = None, q_max: float | None = None):
+    """g(r) on ``r`` from a measured S(Q): the Fourier transform of ``pair_correlation_from_sq`` over
+    [q_min, q_max] (S held at S(q_min) below q_min), an optional Lorch window, then (``sigma``) the same
+    Gaussian smoothing along r as a model's g(r) features. Returns ``(g, info)``, ``info`` stating it all.
+
+    ``q`` in 1/length (2π included), ``density`` in atoms per length^dim, ``r`` in the same length unit."""
+    q, s, r = (np.asarray(x, np.float64) for x in (q, s, r))
+    lo = q.min() if q_min is None else q_min
+    hi = q.max() if q_max is None else q_max
+    keep = (q >= lo) & (q <= hi)
+    if keep.sum() < 10:
+        raise UserError(f"q_min/q_max: only {int(keep.sum())} Q points in [{lo:g}, {hi:g}]; need >= 10")
+    q, s = q[keep], s[keep]
+    if q[0] > 0:  # S(Q) held at its first value down to Q = 0 (the integrand vanishes as Q^(d-1) there)
+        lowq = np.linspace(0.0, q[0], max(3, int(np.ceil(q[0] / np.diff(q).min()))), endpoint=False)
+        q, s = np.concatenate([lowq, q]), np.concatenate([np.full(lowq.size, s[0]), s])
+    if sigma:  # fine grid, then the model's smoothing g_sigma = g * G_sigma along r
+        h = min(sigma / 5.0, np.pi / q.max() / 4.0)
+        rf = np.arange(max(r.min() - 6 * sigma, h), r.max() + 6 * sigma + h, h)
+        gf = pair_correlation_from_sq(q, s, rf, density, dim, window=window)
+        w = np.exp(-0.5 * ((r[:, None] - rf[None, :]) / sigma) ** 2)
+        g = (w * gf[None, :]).sum(1) / w.sum(1)
+    else:
+        g = pair_correlation_from_sq(q, s, r, density, dim, window=window)
+    info = dict(transform=f"g(r) = 1 + 1/((2pi)^{dim} rho) Int (S(Q)-1) M(Q) K_{dim}(Qr) S_{dim}(Q) dQ "
+                          f"({'sin(Qr)/(Qr)' if dim == 3 else 'J0(Qr)'} kernel, trapezoid)",
+                density=float(density), dim=dim, q_min=float(lo), q_max=float(hi),
+                low_q="S(Q) held at S(Q_min) for 0 <= Q < Q_min",
+                window="Lorch M(Q) = sin(pi Q/Q_max)/(pi Q/Q_max), resolution 2 pi/Q_max"
+                if window == "lorch" else "none (truncation ripples of period 2 pi/Q_max)",
+                r_smoothing=f"Gaussian along r, sigma = {sigma:g} (the model's g(r) smoothing)" if sigma
+                else "none")
+    return g, info

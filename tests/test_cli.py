@@ -12,7 +12,8 @@ from _toy import fake_record
 from test_models import planted
 
 from jaxglass import cli, data
-from jaxglass.cli import main
+from jaxglass.cli import _common, main
+from jaxglass.cli import models as cli_models
 from jaxglass.rdf import pair_correlation_from_sq, rdf, structure_factor
 
 
@@ -77,9 +78,9 @@ def test_out_checked_before_computing(tmp_path, capsys, monkeypatch):
     assert rc == 2 and "is an existing folder; give a file name" in err
     # a finished computation is never thrown away: an output folder that cannot be created (the path
     # became a file meanwhile) falls back to a fresh folder in the working directory
-    assert cli._writable_dir(tmp_path / "new") == tmp_path / "new"
+    assert _common.writable_dir(tmp_path / "new") == tmp_path / "new"
     monkeypatch.chdir(tmp_path)
-    alt = cli._writable_dir(f / "sub")
+    alt = _common.writable_dir(f / "sub")
     assert alt.parent == tmp_path and alt.name.startswith("jaxglass-out-") and alt.is_dir()
     assert "writing the results to" in capsys.readouterr().err
 
@@ -104,7 +105,7 @@ def test_generate_rejects_zero_atoms_before_writing_and_empty_manifest_is_replac
     out = tmp_path / "ds"
     rc, _, err = _run(capsys, ["generate", "--system", "lj2d", "--n-structures", "2", "--n-atoms", "0",
                                "--out", str(out), "--workers", "0"])
-    assert rc == 2 and "n_atoms" in err and not out.exists()
+    assert rc == 2 and "--n-atoms" in err and not out.exists()
     # a manifest whose build finished nothing (failed at once) does not block a corrected rerun
     bad = data.DatasetConfig.make("lj2d", 2, n_atoms=3, n_freq=20, n_r=10)
     data._check_manifest(out, bad)
@@ -169,7 +170,7 @@ def test_incomplete_corrupt_and_incompatible_datasets(tmp_path, capsys):
 
 def test_r2_undefined_for_constant_targets(capsys):
     Y = np.ones((30, 4))
-    sc = cli._scores_checked(Y, Y + 0.01)
+    sc = cli_models._scores_checked(Y, Y + 0.01)
     assert sc["r2_mean"] is None and sc["r2_status"].startswith("undefined")
     assert "R² undefined" in capsys.readouterr().err
 

@@ -11,10 +11,12 @@ import jax
 import numpy as np
 import pytest
 
+from jaxglass import cache as jcache
 from jaxglass import cli
 from jaxglass.generate import random_packing
 from jaxglass.minimize import minimize
 from jaxglass.potentials import kob_andersen
+from jaxglass.workflows import pdos as wf
 
 pytest.importorskip("ase")
 
@@ -88,10 +90,10 @@ def test_compile_cache_gets_files_and_is_restored(glass, tmp_path, monkeypatch):
     # off switches: neither the env value 0 nor --no-compile-cache creates the default directory
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     monkeypatch.setenv("JAXGLASS_COMPILE_CACHE", "0")
-    assert cli.compile_cache_dir() is None
+    assert jcache.compile_cache_dir() is None
     monkeypatch.delenv("JAXGLASS_COMPILE_CACHE")
-    assert cli.compile_cache_dir() == tmp_path / "xdg" / "jaxglass" / "jax"
-    assert cli.compile_cache_dir(disabled=True) is None
+    assert jcache.compile_cache_dir() == tmp_path / "xdg" / "jaxglass" / "jax"
+    assert jcache.compile_cache_dir(disabled=True) is None
     rc = cli.main(
         [
             "--no-compile-cache",
@@ -109,12 +111,12 @@ def test_compile_cache_gets_files_and_is_restored(glass, tmp_path, monkeypatch):
 
 
 def test_auto_threshold():
-    n = cli.AUTO_DENSE_MAX_ATOMS
-    assert cli.pdos_route("auto", n, True) == "dense"
-    assert cli.pdos_route("auto", n, False) == "dense-values"
-    assert cli.pdos_route("auto", n + 1, True) == "kpm"
-    assert cli.pdos_route("kpm", 10, False) == "kpm"
-    assert cli.pdos_route("dense", 10 * n, False) == "dense-values"
+    n = wf.AUTO_DENSE_MAX_ATOMS
+    assert wf.pdos_route("auto", n, True) == "dense"
+    assert wf.pdos_route("auto", n, False) == "dense-values"
+    assert wf.pdos_route("auto", n + 1, True) == "kpm"
+    assert wf.pdos_route("kpm", 10, False) == "kpm"
+    assert wf.pdos_route("dense", 10 * n, False) == "dense-values"
 
 
 @pytest.mark.parametrize(

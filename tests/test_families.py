@@ -3,7 +3,7 @@
 import pytest
 
 from jaxglass import families
-from jaxglass.cli import SYSTEM_CHOICES
+from jaxglass.cli._common import SYSTEM_CHOICES
 from jaxglass.data import FAMILIES
 from jaxglass.generate import SYSTEMS, family_potential
 

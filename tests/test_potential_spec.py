@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxglass import cli
+from jaxglass.cli import _common as cli
 from jaxglass.generate.lattices import triangular, zincblende
 from jaxglass.hessian import hessian
 from jaxglass.potentials import (

@@ -1,0 +1,616 @@
+"""``train``, ``evaluate``, ``predict``: fit a model on a dataset or on your own arrays, score it, and
+predict spectra from features, structure files or a measured S(Q) (:mod:`jaxglass.models`,
+:mod:`jaxglass.workflows.features`)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .._config import enable_x64
+from .._io import atomic_write_text, random_split, read_array, read_grid, read_split
+from ..errors import UserError
+from ._common import add_partial_arg, add_study_args, out_dir, out_file, study_config
+
+
+def _estimator(kind: str, args, **axes):
+    from ..models import CNN, ElasticNet, Lasso, Ridge
+
+    if kind == "cnn":
+        if args.l1 is not None or args.l2 is not None:
+            raise UserError("--l1/--l2: penalties of the linear models; the CNN has none")
+        kw = dict(seed=args.seed)
+        if args.cnn_max_epochs is not None:
+            kw["max_epochs"] = args.cnn_max_epochs
+        return CNN(**kw, **axes)
+    for opt in ("l1", "l2"):
+        v = getattr(args, opt)
+        if v is not None and not v >= 0:
+            raise UserError(f"--{opt}: a penalty must be >= 0, got {v}")
+    if kind == "ridge":
+        if args.l1 is not None:
+            raise UserError("--l1: ridge has no L1 penalty; use --model lasso or elastic-net")
+        return Ridge(l2=args.l2, **axes)
+    if kind == "lasso":
+        if args.l2 is not None:
+            raise UserError("--l2: lasso has no L2 penalty; use --model elastic-net")
+        return Lasso(l1=args.l1, **axes)
+    return ElasticNet(l1=args.l1, l2=args.l2, **axes)
+
+
+def _train_arrays(args, out: Path) -> int:
+    """`train --features X --targets Y`: an estimator on plain arrays, saved with its axes and split."""
+    from ..models import save_cnn, save_model
+    from ..study import scores
+
+    if args.features is None or args.targets is None:
+        raise UserError(
+            "train: --features and --targets go together (X: (n_samples, n_r) g(r) or "
+            "(n_samples, C, n_r) partials; Y: (n_samples, n_freq) spectra)"
+        )
+    X = read_array(args.features, "features")
+    Y = read_array(args.targets, "targets")
+    if X.ndim not in (2, 3):
+        raise UserError(f"--features: expected (n_samples, n_r) or (n_samples, C, n_r), got shape {X.shape}")
+    Y = Y[:, None] if Y.ndim == 1 else Y
+    if Y.ndim != 2:
+        raise UserError(f"--targets: expected (n_samples, n_freq), got shape {Y.shape}")
+    if len(X) != len(Y):
+        raise UserError(f"--features/--targets: {len(X)} samples in X but {len(Y)} in Y; one row per sample")
+    r = read_grid(args.r_grid, "r_grid", X.shape[-1], "--features (last axis)")
+    freq = read_grid(args.omega_grid, "omega_grid", Y.shape[1], "--targets (columns)")
+    if args.r_sigma is not None and not args.r_sigma > 0:
+        raise UserError(f"--r-sigma: must be positive, got {args.r_sigma}")
+    tr, te = (
+        read_split(args.split, len(X)) if args.split else random_split(len(X), args.test_fraction, args.seed)
+    )
+    if len(tr) < 3:
+        raise UserError(f"--split/--test-fraction: {len(tr)} training rows; at least 3 are needed")
+    y_unit = args.y_unit or f"1/{args.omega_unit}"
+    est = _estimator(
+        args.model, args, r=r, freq=freq, r_unit=args.r_unit, freq_unit=args.omega_unit, y_unit=y_unit
+    )
+    t0 = time.time()
+    est.fit(X[tr], Y[tr])
+    sc = scores(Y[tr], est.predict(X[tr]).reshape(len(tr), -1))
+    meta = est._meta()
+    meta.update(
+        kind=args.model,
+        source="arrays",
+        features_file=str(Path(args.features).resolve()),
+        targets_file=str(Path(args.targets).resolve()),
+        train_indices=tr.tolist(),
+        test_indices=te.tolist(),
+        test_fraction=args.test_fraction,
+        seed=args.seed,
+        r_sigma=args.r_sigma,
+        y_unit=y_unit,
+        hyper=getattr(est, "info_", {}),
+        train_mse=sc["mse"],
+        n_targets=int(Y.shape[1]),
+    )
+    (save_cnn if args.model == "cnn" else save_model)(est.model_, out, metadata=meta)
+    print(
+        f"train: {args.model} on {len(tr)} of {len(X)} samples ({len(te)} held out) in "
+        f"{time.time() - t0:.1f} s ({meta['hyper']}); train MSE {sc['mse']:.4e} ({y_unit})^2; wrote {out}"
+    )
+    return 0
+
+
+def load_any_model(path):
+    """A saved linear or CNN model and its metadata (dispatch on the file's format tag)."""
+    from ..models import load_cnn, load_model
+
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(
+            f"model: {p} {'is a folder' if p.is_dir() else 'not found'}; give a file written "
+            "by `jaxglass train`"
+        )
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            fmt = str(z["format"]) if "format" in z.files else None
+    except Exception as err:
+        raise UserError(f"model: {path} is not a readable model file ({err})") from err
+    if fmt == "jaxglass-cnn":
+        return load_cnn(path, with_metadata=True)
+    return load_model(path, with_metadata=True)
+
+
+#: Below this many samples an R² is reported as unstable.
+MIN_R2_SAMPLES = 20
+
+
+def _scores_checked(Y, P) -> dict:
+    """MSE and R² with a status: R² is 'undefined' when the targets do not vary, 'unstable' below
+    ``MIN_R2_SAMPLES`` samples (a warning on stderr in both cases)."""
+    from ..study import scores
+
+    sc = scores(Y, P)
+    n = len(Y)
+    spread = float(np.var(Y, axis=0).sum())
+    scale = float(np.mean(Y**2, axis=0).sum())
+    if n < 2 or spread <= 1e-12 * max(scale, 1e-300):
+        status = f"undefined: the {n} target spectra (almost) do not vary"
+        sc["r2_mean"] = sc["r2_overall"] = None
+    elif n < MIN_R2_SAMPLES:
+        status = (
+            f"unstable: only {n} samples (< {MIN_R2_SAMPLES}); targets with tiny variance dominate "
+            "the mean R², prefer the MSE or the variance-weighted overall R²"
+        )
+    else:
+        status = "ok"
+    if status != "ok":
+        print(f"jaxglass: warning: R² {status}", file=sys.stderr)
+    sc["r2_status"] = status
+    return sc
+
+
+def _fmt_r2(v) -> str:
+    return "undefined" if v is None else f"{v:.4f}"
+
+
+def _check_compatible(meta: dict, ds, where: str) -> None:
+    """The dataset holds the model's system, grids and units (else UserError naming the difference)."""
+    if meta.get("system") and meta["system"] != ds.config.system:
+        raise UserError(
+            f"--dataset: {where} holds {ds.config.system!r} structures, the model was trained on "
+            f"{meta['system']!r}; evaluate it on a {meta['system']} dataset"
+        )
+    for key, have, unit in (("r", ds.r, ds.length_unit), ("freq", ds.freq, ds.freq_unit)):
+        want = meta.get(key)
+        if want is None:
+            continue
+        want = np.asarray(want, np.float64)
+        if want.shape != have.shape or not np.allclose(want, have, rtol=1e-9, atol=1e-12):
+            raise UserError(
+                f"--dataset: {where} has a different {key} grid: model {want.size} points "
+                f"[{want.min():g}, {want.max():g}], dataset {have.size} points [{have.min():g}, "
+                f"{have.max():g}] "
+                f"({unit}); use a dataset built with the model's grids"
+            )
+    for key, have in (("length_unit", ds.length_unit), ("freq_unit", ds.freq_unit)):
+        if meta.get(key) is not None and meta[key] != have:
+            raise UserError(f"--dataset: {where} uses {key} {have!r}, the model {meta[key]!r}")
+    if meta.get("features") == "partial" and meta.get("species_names") not in (None, list(ds.species_names)):
+        raise UserError(
+            f"--dataset: {where} has species {list(ds.species_names)}, the model's partial "
+            f"g(r) channels are for {meta['species_names']}"
+        )
+
+
+def _print_scores(res: dict, args, noun: str = "samples") -> int:
+    print(
+        f"evaluate: {res['kind']} on {res['n']} {res['split']} {noun}: MSE {res['mse']:.4e} "
+        f"{res['mse_units']}, R² mean {_fmt_r2(res['r2_mean'])}, overall {_fmt_r2(res['r2_overall'])}"
+        + ("" if res["r2_status"] == "ok" else f" ({res['r2_status'].split(':')[0]})")
+    )
+    if args.out:
+        atomic_write_text(Path(args.out), json.dumps(res, indent=2))
+    return 0
+
+
+def _evaluate_arrays(args, meta: dict) -> int:
+    from ..models import load_estimator
+
+    enable_x64()
+    if args.dataset is not None:
+        raise UserError("evaluate: give --dataset or --features/--targets, not both")
+    est = load_estimator(args.model)
+    given = args.features is not None
+    if given != (args.targets is not None):
+        raise UserError("evaluate: --features and --targets go together")
+    fx = args.features if given else meta.get("features_file")
+    fy = args.targets if given else meta.get("targets_file")
+    if fx is None or fy is None:
+        raise UserError(
+            "evaluate: the model file records no data files; give --features X.npy --targets Y.npy"
+        )
+    X = read_array(fx, "features")
+    Y = read_array(fy, "targets")
+    Y = Y[:, None] if Y.ndim == 1 else Y
+    if tuple(X.shape[1:]) != tuple(est.feature_shape_) and int(np.prod(X.shape[1:])) != est.n_features_in_:
+        raise UserError(
+            f"--features: samples of shape {X.shape[1:]}, the model takes {est.feature_shape_} "
+            "(another g(r) grid?)"
+        )
+    n_t = meta.get("n_targets") or len(np.atleast_1d(est.y_mean_))
+    if Y.ndim != 2 or Y.shape[1] != n_t or len(Y) != len(X):
+        raise UserError(
+            f"--targets: shape {Y.shape}; the model predicts {n_t} values per sample for {len(X)} samples"
+        )
+    for opt, path, have in (("--r-grid", args.r_grid, est.r), ("--omega-grid", args.omega_grid, est.freq)):
+        if path is not None and have is not None:
+            g = read_array(path, opt.lstrip("-").replace("-", "_")).ravel()
+            if g.shape != np.shape(have) or not np.allclose(g, have, rtol=1e-9, atol=1e-12):
+                raise UserError(f"{opt}: differs from the grid stored in the model")
+    if args.split == "all" or given:
+        idx, split = np.arange(len(X)), "all"
+    else:
+        idx = np.asarray(meta.get(f"{args.split}_indices", []), int)
+        split = args.split
+        if idx.size and idx.max() >= len(X):
+            raise UserError(f"--split {args.split}: the stored rows exceed the {len(X)} samples of {fx}")
+    if idx.size == 0:
+        raise UserError(
+            f"--split {args.split}: no samples in this split (trained with --test-fraction 0?); "
+            "use --split all or --features/--targets of held-out data"
+        )
+    P = np.asarray(est.predict(X[idx])).reshape(len(idx), -1)
+    sc = _scores_checked(Y[idx], P)
+    res = dict(
+        model=str(args.model),
+        kind=meta.get("kind"),
+        features=str(fx),
+        targets=str(fy),
+        split=split,
+        n=int(len(idx)),
+        **sc,
+        mse_units=f"({meta.get('y_unit', 'target unit')})^2",
+    )
+    return _print_scores(res, args)
+
+
+def _add_train_args(t) -> None:
+    t.add_argument(
+        "dataset",
+        nargs="?",
+        default=None,
+        help="dataset directory from `jaxglass generate` (or give --features/--targets)",
+    )
+    t.add_argument(
+        "--model",
+        choices=("ridge", "lasso", "elastic-net", "cnn"),
+        default="ridge",
+        help="ridge/lasso/elastic-net: linear map y = W g + b, penalties by cross-validation; "
+        "cnn: the 1D convolutional baseline",
+    )
+    t.add_argument("--out", required=True, help="model file to write (.npz)")
+    t.add_argument(
+        "--features",
+        default=None,
+        help="your own inputs: X.npy/.npz/.csv of shape (n_samples, n_r) g(r) or "
+        "(n_samples, C, n_r); with a dataset directory: 'total' or 'partial' g(r) "
+        "(None: total)",
+    )
+    t.add_argument(
+        "--targets", default=None, help="your own targets: Y.npy/.npz/.csv, (n_samples, n_freq) spectra"
+    )
+    t.add_argument(
+        "--split",
+        default=None,
+        help='with --features: train/test rows, a JSON {"train": [...], "test": [...]} or a '
+        ".npy/.txt "
+        "of test rows (None: a seeded random --test-fraction split)",
+    )
+    t.add_argument("--r-grid", default=None, help="with --features: the r values of the g(r) columns (.npy)")
+    t.add_argument(
+        "--omega-grid", default=None, help="with --features: the frequencies of the target columns (.npy)"
+    )
+    t.add_argument("--r-unit", default="Å", help="with --features: length unit of the r grid")
+    t.add_argument("--omega-unit", default="THz", help="with --features: unit of the frequency grid")
+    t.add_argument("--y-unit", default=None, help="with --features: unit of the targets (None: 1/OMEGA_UNIT)")
+    t.add_argument(
+        "--l1",
+        type=float,
+        default=None,
+        help="with --features: fixed L1 penalty of lasso/elastic-net (None: cross-validated on "
+        "the estimator's default grid)",
+    )
+    t.add_argument(
+        "--l2",
+        type=float,
+        default=None,
+        help="with --features: fixed L2 penalty of ridge/elastic-net (None: cross-validated; "
+        "fixing it makes the elastic-net search one-dimensional and much faster)",
+    )
+    t.add_argument(
+        "--r-sigma",
+        type=float,
+        default=None,
+        help="with --features: Gaussian width of your g(r) smoothing (r unit); stored so that "
+        "`predict --structure/--sq` can compute matching g(r)",
+    )
+    add_study_args(t, features=False)
+    add_partial_arg(t)
+
+
+def _add_evaluate_args(e) -> None:
+    e.add_argument("model", help="model file written by `jaxglass train`")
+    e.add_argument("--dataset", default=None, help="dataset directory (None: the one it was trained on)")
+    e.add_argument(
+        "--features", default=None, help="held-out inputs X (.npy/.npz/.csv) for a model trained on arrays"
+    )
+    e.add_argument("--targets", default=None, help="held-out targets Y (.npy/.npz/.csv), with --features")
+    e.add_argument("--r-grid", default=None, help="r grid of --features (.npy), checked against the model's")
+    e.add_argument(
+        "--omega-grid", default=None, help="frequency grid of --targets (.npy), checked against the model's"
+    )
+    e.add_argument(
+        "--split",
+        choices=("test", "train", "all"),
+        default="test",
+        help="which stored split to score (--features data: all)",
+    )
+    e.add_argument("--out", default=None, help="write the scores as JSON to this file")
+
+
+def _add_predict_args(pr) -> None:
+    pr.add_argument("model", help="model file written by `jaxglass train` (or an estimator's save)")
+    pr.add_argument(
+        "--features", default=None, help="inputs X (.npy/.npz/.csv), one g(r) per row on the model's grid"
+    )
+    pr.add_argument(
+        "--structure",
+        nargs="+",
+        default=None,
+        help="structure files (any format ase reads; every frame of a trajectory): smoothed g(r) "
+        "on the model's r grid, then the spectrum",
+    )
+    pr.add_argument(
+        "--sq",
+        default=None,
+        help="measured S(Q): text/CSV with columns Q (1/length, 2π included) and S(Q); Fourier "
+        "transformed to g(r) (needs --density), then the spectrum",
+    )
+    pr.add_argument(
+        "--density",
+        type=float,
+        default=None,
+        help="with --sq: number density (atoms per length unit^d, e.g. atoms/Å^3)",
+    )
+    pr.add_argument(
+        "--dim",
+        type=int,
+        choices=(2, 3),
+        default=None,
+        help="with --sq: dimension (None: the model's, else 3)",
+    )
+    pr.add_argument(
+        "--window",
+        choices=("lorch", "none"),
+        default="lorch",
+        help="with --sq: window on S(Q) - 1 before the transform (Lorch: resolution 2π/Q_max)",
+    )
+    pr.add_argument(
+        "--q-min", type=float, default=None, help="with --sq: lowest Q used (1/length; None: the file's)"
+    )
+    pr.add_argument(
+        "--q-max", type=float, default=None, help="with --sq: highest Q used (1/length; None: the file's)"
+    )
+    pr.add_argument(
+        "--no-smoothing",
+        action="store_true",
+        help="with --sq: skip the Gaussian smoothing along r that matches the model's g(r) features",
+    )
+    pr.add_argument(
+        "--r-sigma",
+        type=float,
+        default=None,
+        help="Gaussian width of the g(r) smoothing (length unit; None: stored in the model/dataset)",
+    )
+    pr.add_argument(
+        "--index", default=":", help="with --structure: frames to use (ase index: ':' all, '-1' last)"
+    )
+    pr.add_argument("--out", default="out/predict", help="output folder (predictions.csv/.npz, predict.json)")
+
+
+class Train:
+    """fit a model on a dataset's training split or on your own arrays"""
+
+    @staticmethod
+    def add_arguments(p) -> None:
+        _add_train_args(p)
+
+    @staticmethod
+    def run(args) -> int:
+        out = out_file(args.out)
+        if args.features in ("total", "partial") and args.dataset is not None:
+            kind, args.features = args.features, None
+        else:
+            kind = "total"
+        if args.features is not None or args.targets is not None:
+            if args.dataset is not None:
+                raise UserError(
+                    f"train: give a dataset directory ({args.dataset}) or --features/--targets, not both"
+                )
+            return _train_arrays(args, out)
+        if args.dataset is None:
+            raise UserError(
+                "train: give a dataset directory (from `jaxglass generate`) or your own arrays: "
+                "--features X.npy --targets Y.npy"
+            )
+        for opt in ("split", "r_grid", "omega_grid", "r_sigma", "l1", "l2"):
+            if getattr(args, opt) is not None:
+                raise UserError(
+                    f"--{opt.replace('_', '-')}: only with --features/--targets (a dataset "
+                    "directory has its own grids and split)"
+                )
+        from ..data import load_dataset, load_structure
+        from ..models import save_cnn, save_model
+        from ..study import FITTERS, features, predict_any, scores, split_indices, targets
+
+        enable_x64()
+        args.features = kind
+        cfg = study_config(args)
+        ds = load_dataset(args.dataset, allow_partial=args.partial)
+        X, Y = features(ds, cfg.features), targets(ds, cfg.target)[0]
+        tr, te = split_indices(ds.knob, cfg.test_fraction, cfg.seed)
+        t0 = time.time()
+        if args.model == "lasso":
+            from ..models import Lasso
+
+            est = Lasso().fit(X[tr], Y[tr])
+            model, info = est.model_, est.info_
+        else:
+            model, info = FITTERS[args.model](X[tr], Y[tr], cfg, cfg.seed)
+        sc = scores(Y[tr], predict_any(model, X[tr]))
+        meta = dict(
+            kind=args.model,
+            dataset=str(Path(args.dataset).resolve()),
+            system=ds.config.system,
+            features=cfg.features,
+            target=cfg.target,
+            scaling=cfg.scaling,
+            test_fraction=cfg.test_fraction,
+            seed=cfg.seed,
+            train_indices=[int(ds.indices[i]) for i in tr],
+            test_indices=[int(ds.indices[i]) for i in te],
+            hyper=info,
+            train_mse=sc["mse"],
+            freq=ds.freq.tolist(),
+            r=ds.r.tolist(),
+            freq_unit=ds.freq_unit,
+            length_unit=ds.length_unit,
+            r_sigma=ds.config.r_sigma,
+            species_names=list(ds.species_names),
+            dim=load_structure(args.dataset, int(ds.indices[0])).dim,
+        )
+        (save_cnn if args.model == "cnn" else save_model)(model, out, metadata=meta)
+        print(
+            f"train: {args.model} on {len(tr)} {ds.config.system} structures in {time.time() - t0:.1f} s "
+            f"({info}); train MSE {sc['mse']:.4e}; wrote {out}"
+        )
+        return 0
+
+
+class Evaluate:
+    """test MSE and R² of a saved model"""
+
+    @staticmethod
+    def add_arguments(p) -> None:
+        _add_evaluate_args(p)
+
+    @staticmethod
+    def run(args) -> int:
+        if args.out:
+            out_file(args.out)
+        model, meta = load_any_model(args.model)
+        if args.features is not None or args.targets is not None or meta.get("source") == "arrays":
+            return _evaluate_arrays(args, meta)
+        from ..data import load_dataset
+        from ..study import features, predict_any, targets
+
+        enable_x64()
+        where = args.dataset or meta.get("dataset")
+        if not where:
+            raise UserError(
+                "--dataset: the model file records no dataset; give --dataset DIR or "
+                "--features X.npy --targets Y.npy"
+            )
+        ds = load_dataset(where)
+        _check_compatible(meta, ds, str(where))
+        pos = {int(k): i for i, k in enumerate(ds.indices)}
+        if args.split == "all":
+            idx = np.arange(len(ds))
+        else:
+            key = f"{args.split}_indices"
+            if key not in meta:
+                raise UserError(f"--split {args.split}: the model file records no {key}; use --split all")
+            if args.dataset and meta.get("dataset") and Path(args.dataset).resolve() != Path(meta["dataset"]):
+                raise UserError(
+                    f"--split {args.split}: the model's split indexes the dataset it was trained on "
+                    f"({meta['dataset']}); on another dataset use --split all"
+                )
+            missing = [k for k in meta[key] if k not in pos]
+            if missing:
+                raise UserError(
+                    f"--dataset: structures {missing[:5]} of the model's {args.split} split are absent"
+                )
+            idx = np.array([pos[k] for k in meta[key]])
+        if idx.size == 0:
+            raise UserError(f"--split {args.split}: no structures in this split")
+        X = features(ds, meta.get("features", "total"))[idx]
+        Y, _, y_unit = targets(ds, meta.get("target", "pdos"))
+        Y = Y[idx]
+        sc = _scores_checked(Y, predict_any(model, X))
+        res = dict(
+            model=str(args.model),
+            kind=meta.get("kind"),
+            dataset=str(where),
+            split=args.split,
+            n=len(idx),
+            target=meta.get("target", "pdos"),
+            **sc,
+            mse_units=f"({y_unit})^2",
+        )
+        return _print_scores(res, args, "structures")
+
+
+class Predict:
+    """spectra from a trained model: features, structure files or S(Q)"""
+
+    @staticmethod
+    def add_arguments(p) -> None:
+        _add_predict_args(p)
+
+    @staticmethod
+    def run(args) -> int:
+        from ..models import load_estimator
+        from ..workflows.features import features_from_sq, features_from_structures, write_predictions
+
+        out = out_dir(args.out)
+        given = [
+            o
+            for o, v in (("--features", args.features), ("--structure", args.structure), ("--sq", args.sq))
+            if v
+        ]
+        if len(given) != 1:
+            raise UserError(
+                f"predict: give exactly one of --features, --structure, --sq (got {given or 'none'})"
+            )
+        enable_x64()
+        _, meta = load_any_model(args.model)
+        est = load_estimator(args.model)
+        if args.features:
+            X = read_array(args.features, "features")
+            X = X[None] if X.ndim == len(est.feature_shape_) else X
+            if int(np.prod(X.shape[1:])) != est.n_features_in_:
+                raise UserError(
+                    f"--features: samples of shape {X.shape[1:]}, the model takes {est.feature_shape_}"
+                )
+            labels, info = (
+                [f"row {i}" for i in range(len(X))],
+                dict(source="features", file=str(args.features)),
+            )
+        elif args.structure:
+            X, labels, info = features_from_structures(
+                est, meta, args.structure, index=args.index, r_sigma=args.r_sigma
+            )
+        else:
+            X, labels, info = features_from_sq(
+                est,
+                meta,
+                args.sq,
+                density=args.density,
+                dim=args.dim,
+                window=args.window,
+                q_min=args.q_min,
+                q_max=args.q_max,
+                smoothing=not args.no_smoothing,
+                r_sigma=args.r_sigma,
+            )
+        Y = np.asarray(est.predict(X)).reshape(len(X), -1)
+        freq = est.freq if est.freq is not None else meta.get("freq", np.arange(Y.shape[1]))
+        freq = np.asarray(freq, np.float64)
+        funit = meta.get("freq_unit") or est.freq_unit or "index"
+        yunit = meta.get("y_unit") or est.y_unit or (f"1/{funit}" if meta.get("freq_unit") else "target unit")
+        r = est.r if est.r is not None else meta.get("r")
+        info.update(
+            model=str(args.model),
+            kind=meta.get("kind"),
+            n=len(X),
+            labels=labels,
+            frequency_unit=funit,
+            y_unit=yunit,
+        )
+        write_predictions(out, freq, Y, X, r, labels, info, funit)
+        print(
+            f"predict: {len(X)} spectra ({yunit} on {len(freq)} frequencies, {funit}) from {info['source']}; "
+            f"wrote {out / 'predictions.csv'}, {out / 'predictions.npz'}, {out / 'predict.json'}"
+        )
+        return 0

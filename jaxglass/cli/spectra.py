@@ -1,0 +1,193 @@
+"""``spectra``: one observable of a structure file (:mod:`jaxglass.workflows.spectrum`), or every
+observable for each record of a dataset directory (:func:`jaxglass.data.extend_dataset`)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+from ..errors import UserError
+from ._common import (
+    EXIT_IMAGINARY,
+    EXIT_UNCONVERGED,
+    POTENTIALS,
+    load_potential,
+    out_dir,
+    program_dir,
+    writable_dir,
+)
+
+
+def _run_dataset(args) -> int:
+    """Add the observables to every record of a dataset directory (resumable, atomic per record)."""
+    from ..data import DatasetConfig
+    from ..data_observables import default_observable_config, extend_dataset
+
+    man = Path(args.structure) / "manifest.json"
+    if not man.is_file():
+        raise UserError(
+            f"{args.structure}: a directory without manifest.json is not a jaxglass dataset; "
+            "give a structure file or a dataset built by `jaxglass generate`"
+        )
+    system = DatasetConfig(**json.loads(man.read_text())["config"]).system
+    ocfg = default_observable_config(system)
+    if args.temperature is not None:
+        if not args.temperature > 0:
+            raise UserError(f"--temperature: must be positive (K), got {args.temperature}")
+        ocfg = dataclasses.replace(ocfg, temperature=args.temperature)
+    t0 = time.time()
+    try:
+        done = extend_dataset(args.structure, ocfg, progress=not args.quiet)
+    except KeyboardInterrupt:
+        print(
+            f"spectra: interrupted after {time.time() - t0:.1f} s; finished records are kept; rerun the "
+            "same command to resume",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 130
+    print(
+        f"spectra: {len(done)} record(s) of {args.structure} extended in {time.time() - t0:.1f} s "
+        "(ndos, ins, ixs, raman; grids and units in manifest.json under 'observables')"
+    )
+    return 0
+
+
+class Spectra:
+    """PDOS, neutron DOS, INS/IXS S(Q,w) or Raman of a structure file; or add all observables to a
+    dataset directory (resumable)"""
+
+    @staticmethod
+    def add_arguments(sp) -> None:
+        sp.add_argument(
+            "structure",
+            help="structure file, or a dataset directory (then every record gets "
+            "the neutron DOS, INS/IXS S(Q,w) and Raman on its PDOS grid; resumable)",
+        )
+        sp.add_argument("--potential", default=None, help=f"one of {POTENTIALS} (structure files only)")
+        sp.add_argument(
+            "--kind", choices=("pdos", "ndos", "ins", "ixs", "raman"), default="ins", help="observable"
+        )
+        sp.add_argument(
+            "--temperature",
+            type=float,
+            default=None,
+            help="K (Bose and Debye-Waller factors; default 300, LJ datasets 0.1 eps/k_B)",
+        )
+        sp.add_argument(
+            "--q", type=float, nargs="+", default=[2.0, 4.0, 6.0], help="|Q| shell centres (1/Å, 2π included)"
+        )
+        sp.add_argument(
+            "--sigma",
+            type=float,
+            default=None,
+            help="Gaussian broadening (THz; None: 1%% of the spectral width)",
+        )
+        sp.add_argument("--n-points", type=int, default=500, help="points of the frequency grid")
+        sp.add_argument("--relax", action="store_true", help="minimise before computing modes")
+        sp.add_argument("--max-steps", type=int, default=20000, help="step budget of --relax")
+        sp.add_argument(
+            "--allow-unconverged",
+            action="store_true",
+            help="exit 0 even if --relax did not converge (else exit status 3)",
+        )
+        sp.add_argument("--fmax", type=float, default=1e-4, help="force tolerance of --relax (eV/Å)")
+        sp.add_argument(
+            "--allow-imaginary",
+            action="store_true",
+            help="exit 0 even with imaginary modes (else exit status 4; they are left out)",
+        )
+        sp.add_argument("--out", default="out/spectra", help="output folder (spectrum.csv/.npz/.png/.json)")
+        sp.add_argument(
+            "--quiet", action="store_true", help="datasets: no progress lines (build.log gets them)"
+        )
+
+    @staticmethod
+    def run(args) -> int:
+        from .. import phonons
+        from ..minimize import minimize
+        from ..observables import raman_model
+        from ..structure import read
+        from ..units import THZ_TO_MEV
+        from ..workflows.pdos import dynamical_matrix_cached
+        from ..workflows.spectrum import structure_spectrum, write_spectrum
+
+        if Path(args.structure).is_dir():
+            return _run_dataset(args)
+        if args.potential is None:
+            raise UserError(f"--potential: required for a structure file; one of {POTENTIALS}")
+        temperature = 300.0 if args.temperature is None else args.temperature
+        if not temperature > 0:
+            raise UserError(
+                f"--temperature: must be positive (K), got {temperature}; use e.g. 1e-3 for T → 0"
+            )
+        if args.sigma is not None and not args.sigma > 0:
+            raise UserError(f"--sigma: broadening must be positive (THz), got {args.sigma}")
+        if args.kind == "ixs":
+            from ..scattering_data import check_form_factor_range
+
+            check_form_factor_range(args.q)  # before the (costly) modes
+        out_dir(args.out)
+        pot = load_potential(args.potential)
+        s = read(args.structure)
+        unconverged = None
+        if args.relax:
+            rel = minimize(pot, s, method="lbfgs", fmax=args.fmax, max_steps=args.max_steps)
+            s = rel.structure
+            if not rel.converged:
+                unconverged = (
+                    f"the relaxation did not converge (fmax {rel.fmax:.2e} after {rel.n_steps} "
+                    "steps); the spectrum is of the unrelaxed end point. Raise --max-steps or "
+                    "loosen --fmax, or accept it with --allow-unconverged"
+                )
+                print(
+                    f"jaxglass: {'warning' if args.allow_unconverged else 'error'}: {unconverged}",
+                    file=sys.stderr,
+                )
+        m = phonons.modes(pot, s, D=dynamical_matrix_cached(pot, s, pot.neighbors(s), program_dir(args)))
+        n_imag = m.n_imaginary()
+        if n_imag:
+            print(
+                f"jaxglass: {'warning' if args.allow_imaginary else 'error'}: {n_imag} imaginary mode(s); "
+                "they are left out of the spectrum; relax the structure first (--relax)"
+                + ("" if args.allow_imaginary else " or accept them with --allow-imaginary (exit status 4)"),
+                file=sys.stderr,
+            )
+        sp, m, sigma = structure_spectrum(
+            pot,
+            s,
+            args.kind,
+            modes=m,
+            temperature=temperature,
+            q=args.q,
+            sigma=args.sigma,
+            n_points=args.n_points,
+        )
+        out = writable_dir(Path(args.out))
+        meta = dict(
+            kind=sp.kind,
+            unit=sp.unit,
+            temperature_K=temperature,
+            sigma_THz=sigma,
+            potential=pot.name,
+            structure=str(args.structure),
+            n_atoms=s.n_atoms,
+            n_imaginary=n_imag,
+            raman_model=raman_model(s) if args.kind == "raman" else None,
+        )
+        title = (
+            f"{Path(args.structure).stem}: {args.kind.upper()}, T = {temperature:g} K, "
+            f"$\\sigma$ = {sigma * THZ_TO_MEV:.2f} meV"
+        )
+        written = write_spectrum(out, sp, m.frequencies, meta, freq_unit=m.unit, title=title)
+        png = out / "spectrum.png"
+        print(
+            f"spectra: {args.kind} of {s.n_atoms} atoms ({sp.unit}); wrote {out / 'spectrum.csv'}, "
+            f"{out / 'spectrum.npz'}{', ' + str(png) if png in written else ''}"
+        )
+        if unconverged and not args.allow_unconverged:
+            return EXIT_UNCONVERGED
+        return EXIT_IMAGINARY if n_imag and not args.allow_imaginary else 0
