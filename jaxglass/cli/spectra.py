@@ -56,6 +56,25 @@ def _run_dataset(args) -> int:
     return 0
 
 
+def _relaxed(args, pot, s):
+    """``(structure, message)``: the structure relaxed if ``--relax`` (the message says if it did not
+    converge, printed as a warning or an error), else as read."""
+    from ..minimize import minimize
+
+    if not args.relax:
+        return s, None
+    rel = minimize(pot, s, method="lbfgs", fmax=args.fmax, max_steps=args.max_steps)
+    if rel.converged:
+        return rel.structure, None
+    msg = (
+        f"the relaxation did not converge (fmax {rel.fmax:.2e} after {rel.n_steps} steps); the spectrum "
+        "is of the unrelaxed end point. Raise --max-steps or loosen --fmax, or accept it with "
+        "--allow-unconverged"
+    )
+    print(f"jaxglass: {'warning' if args.allow_unconverged else 'error'}: {msg}", file=sys.stderr)
+    return rel.structure, msg
+
+
 class Spectra:
     """PDOS, neutron DOS, INS/IXS S(Q,w) or Raman of a structure file; or add all observables to a
     dataset directory (resumable)"""
@@ -108,7 +127,6 @@ class Spectra:
     @staticmethod
     def run(args) -> int:
         from .. import phonons
-        from ..minimize import minimize
         from ..observables import raman_model
         from ..structure import read
         from ..units import THZ_TO_MEV
@@ -133,20 +151,7 @@ class Spectra:
         out_dir(args.out)
         pot = load_potential(args.potential)
         s = read(args.structure)
-        unconverged = None
-        if args.relax:
-            rel = minimize(pot, s, method="lbfgs", fmax=args.fmax, max_steps=args.max_steps)
-            s = rel.structure
-            if not rel.converged:
-                unconverged = (
-                    f"the relaxation did not converge (fmax {rel.fmax:.2e} after {rel.n_steps} "
-                    "steps); the spectrum is of the unrelaxed end point. Raise --max-steps or "
-                    "loosen --fmax, or accept it with --allow-unconverged"
-                )
-                print(
-                    f"jaxglass: {'warning' if args.allow_unconverged else 'error'}: {unconverged}",
-                    file=sys.stderr,
-                )
+        s, unconverged = _relaxed(args, pot, s)
         m = phonons.modes(pot, s, D=dynamical_matrix_cached(pot, s, pot.neighbors(s), program_dir(args)))
         n_imag = m.n_imaginary()
         if n_imag:
