@@ -1,6 +1,6 @@
 """Build several jaxglass datasets on one many-core machine without Dask (multiprocessing pool).
 
-Each task is one structure: ``data.compute_record(cfg, k)`` written with ``data._write_record``, the
+Each task is one structure: ``data.compute_record(cfg, k)`` written with ``data.write_record``, the
 same record ``jaxglass generate`` writes; records already on disk are skipped, so reruns resume.
 Tasks are interleaved over the systems (k = 0 of every system first) and none starts after
 DEADLINE_S seconds. This is the driver that built the LJ knob datasets of the README (16
