@@ -1,6 +1,6 @@
 """Build several jaxglass datasets on one many-core machine without Dask (multiprocessing pool).
 
-Each task is one structure: ``data.compute_record(cfg, k)`` written with ``data._write_record``, the
+Each task is one structure: ``data.compute_record(cfg, k)`` written with ``data.write_record``, the
 same record ``jaxglass generate`` writes; records already on disk are skipped, so reruns resume.
 Tasks are interleaved over the systems (k = 0 of every system first) and none starts after
 DEADLINE_S seconds. This is the driver that built the LJ knob datasets of the README (16
@@ -37,7 +37,7 @@ def work(task):
     try:
         cfg = data.DatasetConfig.make(system, n, n_atoms=256)
         rec = data.compute_record(cfg, k)
-        data._write_record(OUT / system, k, rec)
+        data.write_record(OUT / system, k, rec)
         return system, k, f"ok nimag={int(rec['n_imaginary'])}", time.time() - t
     except Exception:
         return system, k, "FAIL " + traceback.format_exc()[-800:], time.time() - t
@@ -51,7 +51,7 @@ if __name__ == "__main__":
     tasks = []
     for system, n in plan:
         cfg = data.DatasetConfig.make(system, n, n_atoms=256)
-        data._check_manifest(OUT / system, cfg)
+        data.prepare_manifest(OUT / system, cfg)
         have = {p.stem for p in (OUT / system / "structures").glob("*.npz")}
         tasks += [(system, n, k) for k in range(n) if f"{k:05d}" not in have]
     # interleave the systems so every dataset grows from k = 0 together

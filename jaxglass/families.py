@@ -1,8 +1,8 @@
 """The one registry of glass families: generator, default potential, grids and units.
 
 Every other view derives from :data:`REGISTRY`: :data:`jaxglass.generate.SYSTEMS` (the generator
-objects) and :func:`jaxglass.generate.family_potential`, :data:`jaxglass.data.FAMILIES` (grids and
-default sizes) and the command line's ``--system`` choices. Adding a family is one entry here.
+objects) and :func:`jaxglass.generate.family_potential`, the dataset builder's grids and default sizes
+(:mod:`jaxglass.data`) and the command line's ``--system`` choices. Adding a family is one entry here.
 
 This module holds plain data only (no imports of the generators), so any module may import it.
 """

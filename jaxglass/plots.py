@@ -86,7 +86,7 @@ def plot_weight_map(model, ds, train_idx, path, title: str = "", labels=None, Y=
     change of g at r (σ over the training set), which is the data-unit weight scaled so that radii
     where g never varies (inside the core) do not dominate. Several input channels (partial RDFs)
     are drawn side by side. ``Y`` (``(K, F)``, unit ``y_unit``) replaces the PDOS as the target
-    (e.g. an observable of :mod:`jaxglass.data_observables`). For a model without a dataset see
+    (e.g. an observable of :mod:`jaxglass.data.observables`). For a model without a dataset see
     :func:`weight_map_figure` (used by the estimators' ``weight_map``).
     """
     from .models import physical_weights

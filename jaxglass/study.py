@@ -57,7 +57,7 @@ class StudyConfig:
     on a grid edge warns. ``cnn_*`` override the
     :class:`~jaxglass.models.CNNConfig` defaults.
 
-    ``target`` picks the spectrum to predict (:func:`jaxglass.data_observables.target_arrays`:
+    ``target`` picks the spectrum to predict (:func:`jaxglass.data.target_arrays`:
     ``pdos``, ``ndos``, ``ins``, ``ixs``, ``raman``). ``scaling`` is the input scaling of every model
     (:class:`~jaxglass.models.Standardizer`): ``"channel"`` (default) gives each partial g_αβ(r) its
     own pooled scale and equals ``"pooled"`` for the total g(r); targets are always scaled pooled.
@@ -140,8 +140,8 @@ def feature_labels(ds, kind: str = "total") -> list[str]:
 
 def targets(ds, target: str = "pdos") -> tuple[np.ndarray, str, str]:
     """Model outputs ``(K, F)`` of a dataset for ``target``, with its label and unit
-    (:func:`jaxglass.data_observables.target_arrays`)."""
-    from .data_observables import target_arrays
+    (:func:`jaxglass.data.target_arrays`)."""
+    from .data.observables import target_arrays
 
     return target_arrays(ds, target)
 

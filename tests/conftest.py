@@ -6,6 +6,7 @@ from _toy import toy_crystal, toy_generate
 
 import jaxglass
 from jaxglass import data
+from jaxglass.data import records
 
 # Hessians, eigenproblems and finite-difference references need float64.
 jaxglass.enable_x64()
@@ -18,7 +19,7 @@ os.environ.setdefault("JAXGLASS_COMPILE_CACHE", "0")
 def toy_family(monkeypatch):
     """Replace every dataset family by the fast toy 2D KA generator (instant quench)."""
     fam = SimpleNamespace(generate=toy_generate, crystal=toy_crystal)
-    monkeypatch.setattr(data, "_family", lambda system: fam)
+    monkeypatch.setattr(records, "_family", lambda system: fam)
     return fam
 
 

@@ -21,8 +21,9 @@ psutil = pytest.importorskip("psutil")
 import _toy  # noqa: E402
 
 from jaxglass import data  # noqa: E402
+from jaxglass.data import records  # noqa: E402
 
-ROOT = Path(data.__file__).resolve().parents[1]
+ROOT = Path(data.__file__).resolve().parents[2]
 
 
 def test_lost_workers_rescheduled_and_failures_reported(tmp_path):
@@ -153,7 +154,7 @@ def test_existing_cluster_via_environment(tmp_path, monkeypatch, capsys):
 
     from jaxglass.cli import main
 
-    monkeypatch.setattr(data, "compute_record", _toy.fake_record)  # the workers are threads here
+    monkeypatch.setattr(records, "compute_record", _toy.fake_record)  # the workers are threads here
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster:
         monkeypatch.setenv("JAXGLASS_SCHEDULER", cluster.scheduler_address)
         out = tmp_path / "ds"

@@ -108,7 +108,7 @@ def test_generate_rejects_zero_atoms_before_writing_and_empty_manifest_is_replac
     assert rc == 2 and "--n-atoms" in err and not out.exists()
     # a manifest whose build finished nothing (failed at once) does not block a corrected rerun
     bad = data.DatasetConfig.make("lj2d", 2, n_atoms=3, n_freq=20, n_r=10)
-    data._check_manifest(out, bad)
+    data.prepare_manifest(out, bad)
     good = data.DatasetConfig.make("lj2d", 2, n_atoms=16, n_freq=20, n_r=10)
     assert data.build_dataset(out, good, workers=0, progress=False, compute=fake_record) == [0, 1]
     with pytest.raises(ValueError, match="different settings"):  # once records exist, it is protected

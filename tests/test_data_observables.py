@@ -10,7 +10,7 @@ import pytest
 from scipy import constants as sc
 
 from jaxglass import cli, data, observables, phonons, study
-from jaxglass import data_observables as dob
+from jaxglass.data import observables as dob
 from jaxglass.models import Standardizer, fit_ridge, predict
 from jaxglass.potentials import kob_andersen
 
@@ -21,7 +21,7 @@ def _rec(out, k):
 
 def _direct(out, k, cfg, ocfg):
     """The observables of record k from the observables module, with the LJ → argon mapping written
-    out here from CODATA constants (not through jaxglass.data_observables)."""
+    out here from CODATA constants (not through jaxglass.data.observables)."""
     s = data.load_structure(out, k)
     m = phonons.modes(kob_andersen(), s)
     c = np.sqrt(119.8 * sc.k / (39.948 * sc.atomic_mass * 3.405e-10**2)) / (2 * np.pi) / 1e12  # THz/ω

@@ -4,27 +4,25 @@ import pytest
 
 from jaxglass import families
 from jaxglass.cli._common import SYSTEM_CHOICES
-from jaxglass.data import FAMILIES
 from jaxglass.generate import SYSTEMS, family_potential
 
 
 def test_views_agree_with_registry():
     names = set(families.REGISTRY)
-    assert set(SYSTEMS) == names == set(FAMILIES) == set(SYSTEM_CHOICES)
+    assert set(SYSTEMS) == names == set(SYSTEM_CHOICES)
     assert tuple(SYSTEM_CHOICES) == families.NAMES
     for name, fam in families.REGISTRY.items():
         assert fam.name == name
-        assert FAMILIES[name] is fam.defaults
         gen = SYSTEMS[name]
         assert callable(gen.generate) and callable(gen.crystal)
     # the alternative LJ generators share the grids and potential of their base family
     for base in ("lj2d", "lj3d"):
         for knob in ("comp", "quench"):
             f = families.get(f"{base}-{knob}")
-            assert f.defaults == FAMILIES[base] and f.potential == families.get(base).potential
+            assert f.defaults == families.get(base).defaults and f.potential == families.get(base).potential
     assert family_potential("lj2d") is not None
     # every LJ family is in reduced units (the observables use the argon mapping for all of them)
-    from jaxglass.data_observables import is_lj
+    from jaxglass.data import is_lj
 
     assert {n for n in names if is_lj(n)} == {n for n in names if n.startswith("lj")}
     with pytest.raises(ValueError, match="unknown family 'nope'"):

@@ -11,7 +11,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from jaxglass import data, phonons
+from jaxglass import data, families, phonons
 from jaxglass.analysis.order import bond_order, crystalline_fraction
 from jaxglass.cli import main
 from jaxglass.generate import SYSTEMS, family_potential, lj, lj_knobs
@@ -136,7 +136,7 @@ def test_generate_3d_comp_minimum():
 def test_registry_and_cli(tmp_path):
     for name, dim in (("lj2d-comp", 2), ("lj3d-comp", 3), ("lj2d-quench", 2), ("lj3d-quench", 3)):
         fam = SYSTEMS[name]
-        assert fam.name == name and fam.dim == dim and name in data.FAMILIES
+        assert fam.name == name and fam.dim == dim and name in families.REGISTRY
         assert family_potential(name) is lj.potential()
     with pytest.raises(ValueError, match="knob"):
         SYSTEMS["lj2d-comp"].generate(56, 1.5, 0)

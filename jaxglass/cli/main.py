@@ -87,19 +87,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 _FIELDS = re.compile(r"^([A-Za-z_]\w*(?:/[A-Za-z_]\w*)*):")
+#: Library argument names whose option is spelled differently (field → option ``dest``).
+FIELD_DESTS = {"allow_partial": "partial"}
 
 
-def with_flags(message: str, parser: argparse.ArgumentParser | None) -> str:
+def with_flags(message: str, parser: argparse.ArgumentParser | None, field: str | None = None) -> str:
     """A library message ``"field: ..."`` (or ``"a/b: ..."``) with each field that is an option of the
-    command's ``parser`` written as that option (``r_grid`` → ``--r-grid``)."""
-    m = _FIELDS.match(message)
-    if m is None or parser is None:
+    command's ``parser`` written as that option (``r_grid`` → ``--r-grid``); an error's ``field`` that
+    the message does not start with is named at the end (``(on the command line: --partial)``)."""
+    if parser is None:
         return message
     flags = {a.dest: max(a.option_strings, key=len) for a in parser._actions if a.option_strings}
-    parts = m.group(1).split("/")
-    if not any(p in flags for p in parts):
-        return message
-    return "/".join(flags.get(p, p) for p in parts) + message[m.end(1) :]
+
+    def flag(name: str) -> str | None:
+        return flags.get(FIELD_DESTS.get(name, name))
+
+    m = _FIELDS.match(message)
+    parts = m.group(1).split("/") if m else []
+    if any(flag(p) for p in parts):
+        return "/".join(flag(p) or p for p in parts) + message[m.end(1) :]
+    if field and field not in parts and flag(field):
+        return f"{message} (on the command line: {flag(field)})"
+    return message
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -123,7 +132,10 @@ def run_command(args) -> int:
             args.compile_cache_path = cache
             return args.func(args)
     except UserError as err:
-        print(f"jaxglass: error: {with_flags(str(err), getattr(args, 'parser', None))}", file=sys.stderr)
+        print(
+            f"jaxglass: error: {with_flags(str(err), getattr(args, 'parser', None), err.field)}",
+            file=sys.stderr,
+        )
         return EXIT_USER
     except PATH_ERRORS as err:
         print(f"jaxglass: error: {err}", file=sys.stderr)

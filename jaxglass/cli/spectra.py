@@ -23,8 +23,7 @@ from ._common import (
 
 def _run_dataset(args) -> int:
     """Add the observables to every record of a dataset directory (resumable, atomic per record)."""
-    from ..data import DatasetConfig
-    from ..data_observables import default_observable_config, extend_dataset
+    from ..data import DatasetConfig, default_observable_config, extend_dataset
 
     man = Path(args.structure) / "manifest.json"
     if not man.is_file():

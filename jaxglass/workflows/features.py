@@ -40,7 +40,7 @@ def model_sigma(meta: dict, r_sigma: float | None = None) -> float:
         if man.is_file():
             from .. import data
 
-            return float(data._read_manifest(man)["config"]["r_sigma"])
+            return float(data.read_manifest(man)["config"]["r_sigma"])
     raise UserError(
         "r_sigma: the model file does not record the Gaussian width of its g(r) features; "
         "give it (same length unit as the model's r grid)"

@@ -2,22 +2,14 @@
 
 Every record of a dataset (:mod:`jaxglass.data`) can carry, next to its PDOS, the observables of
 :mod:`jaxglass.observables` computed from the same Γ-point modes, on the dataset's frequency grid
-(``DatasetConfig.freq_grid()``, the PDOS grid) with the PDOS broadening ``freq_sigma``:
-
-=================  ===========  ==============================================================
-record key         shape        content (units for the THz families; LJ see below)
-=================  ===========  ==============================================================
-``ndos_total``     ``(F,)``     neutron-weighted DOS (σ_coh + σ_inc, Sears 1992), mbarn/meV/atom
-``ndos_partial``   ``(S, F)``   its per-species parts (sum = total)
-``ins_sqw``        ``(Q, F)``   coherent one-phonon powder S(|Q|, ω) for neutrons, mbarn/meV/atom,
-                                Debye-Waller and Bose factors at ``temperature``
-``ixs_sqw``        ``(Q, F)``   the same with X-ray form factors f₀(|Q|), electrons²/meV/atom
-``raman``          ``(F,)``     unpolarised Stokes Raman, normalised to unit area on the grid
-                                (1/THz): bond polarizability (AMC, C-C parameters of Wirtz et al.
-                                2005) or Shuker-Gammon with constant coupling (the others)
-``obs_q``          ``(Q,)``     the |Q| shell centres (Å⁻¹, 2π included)
-``obs_config``     scalar str   the :class:`ObservableConfig` (JSON) the arrays were computed with
-=================  ===========  ==============================================================
+(``DatasetConfig.freq_grid()``, the PDOS grid) with the PDOS broadening ``freq_sigma``. Their keys,
+shapes and units are declared in :data:`jaxglass.data.schema.OBSERVABLE_FIELDS`: the
+neutron-weighted DOS (σ_coh + σ_inc, Sears 1992) and its per-species parts, the coherent one-phonon
+powder S(|Q|, ω) for neutrons (``ins_sqw``, Debye-Waller and Bose factors at ``temperature``) and
+with X-ray form factors f₀(|Q|) (``ixs_sqw``), the unpolarised Stokes Raman spectrum normalised to
+unit area on the grid (bond polarizability for AMC, C-C parameters of Wirtz et al. 2005;
+Shuker-Gammon with constant coupling for the others), the |Q| shell centres ``obs_q`` and the
+:class:`ObservableConfig` (JSON) they were computed with.
 
 The |Q| values are ``n_q`` evenly spaced shell centres over ``[q_min, q_max]``, the range of a
 direct-geometry neutron chopper spectrometer at thermal energies (1-8 Å⁻¹); their mean over Q
@@ -48,9 +40,22 @@ from typing import Any
 
 import numpy as np
 
-from .errors import UserError
+from .. import families
+from ..errors import UserError
+from .config import DatasetConfig
+from .schema import (
+    OBS_KEYS,
+    OBSERVABLE_FIELDS,
+    finished_records,
+    log_line,
+    manifest_path,
+    read_manifest,
+    read_record,
+    record_path,
+    write_manifest,
+    write_record,
+)
 
-OBS_KEYS = ("ndos_total", "ndos_partial", "ins_sqw", "ixs_sqw", "raman", "obs_q", "obs_config")
 #: Study targets → (record key, how a record's array becomes one spectrum).
 TARGETS = ("pdos", "ndos", "ins", "ixs", "raman")
 
@@ -91,14 +96,12 @@ class ObservableConfig:
 
 def is_lj(system: str) -> bool:
     """True for the families in reduced Lennard-Jones units (lj2d, lj3d and their alternative knobs)."""
-    from .families import REGISTRY
-
-    return system in REGISTRY and REGISTRY[system].reduced_units
+    return system in families.REGISTRY and families.REGISTRY[system].reduced_units
 
 
 def lj_thz_per_omega() -> float:
     """THz per LJ ω unit in the argon mapping: ``sqrt(ε/(m σ²)) / (2π)`` (from CODATA constants)."""
-    from . import units
+    from .. import units
 
     eps_ev = LJ_ARGON["epsilon_K"] * units.KB_EV
     lam = eps_ev / (LJ_ARGON["mass"] * LJ_ARGON["sigma"] ** 2)  # eV / Å² / amu
@@ -114,9 +117,7 @@ def default_observable_config(system: str) -> ObservableConfig:
 
 def manifest_entry(system: str, ocfg: ObservableConfig, names: tuple[str, ...]) -> dict[str, Any]:
     """The manifest's ``observables`` section: settings, grids and units."""
-    from .data import FAMILIES
-
-    fam = FAMILIES[system]
+    fam = families.get(system).defaults
     per = "per LJ omega unit" if is_lj(system) else "per meV"
     raman = "bond-polarizability (C-C, Wirtz et al. PRB 71, 241402(R) (2005))" if system == "amc" else \
         "shuker-gammon (constant coupling C, Shuker & Gammon PRL 25, 222 (1970))"
@@ -125,9 +126,8 @@ def manifest_entry(system: str, ocfg: ObservableConfig, names: tuple[str, ...]) 
         freq_grid="the PDOS grid (grids.freq)", freq_unit=fam.freq_unit,
         broadening="Gaussian, standard deviation config.freq_sigma (the PDOS broadening)",
         temperature_unit="K",
-        units=dict(ndos_total=f"mbarn/atom {per}", ndos_partial=f"mbarn/atom {per}",
-                   ins_sqw=f"mbarn/atom {per}", ixs_sqw=f"electrons^2/atom {per}",
-                   raman=f"1/{fam.freq_unit} (unit area on the grid)", obs_q="1/Å"),
+        units={f.name: f.unit.format(per=per, freq_unit=fam.freq_unit)
+               for f in OBSERVABLE_FIELDS if f.dtype != "json"},
         raman_model=raman, species=list(names),
         references=dict(neutron="Sears, Neutron News 3(3), 26 (1992)",
                         xray="Waasmaier & Kirfel, Acta Cryst. A51, 416 (1995)"),
@@ -162,7 +162,7 @@ def compute_observables(structure, modes, grid, sigma: float, system: str,
     :class:`jaxglass.phonons.Modes` with eigenvectors. Imaginary modes are left out (the record's
     ``n_imaginary`` counts them).
     """
-    from . import observables as ob
+    from .. import observables as ob
 
     ocfg = ocfg or default_observable_config(system)
     s, f, c, over = _physical(structure, modes.frequencies, system)
@@ -203,10 +203,7 @@ def q_average(sqw: np.ndarray) -> np.ndarray:
 
 
 def _write_manifest_entry(path: Path, entry: dict[str, Any]) -> None:
-    import os
-
-    man = path / "manifest.json"
-    meta = json.loads(man.read_text())
+    meta = read_manifest(manifest_path(path))
     old = meta.get("observables")
     if old is not None and old.get("config") != entry["config"]:
         raise UserError(
@@ -215,9 +212,7 @@ def _write_manifest_entry(path: Path, entry: dict[str, Any]) -> None:
     if old == entry:
         return
     meta["observables"] = entry
-    tmp = man.with_name(".manifest.obs.tmp")
-    tmp.write_text(json.dumps(meta, indent=1))
-    os.replace(tmp, man)
+    write_manifest(path, meta)
 
 
 def extend_dataset(path: str | Path, ocfg: ObservableConfig | None = None, *, progress: bool = True,
@@ -232,37 +227,31 @@ def extend_dataset(path: str | Path, ocfg: ObservableConfig | None = None, *, pr
     lines (done/total, seconds per record, ETA) go to stdout when ``progress`` and to
     ``path/build.log``.
     """
-    from . import phonons
-    from ._config import require_x64
-    from .data import DatasetConfig, _record_path, _write_record, load_structure, read_record
-    from .generate import family_potential
+    from .. import phonons
+    from .._config import require_x64
+    from ..generate import family_potential
+    from ..structure import from_arrays
 
-    require_x64("jaxglass.data_observables.extend_dataset")
+    require_x64("jaxglass.data.extend_dataset")
     path = Path(path)
-    man = path / "manifest.json"
+    man = manifest_path(path)
     if not man.exists():
         raise UserError(f"{path}: no manifest.json, not a jaxglass dataset directory")
-    meta = json.loads(man.read_text())
-    cfg = DatasetConfig(**meta["config"])
+    cfg = DatasetConfig(**read_manifest(man)["config"])
     ocfg = ocfg or default_observable_config(cfg.system)
-    ks = [k for k in range(cfg.n_structures) if _record_path(path, k).exists()]
+    ks = finished_records(path, cfg.n_structures)
     if not ks:
         raise UserError(f"{path}: no finished structures to extend")
-    first = read_record(_record_path(path, ks[0]))
+    first = read_record(record_path(path, ks[0]))
     names = tuple(str(x) for x in first["species_names"])
     _write_manifest_entry(path, manifest_entry(cfg.system, ocfg, names))
-    todo = [k for k in ks if not has_observables(read_record(_record_path(path, k)), ocfg)]
+    todo = [k for k in ks if not has_observables(read_record(record_path(path, k)), ocfg)]
     n_have = len(ks) - len(todo)
     if limit is not None:
         todo = todo[:limit]
-    log = path / "build.log"
 
     def line(text: str) -> None:
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-        with open(log, "a", encoding="utf-8") as fh:
-            fh.write(f"{stamp} spectra: {text}\n")
-        if progress:
-            print(f"{stamp[11:]} spectra: {text}", flush=True)
+        log_line(path, f"spectra: {text}", echo=progress)
 
     line(f"{n_have} of {len(ks)} records already hold the observables; {len(todo)} to compute now "
          f"(T = {ocfg.temperature:g} K, |Q| = {ocfg.q_min:g}-{ocfg.q_max:g} 1/Å in {ocfg.n_q} shells)")
@@ -272,11 +261,11 @@ def extend_dataset(path: str | Path, ocfg: ObservableConfig | None = None, *, pr
     t0 = time.monotonic()
     for i, k in enumerate(todo):
         t1 = time.monotonic()
-        rec = read_record(_record_path(path, k))
-        s = load_structure(path, k)
+        rec = read_record(record_path(path, k))
+        s = from_arrays(rec)
         m = phonons.modes(pot, s)
         rec.update(compute_observables(s, m, grid, cfg.freq_sigma, cfg.system, ocfg))
-        _write_record(path, k, rec)
+        write_record(path, k, rec)
         done.append(k)
         el = time.monotonic() - t0
         eta = el / (i + 1) * (len(todo) - i - 1)
@@ -299,7 +288,7 @@ def load_observables(path: Path, recs: list[dict[str, Any]], meta: dict[str, Any
     want = json.dumps(entry["config"], sort_keys=True)
     if any(str(r["obs_config"]) != want for r in recs):
         return {}, {}
-    arrays = {k: np.stack([r[k] for r in recs]) for k in OBS_KEYS if k != "obs_config"}
+    arrays = {f.name: np.stack([r[f.name] for r in recs]) for f in OBSERVABLE_FIELDS if f.dtype != "json"}
     return arrays, dict(entry["units"])
 
 

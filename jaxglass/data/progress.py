@@ -1,0 +1,93 @@
+"""Progress of a dataset build: done / failed / running counts, rate and ETA, one line per event.
+
+Every line goes to ``DIR/build.log`` (:func:`jaxglass.data.schema.log_line`) and, when echoing, to
+stdout. See docs/datasets.md.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from .config import DatasetConfig
+from .schema import log_line, log_path
+
+#: Seconds between status lines when nothing else happens.
+HEARTBEAT_S = 30.0
+
+
+def fmt_duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}"
+
+
+class BuildProgress:
+    """Done / failed / running counts, rate and ETA; every line also goes to ``DIR/build.log``."""
+
+    def __init__(self, out: Path, cfg: DatasetConfig, n_todo: int, echo: bool):
+        self.out, self.log_path = out, log_path(out)
+        self.total, self.echo = cfg.n_structures, echo
+        self.done_before = cfg.n_structures - n_todo
+        self.done, self.failed = 0, {}
+        self.running: dict[int, str] = {}
+        self.restarted: dict[int, int] = {}
+        self.t0 = time.monotonic()
+        self.last_line = self.t0
+
+    def line(self, text: str, echo: bool = True) -> None:
+        log_line(self.out, text, echo=self.echo and echo)
+        self.last_line = time.monotonic()
+
+    def status(self) -> str:
+        done = self.done_before + self.done
+        queued = self.total - done - len(self.failed) - len(self.running)
+        elapsed = time.monotonic() - self.t0
+        if self.done:
+            rate = self.done / elapsed * 3600.0
+            left = self.total - done - len(self.failed)
+            eta = f"ETA {fmt_duration(left / rate * 3600.0)}"
+            speed = f"{rate:.1f} structures/h"
+        else:
+            speed, eta = "rate n/a", "ETA n/a"
+        return (f"[{done}/{self.total} done, {len(self.failed)} failed, {len(self.running)} running, "
+                f"{max(queued, 0)} queued; {speed}, {eta}, elapsed {fmt_duration(elapsed)}]")
+
+    def started(self, k: int, where: str) -> None:
+        self.running[k] = where
+        self.line(f"start {k:05d} on {where}", echo=False)  # the log file only: the status counts them
+
+    def finished(self, s: dict[str, Any]) -> None:
+        k = s["k"]
+        self.running.pop(k, None)
+        self.done += 1
+        knob = "crystal" if s["knob"] < 0 else f"knob {s['knob']:.3f}"
+        steps = "?" if s["relax_steps"] is None else s["relax_steps"]
+        again = f", after {self.restarted[k]} lost worker(s)" if k in self.restarted else ""
+        self.line(f"done  {k:05d} in {s['seconds']:.1f} s on {s['where']}: {s['n_atoms']} atoms, {knob}, "
+                  f"{steps} relaxation steps, {s['n_imaginary']} imaginary modes{again} {self.status()}")
+
+    def failed_one(self, k: int, err: BaseException, tb=None) -> None:
+        self.running.pop(k, None)
+        msg = f"{type(err).__name__}: {err}"
+        self.failed[k] = msg
+        self.line(f"FAILED {k:05d}: {msg} {self.status()}")
+        if tb is not None:  # the worker's traceback, for the log file only
+            import traceback
+
+            with open(self.log_path, "a", encoding="utf-8") as fh:
+                fh.write("".join("    " + ln for ln in traceback.format_tb(tb)))
+
+    def worker_lost(self, worker: str, ks: list[int]) -> None:
+        for k in ks:
+            self.running.pop(k, None)
+            self.restarted[k] = self.restarted.get(k, 0) + 1
+        held = ", ".join(f"{k:05d}" for k in ks) or "none"
+        self.line(f"worker {worker} died (killed or out of memory); structures it held: {held}; "
+                  "they are rescheduled on the remaining or restarted workers")
+
+    def heartbeat(self) -> None:
+        if time.monotonic() - self.last_line >= HEARTBEAT_S:
+            self.line(f"status {self.status()}")

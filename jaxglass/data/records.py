@@ -1,0 +1,114 @@
+"""The physics of one record: generate, relax and characterise structure ``k`` of a dataset.
+
+:func:`compute_record` returns the arrays of :mod:`jaxglass.data.schema` (RDFs on the ``r`` grid,
+Γ-point modes, PDOS on the frequency grid and, optionally, the observables of
+:mod:`jaxglass.data.observables`); :func:`run_one` computes a record, writes it atomically and
+returns the summary the build log reports. See docs/datasets.md.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import families
+from .config import DatasetConfig
+from .observables import compute_observables
+from .schema import make_record, write_record
+
+
+def _family(system: str):
+    """The generator object of ``system`` (tests replace it by a fast stand-in)."""
+    from .. import generate
+
+    return generate.SYSTEMS[system]
+
+
+def compute_record(cfg: DatasetConfig, k: int, family: Any = None, *,
+                   observables: bool = True) -> dict[str, Any]:
+    """Generate, relax and characterise structure ``k`` (RDF, modes, PDOS and, if ``observables``,
+    the spectroscopic observables of :mod:`jaxglass.data.observables` on the PDOS grid).
+
+    ``family`` (an object with ``generate`` and ``crystal`` as in :mod:`jaxglass.generate`) replaces
+    the generator of ``cfg.system``, e.g. for a custom family or a fast test double.
+    """
+    from .. import phonons
+    from .._config import require_x64
+    from ..rdf import rdf, rdf_neighbors
+    from ..structure import with_species_names
+
+    require_x64("jaxglass.data.compute_record")
+    t0 = time.time()
+    knob, seed = cfg.plan(k)
+    fam = _family(cfg.system) if family is None else family
+    gen = (
+        fam.crystal(cfg.n_atoms, size=cfg.size)
+        if knob < 0
+        else fam.generate(cfg.n_atoms, knob, seed, size=cfg.size)
+    )
+    # one species order for the whole dataset, so partials line up (absent species give zeros)
+    s = with_species_names(gen.structure, families.get(cfg.system).defaults.species)
+    pot = gen.potential
+    # features: smoothed RDFs on the fixed grid
+    r = cfg.r_grid()
+    idx = rdf_neighbors(s, cfg.r_max, cfg.r_sigma)
+    g = rdf(s, r, cfg.r_sigma, idx)
+    # targets: Γ-point modes → PDOS on the fixed grid
+    m = phonons.modes(pot, s)
+    grid = cfg.freq_grid()
+    w = phonons.species_weights(s, m.eigenvectors)
+    tot = np.asarray(phonons.dos(m.frequencies, grid, cfg.freq_sigma))
+    part = np.asarray(phonons.dos(m.frequencies, grid, cfg.freq_sigma, weights=w))
+    f = np.asarray(m.frequencies)
+    energy = float(pot.energy(s, pot.neighbors(s))) / s.n_atoms
+    info = dict(gen.info)
+    obs = compute_observables(s, m, grid, cfg.freq_sigma, cfg.system) if observables else {}
+    info.update(wall_seconds_total=time.time() - t0, potential=pot.name, potential_citation=pot.citation)
+    return make_record(dict(
+        positions=np.asarray(s.positions),
+        species=np.asarray(s.species),
+        box=np.asarray(s.box),
+        masses=np.asarray(s.masses),
+        species_names=np.asarray(s.species_names),
+        periodic=np.asarray(s.periodic),
+        knob=np.float64(gen.knob if knob >= 0 else -1.0),
+        seed=np.int64(seed),
+        knob_values=json.dumps(gen.knob_values, default=float),
+        info=json.dumps(info, default=str),
+        energy_per_atom=np.float64(energy),
+        frequencies=f,
+        n_imaginary=np.int64(phonons.count_imaginary(f)),
+        rdf_total=np.asarray(g.total),
+        rdf_partial=np.asarray(g.partial),
+        pdos_total=tot,
+        pdos_partial=part,
+        pdos_outside=np.float64(1.0 - np.trapezoid(tot, grid)),
+        **obs,
+    ))
+
+
+def _relax_steps(info: dict[str, Any]) -> int | None:
+    """Relaxation steps recorded by a generator (L-BFGS + FIRE, whatever it names them)."""
+    steps = [v for key, v in info.items()
+             if (key.startswith("relax_steps") or key == "minimizer_steps") and isinstance(v, int)]
+    return sum(steps) if steps else None
+
+
+def summary(k: int, rec: dict[str, Any], seconds: float, where: str) -> dict[str, Any]:
+    """What the build log reports of a finished record."""
+    info = json.loads(str(rec["info"]))
+    return dict(k=k, seconds=seconds, where=where, n_atoms=int(len(rec["species"])),
+                knob=float(rec["knob"]), n_imaginary=int(rec["n_imaginary"]), relax_steps=_relax_steps(info))
+
+
+def run_one(cfg: DatasetConfig, out: Path, k: int, compute: Callable | None, where: str) -> dict[str, Any]:
+    """Compute record ``k`` (``compute`` or :func:`compute_record`), write it atomically, summarise it."""
+    t0 = time.time()
+    rec = (compute or compute_record)(cfg, k)
+    write_record(out, k, rec)
+    return summary(k, rec, time.time() - t0, where)
