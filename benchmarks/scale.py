@@ -96,7 +96,7 @@ def _case(args) -> dict:
     t0 = time.perf_counter()
     res = run()
     out["t_steady_s"] = time.perf_counter() - t0
-    if args.route == "kpm":  # the spectrum itself, for the README figure
+    if args.route == "kpm":  # the spectrum itself, for the figure in docs/kpm.md
         out["dos_total"] = np.asarray(res.total).round(8).tolist()
         out["dos_grid"] = np.asarray(res.grid).round(6).tolist()
         out["dos_unit"] = pot.freq_unit

@@ -3,7 +3,7 @@
 Each task is one structure: ``data.compute_record(cfg, k)`` written with ``data.write_record``, the
 same record ``jaxglass generate`` writes; records already on disk are skipped, so reruns resume.
 Tasks are interleaved over the systems (k = 0 of every system first) and none starts after
-DEADLINE_S seconds. This is the driver that built the LJ knob datasets of the README (16
+DEADLINE_S seconds. This is the driver that built the LJ knob datasets of docs/study.md (16
 processes, JAX on CPU); ``jaxglass generate`` is the supported route.
 
     DSOUT=out/dev NPROC=16 DEADLINE_S=370 python examples/build_multiprocess.py lj3d-comp:200 lj2d-comp:200

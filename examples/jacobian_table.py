@@ -1,4 +1,5 @@
-"""The README's "Jacobian consistency" table from the JSON files written by `jaxglass perturb`.
+"""The "Jacobian consistency" table of docs/differentiable.md from the JSON files written by
+`jaxglass perturb`.
 
 .venv/bin/python examples/jacobian_table.py out/perturb/amc out/perturb/lj2d ...
 """

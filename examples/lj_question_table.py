@@ -1,4 +1,4 @@
-"""The README table of "The Lennard-Jones question": linear (ridge) vs CNN per Kob-Andersen knob.
+"""The table of "The Lennard-Jones question" (docs/study.md): linear (ridge) vs CNN per Kob-Andersen knob.
 
 Reads examples/study/<system>/study.json (from `jaxglass study`), halves.json (from
 examples/study_halves.py) and examples/study/lj_knob_order.json (from examples/lj_knob_order.py).

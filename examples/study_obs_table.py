@@ -1,5 +1,5 @@
 """Collect the family × observable studies (``examples/study/obs/<family>-<target>[-partial]/study.json``)
-into the README table.
+into the family × observable table of docs/observables.md.
 
     python examples/study_obs_table.py [examples/study/obs]
 """

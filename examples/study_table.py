@@ -1,4 +1,5 @@
-"""Collect ``jaxglass study`` results (``examples/study/<system>/study.json``) into the README table
+"""Collect ``jaxglass study`` results (``examples/study/<system>/study.json``) into the results table
+of docs/study.md
 (a non-PDOS target is named next to the family).
 
     python examples/study_table.py [examples/study]        # or examples/study/paper
