@@ -213,8 +213,12 @@ def fit_cnn_default(X, Y, cfg: StudyConfig, seed: int = 0):
 
 
 def predict_any(model, X) -> np.ndarray:
+    """Predictions ``(K, F)`` of a fitted estimator, :class:`~jaxglass.models.LinearSPR` or
+    :class:`~jaxglass.models.CNNModel`."""
     from .models import CNNModel, predict, predict_cnn
 
+    if hasattr(model, "predict"):  # an estimator
+        return np.asarray(model.predict(X), np.float64).reshape(len(X), -1)
     if isinstance(model, CNNModel):
         return np.asarray(predict_cnn(model, X), np.float64)
     return np.asarray(predict(model, X), np.float64)
