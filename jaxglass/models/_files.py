@@ -12,7 +12,7 @@ A model file is an ``.npz`` archive (written atomically) holding
   the caller: the ``metadata`` dict given to ``save`` comes back unchanged as the loaded
   estimator's ``metadata``.
 
-:func:`read_model_file` reads any such file. A file without estimator state (written by
+:func:`jaxglass.models.load_model` reads any such file. A file without estimator state (written by
 :func:`~jaxglass.models.linear.save_linear` or :func:`~jaxglass.models.cnn.save_cnn` directly, as
 ``jaxglass train`` on a dataset does) is read as an estimator too: its kind and axes are taken from
 the metadata keys listed in :func:`state_from_metadata`.
@@ -99,22 +99,14 @@ def model_format(path) -> str:
     return fmt
 
 
-def read_model_file(path) -> tuple[Any, dict[str, Any], dict[str, Any]]:
-    """``(model, state, metadata)`` of any model file: the :class:`~jaxglass.models.LinearSPR` or
-    :class:`~jaxglass.models.CNNModel`, the estimator state (``estimator``, ``params``, ``fitted``;
-    :func:`state_from_metadata` for files without one) and the caller's metadata."""
-    fmt = model_format(path)
-    if fmt == CNN_FORMAT:
-        from .cnn import load_cnn as load
-    else:
-        from .linear import load_linear as load
-    model, raw = load(path, with_metadata=True)
+def split_metadata(model, raw: dict[str, Any], fmt: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(state, metadata)`` of a file's metadata object ``raw``: the estimator state (``estimator``,
+    ``params``, ``fitted``; :func:`state_from_metadata` for a file without one) and the caller's
+    metadata (every other key)."""
     metadata = {k: v for k, v in raw.items() if k not in RESERVED_KEYS}
     if "estimator" in raw:
-        state = {k: raw[k] for k in RESERVED_KEYS if k in raw}
-    else:
-        state = state_from_metadata(model, raw, fmt)
-    return model, state, metadata
+        return {k: raw[k] for k in RESERVED_KEYS if k in raw}, metadata
+    return state_from_metadata(model, raw, fmt), metadata
 
 
 #: ``kind`` metadata values → estimator class names.

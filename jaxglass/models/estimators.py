@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UserError
-from ._files import metadata_json, read_model_file
+from ._files import CNN_FORMAT, metadata_json, model_format, split_metadata
 from ._metrics import r2
 from ._selection import (
     CV_MAX_SWEEPS,
@@ -192,6 +192,13 @@ class _Estimator(*_BASES):
         return est
 
 
+def _set_params(est, params: dict[str, Any]) -> None:
+    """Store the ``__init__`` arguments as given (scikit-learn's convention)."""
+    for k, v in params.items():
+        if k not in ("self", "__class__"):
+            setattr(est, k, v)
+
+
 def _same(a, b) -> bool:
     try:
         return bool(a is b or (type(a) is type(b) and a == b))
@@ -307,19 +314,7 @@ class Ridge(_Linear):
     def __init__(self, l2=None, *, l2_grid=None, cv="loo", seed=0, standardize=True, scaling="pooled",
                  feature_shape=None, r=None, freq=None, r_unit=None, freq_unit=None, y_unit=None,
                  feature_names=None):
-        self.l2 = l2
-        self.l2_grid = l2_grid
-        self.cv = cv
-        self.seed = seed
-        self.standardize = standardize
-        self.scaling = scaling
-        self.feature_shape = feature_shape
-        self.r = r
-        self.freq = freq
-        self.r_unit = r_unit
-        self.freq_unit = freq_unit
-        self.y_unit = y_unit
-        self.feature_names = feature_names
+        _set_params(self, locals())
 
     def _fit(self, X, Y):
         from .linear import fit_ridge
@@ -354,25 +349,7 @@ class ElasticNet(_Linear):
                  max_sweeps=20000, cv_tol=CV_TOL, cv_max_sweeps=CV_MAX_SWEEPS, standardize=True,
                  scaling="pooled", feature_shape=None, r=None, freq=None, r_unit=None,
                  freq_unit=None, y_unit=None, feature_names=None):
-        self.l1 = l1
-        self.l2 = l2
-        self.l1_grid = l1_grid
-        self.l2_grid = l2_grid
-        self.cv = cv
-        self.seed = seed
-        self.tol = tol
-        self.max_sweeps = max_sweeps
-        self.cv_tol = cv_tol
-        self.cv_max_sweeps = cv_max_sweeps
-        self.standardize = standardize
-        self.scaling = scaling
-        self.feature_shape = feature_shape
-        self.r = r
-        self.freq = freq
-        self.r_unit = r_unit
-        self.freq_unit = freq_unit
-        self.y_unit = y_unit
-        self.feature_names = feature_names
+        _set_params(self, locals())
 
     def _l2_spec(self):
         return self.l2, DEFAULT_EN_L2_GRID if self.l2_grid is None else self.l2_grid
@@ -452,9 +429,7 @@ class CNN(_Estimator):
                  val_fraction=0.1, seed=0, standardize=True, target_scaling="pooled", input_scaling="pooled",
                  feature_shape=None, r=None, freq=None, r_unit=None, freq_unit=None, y_unit=None,
                  feature_names=None):
-        for k, v in list(locals().items()):
-            if k not in ("self", "__class__"):
-                setattr(self, k, v)
+        _set_params(self, locals())
 
     def _config(self):
         from .cnn import CNNConfig
@@ -518,7 +493,12 @@ def load_model(path, *, with_metadata: bool = False):
 
     ``with_metadata=True`` returns ``(estimator, estimator.metadata)``.
     """
-    model, state, metadata = read_model_file(path)
+    from .cnn import load_cnn
+    from .linear import load_linear
+
+    fmt = model_format(path)
+    model, raw = (load_cnn if fmt == CNN_FORMAT else load_linear)(path, with_metadata=True)
+    state, metadata = split_metadata(model, raw, fmt)
     cls = ESTIMATORS.get(state.get("estimator"))
     if cls is None:
         raise UserError(f"{path}: unknown estimator {state.get('estimator')!r}")
