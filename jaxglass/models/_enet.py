@@ -256,8 +256,8 @@ FIT_METHODS = ("homotopy", "cd", "fista")
 
 def enet_method(method: str, n_samples: int, n_features: int, *, path: bool = False) -> str:
     """Resolve ``method="auto"``: for a single fit the exact homotopy (:func:`enet_solve_homotopy`;
-    measured faster than FISTA and coordinate descent on every problem of ``benchmarks/models.py``
-    and the README); for a cross-validation path (``path=True``) FISTA, bounded by its gap/iteration
+    measured faster than FISTA and coordinate descent on every problem of ``benchmarks/models.py``);
+    for a cross-validation path (``path=True``) FISTA, bounded by its gap/iteration
     budget (measured faster than the exact :func:`enet_path_homotopy` on grids reaching
     ``1e-5 λ₁,max``, where supports fill up; same choice). The jitted :func:`enet_solve` /
     :func:`enet_path` take only :data:`METHODS`."""

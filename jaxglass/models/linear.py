@@ -340,8 +340,8 @@ def fit_elastic_net(X, Y, l1: float, l2: float = 0.0, standardize: bool = True, 
     homotopy). ``method``: ``"homotopy"`` (the exact LARS-EN path from ``W = 0``, all targets
     batched, finished by coordinate descent only if it cannot reach the gap; ``W0`` is not used),
     ``"cd"`` (coordinate descent), ``"fista"`` (FISTA on the Gram matrix; ``max_sweeps`` counts its
-    iterations) or ``"auto"`` (the homotopy: measured fastest, README "Elastic net"). Needs float64
-    (``jaxglass.enable_x64()``) for gaps below ~1e-6.
+    iterations) or ``"auto"`` (the homotopy: the fastest in ``benchmarks/models.py --part enet``).
+    Needs float64 (``jaxglass.enable_x64()``) for gaps below ~1e-6.
     """
     from ._enet import enet_method, enet_solve, enet_solve_homotopy, gram_problem
 
