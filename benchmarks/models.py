@@ -156,6 +156,80 @@ def _enet_problem(n, D, F, seed=0):
     return X, Y
 
 
+def _ws_solver():
+    """The per-target working-set elastic-net solver (benchmarked against the library's solvers; not
+    part of jaxglass: it was never faster than the homotopy the library uses)."""
+    import functools
+
+    import jax
+    import jax.numpy as jnp
+
+    from jaxglass.models._enet import ENetSolution, GramProblem, _solve_fista, enet_solve, primal_and_gap
+
+
+    @functools.partial(jax.jit, static_argnames=("k",))
+    def _ws_select(p: GramProblem, W, lam1, lam2, k: int):
+        """Primal and gap ``(F,)`` at ``W``, and per target ``k`` working-set indices ``(F, k)``: its
+        support first, then the coordinates whose optimality condition is most violated."""
+        Q = p.G @ W
+        P, g = primal_and_gap(p, W, Q, lam1, lam2)
+        viol = jnp.abs(p.C - Q - lam2 * W) - lam1  # > 0 off the support: the condition is violated
+        _, idx = jax.lax.top_k(jnp.where(W != 0, jnp.inf, viol).T, k)
+        return P, g, idx, jnp.max(jnp.sum(W != 0, 0))
+
+
+    @functools.partial(jax.jit, static_argnames=("max_iter",))
+    def _ws_solve(p: GramProblem, W, idx, lam1, lam2, tol, max_iter: int):
+        """Every target on its own working set ``idx[f]`` (the other coordinates held at 0): a ``k × k``
+        Gram problem per target, all solved at once (FISTA + exact support solve, vmapped)."""
+        F = W.shape[1]
+        cols = jnp.arange(F)
+
+        def one(i, f):
+            sub = GramProblem(p.G[i[:, None], i[None, :]], p.C[i, f][:, None], p.yy[f][None],
+                              jnp.zeros(i.shape, W.dtype), jnp.zeros((1,), W.dtype))
+            w, _, _, n = _solve_fista(sub, W[i, f][:, None], lam1, lam2, tol, max_iter, 20)
+            return w[:, 0], n
+
+        ws, n = jax.vmap(one)(idx, cols)  # (F, k)
+        return jnp.zeros_like(W).at[idx.T, cols[None, :]].set(ws.T), jnp.max(n)
+
+
+    def _enet_solve_ws(p: GramProblem, lam1, lam2, W0=None, *, tol=1e-7, max_sweeps: int = 20000, k: int = 16,
+                      max_rounds: int = 30) -> ENetSolution:
+        """:func:`enet_solve` with per-target working sets, for sparse solutions.
+
+        Each round solves every target on ``k`` coordinates (its support and its worst optimality
+        violators) as a ``k × k`` problem, all targets batched, then evaluates the full duality gap;
+        it stops when ``Σ gap ≤ tol Σ P``. ``k`` doubles when a support fills its working set; from
+        ``k > D / 2`` on (or after ``max_rounds``) plain coordinate descent finishes. ``n_sweeps``
+        counts full passes over ``G`` (one per round) plus those of the finishing solver. Not jitted as a
+        whole (a Python loop over rounds; ``k`` changes shapes). Measured (``benchmarks/models.py --part
+        enet`` and repeats on the loaded 2-core machine): 1.4–3.5× faster than :func:`enet_solve`'s
+        coordinate descent on the 6–9 %-sparse 900×100→100 and 1000×200→300 problems; a FISTA
+        sub-solver was 1.7–2.1× faster than coordinate descent on the sub-problems.
+        """
+        D, F = p.C.shape
+        dt = p.C.dtype
+        lam1, lam2 = jnp.asarray(lam1, dt), jnp.asarray(lam2, dt)
+        W = jnp.zeros((D, F), dt) if W0 is None else jnp.asarray(W0, dt)
+        k = max(8, -(-int(k) // 8) * 8)
+        rounds = 0
+        while rounds < max_rounds and 2 * k <= D:
+            P, g, idx, nnz = _ws_select(p, W, lam1, lam2, k)
+            rounds += 1
+            if float(jnp.sum(g)) <= tol * float(jnp.sum(P)):
+                return ENetSolution(W, p.y_mean - p.x_mean @ W, P, g, jnp.int32(rounds))
+            if int(nnz) > k - 4:  # a support fills its working set: grow it
+                k *= 2
+                continue
+            W, _ = _ws_solve(p, W, idx, lam1, lam2, jnp.asarray(0.01 * tol, dt), 5000)
+        sol = enet_solve(p, lam1, lam2, W, tol=tol, max_sweeps=max(1, max_sweeps - rounds))
+        return sol._replace(n_sweeps=sol.n_sweeps + rounds)
+
+    return _enet_solve_ws
+
+
 def enet_part(args) -> dict:
     import warnings
 
@@ -166,7 +240,6 @@ def enet_part(args) -> dict:
     from jaxglass.models._enet import (
         enet_solve,
         enet_solve_homotopy,
-        enet_solve_ws,
         gram_problem,
         lam1_max,
         sklearn_objective,
@@ -186,7 +259,7 @@ def enet_part(args) -> dict:
                 if method == "homotopy":
                     s = enet_solve_homotopy(p, lam1, lam2, tol=1e-7)
                 elif method == "ws":
-                    s = enet_solve_ws(p, lam1, lam2, tol=1e-7, k=32)
+                    s = _ws_solver()(p, lam1, lam2, tol=1e-7, k=32)
                 else:
                     s = enet_solve(p, lam1, lam2, tol=1e-7, method=method)
                 return jax.block_until_ready(s)

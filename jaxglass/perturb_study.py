@@ -36,17 +36,18 @@ FEATURE_BANDS = {
 
 
 def _linear_weights(model_path):
-    from .models import load_model, physical_weights
+    from .models import load_model
 
     try:
-        model, meta = load_model(model_path, with_metadata=True)
-    except Exception as err:  # a CNN file or something else
+        est = load_model(model_path)
+    except UserError as err:
+        raise UserError(f"model_path: {err}") from err
+    if not hasattr(est, "coef_"):  # a CNN
         raise UserError(
-            f"--model: {model_path} is not a linear model file ({err}); the Jacobian test needs W, so train "
-            "with `jaxglass train DATASET --model ridge` (or elastic-net)"
-        ) from err
-    W, b = physical_weights(model)
-    return np.asarray(W), np.asarray(b), meta
+            f"model_path: {model_path} holds a {type(est).__name__}, not a linear model; the Jacobian test "
+            "needs W, so train a ridge (or elastic-net) model"
+        )
+    return np.asarray(est.coef_), np.asarray(est.intercept_), est.metadata
 
 
 def _pick(idx: np.ndarray, knob: np.ndarray, n: int) -> np.ndarray:
@@ -83,14 +84,14 @@ def run(
     t_start = time.time()
     out = Path(out)
     if out.exists() and not out.is_dir():
-        raise UserError(f"--out: {out} exists and is not a folder")
+        raise UserError(f"out: {out} exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
     ds = load_dataset(dataset)
     cfg = ds.config
     W, b, meta = _linear_weights(model_path)
     if W.ndim != 2 or W.shape != (len(ds.freq), len(ds.r)):
         raise UserError(
-            f"--model: weights of shape {W.shape} do not match the dataset grids (F={len(ds.freq)}, "
+            f"model_path: weights of shape {W.shape} do not match the dataset grids (F={len(ds.freq)}, "
             f"R={len(ds.r)}); the Jacobian test needs a model trained on total g(r) of this dataset"
         )
     pot = family_potential(cfg.system)
@@ -103,7 +104,7 @@ def run(
     else:
         tr, te = split_indices(ds.knob, float(meta.get("test_fraction", 0.2)), int(meta.get("seed", 0)))
     if len(te) == 0 or len(tr) == 0:
-        raise UserError(f"--dataset: none of the model's train/test structures are in {dataset}")
+        raise UserError(f"dataset: none of the model's train/test structures are in {dataset}")
     pos_test = _pick(te, ds.knob, n_test)
     pos_train = _pick(tr[ds.knob[tr] >= 0], ds.knob, n_train)
 
@@ -283,12 +284,10 @@ def summary_markdown(rec: dict) -> str:
 
 
 def _plot_kernels(W, W_phys, ds, path: Path) -> None:
-    import matplotlib
+    from matplotlib.figure import Figure  # no pyplot: no backend, no global figure state
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
+    fig = Figure(figsize=(10, 4), constrained_layout=True)
+    axes = fig.subplots(1, 2)
     ext = [ds.r[0], ds.r[-1], ds.freq[0], ds.freq[-1]]
     for ax, M, title in ((axes[0], W, "learned W (ridge)"), (axes[1], W_phys, "physics kernel W_phys")):
         v = float(np.percentile(np.abs(M), 99)) or 1.0
@@ -298,19 +297,16 @@ def _plot_kernels(W, W_phys, ds, path: Path) -> None:
         ax.set_title(title)
         fig.colorbar(im, ax=ax, label=f"∂PDOS/∂g (1/{ds.freq_unit})")
     fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 def _plot_sensitivity(s, exact, linear, corr, label, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     pos = np.asarray(s.positions)
     per = [a for a, p in enumerate(s.periodic) if p][:2]
     x, y = pos[:, per[0]], pos[:, per[1]]
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4.4), constrained_layout=True)
+    fig = Figure(figsize=(14, 4.4), constrained_layout=True)
+    axes = fig.subplots(1, 3)
     for ax, val, title in ((axes[0], exact, "exact route"), (axes[1], linear, "linear surrogate")):
         sc = ax.scatter(x, y, c=val / val.max(), s=18, cmap="viridis")
         ax.set_aspect("equal")
@@ -323,4 +319,3 @@ def _plot_sensitivity(s, exact, linear, corr, label, path: Path) -> None:
     axes[2].set_ylabel("linear surrogate (relative)")
     axes[2].set_title(f"{label}\nPearson {corr['pearson']:.2f}, Spearman {corr['spearman']:.2f}")
     fig.savefig(path, dpi=120)
-    plt.close(fig)

@@ -175,46 +175,111 @@ def _dataset_fingerprint(ds) -> str:
 # ----------------------------------------------------------------------------------------------
 
 
-def fit_ridge_cv(X, Y, cfg: StudyConfig, seed: int = 0):
-    """Ridge model with ``l2`` chosen by exact leave-one-out (default) or k-fold cross-validation;
-    returns ``(model, info)``."""
-    from .models import cross_validate_ridge, fit_ridge, loo_ridge
+def make_estimator(name: str, cfg: StudyConfig, seed: int = 0, **axes):
+    """The unfitted estimator the study fits as model ``name`` (``ridge``, ``elastic-net``, ``cnn`` or
+    ``lasso``), configured by ``cfg`` (grids, folds, tolerances, CNN budget, input scaling) with
+    ``seed`` for its folds or initialisation; ``axes`` (``r``, ``freq``, units) are stored with it.
 
-    if cfg.ridge_cv == "loo":
-        best, cv = loo_ridge(X, Y, cfg.l2_grid, scaling=cfg.scaling)
-        return fit_ridge(X, Y, best, scaling=cfg.scaling), dict(l2=best, cv_mse=float(cv.min()), cv="loo")
-    k = min(cfg.cv_folds, len(X))
-    best, cv = cross_validate_ridge(X, Y, cfg.l2_grid, k=k, seed=seed, scaling=cfg.scaling)
-    return fit_ridge(X, Y, best, scaling=cfg.scaling), dict(l2=best, cv_mse=float(cv.mean(1).min()),
-                                                         cv=f"{k}-fold")
+    ridge: ``l2`` by exact leave-one-out (``ridge_cv="loo"``) or ``cv_folds``-fold CV over
+    ``l2_grid``; elastic net: ``l2 = en_l2``, ``l1`` by ``en_cv_folds``-fold CV over ``l1_grid``, CV
+    and final fit to a relative duality gap ``en_tol`` within ``en_max_sweeps`` sweeps; lasso: the
+    same with ``l2 = 0``; CNN: the :class:`~jaxglass.models.CNNConfig` of :meth:`StudyConfig.cnn_config`.
+    """
+    from .models import make_estimator as make
 
-
-def fit_elastic_net_cv(X, Y, cfg: StudyConfig, seed: int = 0):
-    """Elastic net (coordinate descent on the Gram matrix, relative duality gap ``cfg.en_tol``) with
-    ``l1`` by k-fold CV along a warm-started path at ``l2 = cfg.en_l2``; a choice on the grid edge
-    warns and is flagged in the returned info (``grid_edge``)."""
-    from .models import cross_validate_enet, fit_elastic_net
-
-    k = min(cfg.en_cv_folds, len(X))
-    cv = cross_validate_enet(X, Y, cfg.l1_grid, [cfg.en_l2], k=k, seed=seed, tol=cfg.en_tol,
-                             max_sweeps=cfg.en_max_sweeps, scaling=cfg.scaling)
-    model, sol = fit_elastic_net(X, Y, cv.best_l1, cv.best_l2, scaling=cfg.scaling, tol=cfg.en_tol,
-                                 max_sweeps=cfg.en_max_sweeps, return_info=True)
-    nz = float(np.mean(np.asarray(model.W) != 0.0))
-    return model, dict(l1=cv.best_l1, l2=cv.best_l2, cv_mse=cv.cv_mse, cv_folds=k, nonzero_fraction=nz,
-                       grid_edge=cv.edge, relative_gap=sol["relative_gap"], n_sweeps=sol["n_sweeps"])
+    if name == "ridge":
+        return make("ridge", l2_grid=cfg.l2_grid, cv="loo" if cfg.ridge_cv == "loo" else cfg.cv_folds,
+                    seed=seed, scaling=cfg.scaling, **axes)
+    if name in ("elastic-net", "lasso"):
+        l2 = dict(l2=cfg.en_l2) if name == "elastic-net" else {}
+        return make(name, **l2, l1_grid=cfg.l1_grid, cv=cfg.en_cv_folds, seed=seed, tol=cfg.en_tol,
+                    max_sweeps=cfg.en_max_sweeps, cv_tol=cfg.en_tol, cv_max_sweeps=cfg.en_max_sweeps,
+                    scaling=cfg.scaling, **axes)
+    if name == "cnn":
+        c = cfg.cnn_config(seed)
+        return make("cnn", max_epochs=c.max_epochs, batch_size=c.batch_size, seed=c.seed,
+                    input_scaling=c.input_scaling, **axes)
+    raise UserError(f"name: unknown model {name!r}; choose from {MODELS + ('lasso',)}")
 
 
-def fit_cnn_default(X, Y, cfg: StudyConfig, seed: int = 0):
-    from .models import fit_cnn
+def fit_model(name: str, X, Y, cfg: StudyConfig, seed: int = 0, **axes):
+    """:func:`make_estimator` fitted on ``X``, ``Y``; returns the fitted estimator."""
+    return make_estimator(name, cfg, seed, **axes).fit(X, Y)
 
-    model, hist = fit_cnn(X, Y, cfg.cnn_config(seed), return_history=True)
-    return model, dict(n_epochs=int(hist["n_epochs"]), best_epoch=int(hist["best_epoch"]))
+
+def fit_dataset_model(ds, name: str, cfg: StudyConfig, *, dataset=None, dim: int | None = None):
+    """Fit model ``name`` (:func:`make_estimator`) on the training split of a dataset, as
+    :func:`run_study` does; returns the fitted estimator, ready for ``save``.
+
+    Its axes are the dataset's ``r`` and ``freq`` grids and units, and its :attr:`metadata` records
+    what a later evaluation on the dataset needs: ``kind`` (``name``), ``dataset`` (the resolved
+    path, if given), ``system``, ``features``, ``target``, ``scaling``, ``test_fraction``, ``seed``,
+    ``train_indices``/``test_indices`` (dataset indices), ``hyper`` (the fit's ``info_``),
+    ``train_mse``, ``freq``, ``r``, ``freq_unit``, ``length_unit``, ``r_sigma``, ``species_names`` and
+    ``dim`` (if given). :func:`check_dataset` checks a dataset against this metadata.
+    """
+    X, (Y, _, y_unit) = features(ds, cfg.features), targets(ds, cfg.target)
+    tr, te = split_indices(ds.knob, cfg.test_fraction, cfg.seed)
+    est = fit_model(name, X[tr], Y[tr], cfg, cfg.seed, r=np.asarray(ds.r), freq=np.asarray(ds.freq),
+                    r_unit=ds.length_unit, freq_unit=ds.freq_unit, y_unit=y_unit)
+    meta = dict(kind=name, system=ds.config.system, features=cfg.features, target=cfg.target,
+                scaling=cfg.scaling, test_fraction=cfg.test_fraction, seed=cfg.seed,
+                train_indices=[int(ds.indices[i]) for i in tr], test_indices=[int(ds.indices[i]) for i in te],
+                hyper=est.info_, train_mse=scores(Y[tr], predict_any(est, X[tr]))["mse"],
+                freq=np.asarray(ds.freq).tolist(), r=np.asarray(ds.r).tolist(), freq_unit=ds.freq_unit,
+                length_unit=ds.length_unit, r_sigma=ds.config.r_sigma, species_names=list(ds.species_names))
+    if dataset is not None:
+        meta["dataset"] = str(Path(dataset).resolve())
+    if dim is not None:
+        meta["dim"] = int(dim)
+    est.metadata = meta
+    return est
+
+
+def check_dataset(metadata: dict[str, Any], ds, where: str = "dataset") -> None:
+    """``UserError`` (field ``dataset``) unless ``ds`` holds the system, ``r``/``freq`` grids, units
+    and (for partial features) species a model with this :func:`fit_dataset_model` metadata was
+    trained on; ``where`` names the dataset in the messages."""
+    if metadata.get("system") and metadata["system"] != ds.config.system:
+        raise UserError(f"dataset: {where} holds {ds.config.system!r} structures, the model was trained on "
+                        f"{metadata['system']!r}; use a {metadata['system']} dataset")
+    for key, have, unit in (("r", ds.r, ds.length_unit), ("freq", ds.freq, ds.freq_unit)):
+        want = metadata.get(key)
+        if want is None:
+            continue
+        want, have = np.asarray(want, np.float64), np.asarray(have, np.float64)
+        if want.shape != have.shape or not np.allclose(want, have, rtol=1e-9, atol=1e-12):
+            raise UserError(
+                f"dataset: {where} has a different {key} grid: model {want.size} points [{want.min():g}, "
+                f"{want.max():g}], dataset {have.size} points [{have.min():g}, {have.max():g}] ({unit}); "
+                "use a dataset built with the model's grids")
+    for key, have in (("length_unit", ds.length_unit), ("freq_unit", ds.freq_unit)):
+        if metadata.get(key) is not None and metadata[key] != have:
+            raise UserError(f"dataset: {where} uses {key} {have!r}, the model {metadata[key]!r}")
+    names = metadata.get("species_names")
+    if metadata.get("features") == "partial" and names not in (None, list(ds.species_names)):
+        raise UserError(f"dataset: {where} has species {list(ds.species_names)}, the model's partial g(r) "
+                        f"channels are for {names}")
+
+
+def _fitter(name: str) -> Callable:
+    def fit(X, Y, cfg: StudyConfig, seed: int = 0):
+        est = fit_model(name, X, Y, cfg, seed)
+        return est.model_, est.info_
+
+    fit.__name__ = f"fit_{name.replace('-', '_')}"
+    fit.__doc__ = (f"``(model, info)`` of the study's {name} estimator fitted on ``X``, ``Y`` "
+                   "(:func:`fit_model`): the fitted map and the estimator's ``info_``.")
+    return fit
 
 
 def predict_any(model, X) -> np.ndarray:
+    """Predictions ``(K, F)`` of a fitted estimator, :class:`~jaxglass.models.LinearSPR` or
+    :class:`~jaxglass.models.CNNModel`."""
     from .models import CNNModel, predict, predict_cnn
 
+    if hasattr(model, "predict"):  # an estimator
+        return np.asarray(model.predict(X), np.float64).reshape(len(X), -1)
     if isinstance(model, CNNModel):
         return np.asarray(predict_cnn(model, X), np.float64)
     return np.asarray(predict(model, X), np.float64)
@@ -228,9 +293,9 @@ def scores(Y, P) -> dict[str, float]:
 
 
 STOCHASTIC = ("cnn",)  # models whose fit depends on the seed (initialisation, validation split)
-FITTERS: dict[str, Callable] = {
-    "ridge": fit_ridge_cv, "elastic-net": fit_elastic_net_cv, "cnn": fit_cnn_default,
-}
+#: Model name → ``fit(X, Y, cfg, seed) -> (model, info)``, every one through :func:`fit_model`.
+FITTERS: dict[str, Callable] = {name: _fitter(name) for name in MODELS}
+fit_ridge_cv = FITTERS["ridge"]
 
 
 # ----------------------------------------------------------------------------------------------

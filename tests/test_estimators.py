@@ -63,21 +63,6 @@ def test_gram_cd_matches_sklearn_objective(lam2, method):
     np.testing.assert_allclose(np.asarray(sol.W).T, m.coef_, atol=1e-4 * np.abs(m.coef_).max())
 
 
-def test_working_set_solver_matches_sklearn_objective():
-    sk = pytest.importorskip("sklearn.linear_model")
-    from jaxglass.models._enet import enet_solve_ws
-
-    X, Y = _problem(K=150, D=40, F=6, noise=0.1)
-    p = gram_problem(X, Y)
-    lam1, lam2 = 0.05 * float(np.abs(np.asarray(p.C)).max()), 0.01
-    sol = enet_solve_ws(p, lam1, lam2, tol=1e-10, k=8)
-    assert float(sol.gap.sum()) <= 1e-10 * float(sol.primal.sum())
-    a = lam1 + lam2
-    m = sk.ElasticNet(alpha=a, l1_ratio=lam1 / a, tol=1e-12, max_iter=200000).fit(X, Y)
-    ref = sklearn_objective(X, Y, m.coef_.T, m.intercept_, lam1, lam2)
-    np.testing.assert_allclose(sklearn_objective(X, Y, sol.W, sol.b, lam1, lam2), ref, rtol=1e-6)
-
-
 @pytest.mark.parametrize("lam2", [0.0, 0.02])
 def test_homotopy_is_exact_against_sklearn_and_kkt(lam2):
     """The LARS-EN homotopy lands on the optimum: scikit-learn's objective at tol 1e-12, the KKT

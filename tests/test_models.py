@@ -16,14 +16,14 @@ from jaxglass.models import (
     fit_ridge,
     kfold_indices,
     load_cnn,
-    load_model,
+    load_linear,
     mse,
     physical_weights,
     predict,
     predict_cnn,
     r2,
     save_cnn,
-    save_model,
+    save_linear,
 )
 
 
@@ -231,19 +231,19 @@ def test_save_load_round_trip_and_bad_files(tmp_path):
     X, Y, _ = planted(80, C=3)
     m = fit_ridge(X, Y, 1e-4)
     path = tmp_path / "sub" / "model.bin"  # no .npz suffix: written exactly there
-    save_model(m, path, metadata={"l2": 1e-4, "system": "toy"})
+    save_linear(m, path, metadata={"l2": 1e-4, "system": "toy"})
     assert sorted(p.name for p in path.parent.iterdir()) == ["model.bin"]  # no temp file left
-    m2, meta = load_model(path, with_metadata=True)
+    m2, meta = load_linear(path, with_metadata=True)
     assert meta == {"l2": 1e-4, "system": "toy"} and m2.feature_shape == (3, 48)
     np.testing.assert_array_equal(np.asarray(predict(m2, X)), np.asarray(predict(m, X)))
     bad = tmp_path / "corrupt.npz"
     bad.write_bytes(path.read_bytes()[:200])
     with pytest.raises(ValueError, match="corrupt.npz"):
-        load_model(bad)
+        load_linear(bad)
     foreign = tmp_path / "foreign.npz"
     np.savez(foreign, W=np.zeros(3))
     with pytest.raises(ValueError, match="foreign.npz.*format"):
-        load_model(foreign)
+        load_linear(foreign)
     with pytest.raises(ValueError, match="model.bin"):
         load_cnn(path)  # a linear model is not a CNN file
 
@@ -270,7 +270,7 @@ def test_cnn_learns_planted_problem(tmp_path):
     with pytest.raises(ValueError, match="cnn_bad.npz"):
         load_cnn(bad)
     with pytest.raises(ValueError, match="cnn.npz"):
-        load_model(path)
+        load_linear(path)
 
 
 def test_cnn_partial_rdf_channels():

@@ -1,12 +1,18 @@
 """Structure-property models: PDOS ≈ W g(r) + b (:mod:`.linear`) and a 1D CNN baseline (:mod:`.cnn`).
 
-Layout: :mod:`.linear` (the fitted map :class:`LinearSPR`, its solvers and files), :mod:`._selection`
-(k-fold/LOO cross-validation, default grids, grid-edge warnings), :mod:`._scaling` (the one
-:class:`Standardizer`), :mod:`._metrics` (MSE, R²), :mod:`._enet` (elastic-net coordinate descent on
-the Gram matrix), :mod:`._prox` (the L1 proximal step as optax transformations: :func:`prox_l1`,
-:func:`proximal_adam`), :mod:`.cnn`, and :mod:`.estimators`: scikit-learn-style ``Ridge``, ``Lasso``,
-``ElasticNet`` and ``CNN`` with ``fit``/``predict``/``score``/``save``/``load``/``weight_map``
-(imported on first use, since it loads scikit-learn's base classes when available).
+Fitting goes through the estimators (:mod:`.estimators`): scikit-learn-style ``Ridge``, ``Lasso``,
+``ElasticNet`` and ``CNN`` with ``fit``/``predict``/``score``/``save``/``weight_map``, built by name
+with :func:`make_estimator`; every model file jaxglass writes is read back by :func:`load_model`
+(imported on first use, since they load scikit-learn's base classes when available).
+
+Below them: :mod:`.linear` (the fitted map :class:`LinearSPR` and its solvers :func:`fit_ridge`,
+:func:`fit_elastic_net`, :func:`fit_linear`), :mod:`.cnn` (the network and :func:`fit_cnn`),
+:mod:`._selection` (all cross-validation: k-fold/LOO, default grids, grid-edge warnings, and
+:func:`select_ridge_l2` / :func:`select_enet`, the penalty choice of the estimators),
+:mod:`._files` (the model-file format), :mod:`._training` (the training loop shared by
+:func:`fit_linear` and the CNN), :mod:`._scaling` (the one :class:`Standardizer`), :mod:`._metrics`
+(MSE, R²), :mod:`._enet` (elastic net on the Gram matrix) and :mod:`._prox` (the L1 proximal step as
+optax transformations: :func:`prox_l1`, :func:`proximal_adam`).
 
 Importing this package loads neither Flax nor optax; they are imported when a model is trained
 (optax) or a CNN is built (Flax).
@@ -31,6 +37,8 @@ from ._selection import (
     kfold_indices,
     l1_max,
     loo_ridge,
+    select_enet,
+    select_ridge_l2,
 )
 from .cnn import CNNConfig, CNNModel, fit_cnn, load_cnn, predict_cnn, save_cnn
 from .linear import (
@@ -39,13 +47,15 @@ from .linear import (
     fit_elastic_net,
     fit_linear,
     fit_ridge,
-    load_model,
+    load_linear,
     physical_weights,
     predict,
-    save_model,
+    save_linear,
 )
 
-_ESTIMATORS = ("CNN", "ElasticNet", "Lasso", "Ridge", "load_estimator")
+save_model = save_linear  # removed when the CLI moves to est.save(path, metadata)
+
+_ESTIMATORS = ("CNN", "ElasticNet", "Lasso", "Ridge", "load_estimator", "load_model", "make_estimator")
 
 
 def __getattr__(name):  # lazy: the estimators import scikit-learn's base classes if installed
@@ -87,7 +97,9 @@ __all__ = [
     "l1_max",
     "load_cnn",
     "load_estimator",
+    "load_linear",
     "load_model",
+    "make_estimator",
     "loo_ridge",
     "mse",
     "physical_weights",
@@ -96,7 +108,9 @@ __all__ = [
     "prox_l1",
     "proximal_adam",
     "r2",
+    "select_enet",
+    "select_ridge_l2",
     "save_cnn",
-    "save_model",
+    "save_linear",
     "soft_threshold",
 ]

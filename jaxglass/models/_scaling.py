@@ -118,7 +118,7 @@ class Standardizer:
         return _xp(Z).asarray(Z) * self.scale + self.mean
 
 
-def _scalers(X, Y, standardize: bool, scaling: str = "pooled",
+def scalers(X, Y, standardize: bool, scaling: str = "pooled",
              feature_shape: tuple[int, ...] | None = None) -> tuple[Standardizer, Standardizer]:
     """Input and target scalers; ``feature_shape`` gives the channels of a flattened ``X``
     (targets ``(K, F)`` are one channel: ``"channel"`` scales them like ``"pooled"``)."""

@@ -28,7 +28,7 @@ from ..errors import UserError
 from ._enet import enet_method, enet_path, enet_path_homotopy, gram_problem
 from ._metrics import mse, r2
 from ._scaling import Standardizer
-from .linear import LinearSPRConfig, _as_features, _as_targets, _prepare, _trainer_for
+from .linear import LinearSPRConfig, as_features, as_targets, compiled_trainer, prepare_training
 
 DEFAULT_L2_GRID: tuple[float, ...] = tuple(float(x) for x in np.logspace(-10, 2, 25))
 DEFAULT_EN_L2_GRID: tuple[float, ...] = (1e-7, 1e-5, 1e-3)
@@ -93,15 +93,15 @@ def cross_validate(X, Y, l1_grid: Sequence[float], l2_grid: Sequence[float], k: 
     l2s = np.asarray(l2_grid, np.float64).ravel()
     if l1s.size == 0 or l2s.size == 0 or (l1s < 0).any() or (l2s < 0).any():
         raise UserError("cross_validate: l1_grid and l2_grid must be non-empty and >= 0")
-    Xf, _ = _as_features(X)
-    Yf = _as_targets(Y, Xf.shape[0])
+    Xf, _ = as_features(X)
+    Yf = as_targets(Y, Xf.shape[0])
     g1, g2 = np.meshgrid(l1s, l2s, indexing="ij")
     n1, n2 = l1s.size, l2s.size
     mse_t = np.zeros((n1, n2, k))
     r2_t = np.zeros((n1, n2, k))
     for f, (tr, va) in enumerate(kfold_indices(Xf.shape[0], k, seed)):
-        Xs, Ys, Xvs, Yvs, xs, ys, fshape, has_val = _prepare(Xf[tr], Yf[tr], config, None, None)
-        batched = _trainer_for(config, Xs.shape[0], has_val, batched=True)
+        Xs, Ys, Xvs, Yvs, xs, ys, fshape, has_val = prepare_training(Xf[tr], Yf[tr], config, None, None)
+        batched = compiled_trainer(config, Xs.shape[0], has_val, batched=True)
         dt = Xs.dtype
         p, *_ = batched(Xs, Ys, Xvs, Yvs, jnp.asarray(g1.ravel(), dt), jnp.asarray(g2.ravel(), dt),
                         jax.random.PRNGKey(config.seed))
@@ -221,7 +221,7 @@ def default_l1_grid(X, Y, standardize: bool = True, scaling: str = "pooled", n: 
 CV_TOL: float = 1e-3
 CV_MAX_SWEEPS: int = 500
 #: The CV solver: FISTA on the Gram matrix (one ``G @ Z`` per iteration, no sequential coordinate
-#: loop). Measured on the README example (160 × 100 → 120, 5 folds × 26 ``l1`` × 3 ``l2``): 6.0 s at
+#: loop). Measured on a 160 × 100 → 120 problem (5 folds × 26 ``l1`` × 3 ``l2``): 6.0 s at
 #: 100 iterations per point vs 17.9 s for 100 coordinate-descent sweeps, and FISTA's largest gap after
 #: 1000 iterations (0.05, 19 s) is 14× smaller than coordinate descent's after 100 sweeps (0.68).
 CV_METHOD: str = "fista"
@@ -272,8 +272,8 @@ def cross_validate_enet(X, Y, l1_grid: Sequence[float] | None = None, l2_grid: S
     ``rel_gap``). ``method``: ``"fista"`` (default, :data:`CV_METHOD`; ``max_sweeps`` counts its
     iterations), ``"cd"`` (coordinate descent), ``"homotopy"`` (exact at every grid point,
     :func:`~jaxglass.models._enet.enet_path_homotopy`, a point the path cannot finish is finished
-    by coordinate descent to ``tol`` within ``max_sweeps``; measured 1.5× slower than FISTA on the
-    README example, same choice) or ``"auto"`` (FISTA).
+    by coordinate descent to ``tol`` within ``max_sweeps``; measured 1.5× slower than FISTA on a
+    160 × 100 → 120 problem, same choice) or ``"auto"`` (FISTA).
     All folds share one compiled path (the Gram matrix is ``D × D`` whatever the fold
     size). ``l1_grid=None`` uses :func:`default_l1_grid` of the whole ``X, Y``. The best pair minimises
     the mean held-out MSE; a choice on a grid edge warns (``warn``).
@@ -324,3 +324,56 @@ def cross_validate_enet(X, Y, l1_grid: Sequence[float] | None = None, l2_grid: S
         edge = (l1s.size > 1 and best_l1 in (l1s.min(), l1s.max())) or (
             l2s.size > 1 and best_l2 in (l2s.min(), l2s.max()))
     return ENetCVResult(best_l1, best_l2, l1s, l2s, out, gaps, bool(edge), sweeps)
+
+
+# ----------------------------------------------------------------------------------------------
+# Penalty selection: the one place the estimators (and through them the study) choose penalties
+# ----------------------------------------------------------------------------------------------
+
+
+def select_ridge_l2(X, Y, l2_grid: Sequence[float], cv="loo", seed: int = 0, standardize: bool = True,
+                    scaling: str = "pooled", stacklevel: int = 4) -> tuple[float, dict]:
+    """The ridge ``l2`` of ``l2_grid`` with the lowest cross-validated MSE, and an info dict
+    (``l2``, ``cv``: ``"loo"`` or ``"k-fold"``, ``cv_mse``, ``grid_edge``).
+
+    ``cv="loo"``: exact leave-one-out (:func:`loo_ridge`); an integer ``k >= 2``: seeded k-fold
+    (:func:`cross_validate_ridge`, ``k`` capped at the number of samples). A choice on the edge of the
+    grid warns (:class:`GridEdgeWarning`).
+    """
+    if isinstance(cv, str) and cv == "loo":
+        best, cvm = loo_ridge(X, Y, l2_grid, standardize, scaling)
+        cv_mse, label = float(cvm.min()), "loo"
+    elif isinstance(cv, (int, np.integer)) and not isinstance(cv, bool) and cv >= 2:
+        k = min(int(cv), len(X))
+        best, cvm = cross_validate_ridge(X, Y, l2_grid, k, seed, standardize, scaling)
+        cv_mse, label = float(cvm.mean(1).min()), f"{k}-fold"
+    else:
+        raise UserError(f"cv: 'loo' or a number of folds >= 2, got {cv!r}")
+    edge = warn_grid_edge("l2", best, l2_grid, stacklevel=stacklevel)
+    return float(best), dict(l2=float(best), cv=label, cv_mse=cv_mse, grid_edge=edge)
+
+
+def select_enet(X, Y, l1: float | None, l2: float | None, l1_grid=None, l2_grid=DEFAULT_EN_L2_GRID, *,
+                cv: int = 5, seed: int = 0, tol: float = CV_TOL, max_sweeps: int = CV_MAX_SWEEPS,
+                standardize: bool = True, scaling: str = "pooled",
+                stacklevel: int = 4) -> tuple[float, float, dict]:
+    """Elastic-net penalties ``(l1, l2, info)``: a penalty given as a number is kept, one given as
+    ``None`` is chosen by ``cv``-fold cross-validation (:func:`cross_validate_enet`) over its grid
+    (``l1_grid=None``: :func:`default_l1_grid`). ``info`` (empty if nothing was chosen): ``cv_mse``,
+    ``cv``, ``grid_edge``, ``cv_max_relative_gap``, ``cv_sweeps``. A choice on a grid edge warns."""
+    if l1 is not None and l2 is not None:
+        return float(l1), float(l2), {}
+    if isinstance(cv, bool) or not isinstance(cv, (int, np.integer)) or cv < 2:
+        raise UserError(f"cv: a number of folds >= 2, got {cv!r}")
+    k = min(int(cv), len(X))
+    res = cross_validate_enet(X, Y, [l1] if l1 is not None else l1_grid, l2_grid if l2 is None else [l2],
+                              k=k, seed=seed, tol=tol, max_sweeps=int(max_sweeps), standardize=standardize,
+                              scaling=scaling, warn=False)
+    edge = False
+    if l1 is None:
+        edge |= warn_grid_edge("l1", res.best_l1, res.l1_grid, stacklevel=stacklevel)
+    if l2 is None:
+        edge |= warn_grid_edge("l2", res.best_l2, res.l2_grid, stacklevel=stacklevel)
+    info = dict(cv_mse=res.cv_mse, cv=k, grid_edge=bool(edge), cv_max_relative_gap=res.max_rel_gap,
+                cv_sweeps=int(res.n_sweeps.sum()))
+    return res.best_l1, res.best_l2, info

@@ -28,19 +28,11 @@ import numpy as np
 
 from .._io import atomic_savez
 from ..errors import UserError
-from ._scaling import SCALINGS, Standardizer, _scalers
-from .linear import (
-    FORMAT_VERSION,
-    _batches,
-    _history,
-    _read_npz,
-    _scaler_arrays,
-    _scaler_from,
-    _split_validation,
-    _train_loop,
-)
+from ._files import CNN_FORMAT, FORMAT_VERSION, read_npz, scaler_arrays, scaler_from
+from ._scaling import SCALINGS, Standardizer, scalers
+from ._training import batches, history, split_validation, train_loop
 
-FORMAT = "jaxglass-cnn"
+FORMAT = CNN_FORMAT
 _DTYPE = jnp.float32
 
 
@@ -220,7 +212,7 @@ def _cnn_trainer(config: CNNConfig, feature_shape: tuple[int, ...], n_out: int, 
     import optax
 
     net = _module(config, feature_shape, n_out)
-    bs, nb = _batches(n_train, config.batch_size)
+    bs, nb = batches(n_train, config.batch_size)
     sched = optax.cosine_decay_schedule(config.learning_rate, config.max_epochs * nb,
                                         alpha=config.final_lr_fraction)
     tx = optax.adamw(sched, weight_decay=config.weight_decay)
@@ -240,7 +232,7 @@ def _cnn_trainer(config: CNNConfig, feature_shape: tuple[int, ...], n_out: int, 
 
     @jax.jit
     def train(params, Xs, Ys, Xvs, Yvs, key):
-        return _train_loop(step, val_loss, params, tx.init(params), Xs, Ys, Xvs, Yvs, key, (),
+        return train_loop(step, val_loss, params, tx.init(params), Xs, Ys, Xvs, Yvs, key, (),
                            batch_size=bs, n_batches=nb, max_epochs=config.max_epochs,
                            patience=config.patience if has_val else None, has_val=has_val)
 
@@ -267,13 +259,13 @@ def fit_cnn(X, Y, config: CNNConfig | None = None, X_val=None, Y_val=None, *, re
         if Yv.shape != (Xv.shape[0], Yf.shape[1]):
             raise UserError(f"Y_val: expected shape ({Xv.shape[0]}, {Yf.shape[1]}), got {Yv.shape}")
     elif config.patience is not None:
-        tr, va = _split_validation(Xc.shape[0], config.val_fraction, config.seed)
+        tr, va = split_validation(Xc.shape[0], config.val_fraction, config.seed)
         Xc, Yf, Xv, Yv = Xc[tr], Yf[tr], Xc[va], Yf[va]
     else:
         Xv = Yv = None
     has_val = Xv is not None
-    xs, _ = _scalers(Xc, Yf, config.standardize, config.input_scaling)
-    _, ys = _scalers(Xc, Yf, config.standardize, config.target_scaling)
+    xs, _ = scalers(Xc, Yf, config.standardize, config.input_scaling)
+    _, ys = scalers(Xc, Yf, config.standardize, config.target_scaling)
     Xs, Ys = xs.transform(Xc), ys.transform(Yf)
     Xvs = xs.transform(Xv) if has_val else Xs[:1]
     Yvs = ys.transform(Yv) if has_val else Ys[:1]
@@ -283,7 +275,7 @@ def fit_cnn(X, Y, config: CNNConfig | None = None, X_val=None, Y_val=None, *, re
     params, n_ep, best_ep, th, vh = train(params0, Xs, Ys, Xvs, Yvs, jax.random.PRNGKey(config.seed))
     model = CNNModel(params, xs, ys, config, fshape, n_out)
     if return_history:
-        return model, _history(n_ep, best_ep, th, vh, has_val)
+        return model, history(n_ep, best_ep, th, vh, has_val)
     return model
 
 
@@ -299,7 +291,7 @@ def save_cnn(model: CNNModel, path, metadata: dict[str, Any] | None = None) -> N
     atomic_savez(path, dict(
         format=np.array(FORMAT), format_version=np.array(FORMAT_VERSION),
         params=np.frombuffer(blob, np.uint8), config=np.array(model.config.to_json()),
-        **_scaler_arrays("x", model.x_scaler), **_scaler_arrays("y", model.y_scaler),
+        **scaler_arrays("x", model.x_scaler), **scaler_arrays("y", model.y_scaler),
         feature_shape=np.asarray(model.feature_shape, np.int64), n_outputs=np.array(model.n_outputs),
         metadata=np.array(json.dumps(metadata or {})),
     ))
@@ -310,7 +302,7 @@ def load_cnn(path, *, with_metadata: bool = False):
     or foreign file raises ``ValueError``."""
     from flax import serialization
 
-    d = _read_npz(path, FORMAT, _CNN_KEYS)
+    d = read_npz(path, FORMAT, _CNN_KEYS)
     try:
         config = CNNConfig.from_json(str(d["config"]))
         fshape = tuple(int(s) for s in d["feature_shape"])
@@ -321,7 +313,7 @@ def load_cnn(path, *, with_metadata: bool = False):
         params = jax.tree.map(lambda t, a: jnp.asarray(a, _DTYPE).reshape(t.shape), template, params)
     except Exception as err:
         raise UserError(f"{path}: corrupt {FORMAT} file ({type(err).__name__}: {err})") from err
-    xs, ys = _scaler_from(d, "x", _DTYPE), _scaler_from(d, "y", _DTYPE)
+    xs, ys = scaler_from(d, "x", _DTYPE), scaler_from(d, "y", _DTYPE)
     model = CNNModel(params, xs, ys, config, fshape, n_out)
     if with_metadata:
         return model, json.loads(str(d["metadata"])) if "metadata" in d else {}

@@ -36,23 +36,21 @@ Example (synthetic data)::
 from __future__ import annotations
 
 import inspect
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import UserError
+from ._files import CNN_FORMAT, metadata_json, model_format, split_metadata
 from ._metrics import r2
 from ._selection import (
     CV_MAX_SWEEPS,
     CV_TOL,
     DEFAULT_EN_L2_GRID,
     DEFAULT_L2_GRID,
-    cross_validate_enet,
-    cross_validate_ridge,
-    loo_ridge,
-    warn_grid_edge,
+    select_enet,
+    select_ridge_l2,
 )
 
 try:  # scikit-learn is optional: subclass its bases only when it is there
@@ -62,10 +60,6 @@ try:  # scikit-learn is optional: subclass its bases only when it is there
     _BASES: tuple[type, ...] = (_SkRegressor, _SkBase)
 except ImportError:  # pragma: no cover - exercised only without scikit-learn
     _BASES = ()
-
-# metadata keys of model files written by the command line → estimator parameters
-_CLI_AXES = (("r", "r"), ("freq", "freq"), ("length_unit", "r_unit"), ("freq_unit", "freq_unit"))
-
 
 class _Estimator(*_BASES):
     """get_params/set_params/score shared by the estimators (scikit-learn's contract)."""
@@ -146,38 +140,63 @@ class _Estimator(*_BASES):
         return float(r2(np.asarray(Y, np.float64).reshape(P.shape), P).mean)
 
     # -- files -----------------------------------------------------------------------------------
-    def _meta(self) -> dict[str, Any]:
-        fitted = dict(feature_shape=list(self.feature_shape_), y_1d=bool(self._y_1d),
-                      x_mean=self.x_mean_.ravel().tolist(), x_std=self.x_std_.ravel().tolist(),
-                      y_mean=self.y_mean_.tolist(), info=getattr(self, "info_", {}))
-        params = {k: _jsonable(v) for k, v in self.get_params().items()}
-        meta = dict(estimator=type(self).__name__, params=params, fitted=fitted)
-        # the keys the command line writes and reads
-        for key, name in _CLI_AXES:
-            if getattr(self, name) is not None:
-                meta[key] = _jsonable(getattr(self, name))
-        return meta
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """The caller's JSON-serialisable dict stored with the model by :meth:`save` and returned by
+        :func:`load_model` (e.g. where the training data came from); not a hyper-parameter."""
+        return self.__dict__.setdefault("_metadata", {})
 
-    def _restore(self, meta: dict[str, Any]):
-        f = meta.get("fitted", {})
-        shape = tuple(int(s) for s in f.get("feature_shape", self.feature_shape_))
+    @metadata.setter
+    def metadata(self, value: dict[str, Any]) -> None:
+        self.__dict__["_metadata"] = dict(value)
+
+    def save(self, path, metadata: dict[str, Any] | None = None) -> Path:
+        """Write the fitted model, its parameters, axes and units to ``path`` (npz, atomic), with
+        ``metadata`` (default: :attr:`metadata`) for the caller; :func:`load_model` reads it back."""
+        self._check_fitted()
+        meta = metadata_json(self._state(), self.metadata if metadata is None else metadata)
+        self._write(path, meta)
+        return Path(path)
+
+    def _state(self) -> dict[str, Any]:
+        fitted = dict(feature_shape=list(self.feature_shape_), y_1d=bool(self._y_1d),
+                      x_mean=_tolist(self.x_mean_), x_std=_tolist(self.x_std_),
+                      y_mean=_tolist(self.y_mean_), info=getattr(self, "info_", {}))
+        params = {k: _jsonable(v) for k, v in self.get_params().items()}
+        return dict(estimator=type(self).__name__, params=params, fitted=fitted)
+
+    def _meta(self) -> dict[str, Any]:  # removed when the CLI moves to est.save(path, metadata)
+        return self._state()
+
+    def _restore(self, model, state: dict[str, Any], metadata: dict[str, Any]):
+        f = state.get("fitted", {})
+        self.model_ = model
+        shape = tuple(int(s) for s in f.get("feature_shape", model.feature_shape))
         self.feature_shape_ = shape
         self.n_features_in_ = int(np.prod(shape))
         self._y_1d = bool(f.get("y_1d", False))
-        self.x_mean_ = np.asarray(f["x_mean"]).reshape(shape) if "x_mean" in f else None
-        self.x_std_ = np.asarray(f["x_std"]).reshape(shape) if "x_std" in f else None
-        self.y_mean_ = np.asarray(f["y_mean"]) if "y_mean" in f else None
-        self.info_ = f.get("info", meta.get("hyper", {}))
+        self.x_mean_ = np.asarray(f["x_mean"]).reshape(shape) if f.get("x_mean") is not None else None
+        self.x_std_ = np.asarray(f["x_std"]).reshape(shape) if f.get("x_std") is not None else None
+        self.y_mean_ = np.asarray(f["y_mean"]) if f.get("y_mean") is not None else None
+        self.info_ = f.get("info", {})
+        self.metadata = metadata
         return self
 
     @classmethod
     def load(cls, path):
-        """Load an estimator saved by ``save`` (or a model file written by ``jaxglass train``)."""
-        est = load_estimator(path)
+        """Load an estimator saved by ``save`` (or any model file, :func:`load_model`)."""
+        est = load_model(path)
         if not isinstance(est, cls):
             raise UserError(f"{path}: holds a {type(est).__name__}, not a {cls.__name__}; "
-                             "use jaxglass.models.load_estimator")
+                            "use jaxglass.models.load_model")
         return est
+
+
+def _set_params(est, params: dict[str, Any]) -> None:
+    """Store the ``__init__`` arguments as given (scikit-learn's convention)."""
+    for k, v in params.items():
+        if k not in ("self", "__class__"):
+            setattr(est, k, v)
 
 
 def _same(a, b) -> bool:
@@ -185,6 +204,21 @@ def _same(a, b) -> bool:
         return bool(a is b or (type(a) is type(b) and a == b))
     except ValueError:  # arrays
         return False
+
+
+def _save_figure(fig, path) -> None:
+    """Write ``fig`` atomically, in the format of ``path``'s suffix (png by default)."""
+    import io
+
+    from .._io import atomic_write_bytes
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format=Path(path).suffix.lstrip(".") or "png", dpi=130, bbox_inches="tight")
+    atomic_write_bytes(Path(path), buf.getvalue())
+
+
+def _tolist(a):
+    return None if a is None else np.asarray(a).ravel().tolist()
 
 
 def _jsonable(v):
@@ -238,20 +272,17 @@ class _Linear(_Estimator):
         self._check_fitted()
         return np.asarray(physical_weights(self.model_)[1])
 
-    def save(self, path) -> Path:
-        """Write the fitted model, its parameters, axes and units to ``path`` (npz, atomic)."""
-        from .linear import save_model
+    def _write(self, path, meta):
+        from .linear import save_linear
 
-        self._check_fitted()
-        save_model(self.model_, path, metadata=self._meta())
-        return Path(path)
+        save_linear(self.model_, path, metadata=meta)
 
     def weight_map(self, path=None, *, title: str = "", labels=None):
         """Figure of the weight map ``W·σ_x`` (``σ_x``: std of the training inputs per feature) against
         the stored ``r`` and ``freq`` axes (indices if not given), with the mean input on top and the
         mean target on the right; colour bar in ``y_unit``. Saved to ``path`` if given; returns the
         matplotlib figure."""
-        from ..plots import _save, weight_map_figure
+        from ..plots import weight_map_figure
 
         self._check_fitted()
         W = self.coef_
@@ -267,7 +298,7 @@ class _Linear(_Estimator):
                                 labels=labels or self.feature_names, r_unit=self.r_unit,
                                 freq_unit=self.freq_unit, y_unit=self.y_unit)
         if path is not None:
-            _save(fig, path)
+            _save_figure(fig, path)
         return fig
 
 
@@ -276,24 +307,14 @@ class Ridge(_Linear):
 
     ``l2=None`` (default) chooses it by cross-validation over ``l2_grid`` (default
     ``DEFAULT_L2_GRID``, 25 values 1e-10 … 1e2): exact leave-one-out for ``cv="loo"`` (default), else
-    ``cv``-fold. ``standardize``/``scaling`` as in :func:`jaxglass.models.fit_ridge`.
+    ``cv``-fold with folds drawn from ``seed`` (:func:`~jaxglass.models.select_ridge_l2`).
+    ``standardize``/``scaling`` as in :func:`jaxglass.models.fit_ridge`.
     """
 
-    def __init__(self, l2=None, *, l2_grid=None, cv="loo", standardize=True, scaling="pooled",
+    def __init__(self, l2=None, *, l2_grid=None, cv="loo", seed=0, standardize=True, scaling="pooled",
                  feature_shape=None, r=None, freq=None, r_unit=None, freq_unit=None, y_unit=None,
                  feature_names=None):
-        self.l2 = l2
-        self.l2_grid = l2_grid
-        self.cv = cv
-        self.standardize = standardize
-        self.scaling = scaling
-        self.feature_shape = feature_shape
-        self.r = r
-        self.freq = freq
-        self.r_unit = r_unit
-        self.freq_unit = freq_unit
-        self.y_unit = y_unit
-        self.feature_names = feature_names
+        _set_params(self, locals())
 
     def _fit(self, X, Y):
         from .linear import fit_ridge
@@ -305,17 +326,8 @@ class Ridge(_Linear):
             self.info_ = dict(l2=self.l2_)
         else:
             grid = DEFAULT_L2_GRID if self.l2_grid is None else self.l2_grid
-            if self.cv == "loo":
-                best, cvm = loo_ridge(X, Y, grid, self.standardize, self.scaling)
-                cv_mse = float(cvm.min())
-            elif isinstance(self.cv, (int, np.integer)) and self.cv >= 2:
-                best, cvm = cross_validate_ridge(X, Y, grid, int(self.cv), 0, self.standardize, self.scaling)
-                cv_mse = float(cvm.mean(1).min())
-            else:
-                raise UserError(f"Ridge.cv: 'loo' or a number of folds >= 2, got {self.cv!r}")
-            edge = warn_grid_edge("l2", best, grid, stacklevel=5)
-            self.l2_ = float(best)
-            self.info_ = dict(l2=self.l2_, cv=str(self.cv), cv_mse=cv_mse, grid_edge=edge)
+            self.l2_, self.info_ = select_ridge_l2(X, Y, grid, self.cv, int(self.seed), self.standardize,
+                                                   self.scaling, stacklevel=5)
         return fit_ridge(X, Y, self.l2_, self.standardize, self.scaling)
 
 
@@ -323,49 +335,30 @@ class ElasticNet(_Linear):
     """Linear map with L1 + L2 penalties, solved exactly on the Gram matrix by the elastic-net
     homotopy and certified to a relative duality gap ``tol`` (:func:`jaxglass.models.fit_elastic_net`).
 
-    ``l1=None`` / ``l2=None`` (defaults) choose them by ``cv``-fold cross-validation (``l1`` along a
-    warm-started path over ``l1_grid``, default :func:`~jaxglass.models.default_l1_grid`; ``l2`` over
-    ``l2_grid``, default ``DEFAULT_EN_L2_GRID``). Each CV fit stops at a relative duality gap ``cv_tol``
-    or after ``cv_max_sweeps`` sweeps (defaults ``CV_TOL = 1e-3``, ``CV_MAX_SWEEPS = 100``: bounded
-    cost); the chosen penalties are then refitted to ``tol`` (at most ``max_sweeps`` sweeps). Fitted:
-    ``l1_``, ``l2_``, ``info_`` (objective, duality gap, sweeps, CV MSE, the largest relative gap of
-    the CV fits ``cv_max_relative_gap``).
+    ``l1=None`` / ``l2=None`` (defaults) choose them by ``cv``-fold cross-validation with folds drawn
+    from ``seed`` (:func:`~jaxglass.models.select_enet`: ``l1`` along a warm-started path over
+    ``l1_grid``, default :func:`~jaxglass.models.default_l1_grid`; ``l2`` over ``l2_grid``, default
+    ``DEFAULT_EN_L2_GRID``). Each CV fit stops at a relative duality gap ``cv_tol`` or after
+    ``cv_max_sweeps`` sweeps (defaults ``CV_TOL = 1e-3``, ``CV_MAX_SWEEPS``: bounded cost); the
+    chosen penalties are then refitted to ``tol`` (at most ``max_sweeps`` sweeps). Fitted: ``l1_``,
+    ``l2_``, ``info_`` (objective, duality gap, sweeps, CV MSE, the largest relative gap of the CV
+    fits ``cv_max_relative_gap``).
     """
 
-    def __init__(self, l1=None, l2=None, *, l1_grid=None, l2_grid=None, cv=5, tol=1e-7, max_sweeps=20000,
-                 cv_tol=CV_TOL, cv_max_sweeps=CV_MAX_SWEEPS, standardize=True, scaling="pooled",
-                 feature_shape=None, r=None, freq=None, r_unit=None,
+    def __init__(self, l1=None, l2=None, *, l1_grid=None, l2_grid=None, cv=5, seed=0, tol=1e-7,
+                 max_sweeps=20000, cv_tol=CV_TOL, cv_max_sweeps=CV_MAX_SWEEPS, standardize=True,
+                 scaling="pooled", feature_shape=None, r=None, freq=None, r_unit=None,
                  freq_unit=None, y_unit=None, feature_names=None):
-        self.l1 = l1
-        self.l2 = l2
-        self.l1_grid = l1_grid
-        self.l2_grid = l2_grid
-        self.cv = cv
-        self.tol = tol
-        self.max_sweeps = max_sweeps
-        self.cv_tol = cv_tol
-        self.cv_max_sweeps = cv_max_sweeps
-        self.standardize = standardize
-        self.scaling = scaling
-        self.feature_shape = feature_shape
-        self.r = r
-        self.freq = freq
-        self.r_unit = r_unit
-        self.freq_unit = freq_unit
-        self.y_unit = y_unit
-        self.feature_names = feature_names
+        _set_params(self, locals())
 
     def _l2_spec(self):
         return self.l2, DEFAULT_EN_L2_GRID if self.l2_grid is None else self.l2_grid
 
-    def _fit(self, X, Y):
-        from .linear import fit_elastic_net
-
-        l2, l2_grid = self._l2_spec()
+    def _check(self, l2):
+        who = type(self).__name__
         for name, v in (("l1", self.l1), ("l2", l2)):
             if v is not None and v < 0:
-                raise UserError(f"{type(self).__name__}.{name}: must be >= 0 or None, got {v}")
-        who = type(self).__name__
+                raise UserError(f"{who}.{name}: must be >= 0 or None, got {v}")
         for name in ("tol", "cv_tol"):
             if not 0 < getattr(self, name) < 1:
                 raise UserError(f"{who}.{name}: must be in (0, 1), got {getattr(self, name)}")
@@ -373,24 +366,15 @@ class ElasticNet(_Linear):
             v = getattr(self, name)
             if not isinstance(v, (int, np.integer)) or v < 1:
                 raise UserError(f"{who}.{name}: an integer >= 1, got {v!r}")
-        info: dict[str, Any] = {}
-        l1 = self.l1
-        if l1 is None or l2 is None:
-            if not isinstance(self.cv, (int, np.integer)) or self.cv < 2:
-                raise UserError(f"{type(self).__name__}.cv: a number of folds >= 2, got {self.cv!r}")
-            l1_grid = [l1] if l1 is not None else self.l1_grid  # None: default_l1_grid(X, Y)
-            res = cross_validate_enet(X, Y, l1_grid, l2_grid if l2 is None else [l2], k=int(self.cv),
-                                      tol=self.cv_tol, max_sweeps=int(self.cv_max_sweeps),
-                                      standardize=self.standardize,
-                                      scaling=self.scaling, warn=False)
-            edge = False
-            if l1 is None:
-                edge |= warn_grid_edge("l1", res.best_l1, res.l1_grid, stacklevel=5)
-            if l2 is None:
-                edge |= warn_grid_edge("l2", res.best_l2, res.l2_grid, stacklevel=5)
-            l1, l2 = res.best_l1, res.best_l2
-            info.update(cv_mse=res.cv_mse, cv=int(self.cv), grid_edge=bool(edge),
-                        cv_max_relative_gap=res.max_rel_gap, cv_sweeps=int(res.n_sweeps.sum()))
+
+    def _fit(self, X, Y):
+        from .linear import fit_elastic_net
+
+        l2, l2_grid = self._l2_spec()
+        self._check(l2)
+        l1, l2, info = select_enet(X, Y, self.l1, l2, self.l1_grid, l2_grid, cv=self.cv,
+                                   seed=int(self.seed), tol=self.cv_tol, max_sweeps=self.cv_max_sweeps,
+                                   standardize=self.standardize, scaling=self.scaling, stacklevel=5)
         model, sol = fit_elastic_net(X, Y, l1, l2, self.standardize, self.scaling, tol=self.tol,
                                      max_sweeps=self.max_sweeps, return_info=True)
         self.l1_, self.l2_ = float(l1), float(l2)
@@ -403,13 +387,13 @@ class Lasso(ElasticNet):
     """:class:`ElasticNet` with ``l2 = 0``; ``l1=None`` chooses ``l1`` by ``cv``-fold CV over
     ``l1_grid`` (default :func:`~jaxglass.models.default_l1_grid`)."""
 
-    def __init__(self, l1=None, *, l1_grid=None, cv=5, tol=1e-7, max_sweeps=20000, cv_tol=CV_TOL,
+    def __init__(self, l1=None, *, l1_grid=None, cv=5, seed=0, tol=1e-7, max_sweeps=20000, cv_tol=CV_TOL,
                  cv_max_sweeps=CV_MAX_SWEEPS, standardize=True, scaling="pooled", feature_shape=None,
                  r=None, freq=None, r_unit=None, freq_unit=None,
                  y_unit=None, feature_names=None):
-        super().__init__(l1, 0.0, l1_grid=l1_grid, cv=cv, tol=tol, max_sweeps=max_sweeps, cv_tol=cv_tol,
-                         cv_max_sweeps=cv_max_sweeps, standardize=standardize, scaling=scaling,
-                         feature_shape=feature_shape, r=r,
+        super().__init__(l1, 0.0, l1_grid=l1_grid, cv=cv, seed=seed, tol=tol, max_sweeps=max_sweeps,
+                         cv_tol=cv_tol, cv_max_sweeps=cv_max_sweeps, standardize=standardize,
+                         scaling=scaling, feature_shape=feature_shape, r=r,
                          freq=freq, r_unit=r_unit, freq_unit=freq_unit, y_unit=y_unit,
                          feature_names=feature_names)
         del self.l2, self.l2_grid
@@ -445,9 +429,7 @@ class CNN(_Estimator):
                  val_fraction=0.1, seed=0, standardize=True, target_scaling="pooled", input_scaling="pooled",
                  feature_shape=None, r=None, freq=None, r_unit=None, freq_unit=None, y_unit=None,
                  feature_names=None):
-        for k, v in list(locals().items()):
-            if k not in ("self", "__class__"):
-                setattr(self, k, v)
+        _set_params(self, locals())
 
     def _config(self):
         from .cnn import CNNConfig
@@ -471,63 +453,71 @@ class CNN(_Estimator):
 
         return np.asarray(predict_cnn(self.model_, X), np.float64)
 
-    def save(self, path) -> Path:
+    def _write(self, path, meta):
         from .cnn import save_cnn
 
-        self._check_fitted()
-        save_cnn(self.model_, path, metadata=self._meta())
-        return Path(path)
+        save_cnn(self.model_, path, metadata=meta)
 
 
 # ------------------------------------------------------------------------------------------------
 # Loading
 # ------------------------------------------------------------------------------------------------
 
-_CLASSES = {"Ridge": Ridge, "ElasticNet": ElasticNet, "Lasso": Lasso, "CNN": CNN}
-_CLI_KINDS = {"ridge": Ridge, "elastic-net": ElasticNet, "cnn": CNN}
+#: Estimator classes by name (the ``estimator`` entry of a model file).
+ESTIMATORS = {"Ridge": Ridge, "ElasticNet": ElasticNet, "Lasso": Lasso, "CNN": CNN}
+#: Model kinds (``jaxglass train --model``, the study's model names) → estimator classes.
+KINDS = {"ridge": Ridge, "lasso": Lasso, "elastic-net": ElasticNet, "cnn": CNN}
 
 
-def load_estimator(path):
-    """Load a model file as an estimator: one written by an estimator's ``save`` or by
-    ``jaxglass train`` (its ``kind``, axes and units are taken from the file's metadata)."""
-    from .cnn import load_cnn
-    from .linear import load_model
-
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            fmt = str(z["format"]) if "format" in z.files else None
-    except Exception as err:
-        raise UserError(f"{path}: not a readable model file ({type(err).__name__}: {err})") from err
-    model, meta = (load_cnn if fmt == "jaxglass-cnn" else load_model)(path, with_metadata=True)
-    if "estimator" in meta:
-        cls = _CLASSES.get(meta["estimator"])
-        if cls is None:
-            raise UserError(f"{path}: unknown estimator {meta['estimator']!r}")
-        params = dict(meta.get("params", {}))
-    else:  # a file written by the command line
-        cls = _CLI_KINDS.get(meta.get("kind", "cnn" if fmt == "jaxglass-cnn" else "ridge"), Ridge)
-        params = {}
-        for key, name in _CLI_AXES:
-            if key in meta:
-                params[name] = meta[key]
-        if "freq_unit" in meta:
-            params["y_unit"] = f"1/{meta['freq_unit']}"  # dataset targets are PDOS per frequency unit
-        if cls is CNN:
-            params.update({k: v for k, v in json.loads(model.config.to_json()).items()})
+def make_estimator(kind: str, **params):
+    """An unfitted estimator of ``kind`` (a key of :data:`KINDS`) with ``params``; a parameter the
+    estimator does not have (e.g. ``l1`` for ridge, ``l2`` for lasso) raises ``UserError`` naming it
+    and the kinds that have it. ``None`` values are left at the estimator's default."""
+    if kind not in KINDS:
+        raise UserError(f"kind: {kind!r} is not one of {sorted(KINDS)}")
+    cls = KINDS[kind]
     valid = cls._get_param_names()
+    for name, value in params.items():
+        if value is not None and name not in valid:
+            others = [k for k, c in KINDS.items() if name in c._get_param_names()]
+            raise UserError(f"{name}: {kind} has no parameter {name!r}; "
+                            + (f"it is one of {others}" if others else f"valid: {valid}"))
+    return cls(**{k: v for k, v in params.items() if v is not None})
+
+
+def load_model(path, *, with_metadata: bool = False):
+    """Load any model file jaxglass wrote as a fitted estimator: ``Ridge``, ``Lasso``,
+    ``ElasticNet`` or ``CNN``, with its parameters, axes, units, ``info_`` and the caller's
+    :attr:`~_Estimator.metadata` (the file format is described in :mod:`jaxglass.models._files`).
+    A missing, unreadable or foreign file raises ``UserError`` naming it.
+
+    ``with_metadata=True`` returns ``(estimator, estimator.metadata)``.
+    """
+    from .cnn import load_cnn
+    from .linear import load_linear
+
+    fmt = model_format(path)
+    model, raw = (load_cnn if fmt == CNN_FORMAT else load_linear)(path, with_metadata=True)
+    state, metadata = split_metadata(model, raw, fmt)
+    cls = ESTIMATORS.get(state.get("estimator"))
+    if cls is None:
+        raise UserError(f"{path}: unknown estimator {state.get('estimator')!r}")
+    params = dict(state.get("params", {}))
     for key in ("r", "freq"):
         if params.get(key) is not None:
             params[key] = np.asarray(params[key], np.float64)
     for key in ("feature_shape", "channels", "kernel_sizes", "l1_grid", "l2_grid"):
         if isinstance(params.get(key), list):
             params[key] = tuple(params[key])
+    valid = cls._get_param_names()
     est = cls(**{k: v for k, v in params.items() if k in valid})
-    est.model_ = model
-    est.feature_shape_ = tuple(int(s) for s in model.feature_shape)
-    if cls is CNN and len(est.feature_shape_) == 2 and est.feature_shape_[0] == 1 and "estimator" not in meta:
-        est.feature_shape_ = est.feature_shape_[1:]
-    est._restore(meta)
+    est._restore(model, state, metadata)
     if isinstance(est, _Linear):
         est.l1_ = float(est.info_.get("l1", 0.0))
         est.l2_ = float(est.info_.get("l2", 0.0))
-    return est
+    return (est, est.metadata) if with_metadata else est
+
+
+def load_estimator(path):  # removed when the CLI moves to load_model
+    """:func:`load_model` (the former name)."""
+    return load_model(path)

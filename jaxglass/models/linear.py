@@ -57,8 +57,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import math
-from collections.abc import Sequence
 from typing import Any
 
 import jax
@@ -67,10 +65,11 @@ import numpy as np
 
 from .._io import atomic_savez
 from ..errors import UserError
-from ._scaling import SCALINGS, Standardizer, _scalers
+from ._files import FORMAT_VERSION, LINEAR_FORMAT, read_npz, scaler_arrays, scaler_from
+from ._scaling import SCALINGS, Standardizer, scalers
+from ._training import batches, history, split_validation, train_loop
 
-FORMAT = "jaxglass-linear-spr"
-FORMAT_VERSION = 1
+FORMAT = LINEAR_FORMAT
 
 # ----------------------------------------------------------------------------------------------
 # Configuration and model
@@ -145,7 +144,7 @@ class LinearSPR:
         return int(self.W.shape[0])
 
 
-def _as_features(X, feature_shape: tuple[int, ...] | None = None, what: str = "X"):
+def as_features(X, feature_shape: tuple[int, ...] | None = None, what: str = "X"):
     """(K, R) or (K, C, R) → (K, D) and feature_shape; checks against a known feature_shape."""
     X = jnp.asarray(X, dtype=jnp.result_type(float))
     if feature_shape is None:
@@ -157,7 +156,7 @@ def _as_features(X, feature_shape: tuple[int, ...] | None = None, what: str = "X
     return X.reshape(X.shape[0], -1), feature_shape
 
 
-def _as_targets(Y, n: int, what: str = "Y"):
+def as_targets(Y, n: int, what: str = "Y"):
     Y = jnp.asarray(Y, dtype=jnp.result_type(float))
     if Y.ndim != 2 or Y.shape[0] != n:
         raise UserError(f"{what}: expected shape ({n}, F), got {Y.shape}")
@@ -168,7 +167,7 @@ def predict(model: LinearSPR, X) -> jax.Array:
     """PDOS predictions in data units, ``(K, F)``; a single sample ``X`` of ``feature_shape`` → ``(F,)``."""
     X = jnp.asarray(X, dtype=model.W.dtype)
     single = tuple(X.shape) == tuple(model.feature_shape)
-    Xf, _ = _as_features(X[None] if single else X, model.feature_shape)
+    Xf, _ = as_features(X[None] if single else X, model.feature_shape)
     Z = model.x_scaler.transform(Xf) @ model.W.T + model.b
     Y = model.y_scaler.inverse_transform(Z)
     return Y[0] if single else Y
@@ -183,100 +182,6 @@ def physical_weights(model: LinearSPR) -> tuple[jax.Array, jax.Array]:
     Wp = model.W * ys.scale[:, None] / xs.scale[None, :]
     bp = ys.mean + ys.scale * model.b - Wp @ xs.mean
     return Wp.reshape((Wp.shape[0], *model.feature_shape)), bp
-
-
-# ----------------------------------------------------------------------------------------------
-# Generic device-side training loop (shared with the CNN)
-# ----------------------------------------------------------------------------------------------
-
-
-def _batches(n: int, batch_size: int | None) -> tuple[int, int]:
-    bs = n if batch_size is None else min(int(batch_size), n)
-    return bs, math.ceil(n / bs)
-
-
-def _train_loop(step, val_loss, params, opt_state, Xt, Yt, Xv, Yv, key, hyper, *, batch_size, n_batches,
-                max_epochs, patience, has_val):
-    """Epoch loop in ``lax.while_loop`` with early stopping; traceable (jit/vmap it from outside).
-
-    ``step(params, opt_state, xb, yb, wb, t, hyper) -> (params, opt_state, batch_mse)`` with sample
-    weights ``wb`` (0 for the padding of the last, partial batch); ``val_loss(params, Xv, Yv)``.
-    Returns ``(params, n_epochs, best_epoch, train_hist, val_hist)``; ``params`` are the best-validation
-    parameters when ``has_val``, else the final ones.
-    """
-    n = Xt.shape[0]
-    full = n_batches == 1 and batch_size == n
-    dtype = Xt.dtype
-
-    def epoch_fn(params, opt_state, ekey, epoch):
-        t0 = epoch * n_batches
-        if full:
-            w = jnp.ones((n,), dtype)
-            params, opt_state, loss = step(params, opt_state, Xt, Yt, w, t0, hyper)
-            return params, opt_state, loss
-        pad = n_batches * batch_size - n
-        perm = jax.random.permutation(ekey, n)
-        idx = jnp.concatenate([perm, perm[:pad]]).reshape(n_batches, batch_size)
-        wts = jnp.concatenate([jnp.ones((n,), dtype), jnp.zeros((pad,), dtype)])
-        wts = wts.reshape(n_batches, batch_size)
-
-        def body(carry, inp):
-            params, opt_state, t = carry
-            i, wb = inp
-            params, opt_state, loss = step(params, opt_state, Xt[i], Yt[i], wb, t, hyper)
-            return (params, opt_state, t + 1), loss * wb.sum()
-
-        (params, opt_state, _), losses = jax.lax.scan(body, (params, opt_state, t0), (idx, wts))
-        return params, opt_state, losses.sum() / n
-
-    inf = jnp.asarray(jnp.inf, dtype)
-    hist0 = jnp.full((max_epochs,), jnp.nan, dtype)
-    carry0 = (jnp.int32(0), params, opt_state, params, inf, jnp.int32(-1), key, hist0, hist0)
-
-    def cond(c):
-        epoch, best_epoch = c[0], c[5]
-        go = epoch < max_epochs
-        if has_val and patience is not None:
-            go = go & (epoch - 1 - best_epoch < patience)
-        return go
-
-    def body(c):
-        epoch, params, opt_state, best, best_val, best_epoch, key, th, vh = c
-        key, ekey = jax.random.split(key)
-        params, opt_state, tl = epoch_fn(params, opt_state, ekey, epoch)
-        th = th.at[epoch].set(tl)
-        if has_val:
-            vl = val_loss(params, Xv, Yv)
-            vh = vh.at[epoch].set(vl)
-            better = vl < best_val
-            best = jax.tree.map(lambda a, b: jnp.where(better, a, b), params, best)
-            best_val = jnp.where(better, vl, best_val)
-            best_epoch = jnp.where(better, epoch, best_epoch)
-        else:
-            best, best_epoch = params, epoch
-        return (epoch + 1, params, opt_state, best, best_val, best_epoch, key, th, vh)
-
-    epoch, _, _, best, _, best_epoch, _, th, vh = jax.lax.while_loop(cond, body, carry0)
-    return best, epoch, best_epoch, th, vh
-
-
-def _split_validation(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Random (train, val) index split with at least one sample on each side."""
-    if n < 2:
-        raise UserError(f"need at least 2 samples to carve a validation split, got {n}")
-    n_val = min(max(1, int(round(fraction * n))), n - 1)
-    perm = np.random.default_rng(seed).permutation(n)
-    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
-
-
-def _history(n_epochs, best_epoch, th, vh, has_val) -> dict[str, Any]:
-    n_epochs = int(n_epochs)
-    return dict(
-        n_epochs=n_epochs,
-        best_epoch=int(best_epoch),
-        train_mse=np.asarray(th)[:n_epochs],
-        val_mse=np.asarray(vh)[:n_epochs] if has_val else None,
-    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -323,30 +228,30 @@ def _linear_trainer(optimizer: str, learning_rate: float, lr_schedule: str, fina
     def train(Xs, Ys, Xvs, Yvs, l1, l2, key):
         D, F = Xs.shape[1], Ys.shape[1]
         p0 = {"W": jnp.zeros((F, D), Xs.dtype), "b": jnp.zeros((F,), Xs.dtype)}
-        return _train_loop(step, val_loss, p0, make_tx(0.0).init(p0), Xs, Ys, Xvs, Yvs, key, (l1, l2),
+        return train_loop(step, val_loss, p0, make_tx(0.0).init(p0), Xs, Ys, Xvs, Yvs, key, (l1, l2),
                            batch_size=batch_size, n_batches=n_batches, max_epochs=max_epochs,
                            patience=patience, has_val=has_val)
 
     return train
 
 
-def _prepare(X, Y, config: LinearSPRConfig, X_val, Y_val):
+def prepare_training(X, Y, config: LinearSPRConfig, X_val, Y_val):
     """Flatten, split off validation if needed, fit scalers on the training part, standardise."""
-    Xf, fshape = _as_features(X)
-    Yf = _as_targets(Y, Xf.shape[0])
+    Xf, fshape = as_features(X)
+    Yf = as_targets(Y, Xf.shape[0])
     if X_val is not None:
         if Y_val is None:
             raise UserError("fit: X_val given without Y_val")
-        Xv, _ = _as_features(X_val, fshape, "X_val")
-        Yv = _as_targets(Y_val, Xv.shape[0], "Y_val")
+        Xv, _ = as_features(X_val, fshape, "X_val")
+        Yv = as_targets(Y_val, Xv.shape[0], "Y_val")
         if Yv.shape[1] != Yf.shape[1]:
             raise UserError(f"Y_val: expected {Yf.shape[1]} outputs, got {Yv.shape[1]}")
     elif config.patience is not None:
-        tr, va = _split_validation(Xf.shape[0], config.val_fraction, config.seed)
+        tr, va = split_validation(Xf.shape[0], config.val_fraction, config.seed)
         Xf, Yf, Xv, Yv = Xf[tr], Yf[tr], Xf[va], Yf[va]
     else:
         Xv = Yv = None
-    xs, ys = _scalers(Xf, Yf, config.standardize, config.scaling, fshape)
+    xs, ys = scalers(Xf, Yf, config.standardize, config.scaling, fshape)
     has_val = Xv is not None
     Xvs = xs.transform(Xv) if has_val else Xf[:1]
     Yvs = ys.transform(Yv) if has_val else Yf[:1]
@@ -361,8 +266,8 @@ def _compiled(static: tuple, batched: bool):
     return jax.jit(train)
 
 
-def _trainer_for(config: LinearSPRConfig, n: int, has_val: bool, batched: bool = False):
-    bs, nb = _batches(n, config.batch_size)
+def compiled_trainer(config: LinearSPRConfig, n: int, has_val: bool, batched: bool = False):
+    bs, nb = batches(n, config.batch_size)
     static = (config.optimizer, float(config.learning_rate), config.lr_schedule,
               float(config.final_lr_fraction), bs, nb, int(config.max_epochs),
               config.patience if has_val else None, has_val)
@@ -379,14 +284,14 @@ def fit_linear(X, Y, config: LinearSPRConfig | None = None, X_val=None, Y_val=No
     train_mse, val_mse`` (MSE in standardised units per epoch).
     """
     config = config or LinearSPRConfig()
-    Xs, Ys, Xvs, Yvs, xs, ys, fshape, has_val = _prepare(X, Y, config, X_val, Y_val)
-    train = _trainer_for(config, Xs.shape[0], has_val)
+    Xs, Ys, Xvs, Yvs, xs, ys, fshape, has_val = prepare_training(X, Y, config, X_val, Y_val)
+    train = compiled_trainer(config, Xs.shape[0], has_val)
     dt = Xs.dtype
     p, n_ep, best_ep, th, vh = train(Xs, Ys, Xvs, Yvs, jnp.asarray(config.l1, dt), jnp.asarray(config.l2, dt),
                                      jax.random.PRNGKey(config.seed))
     model = LinearSPR(p["W"], p["b"], xs, ys, fshape)
     if return_history:
-        return model, _history(n_ep, best_ep, th, vh, has_val)
+        return model, history(n_ep, best_ep, th, vh, has_val)
     return model
 
 
@@ -400,9 +305,9 @@ def fit_ridge(X, Y, l2: float, standardize: bool = True, scaling: str = "pooled"
 
     if l2 < 0:
         raise UserError(f"fit_ridge: l2 must be >= 0, got {l2}")
-    Xf, fshape = _as_features(X)
-    Yf = _as_targets(Y, Xf.shape[0])
-    xs, ys = _scalers(Xf, Yf, standardize, scaling, fshape)
+    Xf, fshape = as_features(X)
+    Yf = as_targets(Y, Xf.shape[0])
+    xs, ys = scalers(Xf, Yf, standardize, scaling, fshape)
     Xs = np.asarray(xs.transform(Xf), np.float64)
     Ys = np.asarray(ys.transform(Yf), np.float64)
     K, D = Xs.shape
@@ -435,16 +340,16 @@ def fit_elastic_net(X, Y, l1: float, l2: float = 0.0, standardize: bool = True, 
     homotopy). ``method``: ``"homotopy"`` (the exact LARS-EN path from ``W = 0``, all targets
     batched, finished by coordinate descent only if it cannot reach the gap; ``W0`` is not used),
     ``"cd"`` (coordinate descent), ``"fista"`` (FISTA on the Gram matrix; ``max_sweeps`` counts its
-    iterations) or ``"auto"`` (the homotopy: measured fastest, README "Elastic net"). Needs float64
-    (``jaxglass.enable_x64()``) for gaps below ~1e-6.
+    iterations) or ``"auto"`` (the homotopy: the fastest in ``benchmarks/models.py --part enet``).
+    Needs float64 (``jaxglass.enable_x64()``) for gaps below ~1e-6.
     """
     from ._enet import enet_method, enet_solve, enet_solve_homotopy, gram_problem
 
     if l1 < 0 or l2 < 0:
         raise UserError(f"fit_elastic_net: l1 and l2 must be >= 0, got l1={l1}, l2={l2}")
-    Xf, fshape = _as_features(X)
-    Yf = _as_targets(Y, Xf.shape[0])
-    xs, ys = _scalers(Xf, Yf, standardize, scaling, fshape)
+    Xf, fshape = as_features(X)
+    Yf = as_targets(Y, Xf.shape[0])
+    xs, ys = scalers(Xf, Yf, standardize, scaling, fshape)
     p = gram_problem(xs.transform(Xf), ys.transform(Yf))
     F = Yf.shape[1]
     method = enet_method(method, Xf.shape[0], Xf.shape[1])
@@ -467,57 +372,30 @@ def fit_elastic_net(X, Y, l1: float, l2: float = 0.0, standardize: bool = True, 
 # ----------------------------------------------------------------------------------------------
 
 
-def _read_npz(path, fmt: str, keys: Sequence[str]) -> dict[str, np.ndarray]:
-    """Load a model npz; unreadable, foreign or wrong-format files raise ``ValueError`` naming it."""
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            d = {key: z[key] for key in z.files}
-    except Exception as err:  # BadZipFile, EOFError, OSError, pickled content ...
-        raise UserError(f"{path}: unreadable model file ({type(err).__name__}: {err})") from err
-    found = str(d["format"]) if "format" in d else None
-    if found != fmt:
-        raise UserError(f"{path}: not a {fmt} file (format tag {found!r})")
-    version = int(d.get("format_version", -1))
-    if version != FORMAT_VERSION:
-        raise UserError(f"{path}: unsupported {fmt} format version {version} (expected {FORMAT_VERSION})")
-    missing = [key for key in keys if key not in d]
-    if missing:
-        raise UserError(f"{path}: corrupt {fmt} file (missing {missing})")
-    return d
-
-
-def _scaler_arrays(prefix: str, s: Standardizer) -> dict[str, np.ndarray]:
-    return {f"{prefix}_mean": np.asarray(s.mean), f"{prefix}_scale": np.asarray(s.scale)}
-
-
-def _scaler_from(d, prefix: str, dtype) -> Standardizer:
-    return Standardizer(jnp.asarray(d[f"{prefix}_mean"], dtype), jnp.asarray(d[f"{prefix}_scale"], dtype))
-
-
 _LINEAR_KEYS = ("W", "b", "x_mean", "x_scale", "y_mean", "y_scale", "feature_shape", "metadata")
 
 
-def save_model(model: LinearSPR, path, metadata: dict[str, Any] | None = None) -> None:
+def save_linear(model: LinearSPR, path, metadata: dict[str, Any] | None = None) -> None:
     """Save a :class:`LinearSPR` to ``path`` (npz, atomic); ``metadata`` is stored as JSON."""
     atomic_savez(path, dict(
         format=np.array(FORMAT), format_version=np.array(FORMAT_VERSION),
         W=np.asarray(model.W), b=np.asarray(model.b),
-        **_scaler_arrays("x", model.x_scaler), **_scaler_arrays("y", model.y_scaler),
+        **scaler_arrays("x", model.x_scaler), **scaler_arrays("y", model.y_scaler),
         feature_shape=np.asarray(model.feature_shape, np.int64),
         metadata=np.array(json.dumps(metadata or {})),
     ))
 
 
-def load_model(path, *, with_metadata: bool = False):
-    """Load a model written by :func:`save_model` (and its metadata dict if ``with_metadata``)."""
-    d = _read_npz(path, FORMAT, _LINEAR_KEYS)
+def load_linear(path, *, with_metadata: bool = False):
+    """Load a model written by :func:`save_linear` (and its metadata dict if ``with_metadata``)."""
+    d = read_npz(path, FORMAT, _LINEAR_KEYS)
     dt = jnp.result_type(float)
     fshape = tuple(int(s) for s in d["feature_shape"])
     W = jnp.asarray(d["W"], dt)
     D = int(np.prod(fshape))
     if W.ndim != 2 or W.shape[1] != D or d["b"].shape != (W.shape[0],) or d["x_mean"].shape != (D,):
         raise UserError(f"{path}: corrupt {FORMAT} file (inconsistent array shapes)")
-    model = LinearSPR(W, jnp.asarray(d["b"], dt), _scaler_from(d, "x", dt), _scaler_from(d, "y", dt), fshape)
+    model = LinearSPR(W, jnp.asarray(d["b"], dt), scaler_from(d, "x", dt), scaler_from(d, "y", dt), fshape)
     if with_metadata:
         return model, json.loads(str(d["metadata"]))
     return model
