@@ -292,6 +292,29 @@ def scores(Y, P) -> dict[str, float]:
     return dict(mse=mse(Y, P), r2_mean=s.mean, r2_overall=s.overall)
 
 
+#: Below this many samples an R² is reported as unstable (:func:`scores_checked`).
+MIN_R2_SAMPLES = 20
+
+
+def scores_checked(Y, P) -> dict:
+    """:func:`scores` with ``r2_status``: ``"ok"``, ``"undefined: ..."`` when the targets do not vary
+    (R² set to None), or ``"unstable: ..."`` below :data:`MIN_R2_SAMPLES` samples."""
+    sc = scores(Y, P)
+    n = len(Y)
+    spread = float(np.var(Y, axis=0).sum())
+    scale = float(np.mean(np.asarray(Y) ** 2, axis=0).sum())
+    if n < 2 or spread <= 1e-12 * max(scale, 1e-300):
+        status = f"undefined: the {n} target spectra (almost) do not vary"
+        sc["r2_mean"] = sc["r2_overall"] = None
+    elif n < MIN_R2_SAMPLES:
+        status = (f"unstable: only {n} samples (< {MIN_R2_SAMPLES}); targets with tiny variance dominate "
+                  "the mean R², prefer the MSE or the variance-weighted overall R²")
+    else:
+        status = "ok"
+    sc["r2_status"] = status
+    return sc
+
+
 STOCHASTIC = ("cnn",)  # models whose fit depends on the seed (initialisation, validation split)
 #: Model name → ``fit(X, Y, cfg, seed) -> (model, info)``, every one through :func:`fit_model`.
 FITTERS: dict[str, Callable] = {name: _fitter(name) for name in MODELS}

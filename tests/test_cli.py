@@ -197,9 +197,9 @@ def test_train_evaluate_predict_on_plain_arrays(tmp_path, capsys):
     rc, out, err = _run(capsys, ["evaluate", str(m), "--out", str(tmp_path / "ev.json")])
     ev = json.loads((tmp_path / "ev.json").read_text())
     assert rc == 0 and ev["n"] == 20 and ev["r2_status"] == "ok" and ev["r2_overall"] > 0.99
-    from jaxglass.models import load_estimator
+    from jaxglass.models import load_model
 
-    est = load_estimator(m)
+    est = load_model(m)
     assert est.r_unit == "Å" and np.allclose(est.r, r) and np.allclose(est.freq, freq)
     rc, out, err = _run(capsys, ["predict", str(m), "--features", str(tmp_path / "X.npy"),
                                  "--out", str(tmp_path / "pred")])
@@ -225,7 +225,7 @@ def test_train_evaluate_predict_on_plain_arrays(tmp_path, capsys):
     assert rc == 2 and "ridge has no L1 penalty" in err
     # a fixed penalty skips the cross-validation and is stored
     rc, _, err = _run(capsys, ["train", *xy, "--l2", "1e-4", "--out", str(tmp_path / "m4.npz")])
-    assert rc == 0 and load_estimator(tmp_path / "m4.npz").l2_ == 1e-4
+    assert rc == 0 and load_model(tmp_path / "m4.npz").l2_ == 1e-4
 
 
 def test_sq_to_gr_transform_against_analytic_references():

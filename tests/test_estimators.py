@@ -19,7 +19,7 @@ from jaxglass.models import (
     cross_validate_enet,
     fit_elastic_net,
     fit_ridge,
-    load_estimator,
+    load_model,
     predict,
 )
 from jaxglass.models._enet import enet_path, enet_solve, gram_problem, sklearn_objective
@@ -246,7 +246,7 @@ def test_save_load_and_weight_map_from_the_model_alone(tmp_path):
     w = np.linspace(0.0, 30.0, 7)
     est = Lasso(l1=1e-4, r=r, freq=w, r_unit="Å", freq_unit="meV", y_unit="states/meV").fit(X, Y)
     est.save(tmp_path / "m.npz")
-    back = load_estimator(tmp_path / "m.npz")
+    back = load_model(tmp_path / "m.npz")
     assert type(back) is Lasso and back.get_params()["freq_unit"] == "meV"
     np.testing.assert_allclose(back.predict(X), est.predict(X), rtol=1e-12)
     assert Lasso.load(tmp_path / "m.npz").l1_ == est.l1_
@@ -264,6 +264,6 @@ def test_cnn_estimator_round_trip(tmp_path):
     est.fit(X, Y)
     assert est.predict(X).shape == (60, 4) and np.isfinite(est.score(X, Y))
     est.save(tmp_path / "c.npz")
-    back = load_estimator(tmp_path / "c.npz")
+    back = load_model(tmp_path / "c.npz")
     assert type(back) is CNN and back.get_params() == est.get_params()
     np.testing.assert_allclose(back.predict(X), est.predict(X), rtol=1e-5)

@@ -18,40 +18,22 @@ from ._common import add_partial_arg, add_study_args, out_dir, out_file, study_c
 
 
 def _estimator(kind: str, args, **axes):
-    from ..models import CNN, ElasticNet, Lasso, Ridge
+    """The estimator ``--model`` names (:func:`jaxglass.models.make_estimator`) with the penalties and
+    the seed the options give."""
+    from ..models import make_estimator
 
-    if kind == "cnn":
-        if args.l1 is not None or args.l2 is not None:
-            raise UserError("--l1/--l2: penalties of the linear models; the CNN has none")
-        kw = dict(seed=args.seed)
-        if args.cnn_max_epochs is not None:
-            kw["max_epochs"] = args.cnn_max_epochs
-        return CNN(**kw, **axes)
+    if kind == "ridge" and args.l1 is not None:
+        raise UserError("--l1: ridge has no L1 penalty; use --model lasso or elastic-net")
     for opt in ("l1", "l2"):
         v = getattr(args, opt)
         if v is not None and not v >= 0:
             raise UserError(f"--{opt}: a penalty must be >= 0, got {v}")
-    if kind == "ridge":
-        if args.l1 is not None:
-            raise UserError("--l1: ridge has no L1 penalty; use --model lasso or elastic-net")
-        return Ridge(l2=args.l2, **axes)
-    if kind == "lasso":
-        if args.l2 is not None:
-            raise UserError("--l2: lasso has no L2 penalty; use --model elastic-net")
-        return Lasso(l1=args.l1, **axes)
-    return ElasticNet(l1=args.l1, l2=args.l2, **axes)
+    return make_estimator(kind, l1=args.l1, l2=args.l2, seed=args.seed,
+                          max_epochs=args.cnn_max_epochs if kind == "cnn" else None, **axes)
 
 
-def _train_arrays(args, out: Path) -> int:
-    """`train --features X --targets Y`: an estimator on plain arrays, saved with its axes and split."""
-    from ..models import save_cnn, save_model
-    from ..study import scores
-
-    if args.features is None or args.targets is None:
-        raise UserError(
-            "train: --features and --targets go together (X: (n_samples, n_r) g(r) or "
-            "(n_samples, C, n_r) partials; Y: (n_samples, n_freq) spectra)"
-        )
+def _read_xy(args):
+    """``(X, Y)`` from ``--features``/``--targets``, shapes checked."""
     X = read_array(args.features, "features")
     Y = read_array(args.targets, "targets")
     if X.ndim not in (2, 3):
@@ -61,6 +43,19 @@ def _train_arrays(args, out: Path) -> int:
         raise UserError(f"--targets: expected (n_samples, n_freq), got shape {Y.shape}")
     if len(X) != len(Y):
         raise UserError(f"--features/--targets: {len(X)} samples in X but {len(Y)} in Y; one row per sample")
+    return X, Y
+
+
+def _train_arrays(args, out: Path) -> int:
+    """`train --features X --targets Y`: an estimator on plain arrays, saved with its axes and split."""
+    from ..study import scores
+
+    if args.features is None or args.targets is None:
+        raise UserError(
+            "train: --features and --targets go together (X: (n_samples, n_r) g(r) or "
+            "(n_samples, C, n_r) partials; Y: (n_samples, n_freq) spectra)"
+        )
+    X, Y = _read_xy(args)
     r = read_grid(args.r_grid, "r_grid", X.shape[-1], "--features (last axis)")
     freq = read_grid(args.omega_grid, "omega_grid", Y.shape[1], "--targets (columns)")
     if args.r_sigma is not None and not args.r_sigma > 0:
@@ -77,110 +72,40 @@ def _train_arrays(args, out: Path) -> int:
     t0 = time.time()
     est.fit(X[tr], Y[tr])
     sc = scores(Y[tr], est.predict(X[tr]).reshape(len(tr), -1))
-    meta = est._meta()
-    meta.update(
-        kind=args.model,
-        source="arrays",
-        features_file=str(Path(args.features).resolve()),
-        targets_file=str(Path(args.targets).resolve()),
-        train_indices=tr.tolist(),
-        test_indices=te.tolist(),
-        test_fraction=args.test_fraction,
-        seed=args.seed,
-        r_sigma=args.r_sigma,
-        y_unit=y_unit,
-        hyper=getattr(est, "info_", {}),
-        train_mse=sc["mse"],
-        n_targets=int(Y.shape[1]),
-    )
-    (save_cnn if args.model == "cnn" else save_model)(est.model_, out, metadata=meta)
+    hyper = getattr(est, "info_", {})
+    est.save(out, metadata=dict(
+        kind=args.model, source="arrays", features_file=str(Path(args.features).resolve()),
+        targets_file=str(Path(args.targets).resolve()), train_indices=tr.tolist(), test_indices=te.tolist(),
+        test_fraction=args.test_fraction, seed=args.seed, r_sigma=args.r_sigma, y_unit=y_unit, hyper=hyper,
+        train_mse=sc["mse"], n_targets=int(Y.shape[1])))
     print(
         f"train: {args.model} on {len(tr)} of {len(X)} samples ({len(te)} held out) in "
-        f"{time.time() - t0:.1f} s ({meta['hyper']}); train MSE {sc['mse']:.4e} ({y_unit})^2; wrote {out}"
+        f"{time.time() - t0:.1f} s ({hyper}); train MSE {sc['mse']:.4e} ({y_unit})^2; wrote {out}"
     )
     return 0
 
 
-def load_any_model(path):
-    """A saved linear or CNN model and its metadata (dispatch on the file's format tag)."""
-    from ..models import load_cnn, load_model
+def _load_model(path):
+    """The fitted estimator of a model file and the metadata it records
+    (:func:`jaxglass.models.load_model`)."""
+    from ..models import load_model
 
-    p = Path(path)
-    if not p.is_file():
-        raise UserError(
-            f"model: {p} {'is a folder' if p.is_dir() else 'not found'}; give a file written "
-            "by `jaxglass train`"
-        )
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            fmt = str(z["format"]) if "format" in z.files else None
-    except Exception as err:
-        raise UserError(f"model: {path} is not a readable model file ({err})") from err
-    if fmt == "jaxglass-cnn":
-        return load_cnn(path, with_metadata=True)
-    return load_model(path, with_metadata=True)
-
-
-#: Below this many samples an R² is reported as unstable.
-MIN_R2_SAMPLES = 20
+    est = load_model(path)
+    return est, est.metadata
 
 
 def _scores_checked(Y, P) -> dict:
-    """MSE and R² with a status: R² is 'undefined' when the targets do not vary, 'unstable' below
-    ``MIN_R2_SAMPLES`` samples (a warning on stderr in both cases)."""
-    from ..study import scores
+    """:func:`jaxglass.study.scores_checked`, with a warning on stderr when R² is not trustworthy."""
+    from ..study import scores_checked
 
-    sc = scores(Y, P)
-    n = len(Y)
-    spread = float(np.var(Y, axis=0).sum())
-    scale = float(np.mean(Y**2, axis=0).sum())
-    if n < 2 or spread <= 1e-12 * max(scale, 1e-300):
-        status = f"undefined: the {n} target spectra (almost) do not vary"
-        sc["r2_mean"] = sc["r2_overall"] = None
-    elif n < MIN_R2_SAMPLES:
-        status = (
-            f"unstable: only {n} samples (< {MIN_R2_SAMPLES}); targets with tiny variance dominate "
-            "the mean R², prefer the MSE or the variance-weighted overall R²"
-        )
-    else:
-        status = "ok"
-    if status != "ok":
-        print(f"jaxglass: warning: R² {status}", file=sys.stderr)
-    sc["r2_status"] = status
+    sc = scores_checked(Y, P)
+    if sc["r2_status"] != "ok":
+        print(f"jaxglass: warning: R² {sc['r2_status']}", file=sys.stderr)
     return sc
 
 
 def _fmt_r2(v) -> str:
     return "undefined" if v is None else f"{v:.4f}"
-
-
-def _check_compatible(meta: dict, ds, where: str) -> None:
-    """The dataset holds the model's system, grids and units (else UserError naming the difference)."""
-    if meta.get("system") and meta["system"] != ds.config.system:
-        raise UserError(
-            f"--dataset: {where} holds {ds.config.system!r} structures, the model was trained on "
-            f"{meta['system']!r}; evaluate it on a {meta['system']} dataset"
-        )
-    for key, have, unit in (("r", ds.r, ds.length_unit), ("freq", ds.freq, ds.freq_unit)):
-        want = meta.get(key)
-        if want is None:
-            continue
-        want = np.asarray(want, np.float64)
-        if want.shape != have.shape or not np.allclose(want, have, rtol=1e-9, atol=1e-12):
-            raise UserError(
-                f"--dataset: {where} has a different {key} grid: model {want.size} points "
-                f"[{want.min():g}, {want.max():g}], dataset {have.size} points [{have.min():g}, "
-                f"{have.max():g}] "
-                f"({unit}); use a dataset built with the model's grids"
-            )
-    for key, have in (("length_unit", ds.length_unit), ("freq_unit", ds.freq_unit)):
-        if meta.get(key) is not None and meta[key] != have:
-            raise UserError(f"--dataset: {where} uses {key} {have!r}, the model {meta[key]!r}")
-    if meta.get("features") == "partial" and meta.get("species_names") not in (None, list(ds.species_names)):
-        raise UserError(
-            f"--dataset: {where} has species {list(ds.species_names)}, the model's partial "
-            f"g(r) channels are for {meta['species_names']}"
-        )
 
 
 def _print_scores(res: dict, args, noun: str = "samples") -> int:
@@ -194,13 +119,10 @@ def _print_scores(res: dict, args, noun: str = "samples") -> int:
     return 0
 
 
-def _evaluate_arrays(args, meta: dict) -> int:
-    from ..models import load_estimator
-
+def _evaluate_arrays(args, est, meta: dict) -> int:
     enable_x64()
     if args.dataset is not None:
         raise UserError("evaluate: give --dataset or --features/--targets, not both")
-    est = load_estimator(args.model)
     given = args.features is not None
     if given != (args.targets is not None):
         raise UserError("evaluate: --features and --targets go together")
@@ -431,49 +353,20 @@ class Train:
                     "directory has its own grids and split)"
                 )
         from ..data import load_dataset, load_structure
-        from ..models import save_cnn, save_model
-        from ..study import FITTERS, features, predict_any, scores, split_indices, targets
+        from ..study import fit_dataset_model
 
         enable_x64()
         args.features = kind
         cfg = study_config(args)
         ds = load_dataset(args.dataset, allow_partial=args.partial)
-        X, Y = features(ds, cfg.features), targets(ds, cfg.target)[0]
-        tr, te = split_indices(ds.knob, cfg.test_fraction, cfg.seed)
         t0 = time.time()
-        if args.model == "lasso":
-            from ..models import Lasso
-
-            est = Lasso().fit(X[tr], Y[tr])
-            model, info = est.model_, est.info_
-        else:
-            model, info = FITTERS[args.model](X[tr], Y[tr], cfg, cfg.seed)
-        sc = scores(Y[tr], predict_any(model, X[tr]))
-        meta = dict(
-            kind=args.model,
-            dataset=str(Path(args.dataset).resolve()),
-            system=ds.config.system,
-            features=cfg.features,
-            target=cfg.target,
-            scaling=cfg.scaling,
-            test_fraction=cfg.test_fraction,
-            seed=cfg.seed,
-            train_indices=[int(ds.indices[i]) for i in tr],
-            test_indices=[int(ds.indices[i]) for i in te],
-            hyper=info,
-            train_mse=sc["mse"],
-            freq=ds.freq.tolist(),
-            r=ds.r.tolist(),
-            freq_unit=ds.freq_unit,
-            length_unit=ds.length_unit,
-            r_sigma=ds.config.r_sigma,
-            species_names=list(ds.species_names),
-            dim=load_structure(args.dataset, int(ds.indices[0])).dim,
-        )
-        (save_cnn if args.model == "cnn" else save_model)(model, out, metadata=meta)
+        est = fit_dataset_model(ds, args.model, cfg, dataset=args.dataset,
+                                dim=load_structure(args.dataset, int(ds.indices[0])).dim)
+        est.save(out)
+        n_train = len(est.metadata["train_indices"])
         print(
-            f"train: {args.model} on {len(tr)} {ds.config.system} structures in {time.time() - t0:.1f} s "
-            f"({info}); train MSE {sc['mse']:.4e}; wrote {out}"
+            f"train: {args.model} on {n_train} {ds.config.system} structures in {time.time() - t0:.1f} s "
+            f"({est.info_}); train MSE {est.metadata['train_mse']:.4e}; wrote {out}"
         )
         return 0
 
@@ -489,11 +382,11 @@ class Evaluate:
     def run(args) -> int:
         if args.out:
             out_file(args.out)
-        model, meta = load_any_model(args.model)
+        model, meta = _load_model(args.model)
         if args.features is not None or args.targets is not None or meta.get("source") == "arrays":
-            return _evaluate_arrays(args, meta)
+            return _evaluate_arrays(args, model, meta)
         from ..data import load_dataset
-        from ..study import features, predict_any, targets
+        from ..study import check_dataset, features, predict_any, targets
 
         enable_x64()
         where = args.dataset or meta.get("dataset")
@@ -503,7 +396,7 @@ class Evaluate:
                 "--features X.npy --targets Y.npy"
             )
         ds = load_dataset(where)
-        _check_compatible(meta, ds, str(where))
+        check_dataset(meta, ds, str(where))
         pos = {int(k): i for i, k in enumerate(ds.indices)}
         if args.split == "all":
             idx = np.arange(len(ds))
@@ -550,7 +443,6 @@ class Predict:
 
     @staticmethod
     def run(args) -> int:
-        from ..models import load_estimator
         from ..workflows.features import features_from_sq, features_from_structures, write_predictions
 
         out = out_dir(args.out)
@@ -564,8 +456,7 @@ class Predict:
                 f"predict: give exactly one of --features, --structure, --sq (got {given or 'none'})"
             )
         enable_x64()
-        _, meta = load_any_model(args.model)
-        est = load_estimator(args.model)
+        est, meta = _load_model(args.model)
         if args.features:
             X = read_array(args.features, "features")
             X = X[None] if X.ndim == len(est.feature_shape_) else X

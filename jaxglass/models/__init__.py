@@ -53,9 +53,7 @@ from .linear import (
     save_linear,
 )
 
-save_model = save_linear  # removed when the CLI moves to est.save(path, metadata)
-
-_ESTIMATORS = ("CNN", "ElasticNet", "Lasso", "Ridge", "load_estimator", "load_model", "make_estimator")
+_ESTIMATORS = ("CNN", "ElasticNet", "Lasso", "Ridge", "load_model", "make_estimator")
 
 
 def __getattr__(name):  # lazy: the estimators import scikit-learn's base classes if installed
@@ -96,7 +94,6 @@ __all__ = [
     "kfold_indices",
     "l1_max",
     "load_cnn",
-    "load_estimator",
     "load_linear",
     "load_model",
     "make_estimator",

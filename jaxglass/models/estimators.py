@@ -165,9 +165,6 @@ class _Estimator(*_BASES):
         params = {k: _jsonable(v) for k, v in self.get_params().items()}
         return dict(estimator=type(self).__name__, params=params, fitted=fitted)
 
-    def _meta(self) -> dict[str, Any]:  # removed when the CLI moves to est.save(path, metadata)
-        return self._state()
-
     def _restore(self, model, state: dict[str, Any], metadata: dict[str, Any]):
         f = state.get("fitted", {})
         self.model_ = model
@@ -516,8 +513,3 @@ def load_model(path, *, with_metadata: bool = False):
         est.l1_ = float(est.info_.get("l1", 0.0))
         est.l2_ = float(est.info_.get("l2", 0.0))
     return (est, est.metadata) if with_metadata else est
-
-
-def load_estimator(path):  # removed when the CLI moves to load_model
-    """:func:`load_model` (the former name)."""
-    return load_model(path)
