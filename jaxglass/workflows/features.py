@@ -52,7 +52,8 @@ def model_r(est, meta: dict) -> np.ndarray:
     r = est.r if est.r is not None else meta.get("r")
     if r is None:
         raise UserError(
-            "model: no r grid stored; train with --r-grid R.npy to predict from structures or S(Q)"
+            "model: no r grid stored; train it with its r grid (estimator r=..., `jaxglass train "
+            "--r-grid`) to predict from structures or S(Q)"
         )
     return np.asarray(r, np.float64)
 
@@ -70,7 +71,9 @@ def features_from_structures(
     names = meta.get("species_names")
     partial = len(est.feature_shape_) == 2
     if partial and not names:
-        raise UserError("model: partial g(r) channels but no species names stored; predict from --features")
+        raise UserError(
+            "model: partial g(r) channels but no species names stored; predict from features (arrays) instead"
+        )
     X, labels = [], []
     for label, s in frames:
         if meta.get("dim") and s.dim != meta["dim"]:
