@@ -89,9 +89,7 @@ def plot_weight_map(model, ds, train_idx, path, title: str = "", labels=None, Y=
     (e.g. an observable of :mod:`jaxglass.data.observables`). For a model without a dataset see
     :func:`weight_map_figure` (used by the estimators' ``weight_map``).
     """
-    from .models import physical_weights
-
-    Wp, _ = physical_weights(model)
+    Wp, _ = model.physical_weights()  # a jaxglass.models.LinearSPR
     C = int(np.prod(model.feature_shape[:-1])) if len(model.feature_shape) > 1 else 1
     if C > 1:
         S = ds.rdf_partial.shape[1]

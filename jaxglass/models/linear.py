@@ -143,6 +143,10 @@ class LinearSPR:
     def n_outputs(self) -> int:
         return int(self.W.shape[0])
 
+    def physical_weights(self) -> tuple[jax.Array, jax.Array]:
+        """:func:`physical_weights` of this map: ``(W_phys, b_phys)`` in data units."""
+        return physical_weights(self)
+
 
 def as_features(X, feature_shape: tuple[int, ...] | None = None, what: str = "X"):
     """(K, R) or (K, C, R) → (K, D) and feature_shape; checks against a known feature_shape."""
