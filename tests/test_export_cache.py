@@ -16,7 +16,7 @@ import pytest
 from jaxglass import _export_cache as ec
 from jaxglass import cli
 from jaxglass.generate import random_packing
-from jaxglass.hessian import _default_chunk, _hessian_jit
+from jaxglass.hessian import _hessian_jit, default_chunk
 from jaxglass.potentials import kob_andersen
 
 pytest.importorskip("flatbuffers")
@@ -36,7 +36,7 @@ def _hess(chunk, pot, s, nb):
 
 def test_program_is_stored_reused_and_exact(ka, tmp_path, monkeypatch):
     pot, s, nb = ka
-    chunk = _default_chunk(pot, nb, s.dim)
+    chunk = default_chunk(pot, nb, s.dim)
     fn = functools.partial(_hess, chunk)
     ref = np.asarray(jax.jit(fn)(pot, s, nb))
     H1 = np.asarray(ec.cached_call(tmp_path, "h", fn, pot, s, nb))
