@@ -51,7 +51,7 @@ from . import scattering_data as _sd
 from . import units as _units
 from ._config import require_x64
 from .errors import UserError
-from .space import displacement
+from .space import displacement, periodic_kdtree
 from .structure import Structure
 
 # ---------------------------------------------------------------------------------------------
@@ -632,10 +632,8 @@ def find_bonds(structure: Structure, parameters: Mapping | None = None) -> Bonds
             f"structure: no bond-polarizability parameters for {missing}; pass parameters="
             "{('Si', 'C'): BondParameters(...)} or use the Shuker-Gammon form (raman_model)"
         )
-    from .structure import _kdtree
-
     rmax = max(table[_bond_key(a, b)].cutoff for a in present for b in present)
-    tree, _ = _kdtree(pos, box, structure.periodic, rmax)
+    tree = periodic_kdtree(pos, box, structure.periodic, rmax)
     pairs = tree.query_pairs(rmax, output_type="ndarray")
     ii, jj, pp = [], [], []
     for a, b in pairs:
