@@ -238,22 +238,6 @@ def pair_distances(structure: Structure, r_max: float) -> tuple[np.ndarray, np.n
     return i, j, r
 
 
-def first_peak_height(structure: Structure, r_max: float = 4.0, bin_width: float = 0.05) -> float:
-    """Height of the highest bin of the total g(r) below ``r_max`` (histogram, no smoothing).
-
-    Below the second shell this is the first peak. g(r) = 2 n(r) / (N ρ 4π r² Δr).
-    """
-    n = structure.n_atoms
-    vol = float(np.prod(np.asarray(structure.box)))
-    _, _, r = pair_distances(structure, r_max)
-    edges = np.arange(0.0, r_max + 1e-12, bin_width)
-    hist, _ = np.histogram(r, edges)
-    rc = 0.5 * (edges[1:] + edges[:-1])
-    shell = 4.0 * np.pi * rc**2 * bin_width
-    g = 2.0 * hist / (n * (n / vol) * shell)
-    return float(g.max())
-
-
 def bond_statistics(structure: Structure, cutoffs: np.ndarray) -> dict:
     """Bonds by species-pair cutoffs ``cutoffs[a, b]`` (indices of ``structure.species_names``).
 
