@@ -59,7 +59,7 @@ _KA = ("lj", "potential")  # Kob-Andersen, all LJ generators
 REGISTRY: dict[str, Family] = {
     f.name: f
     for f in (
-        Family("amc", "amc", None, ("amc", "_potential"), _AMC),
+        Family("amc", "amc", None, ("amc", "potential"), _AMC),
         Family("lj2d", "lj", "LJ2D", _KA, _LJ2D),
         Family("lj3d", "lj", "LJ3D", _KA, _LJ3D),
         Family("sic", "sic", None, ("sic", "potential"), _SIC),

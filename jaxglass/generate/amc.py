@@ -80,6 +80,7 @@ __all__ = [
     "crystal",
     "generate",
     "knob_to_switch_fraction",
+    "potential",
     "ring_statistics",
     "stone_wales",
 ]
@@ -127,7 +128,8 @@ _MIN_REPS = (6, 3)  # shortest wrap-around cycles 2*nx and 4*ny bonds >= 12 > an
 
 
 @functools.lru_cache(maxsize=1)
-def _potential():
+def potential():
+    """The Lindsay-Broido Tersoff carbon potential AMC structures are relaxed with (one shared object)."""
     return lindsay_broido_carbon()
 
 
@@ -445,7 +447,7 @@ def _resolve(n_atoms: int | None, size: str) -> tuple[int, dict[str, Any]]:
 
 
 def _relax_sheet(s: Structure, fmax: float, max_steps: int = 20000):
-    return minimize_with_box(_potential(), s, axes=(0, 1), fmax=fmax, max_steps=max_steps)
+    return minimize_with_box(potential(), s, axes=(0, 1), fmax=fmax, max_steps=max_steps)
 
 
 def crystal(n_atoms: int | None = None, *, size: str = "small") -> Generated:
@@ -463,7 +465,7 @@ def crystal(n_atoms: int | None = None, *, size: str = "small") -> Generated:
     box = np.asarray(res.structure.box)
     return Generated(
         structure=res.structure,
-        potential=_potential(),
+        potential=potential(),
         knob=0.0,
         knob_values=dict(
             K=0, K_per_N=0.0, kT_a=0.0, hexagon_fraction=rs["hexagon_fraction"], **_ring_keys(rs)
@@ -665,7 +667,7 @@ def generate(n_atoms: int | None, knob: float, seed: int, *, size: str = "small"
         wall_time=time.perf_counter() - t0,
     )
     return Generated(
-        structure=out, potential=_potential(), knob=float(knob), knob_values=knob_values, info=info
+        structure=out, potential=potential(), knob=float(knob), knob_values=knob_values, info=info
     )
 
 

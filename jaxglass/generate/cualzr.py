@@ -50,7 +50,6 @@ import dataclasses
 import functools
 import time
 from pathlib import Path
-from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -64,7 +63,7 @@ from ..potentials.base import Potential
 from ..potentials.eam import ZJW_PARAMETERS, read_setfl, zhou_johnson_wadley
 from ..structure import Structure, make_structure
 from . import _partial_melt as pm
-from .base import Generated, check_knob
+from .base import Generated, check_knob, check_n_atoms
 
 __all__ = [
     "AL_FRACTION",
@@ -217,12 +216,6 @@ def _al_sites(n_cells: int, rng: np.random.Generator) -> np.ndarray:
     )
 
 
-def _check_n(n_atoms: Any) -> int:
-    if isinstance(n_atoms, bool) or not float(n_atoms).is_integer():
-        raise UserError(f"n_atoms: expected a whole number, got {n_atoms!r}")
-    return int(n_atoms)
-
-
 def _composition(s: Structure) -> dict[str, int]:
     sp = np.asarray(s.species)
     return {name: int(np.sum(sp == k)) for k, name in enumerate(s.species_names)}
@@ -238,7 +231,7 @@ def mean_coordination(s: Structure) -> dict[str, float]:
 
 def _start(n_atoms: int, seed: int, pot: Potential) -> tuple[Structure, float, int, np.random.Generator]:
     a = b2_lattice_constant(pot)
-    n_cells = supercell(_check_n(n_atoms), a, pot.cutoff)
+    n_cells = supercell(check_n_atoms(n_atoms), a, pot.cutoff)
     rng = np.random.default_rng(seed)
     return b2_crystal(a, n_cells, _al_sites(n_cells, rng)), a, n_cells, rng
 

@@ -54,7 +54,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import time
-from typing import Any
 
 import numpy as np
 
@@ -65,7 +64,7 @@ from ..potentials.base import Potential
 from ..potentials.vashishta import vashishta_sic_2007
 from ..structure import Structure, make_structure
 from . import _partial_melt as pm
-from .base import Generated, check_knob
+from .base import Generated, check_knob, check_n_atoms
 
 __all__ = [
     "A_VASHISHTA",
@@ -184,17 +183,11 @@ def _build(n_atoms: int) -> tuple[Structure, str, tuple[int, int, int]]:
     return make_structure(pos, species, box, species_names=SPECIES), kind, reps
 
 
-def _check_n(n_atoms: Any) -> int:
-    if isinstance(n_atoms, bool) or not float(n_atoms).is_integer():
-        raise UserError(f"n_atoms: expected a whole number, got {n_atoms!r}")
-    return int(n_atoms)
-
-
 def crystal(n_atoms: int = 400, *, size: str = "small") -> Generated:
     """3C-SiC at the Vashishta lattice constant in the cell :func:`supercell` picks (a minimum)."""
     check_knob(0.0, size)
     t0 = time.perf_counter()
-    s, kind, reps = _build(_check_n(n_atoms))
+    s, kind, reps = _build(check_n_atoms(n_atoms))
     prot = PROTOCOLS[size]
     res = minimize(potential(), s, fmax=prot.fmax_tol, skin=SKIN, max_steps=prot.max_steps)
     info = {
@@ -235,7 +228,7 @@ def generate(
     """
     check_knob(knob, size)
     require_x64("jaxglass.generate.sic.generate")
-    n_atoms = _check_n(n_atoms)
+    n_atoms = check_n_atoms(n_atoms)
     t0 = time.perf_counter()
     prot = PROTOCOLS[size] if protocol is None else protocol
     s0, kind, reps = _build(n_atoms)
