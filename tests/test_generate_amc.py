@@ -1,6 +1,6 @@
 """AMC generator (Stone-Wales switching of graphene), ring statistics and the box-relaxing minimiser.
 
-References: LAMMPS LB Tersoff graphene a = 2.49205 Å, -7.977702 eV/atom (DESIGN.md); ring counts
+References: LAMMPS LB Tersoff graphene a = 2.49205 Å, -7.977702 eV/atom (BNC.tersoff); ring counts
 of perfect graphene and of one Stone-Wales defect (2 pentagons + 2 heptagons) by construction;
 two independent ring algorithms (planar faces, shortest-path rings) checked against each other and
 against the generator's own bond network.

@@ -124,7 +124,7 @@ def test_periodic_crystals_have_exactly_dim_zero_modes():
 
 
 def test_graphene_gamma_max_lindsay_broido():
-    """96-atom LB-Tersoff graphene: Γ max 50.63 THz with LAMMPS (DESIGN.md); exp. G band ≈ 47.5 THz."""
+    """96-atom LB-Tersoff graphene: Γ max 50.63 THz with LAMMPS (BNC.tersoff); exp. G band ≈ 47.5 THz."""
     s = graphene(2.49205, (4, 6))
     assert s.n_atoms == 96
     f = np.asarray(phonons.frequencies(lindsay_broido_carbon(), s))

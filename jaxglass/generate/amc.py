@@ -1,6 +1,6 @@
 """Amorphous monolayer carbon (AMC) by Stone-Wales bond switching of graphene.
 
-Protocol (DESIGN.md "AMC"; the bond-switch route of Wooten, Winer and Weaire, PRL 54, 1392 (1985),
+Protocol (the bond-switch route of Wooten, Winer and Weaire, PRL 54, 1392 (1985),
 applied to graphene as in Kumar, Wilson and Thorpe, JPCM 24, 485003 (2012)):
 
 1. **Graphene** (:func:`jaxglass.generate.graphene`, rectangular 4-atom cells, periodic in x and y,
@@ -40,7 +40,7 @@ applied to graphene as in Kumar, Wilson and Thorpe, JPCM 24, 485003 (2012)):
 
 Knob: ``knob`` in [0, 1] sets the number of random switches geometrically,
 ``K/N = 0.006 * 60**knob`` (0.006 at knob 0, 0.046 at 0.5, 0.36 at 1), at least one switch.
-DESIGN.md quotes hexagon fractions 0.95 -> 0.39 over that range. ``knob_values`` records K, K/N,
+The design estimate was hexagon fractions 0.95 -> 0.39 over that range. ``knob_values`` records K, K/N,
 kT_a, the hexagon fraction and ring counts 4..9 measured on the relaxed geometry
 (:func:`ring_statistics`).
 
@@ -85,7 +85,7 @@ __all__ = [
     "stone_wales",
 ]
 
-#: LB Tersoff graphene lattice constant (Å), LAMMPS with ``BNC.tersoff`` (DESIGN.md).
+#: LB Tersoff graphene lattice constant (Å), LAMMPS with ``BNC.tersoff``.
 A_GRAPHENE = 2.49205
 #: Its C-C bond length a/√3 (Å): the Keating reference length.
 BOND = A_GRAPHENE / np.sqrt(3.0)
@@ -671,5 +671,5 @@ def generate(n_atoms: int | None, knob: float, seed: int, *, size: str = "small"
     )
 
 
-#: LB Tersoff graphene energy per atom (eV), LAMMPS (DESIGN.md).
+#: LB Tersoff graphene energy per atom (eV), LAMMPS with ``BNC.tersoff``.
 _GRAPHENE_E = -7.977702

@@ -52,7 +52,7 @@ Protocol (:class:`Protocol`, settings per size in :data:`PROTOCOLS`)
 Knob: the melt fraction ``f = knob`` (0: the relaxed crystal, no MD; 1: the whole cell melted
 and quenched at the standard composition -- the standard KA glass). The overall B fraction is
 ``x_B = f x_B,std``, so the knob is at once the melt fraction and the composition scaled
-from pure A to the standard mixture (both knobs DESIGN.md lists).
+from pure A to the standard mixture.
 
 Why this knob (measured on 256-atom cells)
 ------------------------------------------
@@ -83,9 +83,10 @@ knob    0     0.125      0.25     0.375    0.5      0.625    0.75     0.875    1
 2D NN   16.3  12.9-13.5  8.8      6.7      5.1-5.6  5.6-6.4  5.2-5.6  3.4      3.0-3.4
 ======  ====  =========  =======  =======  =======  =======  =======  =======  =======
 
-(DESIGN.md quotes 9.3 -> 4.8 in 3D and 14.0 -> 5.5 in 2D for a full melt-quench at x_B 0 -> x_B,std.)
+(The design estimate was 9.3 -> 4.8 in 3D, 14.0 -> 5.5 in 2D for a full melt-quench at x_B 0 -> x_B,std.)
 3D: monotone over the whole range (seed spread <= 0.8). The quench rate barely moves g(r)
-(DESIGN.md), so the short "small" quench is enough.
+(a design assumption; :mod:`jaxglass.generate.lj_knobs` varies it), so the short "small" quench
+is enough.
 
 2D caveats. (i) The standard A65B35 glass has a sharp A-B peak at r ≈ 0.875 σ (strong A-B
 attraction, ε_AB = 1.5), so the *highest* bin of its total g(r) (6.2-6.6) lies above that of the

@@ -1,7 +1,7 @@
 """Amorphous silicon carbide (a-SiC) by partial melting of 3C-SiC.
 
 Potential for the spectra: Vashishta et al. 2007 (:func:`~jaxglass.potentials.vashishta_sic_2007`,
-J. Appl. Phys. 101, 103515), which is the one fitted to SiC phonons (DESIGN.md: Tersoff-1989
+J. Appl. Phys. 101, 103515), which is the one fitted to SiC phonons (Tersoff-1989
 a-SiC has spurious modes up to 190 THz). It is also used for the anneal: with this package's
 implementations a Vashishta force call on the 400-atom cell costs about a third of a Tersoff-1989
 one (the 7.35 Å two-body part is a cheap pair term; the three-body part has a 2.9 Å list), so
@@ -19,7 +19,7 @@ refused with a ``ValueError``.
 
 Protocol (:class:`Protocol`; ``size="small"`` and ``"paper"`` settings in :data:`PROTOCOLS`):
 
-1. 3C-SiC at the Vashishta lattice constant ``a = 4.35817`` Å (LAMMPS, DESIGN.md).
+1. 3C-SiC at the Vashishta lattice constant ``a = 4.35817`` Å (LAMMPS with ``SiC.vashishta``).
 2. Partial melt (:mod:`jaxglass.generate._partial_melt`): the ``round(f N)`` atoms nearest a random
    centre (a compact, ball-shaped region of volume ≈ f V) are removed and put back, species kept,
    at random points of the same region (random sequential addition, closest distances
@@ -44,7 +44,7 @@ machine (one MD and one L-BFGS compilation per call, ~300 MD steps, 300-600 L-BF
 ``info`` records the protocol, timings, the relaxation result and bond statistics from
 :func:`~jaxglass.generate._partial_melt.bond_statistics` with the bond cutoffs
 :data:`BOND_CUTOFFS` (Si-Si 2.6, Si-C 2.3, C-C 1.85 Å): heteronuclear bond fraction (1 in the
-crystal; DESIGN.md quotes 0.51-0.57 for Tersoff-quenched a-SiC, Vashishta glasses stay far more
+crystal; the design estimate for Tersoff-quenched a-SiC was 0.51-0.57, Vashishta glasses stay far more
 chemically ordered because its Si-Si and C-C pairs are repulsive), mean coordination per species
 and coordination histograms.
 """
@@ -78,7 +78,7 @@ __all__ = [
     "supercell",
 ]
 
-#: 3C-SiC lattice constant (Å) of Vashishta 2007 (LAMMPS SiC.vashishta, DESIGN.md).
+#: 3C-SiC lattice constant (Å) of Vashishta 2007 (LAMMPS with ``SiC.vashishta``).
 A_VASHISHTA = 4.35817
 #: Neighbour-list skin (Å) for MD and relaxation: 2 (7.35 + 0.3) Å < 15.41 Å (the 400-atom cell).
 SKIN = 0.3
