@@ -11,10 +11,10 @@ import dataclasses
 import numpy as np
 import pytest
 
-from jaxglass import data, phonons
+from jaxglass import data, families, phonons
 from jaxglass.analysis.order import bond_order, crystalline_fraction
 from jaxglass.cli import main
-from jaxglass.generate import SYSTEMS, family_potential, lj, lj_knobs
+from jaxglass.generate import family_potential, lj, lj_knobs
 from jaxglass.potentials import forces
 from jaxglass.structure import make_structure
 
@@ -135,11 +135,11 @@ def test_generate_3d_comp_minimum():
 
 def test_registry_and_cli(tmp_path):
     for name, dim in (("lj2d-comp", 2), ("lj3d-comp", 3), ("lj2d-quench", 2), ("lj3d-quench", 3)):
-        fam = SYSTEMS[name]
+        fam = families.generator(name)
         assert fam.name == name and fam.dim == dim and name in data.FAMILIES
         assert family_potential(name) is lj.potential()
     with pytest.raises(ValueError, match="knob"):
-        SYSTEMS["lj2d-comp"].generate(56, 1.5, 0)
+        families.generator("lj2d-comp").generate(56, 1.5, 0)
     # structure 0 is the crystal: the CLI runs the family end to end in this process
     out = tmp_path / "ds"
     assert main(["generate", "--system", "lj2d-quench", "--n-structures", "1", "--n-atoms", "80",

@@ -7,7 +7,7 @@ order. One potential object is shared by all calls (:func:`potential`).
 
 Families
 --------
-Two families live here, for the lead's registry (:data:`jaxglass.generate.SYSTEMS`):
+Two families live here, for the registry (:func:`jaxglass.families.generator`):
 
 * ``LJ2D = SimpleNamespace(name="lj2d", dim=2, generate=generate_2d, crystal=crystal_2d)``
 * ``LJ3D = SimpleNamespace(name="lj3d", dim=3, generate=generate_3d, crystal=crystal_3d)``
