@@ -37,7 +37,7 @@ def _timed(fn, *a, **k):
 
 def _run_one(r: int, n_shells: int, n_directions: int, T: float = 300.0) -> dict:
     from jaxglass import observables as ob
-    from jaxglass import phonons
+    from jaxglass import phonons, units
     from jaxglass.generate.lattices import zincblende
     from jaxglass.potentials import tersoff_sic_1989
 
@@ -69,7 +69,7 @@ def _run_one(r: int, n_shells: int, n_directions: int, T: float = 300.0) -> dict
 
     def peer():
         g = QpointPhononModes(cr, np.zeros((1, 3)), fa[None] * ureg("THz"), evec)
-        dw = g.calculate_debye_waller(T * ureg("K"), frequency_min=fmin * ob.MEV_PER_THZ * ureg("meV"),
+        dw = g.calculate_debye_waller(T * ureg("K"), frequency_min=fmin * units.THZ_TO_MEV * ureg("meV"),
                                       symmetrise=False)
         qpm = QpointPhononModes(cr, hkl, np.repeat(fa[None], len(hkl), 0) * ureg("THz"),
                                 np.repeat(evec, len(hkl), 0))

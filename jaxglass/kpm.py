@@ -50,6 +50,7 @@ from .hessian import as_f64, dynamical_hvp, is_traced, neighbors_for
 from .potentials.base import Potential
 from .spectra import PDOS, gaussian, species_projector
 from .structure import Structure
+from .units import HBAR_OVER_AMU_THZ_A2, MBARN_PER_FM2, THZ_TO_MEV
 
 #: Default number of Chebyshev moments (README accuracy table: above ~256 moments the error at the
 #: default 1 % broadening is the stochastic one).
@@ -439,7 +440,7 @@ def coherent_sqw(
     smooths the jump).
     """
     from . import scattering_data as _sd
-    from .observables import HBAR_OVER_AMU_THZ_A2, MBARN_PER_FM2, MEV_PER_THZ, bose_occupation
+    from .observables import bose_occupation
 
     require_x64("jaxglass.kpm.coherent_sqw")
     if potential.units != "metal":
@@ -488,7 +489,7 @@ def coherent_sqw(
     coef = frequency_dos_coefficients(jnp.asarray(grid, jnp.float64), sigma, factor, a, b, moments, weight)
     out = mu @ coef.T  # (2Q, G)
     nq = qv.shape[0]
-    return (out[:nq] + out[nq:]) * MBARN_PER_FM2 / MEV_PER_THZ
+    return (out[:nq] + out[nq:]) * MBARN_PER_FM2 / THZ_TO_MEV
 
 
 def spectral_interval(

@@ -48,24 +48,18 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import scattering_data as _sd
-from . import units as _units
 from ._config import require_x64
 from .errors import UserError
 from .space import displacement, periodic_kdtree
 from .structure import Structure
+from .units import HBAR_OVER_AMU_THZ_A2, MBARN_PER_FM2, THZ_TO_CM1, THZ_TO_K, THZ_TO_MEV
 
 # ---------------------------------------------------------------------------------------------
 # Unit factors (derived from CODATA in jaxglass.units)
 
-#: meV per THz, cm⁻¹ per THz, h · 1 THz / k_B in K, ħ/(M ω) in Å² for M = 1 amu and ν = 1 THz.
-MEV_PER_THZ, CM1_PER_THZ, K_PER_THZ, HBAR_OVER_AMU_THZ_A2 = (
-    _units.THZ_TO_MEV,
-    _units.THZ_TO_CM1,
-    _units.THZ_TO_K,
-    _units.HBAR_OVER_AMU_THZ_A2,
-)
-#: mbarn per fm² (1 barn = 100 fm²).
-MBARN_PER_FM2 = 10.0
+# Second names of jaxglass.units.THZ_TO_MEV / THZ_TO_CM1: removed when cli.py and
+# data_observables.py move to the units names.
+MEV_PER_THZ, CM1_PER_THZ = THZ_TO_MEV, THZ_TO_CM1
 
 #: Default number of Q directions per |Q| shell in the powder average.
 N_DIRECTIONS = 48
@@ -101,11 +95,11 @@ class Spectrum:
 
     @property
     def energy_mev(self) -> jax.Array:
-        return self.frequency * MEV_PER_THZ
+        return self.frequency * THZ_TO_MEV
 
     @property
     def wavenumber_cm1(self) -> jax.Array:
-        return self.frequency * CM1_PER_THZ
+        return self.frequency * THZ_TO_CM1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -211,7 +205,7 @@ def bose_occupation(frequencies, temperature):
     """Bose-Einstein occupation ``n = 1/(exp(hν/k_BT) - 1)`` for ν in THz, T in K (0 for ν ≤ 0)."""
     _check_temperature(temperature)
     f = jnp.asarray(frequencies)
-    x = K_PER_THZ * jnp.where(f > 0, f, 1.0) / temperature
+    x = THZ_TO_K * jnp.where(f > 0, f, 1.0) / temperature
     return jnp.where(f > 0, 1.0 / jnp.expm1(x), 0.0)
 
 
@@ -265,7 +259,7 @@ def _ndos(structure, f, v, grid, sigma, w, n_species):
     onehot = jax.nn.one_hot(structure.species, n_species, dtype=amp.dtype)
     per_species = onehot.T @ amp  # (S, M)
     keep = f > -1e-3 * jnp.max(jnp.abs(f))
-    g = _gaussian(grid[:, None] - f[None, :], sigma * 1.0) / MEV_PER_THZ  # per meV
+    g = _gaussian(grid[:, None] - f[None, :], sigma * 1.0) / THZ_TO_MEV  # per meV
     return jnp.einsum("sm,gm->sg", per_species * keep, g)
 
 
@@ -300,7 +294,7 @@ def _debye_waller(structure, f, v, temperature, freq_min):
     n, d = structure.n_atoms, structure.dim
     keep = f > freq_min
     fs = jnp.where(keep, f, 1.0)
-    coth = 1.0 / jnp.tanh(K_PER_THZ * fs / (2.0 * temperature))
+    coth = 1.0 / jnp.tanh(THZ_TO_K * fs / (2.0 * temperature))
     c = jnp.where(keep, coth / fs, 0.0)  # (M,)
     e = v.reshape(n, d, -1)
     w = jnp.einsum("iam,ibm,m->iab", e, e, c)
@@ -506,7 +500,7 @@ def _broaden(f, s, grid, sigma, temperature):
     g_gain = _gaussian(grid[:, None] + f[None, :], sigma)
     loss = jnp.einsum("...m,gm->...g", s * (n + 1.0), g_loss)
     gain = jnp.einsum("...m,gm->...g", s * n, g_gain)
-    return (loss + gain) / MEV_PER_THZ
+    return (loss + gain) / THZ_TO_MEV
 
 
 def powder_sqw(

@@ -169,8 +169,9 @@ def melt_quench_relax(pot, s0: Structure, f: float, rng, seed: int, prot, min_di
 
     import jax.numpy as jnp
 
-    from ..md import KB_EV, METAL_TIME_FS, nvt_langevin
+    from ..md import nvt_langevin
     from ..minimize import minimize
+    from ..units import KB_EV, METAL_TIME_FS
 
     n = s0.n_atoms
     pos0 = np.asarray(s0.positions)
