@@ -5,7 +5,7 @@ jaxglass; then both codes compute, from those same modes, the Debye-Waller matri
 mode-resolved coherent one-phonon S(Q) (mbarn per atom) at the reciprocal-lattice vectors of a
 powder average (``n_shells`` |Q| shells × ``n_directions`` directions):
 
-* jaxglass: ``debye_waller`` + ``structure_factor`` (jitted; first call = compile, then steady);
+* jaxglass: ``debye_waller`` + ``one_phonon_structure_factor`` (jitted; first call = compile, then steady);
 * euphonic (``pip install 'jaxglass[check]'``): ``QpointPhononModes`` built from the same arrays,
   ``calculate_debye_waller`` (one q-point, not symmetrised) + ``calculate_structure_factor``.
 
@@ -51,7 +51,7 @@ def _run_one(r: int, n_shells: int, n_directions: int, T: float = 300.0) -> dict
 
     def ours():
         dw = ob.debye_waller(s, f, T, eigenvectors=v)
-        return ob.structure_factor(s, f, qv, eigenvectors=v, dw=dw)
+        return ob.one_phonon_structure_factor(s, f, qv, eigenvectors=v, dw=dw)
 
     _, t_cold = _timed(ours)
     s_ours, t_ours = _timed(ours)

@@ -426,7 +426,7 @@ def coherent_sqw(
 ) -> jax.Array:
     """Coherent one-phonon neutron ``S(Q, ν)`` ``(Q, G)`` by KPM, in mbarn/meV per atom (THz grid).
 
-    The same quantity as :func:`jaxglass.observables.structure_factor` (without the Debye-Waller
+    The same quantity as :func:`jaxglass.observables.one_phonon_structure_factor` (without the Debye-Waller
     factor, i.e. ``exp(-2W) = 1``) broadened by :func:`jaxglass.observables.broaden_sqw`:
     ``S(Q, ν) = Σ_k S_k(Q) [(n_k+1) G_σ(ν - ν_k) + n_k G_σ(ν + ν_k)]`` with
     ``S_k(Q) = 1/(2N) |Σ_j b_j/√M_j (Q·e_jk) e^{iQ·r_j}|² ħ/ω_k``, modes with ``ν_k ≤ freq_min``

@@ -312,7 +312,7 @@ def _scattering_amplitudes(structure, probe, q_abs, lengths, form_factors):
     raise UserError(f"probe: expected 'neutron' or 'xray', got {probe!r}")
 
 
-def structure_factor(
+def one_phonon_structure_factor(
     structure: Structure,
     modes,
     q_vectors,
@@ -337,7 +337,7 @@ def structure_factor(
       lengths / form_factors: per-species overrides (fm / electrons), required for LJ types.
       freq_min: modes with ν ≤ freq_min (THz) get 0 (default 1e-3 max|ν|: zero and imaginary modes).
     """
-    _require_x64("structure_factor")
+    _require_x64("one_phonon_structure_factor")
     f, v = mode_arrays(modes, eigenvectors)
     _check_vectors(structure, v)
     qv = jnp.asarray(q_vectors)
@@ -419,7 +419,7 @@ def q_shells(
     Each shell ``[q - width/2, q + width/2)`` keeps at most ``n_directions`` vectors: for each of
     ``n_directions`` Fibonacci-sphere directions (evenly spaced angles in 2D), the closest unused
     vector of the shell. ``width`` defaults to the largest reciprocal spacing ``2π/min(L)``.
-    Host-side (numpy); the result feeds the jittable :func:`powder_structure_factor`.
+    Host-side (numpy); the result feeds the jittable :func:`powder_one_phonon_structure_factor`.
 
     Raises:
       ValueError if a shell holds no vector (widen ``width`` or use a larger cell), or q ≤ 0.
@@ -479,9 +479,9 @@ def q_shells(
     return QShells(q=jnp.asarray(qc), vectors=jnp.asarray(vecs), mask=jnp.asarray(mask), width=float(width))
 
 
-def powder_structure_factor(structure: Structure, modes, shells: QShells, **kwargs) -> jax.Array:
-    """Shell-averaged ``S_ν(|Q|)`` ``(S, M)``: the mean of :func:`structure_factor` over each shell."""
-    s = structure_factor(structure, modes, shells.vectors, **kwargs)  # (S, K, M)
+def powder_one_phonon_structure_factor(structure: Structure, modes, shells: QShells, **kwargs) -> jax.Array:
+    """Shell-averaged ``S_ν(|Q|)`` ``(S, M)``: :func:`one_phonon_structure_factor` averaged per shell."""
+    s = one_phonon_structure_factor(structure, modes, shells.vectors, **kwargs)  # (S, K, M)
     m = shells.mask.astype(s.dtype)
     return jnp.einsum("skm,sk->sm", s, m) / m.sum(1)[:, None]
 
@@ -533,7 +533,7 @@ def powder_sqw(
     shells = q_shells(structure, q, width=width, n_directions=n_directions)
     if probe == "xray":
         _sd.check_form_factor_range(np.linalg.norm(np.asarray(shells.vectors), axis=-1))
-    s = powder_structure_factor(
+    s = powder_one_phonon_structure_factor(
         structure, f, shells, eigenvectors=v, probe=probe,
         temperature=temperature if debye_waller_factor else None, lengths=lengths,
         form_factors=form_factors, freq_min=freq_min, dw_freq_min=dw_freq_min,
@@ -813,8 +813,8 @@ __all__ = [
     "BOND_PARAMETERS", "BondParameters", "Bonds", "CM1_PER_THZ", "KINDS", "MEV_PER_THZ", "N_DIRECTIONS",
     "QShells", "SHEET_DW_FREQ_MIN", "Spectrum", "bose_occupation", "broaden_sqw", "debye_waller",
     "default_dw_freq_min", "find_bonds", "ins_sqw", "ixs_sqw", "mode_arrays", "neutron_dos",
-    "neutron_weights", "polarizability", "powder_sqw", "powder_structure_factor", "q_shells",
+    "neutron_weights", "polarizability", "powder_sqw", "powder_one_phonon_structure_factor", "q_shells",
     "raman_intensities", "raman_invariants", "raman_model", "raman_spectrum", "raman_tensors",
-    "shuker_gammon", "spectrum", "structure_factor",
+    "shuker_gammon", "spectrum", "one_phonon_structure_factor",
 ]
 

@@ -108,7 +108,7 @@ def test_ins_debye_waller_and_structure_factor_vs_euphonic(sic):
     np.testing.assert_allclose(dw, dw_ref, rtol=0, atol=1e-6 * dw.max())
     sf = qpm.calculate_structure_factor(dw=dw_e)
     ref = np.where(f > fmin, sf.structure_factors.to("mbarn").magnitude, 0.0)
-    ours = np.asarray(ob.structure_factor(s, m, qv, temperature=T))
+    ours = np.asarray(ob.one_phonon_structure_factor(s, m, qv, temperature=T))
     assert ours.shape == ref.shape == (len(qv), len(f))
     g = _groups(f)
     go, gr = np.add.reduceat(ours, g, axis=1), np.add.reduceat(ref, g, axis=1)
@@ -161,7 +161,7 @@ def test_ixs_vs_phonopy_dynamic_structure_factor(sic):
     dsf = ph.run_dynamic_structure_factor(np.round(qv * box / (2 * np.pi)), T, atomic_form_factor_func=aff,
                                           freq_min=fmin)
     ref = np.asarray(dsf.dynamic_structure_factors)
-    ours = np.asarray(ob.structure_factor(s, m, qv, probe="xray", temperature=T))
+    ours = np.asarray(ob.one_phonon_structure_factor(s, m, qv, probe="xray", temperature=T))
     ours = ours * (1.0 + np.asarray(ob.bose_occupation(f, T)))
     g = _groups(f)
     go, gr = np.add.reduceat(ours, g, axis=1), np.add.reduceat(ref, g, axis=1)
@@ -291,15 +291,15 @@ def test_structure_factor_jit_and_position_gradient(sic):
     s, _, m, shells = sic
     qv = shells.vectors[0, :3]
     f, v = m.frequencies, m.eigenvectors
-    eager = ob.structure_factor(s, f, qv, eigenvectors=v, temperature=T)
-    sf = ob.structure_factor
+    eager = ob.one_phonon_structure_factor(s, f, qv, eigenvectors=v, temperature=T)
+    sf = ob.one_phonon_structure_factor
     jitted = jax.jit(lambda st, f, v: sf(st, f, qv, eigenvectors=v, temperature=T))(s, f, v)
     np.testing.assert_allclose(np.asarray(jitted), np.asarray(eager), rtol=1e-12, atol=1e-14)
     # gradient w.r.t. positions at fixed modes (phase factors) against central differences
     wts = jnp.linspace(0.0, 1.0, f.shape[0])
 
     def obj(pos):
-        return jnp.sum(ob.structure_factor(s.with_positions(pos), f, qv, eigenvectors=v) * wts)
+        return jnp.sum(ob.one_phonon_structure_factor(s.with_positions(pos), f, qv, eigenvectors=v) * wts)
 
     dv = np.random.default_rng(0).normal(size=s.positions.shape)
     obj = jax.jit(obj)
@@ -367,7 +367,7 @@ def test_bad_input_messages(sic):
     np.testing.assert_allclose(np.asarray(ob.neutron_weights(lj, {"A": 1.0, "B": 2.0})), [1.0, 2.0])
     ag = make_structure([[0.0, 0.0, 0.0]], ["Ag"], 5.0)
     with pytest.raises(ValueError, match="no neutron scattering length.*pass lengths="):
-        ob.structure_factor(ag, jnp.asarray([1.0, 2.0, 3.0]), jnp.ones((1, 3)),
+        ob.one_phonon_structure_factor(ag, jnp.asarray([1.0, 2.0, 3.0]), jnp.ones((1, 3)),
                                        eigenvectors=jnp.eye(3))
     with pytest.raises(ValueError, match="frequencies are in"):
         lj_modes = phonons.Modes(m.frequencies, m.eigenvalues, m.eigenvectors, unit="omega")
