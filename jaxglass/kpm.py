@@ -48,7 +48,7 @@ from ._config import require_x64
 from .errors import UserError
 from .hessian import as_f64, dynamical_hvp, is_traced, neighbors_for
 from .potentials.base import Potential
-from .spectra import PDOS, gaussian, species_projector
+from .spectra import PDOS, default_grid, gaussian, species_projector
 from .structure import Structure
 from .units import HBAR_OVER_AMU_THZ_A2, MBARN_PER_FM2, THZ_TO_MEV
 
@@ -323,8 +323,9 @@ def pdos(
     partials sum to the total); THz for metal units, ω for LJ units.
 
     Args:
-      grid, sigma: frequency grid and Gaussian width; defaults: σ = 1 % of the spectral width and
-        400 points from -4σ to ν_max + 4σ, with ν_max from the spectral bounds.
+      grid, sigma: frequency grid and Gaussian width; defaults: :func:`jaxglass.spectra.default_grid`
+        over ``(0, ν_max)``, ν_max from the spectral bounds (σ = 1 % of ν_max, 400 points from
+        -4σ to ν_max + 4σ).
       nbrs: neighbour lists (built on the host if omitted; required when traced).
       moments: number of Chebyshev moments M (resolution ≈ π h / M in λ).
       vectors: random vectors R per species (stochastic trace); default :func:`default_vectors`.
@@ -365,10 +366,8 @@ def pdos(
     factor = potential.freq_factor
     if grid is None or sigma is None:
         nu_max = factor * float(np.sqrt(max(float(ab[1]), 0.0)) / (1.0 + 2 * BOUND_MARGIN))
-        if sigma is None:
-            sigma = 0.01 * nu_max
-        if grid is None:
-            grid = jnp.linspace(-4 * sigma, nu_max + 4 * sigma, 400)
+        grid0, sigma = default_grid((0.0, nu_max), sigma)
+        grid = grid0 if grid is None else grid
     if sigma <= 0:
         raise UserError(f"sigma: broadening must be positive, got {sigma}")
     grid = jnp.asarray(grid, jnp.float64)
