@@ -51,7 +51,8 @@ import numpy as np
 
 from .errors import UserError
 from .neighbors import check_box, neighbor_list
-from .structure import Structure, displacement
+from .space import displacement
+from .structure import Structure
 
 #: Fine-bin width in units of σ, Gaussian window half-width in σ, moments per bin (float64, float32).
 _BIN = 0.25

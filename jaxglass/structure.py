@@ -22,7 +22,6 @@ import numpy as np
 from . import space as _space
 from ._masses import ATOMIC_MASSES  # noqa: F401  (the one mass table, re-exported here)
 from .errors import UserError
-from .space import displacement  # noqa: F401  (re-exported: older import path)
 
 #: Species names used for reduced-unit Lennard-Jones particles (unit mass).
 LJ_TYPES = ("A", "B")
