@@ -1,6 +1,6 @@
 """Γ-point PDOS from the command line: jaxglass cold / warm-cache / steady vs phonopy + LAMMPS.
 
-Two systems, as in DESIGN.md's performance targets:
+Two systems:
 
 * ``ka``: a 1000-atom Kob-Andersen A80B20 3D glass (ρ = 1.2, random packing + L-BFGS to fmax 1e-5)
   with the force-shifted LJ cut-off (``lj:linear`` = LAMMPS ``lj/smooth/linear``, 2.5 σ_αβ), LJ units;

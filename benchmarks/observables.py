@@ -5,7 +5,7 @@ jaxglass; then both codes compute, from those same modes, the Debye-Waller matri
 mode-resolved coherent one-phonon S(Q) (mbarn per atom) at the reciprocal-lattice vectors of a
 powder average (``n_shells`` |Q| shells × ``n_directions`` directions):
 
-* jaxglass: ``debye_waller`` + ``structure_factor`` (jitted; first call = compile, then steady);
+* jaxglass: ``debye_waller`` + ``one_phonon_structure_factor`` (jitted; first call = compile, then steady);
 * euphonic (``pip install 'jaxglass[check]'``): ``QpointPhononModes`` built from the same arrays,
   ``calculate_debye_waller`` (one q-point, not symmetrised) + ``calculate_structure_factor``.
 
@@ -37,7 +37,7 @@ def _timed(fn, *a, **k):
 
 def _run_one(r: int, n_shells: int, n_directions: int, T: float = 300.0) -> dict:
     from jaxglass import observables as ob
-    from jaxglass import phonons
+    from jaxglass import phonons, units
     from jaxglass.generate.lattices import zincblende
     from jaxglass.potentials import tersoff_sic_1989
 
@@ -51,7 +51,7 @@ def _run_one(r: int, n_shells: int, n_directions: int, T: float = 300.0) -> dict
 
     def ours():
         dw = ob.debye_waller(s, f, T, eigenvectors=v)
-        return ob.structure_factor(s, f, qv, eigenvectors=v, dw=dw)
+        return ob.one_phonon_structure_factor(s, f, qv, eigenvectors=v, dw=dw)
 
     _, t_cold = _timed(ours)
     s_ours, t_ours = _timed(ours)
@@ -69,7 +69,7 @@ def _run_one(r: int, n_shells: int, n_directions: int, T: float = 300.0) -> dict
 
     def peer():
         g = QpointPhononModes(cr, np.zeros((1, 3)), fa[None] * ureg("THz"), evec)
-        dw = g.calculate_debye_waller(T * ureg("K"), frequency_min=fmin * ob.MEV_PER_THZ * ureg("meV"),
+        dw = g.calculate_debye_waller(T * ureg("K"), frequency_min=fmin * units.THZ_TO_MEV * ureg("meV"),
                                       symmetrise=False)
         qpm = QpointPhononModes(cr, hkl, np.repeat(fa[None], len(hkl), 0) * ureg("THz"),
                                 np.repeat(evec, len(hkl), 0))

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 import jaxglass
+import jaxglass.families
 from jaxglass._io import atomic_savez
-from jaxglass.generate import SYSTEMS
 from jaxglass.generate.large import BASE_ATOMS
 from jaxglass.structure import to_arrays
 
@@ -24,7 +24,7 @@ def main(families) -> None:
     Path("out/scale-base").mkdir(parents=True, exist_ok=True)
     for fam in families:
         t = time.time()
-        g = SYSTEMS[fam].generate(BASE_ATOMS[fam], 1.0, 0)
+        g = jaxglass.families.generator(fam).generate(BASE_ATOMS[fam], 1.0, 0)
         s = g.structure
         info = json.dumps(dict(g.info, knob_values=g.knob_values), default=str)
         atomic_savez(f"out/scale-base/{fam}.npz", dict(to_arrays(s), info=np.asarray(info)))

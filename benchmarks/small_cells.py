@@ -37,7 +37,7 @@ from jaxglass.units import FREQ_THZ
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_OUT = os.path.join(HERE, "results", "small_cells.json")
-A_SIC = 4.35817  # Å, Vashishta 2007 3C-SiC lattice constant (LAMMPS, DESIGN.md)
+A_SIC = 4.35817  # Å, Vashishta 2007 3C-SiC lattice constant (LAMMPS with SiC.vashishta)
 
 
 def _freqs(H, masses) -> np.ndarray:

@@ -1,15 +1,17 @@
 """The one registry of glass families: generator, default potential, grids and units.
 
-Every other view derives from :data:`REGISTRY`: :data:`jaxglass.generate.SYSTEMS` (the generator
-objects) and :func:`jaxglass.generate.family_potential`, the dataset builder's grids and default sizes
-(:mod:`jaxglass.data`) and the command line's ``--system`` choices. Adding a family is one entry here.
+Every other view derives from :data:`REGISTRY`: :func:`generator` (the generator objects),
+:func:`jaxglass.generate.family_potential`, the dataset builder's grids and default
+sizes (:mod:`jaxglass.data`) and the command line's ``--system`` choices. Adding a family is one entry here.
 
-This module holds plain data only (no imports of the generators), so any module may import it.
+This module holds plain data (the generators are imported only when :func:`generator` is called),
+so any module may import it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 
 from .errors import UserError
 
@@ -59,7 +61,7 @@ _KA = ("lj", "potential")  # Kob-Andersen, all LJ generators
 REGISTRY: dict[str, Family] = {
     f.name: f
     for f in (
-        Family("amc", "amc", None, ("amc", "_potential"), _AMC),
+        Family("amc", "amc", None, ("amc", "potential"), _AMC),
         Family("lj2d", "lj", "LJ2D", _KA, _LJ2D),
         Family("lj3d", "lj", "LJ3D", _KA, _LJ3D),
         Family("sic", "sic", None, ("sic", "potential"), _SIC),
@@ -81,3 +83,11 @@ def get(name: str) -> Family:
     if name not in REGISTRY:
         raise UserError(f"system: unknown family {name!r}; choose one of {sorted(REGISTRY)}")
     return REGISTRY[name]
+
+
+def generator(name: str):
+    """The generator object of family ``name``: ``.generate(n_atoms, knob, seed, *, size)`` and
+    ``.crystal(n_atoms, *, size)`` (:mod:`jaxglass.generate.base`); its module is imported on first use."""
+    f = get(name)
+    module = importlib.import_module(f"jaxglass.generate.{f.module}")
+    return module if f.attr is None else getattr(module, f.attr)

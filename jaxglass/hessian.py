@@ -98,7 +98,12 @@ def _add_site_term(H, term: Term, idx, dr, mask, sp, sj, chunk: int):
     return H
 
 
-def _assemble(potential: Potential, structure: Structure, nbrs: Sequence[jax.Array], chunk: int) -> jax.Array:
+def assemble(potential: Potential, structure: Structure, nbrs: Sequence[jax.Array], chunk: int) -> jax.Array:
+    """Raw (unsymmetrised, un-jitted) Hessian ``(N d, N d)`` summed term by term from the neighbour lists.
+
+    :func:`hessian` is the checked, jitted, symmetrised entry point; this is its body, ``chunk``
+    atoms per scan step for the site terms.
+    """
     n, d = structure.positions.shape
     # One extra (dummy) atom row absorbs the padded neighbour slots; it is sliced off at the end.
     H = jnp.zeros(((n + 1) * d, (n + 1) * d), structure.positions.dtype)
@@ -120,9 +125,12 @@ CHUNK_ELEMENTS, CHUNK_ELEMENTS_TRACED = 2e7, 5e5
 
 
 def default_chunk(potential: Potential, nbrs, d: int, budget: float = CHUNK_ELEMENTS) -> int:
+    """Atoms per scan step of the site terms: one step holds about ``budget`` cluster-Hessian elements."""
     kmax = max(int(np.shape(i)[1]) for i in nbrs)
     per_atom = ((kmax + 1) * d) ** 2
     return int(max(1, min(4096, budget // per_atom)))
+
+
 
 
 def hessian(
@@ -159,7 +167,7 @@ def hessian(
 
 @partial(jax.jit, static_argnums=(3, 4))
 def _hessian_jit(potential, structure, nbrs, chunk, symmetrize):
-    H = _assemble(potential, structure, nbrs, chunk)
+    H = assemble(potential, structure, nbrs, chunk)
     return 0.5 * (H + H.T) if symmetrize else H
 
 

@@ -48,8 +48,9 @@ from ._config import require_x64
 from .errors import UserError
 from .hessian import as_f64, dynamical_hvp, is_traced, neighbors_for
 from .potentials.base import Potential
-from .spectra import PDOS, gaussian, species_projector
+from .spectra import PDOS, default_grid, gaussian, species_projector
 from .structure import Structure
+from .units import HBAR_OVER_AMU_THZ_A2, MBARN_PER_FM2, THZ_TO_MEV
 
 #: Default number of Chebyshev moments (README accuracy table: above ~256 moments the error at the
 #: default 1 % broadening is the stochastic one).
@@ -322,8 +323,9 @@ def pdos(
     partials sum to the total); THz for metal units, ω for LJ units.
 
     Args:
-      grid, sigma: frequency grid and Gaussian width; defaults: σ = 1 % of the spectral width and
-        400 points from -4σ to ν_max + 4σ, with ν_max from the spectral bounds.
+      grid, sigma: frequency grid and Gaussian width; defaults: :func:`jaxglass.spectra.default_grid`
+        over ``(0, ν_max)``, ν_max from the spectral bounds (σ = 1 % of ν_max, 400 points from
+        -4σ to ν_max + 4σ).
       nbrs: neighbour lists (built on the host if omitted; required when traced).
       moments: number of Chebyshev moments M (resolution ≈ π h / M in λ).
       vectors: random vectors R per species (stochastic trace); default :func:`default_vectors`.
@@ -364,10 +366,8 @@ def pdos(
     factor = potential.freq_factor
     if grid is None or sigma is None:
         nu_max = factor * float(np.sqrt(max(float(ab[1]), 0.0)) / (1.0 + 2 * BOUND_MARGIN))
-        if sigma is None:
-            sigma = 0.01 * nu_max
-        if grid is None:
-            grid = jnp.linspace(-4 * sigma, nu_max + 4 * sigma, 400)
+        grid0, sigma = default_grid((0.0, nu_max), sigma)
+        grid = grid0 if grid is None else grid
     if sigma <= 0:
         raise UserError(f"sigma: broadening must be positive, got {sigma}")
     grid = jnp.asarray(grid, jnp.float64)
@@ -425,7 +425,7 @@ def coherent_sqw(
 ) -> jax.Array:
     """Coherent one-phonon neutron ``S(Q, ν)`` ``(Q, G)`` by KPM, in mbarn/meV per atom (THz grid).
 
-    The same quantity as :func:`jaxglass.observables.structure_factor` (without the Debye-Waller
+    The same quantity as :func:`jaxglass.observables.one_phonon_structure_factor` (without the Debye-Waller
     factor, i.e. ``exp(-2W) = 1``) broadened by :func:`jaxglass.observables.broaden_sqw`:
     ``S(Q, ν) = Σ_k S_k(Q) [(n_k+1) G_σ(ν - ν_k) + n_k G_σ(ν + ν_k)]`` with
     ``S_k(Q) = 1/(2N) |Σ_j b_j/√M_j (Q·e_jk) e^{iQ·r_j}|² ħ/ω_k``, modes with ``ν_k ≤ freq_min``
@@ -439,7 +439,7 @@ def coherent_sqw(
     smooths the jump).
     """
     from . import scattering_data as _sd
-    from .observables import HBAR_OVER_AMU_THZ_A2, MBARN_PER_FM2, MEV_PER_THZ, bose_occupation
+    from .observables import bose_occupation
 
     require_x64("jaxglass.kpm.coherent_sqw")
     if potential.units != "metal":
@@ -488,7 +488,7 @@ def coherent_sqw(
     coef = frequency_dos_coefficients(jnp.asarray(grid, jnp.float64), sigma, factor, a, b, moments, weight)
     out = mu @ coef.T  # (2Q, G)
     nq = qv.shape[0]
-    return (out[:nq] + out[nq:]) * MBARN_PER_FM2 / MEV_PER_THZ
+    return (out[:nq] + out[nq:]) * MBARN_PER_FM2 / THZ_TO_MEV
 
 
 def spectral_interval(

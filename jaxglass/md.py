@@ -3,8 +3,8 @@
 Used by the glass generators for melting, quenching and partial melting (pinned atoms).
 
 Units follow the potential: metal units (eV, Å, amu) have the time unit Å·sqrt(amu/eV) =
-10.1805 fs (see :data:`METAL_TIME_FS`); LJ units use τ = σ sqrt(m/ε). ``kT`` is in energy units
-(``KB_EV`` × T[K] for metal units).
+10.1805 fs (:data:`jaxglass.units.METAL_TIME_FS`); LJ units use τ = σ sqrt(m/ε). ``kT`` is in energy
+units (:data:`jaxglass.units.KB_EV` × T[K] for metal units).
 
 The integrator runs ``chunk`` steps at a time inside ``lax.fori_loop``; the neighbour lists (with
 skin) are rebuilt on the device inside the loop when needed (``jax_md.partition``, ``Dense`` format:
@@ -28,11 +28,6 @@ from .neighbors import check_box
 from .potentials.base import Potential
 from .space import wrap
 from .structure import Structure
-
-#: Boltzmann constant in eV/K.
-KB_EV = 8.617333262e-5
-#: The metal-units time unit Å sqrt(amu / eV) in femtoseconds.
-METAL_TIME_FS = 10.180505
 
 
 @dataclasses.dataclass(frozen=True)

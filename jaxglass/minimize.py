@@ -354,6 +354,55 @@ def _box_enthalpy(axes, potential, u, eta, nbrs, structure, box0, pressure, c):
 _box_enthalpy_vg = jax.jit(jax.value_and_grad(_box_enthalpy, argnums=(2, 3)), static_argnums=(0,))
 
 
+def _check_box_args(potential, structure, axes, fmax, pressure, cell_factor) -> tuple[tuple[int, ...], float]:
+    """Validate :func:`minimize_with_box`'s arguments; returns the axes as ints and the cell factor."""
+    if not fmax > 0:
+        raise UserError(f"fmax: must be positive, got {fmax}")
+    potential.check(structure)
+    d = structure.dim
+    axes = tuple(int(a) for a in np.atleast_1d(axes))
+    if not axes or len(set(axes)) != len(axes) or any(a < 0 or a >= d for a in axes):
+        raise UserError(f"axes: expected distinct box axes in [0, {d}), got {axes}")
+    for a in axes:
+        if not structure.periodic[a]:
+            raise UserError(
+                f"axes: axis {a} is not periodic (a vacuum/free direction); only periodic box lengths "
+                "can be relaxed"
+            )
+    if not np.isfinite(pressure):
+        raise UserError(f"pressure: must be finite, got {pressure}")
+    c = float(structure.n_atoms if cell_factor is None else cell_factor)
+    if not c > 0:
+        raise UserError(f"cell_factor: must be positive, got {cell_factor}")
+    return axes, c
+
+
+def _relax_box(ev: _BoxEvaluator, structure: Structure, fmax: float, max_steps: int):
+    """L-BFGS (+ FIRE polish) on the generalised coordinates until the Cartesian criteria hold.
+
+    Returns the coordinates ``X``, the force and box residuals, the step count and the last message.
+    """
+    X = np.zeros((structure.n_atoms + 1, structure.dim))
+    X[:-1] = np.asarray(structure.positions)
+    steps, msg = 0, ""
+    f = box_res = np.inf
+    # The optimisers judge the generalised gradient (rows of u scale forces by L/L0); iterate until
+    # the exact Cartesian criteria hold, tightening the internal tolerance if they do not.
+    tol = fmax
+    for _ in range(4):
+        X, _h, G, n_lb, msg = _lbfgs(ev, X, tol, max_steps - steps)
+        steps += n_lb
+        if _fmax(G) > tol and steps < max_steps:
+            X, _h, G, more, _ = _fire(ev, X, tol, max_steps - steps, None)
+            steps += more
+            msg = f"{msg}; then FIRE polish ({more} steps)"
+        f, box_res = ev.residuals(X, G)
+        if max(f, box_res) <= fmax or steps >= max_steps:
+            break
+        tol *= 0.5
+    return X, f, box_res, steps, msg
+
+
 def minimize_with_box(
     potential: Potential,
     structure: Structure,
@@ -399,48 +448,14 @@ def minimize_with_box(
       stress residual.
     """
     require_x64("jaxglass.minimize.minimize_with_box")
-    if not fmax > 0:
-        raise UserError(f"fmax: must be positive, got {fmax}")
-    potential.check(structure)
-    d = structure.dim
-    axes = tuple(int(a) for a in np.atleast_1d(axes))
-    if not axes or len(set(axes)) != len(axes) or any(a < 0 or a >= d for a in axes):
-        raise UserError(f"axes: expected distinct box axes in [0, {d}), got {axes}")
-    for a in axes:
-        if not structure.periodic[a]:
-            raise UserError(
-                f"axes: axis {a} is not periodic (a vacuum/free direction); only periodic box lengths "
-                "can be relaxed"
-            )
-    if not np.isfinite(pressure):
-        raise UserError(f"pressure: must be finite, got {pressure}")
+    axes, c = _check_box_args(potential, structure, axes, fmax, pressure, cell_factor)
     structure = structure.replace(
         positions=jnp.asarray(structure.positions, jnp.float64), box=jnp.asarray(structure.box, jnp.float64)
     )
     if skin is None:
         skin = 0.1 * potential.cutoff
-    c = float(structure.n_atoms if cell_factor is None else cell_factor)
-    if not c > 0:
-        raise UserError(f"cell_factor: must be positive, got {cell_factor}")
     ev = _BoxEvaluator(potential, structure, axes, pressure, c, skin)
-    X = np.zeros((structure.n_atoms + 1, d))
-    X[:-1] = np.asarray(structure.positions)
-    steps, msg = 0, ""
-    f = box_res = np.inf
-    # The optimisers judge the generalised gradient (rows of u scale forces by L/L0); iterate until
-    # the exact Cartesian criteria hold, tightening the internal tolerance if they do not.
-    tol = fmax
-    for _ in range(4):
-        X, h, G, n_lb, msg = _lbfgs(ev, X, tol, max_steps - steps)
-        steps += n_lb
-        if _fmax(G) > tol and steps < max_steps:
-            X, h, G, more, _ = _fire(ev, X, tol, max_steps - steps, None)
-            steps += more
-            msg = f"{msg}; then FIRE polish ({more} steps)"
-        f, box_res = ev.residuals(X, G)
-        if max(f, box_res) <= fmax or steps >= max_steps:
-            break
-        tol *= 0.5
+    X, f, box_res, steps, msg = _relax_box(ev, structure, fmax, max_steps)
     x, box = ev.cartesian(X)
     res_f = max(f, box_res)
     converged = res_f <= fmax

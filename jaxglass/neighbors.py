@@ -22,7 +22,8 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import UserError
-from .structure import Structure, _kdtree
+from .space import periodic_kdtree
+from .structure import Structure
 
 
 def check_box(structure: Structure, reach: float) -> None:
@@ -75,7 +76,7 @@ def neighbor_list(
     if not np.all(np.isfinite(pos)):
         raise UserError("positions: non-finite coordinates; cannot build a neighbour list")
     n = pos.shape[0]
-    tree, _ = _kdtree(pos, np.asarray(structure.box), structure.periodic, reach)
+    tree = periodic_kdtree(pos, np.asarray(structure.box), structure.periodic, reach)
     pairs = tree.query_pairs(reach, output_type="ndarray")
     if len(pairs) == 0:
         k = capacity if capacity is not None else max(multiple, 1)
@@ -206,7 +207,8 @@ def fixed_capacity_lists(
 def pair_list(structure: Structure, cutoff: float) -> tuple[np.ndarray, np.ndarray]:
     """Unique pairs ``i < j`` within ``cutoff`` (minimum image) as two index arrays."""
     check_box(structure, cutoff)
-    tree, _ = _kdtree(np.asarray(structure.positions), np.asarray(structure.box), structure.periodic, cutoff)
+    pos, box = np.asarray(structure.positions), np.asarray(structure.box)
+    tree = periodic_kdtree(pos, box, structure.periodic, cutoff)
     pairs = tree.query_pairs(cutoff, output_type="ndarray")
     if len(pairs) == 0:
         return np.zeros(0, np.int32), np.zeros(0, np.int32)

@@ -48,24 +48,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import scattering_data as _sd
-from . import units as _units
 from ._config import require_x64
 from .errors import UserError
-from .space import displacement
+from .space import displacement, periodic_kdtree
 from .structure import Structure
+from .units import HBAR_OVER_AMU_THZ_A2, MBARN_PER_FM2, THZ_TO_CM1, THZ_TO_K, THZ_TO_MEV
 
 # ---------------------------------------------------------------------------------------------
 # Unit factors (derived from CODATA in jaxglass.units)
 
-#: meV per THz, cm⁻¹ per THz, h · 1 THz / k_B in K, ħ/(M ω) in Å² for M = 1 amu and ν = 1 THz.
-MEV_PER_THZ, CM1_PER_THZ, K_PER_THZ, HBAR_OVER_AMU_THZ_A2 = (
-    _units.THZ_TO_MEV,
-    _units.THZ_TO_CM1,
-    _units.THZ_TO_K,
-    _units.HBAR_OVER_AMU_THZ_A2,
-)
-#: mbarn per fm² (1 barn = 100 fm²).
-MBARN_PER_FM2 = 10.0
 
 #: Default number of Q directions per |Q| shell in the powder average.
 N_DIRECTIONS = 48
@@ -101,11 +92,11 @@ class Spectrum:
 
     @property
     def energy_mev(self) -> jax.Array:
-        return self.frequency * MEV_PER_THZ
+        return self.frequency * THZ_TO_MEV
 
     @property
     def wavenumber_cm1(self) -> jax.Array:
-        return self.frequency * CM1_PER_THZ
+        return self.frequency * THZ_TO_CM1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -211,7 +202,7 @@ def bose_occupation(frequencies, temperature):
     """Bose-Einstein occupation ``n = 1/(exp(hν/k_BT) - 1)`` for ν in THz, T in K (0 for ν ≤ 0)."""
     _check_temperature(temperature)
     f = jnp.asarray(frequencies)
-    x = K_PER_THZ * jnp.where(f > 0, f, 1.0) / temperature
+    x = THZ_TO_K * jnp.where(f > 0, f, 1.0) / temperature
     return jnp.where(f > 0, 1.0 / jnp.expm1(x), 0.0)
 
 
@@ -265,7 +256,7 @@ def _ndos(structure, f, v, grid, sigma, w, n_species):
     onehot = jax.nn.one_hot(structure.species, n_species, dtype=amp.dtype)
     per_species = onehot.T @ amp  # (S, M)
     keep = f > -1e-3 * jnp.max(jnp.abs(f))
-    g = _gaussian(grid[:, None] - f[None, :], sigma * 1.0) / MEV_PER_THZ  # per meV
+    g = _gaussian(grid[:, None] - f[None, :], sigma * 1.0) / THZ_TO_MEV  # per meV
     return jnp.einsum("sm,gm->sg", per_species * keep, g)
 
 
@@ -300,7 +291,7 @@ def _debye_waller(structure, f, v, temperature, freq_min):
     n, d = structure.n_atoms, structure.dim
     keep = f > freq_min
     fs = jnp.where(keep, f, 1.0)
-    coth = 1.0 / jnp.tanh(K_PER_THZ * fs / (2.0 * temperature))
+    coth = 1.0 / jnp.tanh(THZ_TO_K * fs / (2.0 * temperature))
     c = jnp.where(keep, coth / fs, 0.0)  # (M,)
     e = v.reshape(n, d, -1)
     w = jnp.einsum("iam,ibm,m->iab", e, e, c)
@@ -318,7 +309,7 @@ def _scattering_amplitudes(structure, probe, q_abs, lengths, form_factors):
     raise UserError(f"probe: expected 'neutron' or 'xray', got {probe!r}")
 
 
-def structure_factor(
+def one_phonon_structure_factor(
     structure: Structure,
     modes,
     q_vectors,
@@ -343,7 +334,7 @@ def structure_factor(
       lengths / form_factors: per-species overrides (fm / electrons), required for LJ types.
       freq_min: modes with ν ≤ freq_min (THz) get 0 (default 1e-3 max|ν|: zero and imaginary modes).
     """
-    _require_x64("structure_factor")
+    _require_x64("one_phonon_structure_factor")
     f, v = mode_arrays(modes, eigenvectors)
     _check_vectors(structure, v)
     qv = jnp.asarray(q_vectors)
@@ -425,7 +416,7 @@ def q_shells(
     Each shell ``[q - width/2, q + width/2)`` keeps at most ``n_directions`` vectors: for each of
     ``n_directions`` Fibonacci-sphere directions (evenly spaced angles in 2D), the closest unused
     vector of the shell. ``width`` defaults to the largest reciprocal spacing ``2π/min(L)``.
-    Host-side (numpy); the result feeds the jittable :func:`powder_structure_factor`.
+    Host-side (numpy); the result feeds the jittable :func:`powder_one_phonon_structure_factor`.
 
     Raises:
       ValueError if a shell holds no vector (widen ``width`` or use a larger cell), or q ≤ 0.
@@ -485,9 +476,9 @@ def q_shells(
     return QShells(q=jnp.asarray(qc), vectors=jnp.asarray(vecs), mask=jnp.asarray(mask), width=float(width))
 
 
-def powder_structure_factor(structure: Structure, modes, shells: QShells, **kwargs) -> jax.Array:
-    """Shell-averaged ``S_ν(|Q|)`` ``(S, M)``: the mean of :func:`structure_factor` over each shell."""
-    s = structure_factor(structure, modes, shells.vectors, **kwargs)  # (S, K, M)
+def powder_one_phonon_structure_factor(structure: Structure, modes, shells: QShells, **kwargs) -> jax.Array:
+    """Shell-averaged ``S_ν(|Q|)`` ``(S, M)``: :func:`one_phonon_structure_factor` averaged per shell."""
+    s = one_phonon_structure_factor(structure, modes, shells.vectors, **kwargs)  # (S, K, M)
     m = shells.mask.astype(s.dtype)
     return jnp.einsum("skm,sk->sm", s, m) / m.sum(1)[:, None]
 
@@ -506,7 +497,7 @@ def _broaden(f, s, grid, sigma, temperature):
     g_gain = _gaussian(grid[:, None] + f[None, :], sigma)
     loss = jnp.einsum("...m,gm->...g", s * (n + 1.0), g_loss)
     gain = jnp.einsum("...m,gm->...g", s * n, g_gain)
-    return (loss + gain) / MEV_PER_THZ
+    return (loss + gain) / THZ_TO_MEV
 
 
 def powder_sqw(
@@ -539,7 +530,7 @@ def powder_sqw(
     shells = q_shells(structure, q, width=width, n_directions=n_directions)
     if probe == "xray":
         _sd.check_form_factor_range(np.linalg.norm(np.asarray(shells.vectors), axis=-1))
-    s = powder_structure_factor(
+    s = powder_one_phonon_structure_factor(
         structure, f, shells, eigenvectors=v, probe=probe,
         temperature=temperature if debye_waller_factor else None, lengths=lengths,
         form_factors=form_factors, freq_min=freq_min, dw_freq_min=dw_freq_min,
@@ -632,10 +623,8 @@ def find_bonds(structure: Structure, parameters: Mapping | None = None) -> Bonds
             f"structure: no bond-polarizability parameters for {missing}; pass parameters="
             "{('Si', 'C'): BondParameters(...)} or use the Shuker-Gammon form (raman_model)"
         )
-    from .structure import _kdtree
-
     rmax = max(table[_bond_key(a, b)].cutoff for a in present for b in present)
-    tree, _ = _kdtree(pos, box, structure.periodic, rmax)
+    tree = periodic_kdtree(pos, box, structure.periodic, rmax)
     pairs = tree.query_pairs(rmax, output_type="ndarray")
     ii, jj, pp = [], [], []
     for a, b in pairs:
@@ -818,11 +807,11 @@ def spectrum(
 
 
 __all__ = [
-    "BOND_PARAMETERS", "BondParameters", "Bonds", "CM1_PER_THZ", "KINDS", "MEV_PER_THZ", "N_DIRECTIONS",
+    "BOND_PARAMETERS", "BondParameters", "Bonds", "KINDS", "N_DIRECTIONS",
     "QShells", "SHEET_DW_FREQ_MIN", "Spectrum", "bose_occupation", "broaden_sqw", "debye_waller",
     "default_dw_freq_min", "find_bonds", "ins_sqw", "ixs_sqw", "mode_arrays", "neutron_dos",
-    "neutron_weights", "polarizability", "powder_sqw", "powder_structure_factor", "q_shells",
+    "neutron_weights", "polarizability", "powder_sqw", "powder_one_phonon_structure_factor", "q_shells",
     "raman_intensities", "raman_invariants", "raman_model", "raman_spectrum", "raman_tensors",
-    "shuker_gammon", "spectrum", "structure_factor",
+    "shuker_gammon", "spectrum", "one_phonon_structure_factor",
 ]
 

@@ -7,7 +7,6 @@ degeneracy-safe derivative rules) in :mod:`jaxglass.spectra`. This module re-exp
 """
 
 from .hessian import (
-    _assemble,  # noqa: F401  (tests compare against the raw assembly)
     as_f64,
     dynamical_hvp,
     dynamical_matrix,

@@ -1,4 +1,9 @@
-"""Matplotlib figures (imported lazily; matplotlib is an optional dependency)."""
+"""Matplotlib figures (imported lazily; matplotlib is an optional dependency).
+
+Figures are ``matplotlib.figure.Figure`` objects made without pyplot: no backend is selected and
+nothing is registered with pyplot's figure manager, so the library leaves the caller's matplotlib
+state alone (:func:`save_figure` renders through the file format's own canvas).
+"""
 
 from __future__ import annotations
 
@@ -7,18 +12,18 @@ from pathlib import Path
 import numpy as np
 
 
-def _plt():
+def _figure(**kwargs):
+    """A new pyplot-free ``Figure`` (``kwargs`` as ``matplotlib.figure.Figure``)."""
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure
     except ImportError as err:  # pragma: no cover
         raise ImportError("plots need matplotlib: pip install 'jaxglass[plot]'") from err
-    return plt
+    return Figure(**kwargs)
 
 
-def _save(fig, path: Path, dpi: int = 130, tight: bool = True) -> None:
+def save_figure(fig, path: Path, dpi: int = 130, tight: bool = True) -> None:
+    """Write ``fig`` to ``path`` atomically (format from the suffix, default png; ``dpi``; a tight
+    bounding box unless ``tight`` is False)."""
     import io
 
     from ._io import atomic_write_bytes
@@ -31,11 +36,13 @@ def _save(fig, path: Path, dpi: int = 130, tight: bool = True) -> None:
 
 def plot_knob_series(ds, path, n_curves: int = 6) -> None:
     """Total RDF and PDOS for structures across the knob: crystal in blue → most disordered in red."""
-    plt = _plt()
+    from matplotlib import colormaps
+
     order = np.argsort(ds.knob)
     pick = order[np.unique(np.linspace(0, len(order) - 1, min(n_curves, len(order))).round().astype(int))]
-    cmap = plt.get_cmap("coolwarm")
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    cmap = colormaps["coolwarm"]
+    fig = _figure(figsize=(10, 3.8))
+    axes = fig.subplots(1, 2)
     for rank, i in enumerate(pick):
         c = cmap(rank / max(1, len(pick) - 1))
         lab = "crystal" if ds.knob[i] < 0 else f"knob {ds.knob[i]:.2f}"
@@ -48,8 +55,7 @@ def plot_knob_series(ds, path, n_curves: int = 6) -> None:
     axes[1].legend(fontsize=7)
     fig.suptitle(f"{ds.config.system}: {len(ds)} structures of ~{ds.config.n_atoms} atoms")
     fig.tight_layout()
-    _save(fig, path)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 _COLORS = {"ridge": "tab:blue", "elastic-net": "tab:green", "cnn": "tab:red"}
@@ -58,9 +64,11 @@ _LABELS = {"ridge": "linear, L2 (ridge)", "elastic-net": "linear, L1 (elastic ne
 
 def plot_learning_curve(result: dict, path) -> None:
     """Test MSE vs number of training structures (log-log), error bars = std over seeds."""
-    plt = _plt()
+    from matplotlib.ticker import NullLocator
+
     lc = result["learning_curve"]
-    fig, ax = plt.subplots(figsize=(5, 3.8))
+    fig = _figure(figsize=(5, 3.8))
+    ax = fig.subplots()
     for m in ("ridge", "cnn"):
         if m in lc:
             ax.errorbar(lc["sizes"], lc[m]["mean"], yerr=lc[m]["std"], marker="o", capsize=3,
@@ -69,14 +77,13 @@ def plot_learning_curve(result: dict, path) -> None:
     ax.set_yscale("log")
     ax.set_xticks(lc["sizes"])
     ax.set_xticklabels([str(n) for n in lc["sizes"]])
-    ax.xaxis.set_minor_locator(plt.NullLocator())
+    ax.xaxis.set_minor_locator(NullLocator())
     ax.set_xlabel("training structures")
     ax.set_ylabel(f"test MSE {result['mse_units']}")
     ax.set_title(f"{result['system']}: learning curve ({result['n_test']} test structures)")
     ax.legend()
     fig.tight_layout()
-    _save(fig, path)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def plot_weight_map(model, ds, train_idx, path, title: str = "", labels=None, Y=None, y_unit=None) -> None:
@@ -101,8 +108,7 @@ def plot_weight_map(model, ds, train_idx, path, title: str = "", labels=None, Y=
                             np.asarray(ds.pdos_total if Y is None else Y)[train_idx].mean(0), title=title,
                             labels=labels, r_unit=ds.length_unit, freq_unit=ds.freq_unit,
                             y_unit=f"1/{ds.freq_unit}" if y_unit is None else y_unit)
-    _save(fig, path)
-    _plt().close(fig)
+    save_figure(fig, path)
 
 
 def weight_map_figure(W, x_mean, x_std, r, freq, y_mean, *, title: str = "", labels=None,
@@ -113,7 +119,6 @@ def weight_map_figure(W, x_mean, x_std, r, freq, y_mean, *, title: str = "", lab
     ``x_std=None`` draws ``W`` itself. ``y_mean`` ``(F,)`` is drawn on the right. The colour bar is
     labelled with ``y_unit`` (the units of ``W·σ_x`` are those of the targets). Returns the figure.
     """
-    plt = _plt()
     Wp = np.asarray(W)
     if Wp.ndim == 2:
         Wp = Wp[:, None, :]
@@ -124,7 +129,7 @@ def weight_map_figure(W, x_mean, x_std, r, freq, y_mean, *, title: str = "", lab
     vmax = float(np.abs(Wd).max()) or 1.0
     r, w = np.asarray(r), np.asarray(freq)
     labels = labels or (["g(r)"] if C == 1 else [f"channel {c}" for c in range(C)])
-    fig = plt.figure(figsize=(3.2 * C + 2.2, 5.2))
+    fig = _figure(figsize=(3.2 * C + 2.2, 5.2))
     gs = fig.add_gridspec(2, C + 2, width_ratios=[4] * C + [1, 0.15], height_ratios=[1, 4],
                           hspace=0.05, wspace=0.08)
     im = None
@@ -162,9 +167,9 @@ def plot_predictions(ds, test_idx, picks, predictions: dict, path, Y=None, y_lab
                      y_unit: str | None = None) -> None:
     """Reference vs predicted PDOS (or the target ``Y`` ``(K, F)``) for the test structures at
     positions ``picks`` of ``test_idx``."""
-    plt = _plt()
     w = np.asarray(ds.freq)
-    fig, axes = plt.subplots(1, len(picks), figsize=(4.2 * len(picks), 3.4), sharey=True)
+    fig = _figure(figsize=(4.2 * len(picks), 3.4))
+    axes = fig.subplots(1, len(picks), sharey=True)
     axes = np.atleast_1d(axes)
     names = ("crystal-like", "medium", "highly disordered")
     for ax, p, nm in zip(axes, picks, names):
@@ -178,8 +183,7 @@ def plot_predictions(ds, test_idx, picks, predictions: dict, path, Y=None, y_lab
     axes[0].legend(fontsize=7)
     fig.suptitle(f"{ds.config.system}: predicted vs reference {y_label} (test set)", fontsize=10)
     fig.tight_layout()
-    _save(fig, path)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def text_pdos(p, width: int = 60, rows: int = 16) -> str:
@@ -200,8 +204,8 @@ def text_pdos(p, width: int = 60, rows: int = 16) -> str:
 
 def plot_pdos(p, path, title: str) -> None:
     """Total and species-resolved PDOS (a :class:`jaxglass.phonons.PDOS`) against frequency, as PNG."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig = _figure(figsize=(6, 3.5))
+    ax = fig.subplots()
     grid = np.asarray(p.grid)
     ax.plot(grid, np.asarray(p.total), "k", lw=1.5, label="total")
     for name, part in zip(p.species_names, np.asarray(p.partial) if p.partial is not None else ()):
@@ -211,8 +215,7 @@ def plot_pdos(p, path, title: str) -> None:
     ax.set_title(title)
     ax.legend()
     fig.tight_layout()
-    _save(fig, path, dpi=120, tight=False)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120, tight=False)
 
 
 #: Axis labels of :func:`plot_spectrum` per observable kind.
@@ -229,12 +232,12 @@ def plot_spectrum(frequency, curves, labels, kind: str, path, title: str, freq_u
     against frequency, Raman against wavenumber (cm⁻¹), INS/IXS/neutron DOS against energy (meV)."""
     from .units import THZ_TO_CM1, THZ_TO_MEV
 
-    plt = _plt()
     fr = np.asarray(frequency)
     xlab = {"pdos": (1.0, f"frequency ({freq_unit})"), "raman": (THZ_TO_CM1, "Raman shift (cm$^{-1}$)")}
     scale, xl = xlab.get(kind, (THZ_TO_MEV, "energy transfer $\\hbar\\omega$ (meV)"))
     ylab = {"pdos": f"PDOS (states / {freq_unit} / mode)", **_SPECTRUM_YLABEL}
-    fig, ax = plt.subplots(figsize=(6, 3.8))
+    fig = _figure(figsize=(6, 3.8))
+    ax = fig.subplots()
     for lab, y in zip(labels, curves):
         ax.plot(fr * scale, y, lw=1.6 if lab in ("total", "intensity") else 1.0, label=lab)
     ax.set_xlabel(xl)
@@ -245,5 +248,4 @@ def plot_spectrum(frequency, curves, labels, kind: str, path, title: str, freq_u
     if len(labels) > 1:
         ax.legend(fontsize=8)
     fig.tight_layout()
-    _save(fig, path, dpi=150, tight=False)
-    plt.close(fig)
+    save_figure(fig, path, dpi=150, tight=False)

@@ -51,7 +51,8 @@ import numpy as np
 
 from .errors import UserError
 from .neighbors import check_box, neighbor_list
-from .structure import Structure, displacement
+from .space import displacement
+from .structure import Structure
 
 #: Fine-bin width in units of σ, Gaussian window half-width in σ, moments per bin (float64, float32).
 _BIN = 0.25
@@ -496,8 +497,11 @@ def coordination_number(r: np.ndarray, g: np.ndarray, density: float, r_cut: flo
     return float(density * np.trapezoid(g[m] * shell[m], r[m]))
 
 
-def structure_factor(r: np.ndarray, g: np.ndarray, q: np.ndarray, density: float, dim: int = 3) -> np.ndarray:
-    """S(q) = 1 + ρ ∫ (g(r) − 1) K_d(qr) S_d(r) dr, K_3 = sin(qr)/(qr), K_2 = J_0(qr) (host).
+def sq_from_pair_correlation(
+    r: np.ndarray, g: np.ndarray, q: np.ndarray, density: float, dim: int = 3
+) -> np.ndarray:
+    """Static structure factor from g(r): S(q) = 1 + ρ ∫ (g(r) − 1) K_d(qr) S_d(r) dr, K_3 = sin(qr)/(qr),
+    K_2 = J_0(qr) (host; inverse of :func:`pair_correlation_from_sq`).
 
     Truncation at the largest r of the grid ripples S(q) at small q; window g − 1 if needed.
     """
@@ -515,10 +519,13 @@ def structure_factor(r: np.ndarray, g: np.ndarray, q: np.ndarray, density: float
     return 1.0 + density * np.trapezoid(h[None, :] * kern, r, axis=1)
 
 
+
+
 def pair_correlation_from_sq(
     q: np.ndarray, s: np.ndarray, r: np.ndarray, density: float, dim: int = 3, *, window: str | None = None
 ) -> np.ndarray:
-    """Inverse of :func:`structure_factor`: g(r) = 1 + 1/((2π)^d ρ) ∫ (S(q) − 1) M(q) K_d(qr) S_d(q) dq.
+    """g(r) from S(q), inverse of :func:`sq_from_pair_correlation`:
+    g(r) = 1 + 1/((2π)^d ρ) ∫ (S(q) − 1) M(q) K_d(qr) S_d(q) dq.
 
     The integral runs over the given ``q`` (trapezoid; nothing is assumed outside it). ``window``:
     ``None`` (M = 1) or ``"lorch"``, M(q) = sin(πq/q_max)/(πq/q_max) with q_max = max(q): it removes the
@@ -530,7 +537,7 @@ def pair_correlation_from_sq(
         >>> import numpy as np
         >>> r = np.linspace(0.01, 8.0, 1600); g = 1 + np.exp(-(r - 2.0) ** 2 / 0.08)
         >>> q = np.linspace(0.0, 60.0, 3000)
-        >>> back = pair_correlation_from_sq(q, structure_factor(r, g, q, 1.0), r, 1.0)
+        >>> back = pair_correlation_from_sq(q, sq_from_pair_correlation(r, g, q, 1.0), r, 1.0)
         >>> bool(np.max(np.abs(back - g)[r > 0.5]) < 1e-4)
         True
     """

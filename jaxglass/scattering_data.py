@@ -114,15 +114,6 @@ def total_cross_sections(names: Sequence[str], override: Mapping[str, float] | N
     return np.asarray(vals, dtype=np.float64)
 
 
-def form_factor_coefficients(names: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Waasmaier-Kirfel ``(a (S, 5), b (S, 5), c (S,))`` per species."""
-    rows = _lookup(WAASMAIER_KIRFEL_1995, names, "X-ray form factor", None, "form_factors")
-    a = np.asarray([r[0] for r in rows], dtype=np.float64)
-    b = np.asarray([r[1] for r in rows], dtype=np.float64)
-    c = np.asarray([r[2] for r in rows], dtype=np.float64)
-    return a, b, c
-
-
 def check_form_factor_range(q) -> None:
     """Raise if any |Q| (Å⁻¹, 2π included) lies beyond the fit's validity s = Q/4π ≤ 6 Å⁻¹."""
     q = np.abs(np.asarray(q, dtype=np.float64))

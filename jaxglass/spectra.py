@@ -42,6 +42,12 @@ from .structure import Structure
 DEGENERACY_RTOL = 1e-9
 #: Eigenvalues with |λ| at most this fraction of max|λ| are exact zero modes (frequency slope 0).
 ZERO_MODE_RTOL = 1e-10
+#: Default Gaussian width as a fraction of the spectral width (:func:`default_grid`).
+SIGMA_FRACTION = 0.01
+#: Default number of grid points (:func:`default_grid`).
+GRID_POINTS = 400
+#: The default grid extends this many widths σ beyond the spectrum on both sides.
+GRID_MARGIN = 4.0
 
 # -------------------------------------------------------------------------------------------
 # Eigenvalues and frequencies with eigenvalue-only derivatives
@@ -347,12 +353,26 @@ class PDOS:
     unit: str = dataclasses.field(default="THz", metadata=dict(static=True))
 
 
-def default_grid(freqs, sigma: float | None = None, n: int = 400) -> tuple[jax.Array, float]:
-    """Default grid and width: σ = 1 % of the spectral width, ``n`` points over min - 4σ … max + 4σ."""
+def default_grid(freqs, sigma: float | None = None, n: int = GRID_POINTS) -> tuple[jax.Array, float]:
+    """The default frequency grid and Gaussian width of every DOS and spectrum: the one rule.
+
+    σ = 1 % (:data:`SIGMA_FRACTION`) of the spectral width ``max(ν) - min(min(ν), 0)``; ``n`` points
+    from ``min(ν) - 4σ`` to ``max(ν) + 4σ`` (:data:`GRID_MARGIN`).
+
+    Args:
+      freqs: the mode frequencies (imaginary modes as negative values), or just the ends of the
+        spectrum, e.g. ``(0, ν_max)`` from spectral bounds (the KPM route).
+      sigma: a given width (only the grid is then derived).
+      n: grid points.
+
+    Returns:
+      ``(grid, sigma)``: the grid as a jax array and σ as a float.
+    """
     f = np.asarray(freqs)
     if sigma is None:
-        sigma = 0.01 * float(f.max() - min(f.min(), 0.0))
-    return jnp.asarray(np.linspace(float(f.min()) - 4 * sigma, float(f.max()) + 4 * sigma, n)), float(sigma)
+        sigma = SIGMA_FRACTION * float(f.max() - min(f.min(), 0.0))
+    pad = GRID_MARGIN * sigma
+    return jnp.asarray(np.linspace(float(f.min()) - pad, float(f.max()) + pad, n)), float(sigma)
 
 
 def pdos(
@@ -374,8 +394,8 @@ def pdos(
     (neighbour lists are built on the host). ``partial=False`` skips the species-resolved DOS (its
     derivative costs O(G · S · M²) where the total's costs one eigen-solve).
 
-    Defaults (host route): 400 grid points from min(ν) - 4σ to max(ν) + 4σ, σ = 1 % of the
-    spectral width.
+    Defaults (host route): :func:`default_grid` (400 grid points from min(ν) - 4σ to max(ν) + 4σ,
+    σ = 1 % of the spectral width).
 
     >>> import jaxglass, jax, jax.numpy as jnp
     >>> from jaxglass.generate import random_packing

@@ -22,7 +22,6 @@ import numpy as np
 from . import space as _space
 from ._masses import ATOMIC_MASSES  # noqa: F401  (the one mass table, re-exported here)
 from .errors import UserError
-from .space import displacement  # noqa: F401  (re-exported: older import path)
 
 #: Species names used for reduced-unit Lennard-Jones particles (unit mass).
 LJ_TYPES = ("A", "B")
@@ -220,7 +219,7 @@ def make_structure(
 
 def check_min_distance(pos: np.ndarray, box: np.ndarray, periodic: Sequence[bool], threshold: float) -> None:
     """Raise ``ValueError`` if two atoms are closer than ``threshold`` (minimum image)."""
-    tree, _ = _kdtree(pos, box, periodic, threshold)
+    tree = _space.periodic_kdtree(pos, box, periodic, threshold)
     pairs = tree.query_pairs(threshold, output_type="ndarray")
     if len(pairs):
         i, j = (int(x) for x in pairs[0])
@@ -231,25 +230,6 @@ def check_min_distance(pos: np.ndarray, box: np.ndarray, periodic: Sequence[bool
             f"{i} and {j} at distance {np.linalg.norm(dr):.4g}; remove overlapping atoms or pass "
             "min_distance=None to skip this check"
         )
-
-
-def _kdtree(pos: np.ndarray, box: np.ndarray, periodic: Sequence[bool], reach: float):
-    """A periodic cKDTree over ``pos``; non-periodic axes get a box large enough never to wrap."""
-    from scipy.spatial import cKDTree
-
-    per = np.asarray(periodic)
-    p = np.array(pos, dtype=np.float64)
-    size = np.array(box, dtype=np.float64)
-    if (~per).any():
-        lo = p[:, ~per].min(axis=0)
-        hi = p[:, ~per].max(axis=0)
-        p[:, ~per] -= lo
-        size[~per] = (hi - lo) + 2.0 * reach + 1.0
-    if per.any():
-        p[:, per] = np.mod(p[:, per], size[per])
-        # cKDTree requires coordinates strictly below boxsize.
-        p[:, per] = np.where(p[:, per] >= size[per], 0.0, p[:, per])
-    return cKDTree(p, boxsize=size), p
 
 
 STRUCTURE_FIELDS = ("positions", "species", "box", "masses", "species_names", "periodic")

@@ -4,7 +4,9 @@ jaxglass works in eV, Å and amu ("metal" units, as LAMMPS) or in Lennard-Jones 
 Frequencies are *ordinary* frequencies ν = ω / 2π in THz for metal units and angular ω in
 sqrt(ε / (m σ²)) for LJ units. Every factor below is computed from the SI values of the
 constants in :mod:`scipy.constants` (CODATA), never typed in, except :data:`QQR2E_LAMMPS_METAL`,
-which is LAMMPS's own rounded Coulomb constant and is kept so energies match LAMMPS to round-off.
+which is LAMMPS's own rounded Coulomb constant and is kept so energies match LAMMPS to round-off,
+and :data:`MBARN_PER_FM2`, an exact ratio of unit definitions. Other modules import their
+constants from here.
 
 >>> round(FREQ_THZ, 4)   # ν [THz] = FREQ_THZ · sqrt(λ [eV / Å² / amu])
 15.6333
@@ -43,6 +45,10 @@ THZ_TO_MEV = H_EV_S * 1e12 * 1e3
 THZ_TO_K = _c.h * 1e12 / _c.k
 #: ħ / (M ω) in Å² for M = 1 amu and ν = 1 THz (ω = 2π ν): the scale of vibrational amplitudes.
 HBAR_OVER_AMU_THZ_A2 = _c.hbar / (AMU * 2.0 * math.pi * 1e12) / ANGSTROM**2
+#: The metal-units time unit Å · sqrt(amu / eV) in femtoseconds (MD time steps: dt = dt_fs / this).
+METAL_TIME_FS = ANGSTROM * math.sqrt(AMU / EV) * 1e15
+#: mbarn per fm² (1 barn = 100 fm²): squared scattering lengths (fm²) to cross sections (mbarn).
+MBARN_PER_FM2 = 10.0  # an exact ratio of unit definitions (1 fm² = 1e-30 m², 1 mbarn = 1e-31 m²)
 #: Coulomb constant e² / (4π ε₀) in eV · Å (CODATA).
 COULOMB_EV_A = _c.e**2 / (4.0 * math.pi * _c.epsilon_0) / EV / ANGSTROM
 #: LAMMPS's ``qqr2e`` in metal units (rounded from :data:`COULOMB_EV_A`); used by the Vashishta

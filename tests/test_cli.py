@@ -14,7 +14,7 @@ from test_models import planted
 from jaxglass import cli, data
 from jaxglass.cli import _common, main
 from jaxglass.cli import models as cli_models
-from jaxglass.rdf import pair_correlation_from_sq, rdf, structure_factor
+from jaxglass.rdf import pair_correlation_from_sq, rdf, sq_from_pair_correlation
 
 
 def _run(capsys, argv):
@@ -237,7 +237,7 @@ def test_sq_to_gr_transform_against_analytic_references():
     r = np.linspace(1e-4, 8.0, 3001)
     h = A * np.exp(-0.5 * ((r - r0) / s) ** 2)
     q = np.linspace(1e-6, 60.0, 4001)  # Q_max s = 12: S - 1 ~ e^-72 at the end
-    sq = structure_factor(r, 1 + h, q, rho)
+    sq = sq_from_pair_correlation(r, 1 + h, q, rho)
     ref = 1 + rho * 4 * np.pi / q * s * np.sqrt(2 * np.pi) * A * np.exp(-0.5 * (q * s) ** 2) * (
         r0 * np.sin(q * r0) + q * s**2 * np.cos(q * r0))
     np.testing.assert_allclose(sq, ref, rtol=0, atol=1e-8)

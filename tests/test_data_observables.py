@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import constants as sc
 
-from jaxglass import cli, data, observables, phonons, study
+from jaxglass import cli, data, observables, phonons, study, units
 from jaxglass.data import observables as dob
 from jaxglass.models import Standardizer, fit_ridge, predict
 from jaxglass.potentials import kob_andersen
@@ -28,7 +28,7 @@ def _direct(out, k, cfg, ocfg):
     phys = dataclasses.replace(s, positions=s.positions * 3.405, box=s.box * 3.405,
                                masses=np.full(s.n_atoms, 39.948))
     f, v, g, sig = np.asarray(m.frequencies) * c, m.eigenvectors, cfg.freq_grid() * c, cfg.freq_sigma * c
-    per = observables.MEV_PER_THZ * c  # per meV → per LJ ω unit
+    per = units.THZ_TO_MEV * c  # per meV → per LJ ω unit
     T = 0.1 * 119.8
     q = np.linspace(1.0, 8.0, 8)
     with warnings.catch_warnings():

@@ -2,7 +2,7 @@
 
 References used here:
 * LAMMPS (22 Jul 2025) with ZrCuAl2011.eam.alloy: fcc Cu -3.54094, fcc Al -3.36250 eV/atom,
-  B2 CuZr a = 3.25257 Å (shared/DESIGN.md).
+  B2 CuZr a = 3.25257 Å.
 * An independent numpy implementation of LAMMPS's spline (written after the C loops of
   pair_eam.cpp, 1-based) and of the all-pairs EAM energy.
 * jax-md's single-species EAM (``jax_md.energy.eam_from_lammps_parameters``) on a Cu-only setfl

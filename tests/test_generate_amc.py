@@ -1,6 +1,6 @@
 """AMC generator (Stone-Wales switching of graphene), ring statistics and the box-relaxing minimiser.
 
-References: LAMMPS LB Tersoff graphene a = 2.49205 Å, -7.977702 eV/atom (DESIGN.md); ring counts
+References: LAMMPS LB Tersoff graphene a = 2.49205 Å, -7.977702 eV/atom (BNC.tersoff); ring counts
 of perfect graphene and of one Stone-Wales defect (2 pentagons + 2 heptagons) by construction;
 two independent ring algorithms (planar faces, shortest-path rings) checked against each other and
 against the generator's own bond network.
@@ -49,7 +49,7 @@ def series():
 
 @pytest.mark.parametrize("a0,noise", [(2.45, 0.0), (2.55, 0.0), (2.55, 0.03)])
 def test_box_relaxation_finds_graphene_lattice_constant(a0, noise):
-    pot = amc._potential()
+    pot = amc.potential()
     g = graphene(a0, (3, 2))
     if noise:
         rng = np.random.default_rng(1)
@@ -65,7 +65,7 @@ def test_box_relaxation_finds_graphene_lattice_constant(a0, noise):
 
 def test_box_relaxation_balances_pressure():
     """At pressure P the relaxed cell has dE/d ln L_a = -P V (central differences at fixed fractions)."""
-    pot = amc._potential()
+    pot = amc.potential()
     P = -2e-3  # tension, eV/Å^3 (times L_z = 20 Å: 0.04 eV/Å^2)
     res = minimize_with_box(pot, graphene(2.49, (3, 2)), fmax=1e-6, pressure=P)
     assert res.converged, res.message
@@ -117,7 +117,7 @@ def test_one_stone_wales_defect_gives_two_pentagons_two_heptagons(method):
 
 def test_keating_proxy_matches_tersoff_biaxial_modulus():
     """Keating biaxial stiffness (9/4)(α+β)d² per atom equals LB Tersoff's (no internal relaxation)."""
-    pot = amc._potential()
+    pot = amc.potential()
     g = graphene(A_LAMMPS, (3, 2))
     nb = pot.neighbors(g, skin=0.2)
     e = jax.jit(pot.energy)

@@ -42,7 +42,7 @@ def test_b2_lattice_constant_is_a_minimum():
 @pytest.mark.skipif(not SETFL.is_file(), reason="Cheng-Ma-Sheng setfl file not available")
 def test_setfl_b2_lattice_constant_matches_lammps():
     g = cualzr.crystal(250, setfl=SETFL)
-    # LAMMPS with ZrCuAl2011.eam.alloy: B2 CuZr a = 3.25257 Å (DESIGN.md)
+    # LAMMPS with ZrCuAl2011.eam.alloy: B2 CuZr a = 3.25257 Å
     assert g.info["lattice_constant"] == pytest.approx(3.25257, abs=2e-4)
     assert g.info["converged"]
     assert "ZrCuAl2011" in g.potential.name

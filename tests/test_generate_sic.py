@@ -36,7 +36,7 @@ def test_crystal_matches_lammps(crys):
     s = crys.structure
     assert s.n_atoms == 400
     assert np.all(np.asarray(s.box) > 2 * (crys.potential.cutoff + sic.SKIN))
-    # LAMMPS, SiC.vashishta, 3C-SiC at a = 4.35817 Å: -6.340145 eV/atom (DESIGN.md)
+    # LAMMPS, SiC.vashishta, 3C-SiC at a = 4.35817 Å: -6.340145 eV/atom
     assert crys.info["energy_per_atom"] == pytest.approx(-6.340145, abs=2e-6)
     assert crys.info["heteronuclear_fraction"] == 1.0
     assert crys.info["mean_coordination"] == 4.0
@@ -77,7 +77,7 @@ def test_knob_lowers_first_peak(crys, glass05, glass1):
 def test_no_imaginary_modes(glass1):
     f = np.asarray(frequencies(glass1.potential, glass1.structure))
     assert count_imaginary(f) == 0
-    assert 25.0 < f.max() < 45.0  # THz; Tersoff-1989 glasses reach 190 THz (DESIGN.md)
+    assert 25.0 < f.max() < 45.0  # THz; Tersoff-1989 glasses reach 190 THz
 
 
 @pytest.mark.parametrize(

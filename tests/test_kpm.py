@@ -204,7 +204,7 @@ def test_sharded_over_four_host_devices_equals_single_device(tmp_path):
 
 
 def test_coherent_sqw_fixed_vectors_vs_modes():
-    """KPM S(Q, ν) with fixed starting vectors = observables.structure_factor + broaden_sqw (same
+    """KPM S(Q, ν) with fixed starting vectors = observables.one_phonon_structure_factor + broaden_sqw (same
     freq_min, no Debye-Waller) on a relaxed, rattled 64-atom SiC cell; Q off and on a Bragg vector
     (the rigid translations are projected out). M = 512: ≤ 3e-3 of the peak (M = 256 / 1024 / 4096:
     6.6e-3 / 4.3e-4 / 2.7e-5 measured)."""
@@ -217,7 +217,8 @@ def test_coherent_sqw_fixed_vectors_vs_modes():
     m = spectra.modes(pot, s)
     q = 2 * np.pi / 8.72 * np.array([[3.0, 1.0, 0.0], [2.0, 2.0, 2.0]])
     grid, sigma, fmin = jnp.linspace(-5.0, 35.0, 161), 0.8, 0.5
-    ref = ob.broaden_sqw(m.frequencies, ob.structure_factor(s, m, q, freq_min=fmin), grid, sigma, 300.0)
+    sf = ob.one_phonon_structure_factor(s, m, q, freq_min=fmin)
+    ref = ob.broaden_sqw(m.frequencies, sf, grid, sigma, 300.0)
     got = kpm.coherent_sqw(pot, s, q, grid, sigma, 300.0, moments=512, freq_min=fmin)
     err = np.abs(np.asarray(got - ref)).max(axis=1) / np.asarray(ref).max(axis=1)
     assert np.all(err < 3e-3), err

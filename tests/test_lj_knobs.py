@@ -14,7 +14,7 @@ import pytest
 from jaxglass import data, families, phonons
 from jaxglass.analysis.order import bond_order, crystalline_fraction
 from jaxglass.cli import main
-from jaxglass.generate import SYSTEMS, family_potential, lj, lj_knobs
+from jaxglass.generate import family_potential, lj, lj_knobs
 from jaxglass.potentials import forces
 from jaxglass.structure import make_structure
 
@@ -23,7 +23,7 @@ FAST = dataclasses.replace(lj_knobs.KNOB_PROTOCOLS["small"], n_hot=60, n_quench=
 
 
 def _perturbed(dim, amp, seed=0):
-    s, _ = lj._lattice(dim, 256 if dim == 3 else 128)
+    s, _ = lj.lattice(dim, 256 if dim == 3 else 128)
     rng = np.random.default_rng(seed)
     pos = np.asarray(s.positions) + amp * rng.standard_normal(s.positions.shape)
     return make_structure(pos, np.asarray(s.species), np.asarray(s.box), species_names=lj.SPECIES,
@@ -41,9 +41,9 @@ def _freud_system(s):
 
 
 def test_order_analytic_lattices():
-    tri, _ = lj._lattice(2, 128)
+    tri, _ = lj.lattice(2, 128)
     np.testing.assert_allclose(bond_order(tri, 6), 1.0, atol=1e-12)
-    fcc, _ = lj._lattice(3, 256)
+    fcc, _ = lj.lattice(3, 256)
     np.testing.assert_allclose(bond_order(fcc, 6), 0.57452, atol=5e-6)
     np.testing.assert_allclose(bond_order(fcc, 4), 0.19094, atol=5e-6)
     assert crystalline_fraction(tri)["fraction"] == 1.0 and crystalline_fraction(fcc)["fraction"] == 1.0
@@ -69,7 +69,7 @@ def test_order_matches_freud(dim):
 
 
 def test_order_rejects_bad_cutoff():
-    s, _ = lj._lattice(2, 128)
+    s, _ = lj.lattice(2, 128)
     with pytest.raises(ValueError, match="r_cut"):
         bond_order(s, 6, r_cut=0.0)
     with pytest.raises(ValueError, match="r_cut"):
@@ -135,11 +135,11 @@ def test_generate_3d_comp_minimum():
 
 def test_registry_and_cli(tmp_path):
     for name, dim in (("lj2d-comp", 2), ("lj3d-comp", 3), ("lj2d-quench", 2), ("lj3d-quench", 3)):
-        fam = SYSTEMS[name]
+        fam = families.generator(name)
         assert fam.name == name and fam.dim == dim and name in families.REGISTRY
         assert family_potential(name) is lj.potential()
     with pytest.raises(ValueError, match="knob"):
-        SYSTEMS["lj2d-comp"].generate(56, 1.5, 0)
+        families.generator("lj2d-comp").generate(56, 1.5, 0)
     # structure 0 is the crystal: the CLI runs the family end to end in this process
     out = tmp_path / "ds"
     assert main(["generate", "--system", "lj2d-quench", "--n-structures", "1", "--n-atoms", "80",

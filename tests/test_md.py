@@ -41,7 +41,7 @@ def _reference(pot, s, kT, n_steps, dt, gamma, seed, mobile):
 
 @pytest.mark.parametrize("pinned", [False, True])
 def test_device_rebuilds_match_exact_lists(pinned):
-    s, _ = lj._lattice(3, 256)
+    s, _ = lj.lattice(3, 256)
     rng = np.random.default_rng(0)
     species = (rng.random(s.n_atoms) < 0.2).astype(np.int32)
     s = s.replace(species=jnp.asarray(species))

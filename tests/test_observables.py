@@ -18,7 +18,7 @@ import pytest
 import scipy.constants as C
 
 from jaxglass import observables as ob
-from jaxglass import phonons
+from jaxglass import phonons, units
 from jaxglass import scattering_data as sd
 from jaxglass.generate.lattices import graphene, zincblende
 from jaxglass.potentials import tersoff_sic_1989
@@ -101,14 +101,14 @@ def test_ins_debye_waller_and_structure_factor_vs_euphonic(sic):
     qpm, gamma, ureg = _euphonic_modes(s, H, hkl)
     f = np.asarray(m.frequencies)
     fmin = 1e-3 * np.abs(f).max()
-    dw_e = gamma.calculate_debye_waller(T * ureg("K"), frequency_min=fmin * ob.MEV_PER_THZ * ureg("meV"),
+    dw_e = gamma.calculate_debye_waller(T * ureg("K"), frequency_min=fmin * units.THZ_TO_MEV * ureg("meV"),
                                         symmetrise=False)
     dw = np.asarray(ob.debye_waller(s, m, T))
     dw_ref = dw_e.debye_waller.to("angstrom**2").magnitude
     np.testing.assert_allclose(dw, dw_ref, rtol=0, atol=1e-6 * dw.max())
     sf = qpm.calculate_structure_factor(dw=dw_e)
     ref = np.where(f > fmin, sf.structure_factors.to("mbarn").magnitude, 0.0)
-    ours = np.asarray(ob.structure_factor(s, m, qv, temperature=T))
+    ours = np.asarray(ob.one_phonon_structure_factor(s, m, qv, temperature=T))
     assert ours.shape == ref.shape == (len(qv), len(f))
     g = _groups(f)
     go, gr = np.add.reduceat(ours, g, axis=1), np.add.reduceat(ref, g, axis=1)
@@ -126,8 +126,8 @@ def test_neutron_weighted_dos_vs_euphonic(sic):
     pd = gamma.calculate_pdos(bins * ureg("meV"), mode_widths=widths, adaptive_method="reference",
                               weighting="coherent-plus-incoherent")
     ref = pd.y_data.to("mbarn/meV").magnitude  # per atom of the cell
-    grid = 0.5 * (bins[1:] + bins[:-1]) / ob.MEV_PER_THZ
-    nd = ob.neutron_dos(s, m, grid, sigma_mev / ob.MEV_PER_THZ)
+    grid = 0.5 * (bins[1:] + bins[:-1]) / units.THZ_TO_MEV
+    nd = ob.neutron_dos(s, m, grid, sigma_mev / units.THZ_TO_MEV)
     sp = np.asarray(s.species)
     for k, name in enumerate(s.species_names):
         np.testing.assert_allclose(nd.partial[k], ref[sp == k].sum(0), rtol=0, atol=2e-4 * ref.sum(0).max(),
@@ -161,7 +161,7 @@ def test_ixs_vs_phonopy_dynamic_structure_factor(sic):
     dsf = ph.run_dynamic_structure_factor(np.round(qv * box / (2 * np.pi)), T, atomic_form_factor_func=aff,
                                           freq_min=fmin)
     ref = np.asarray(dsf.dynamic_structure_factors)
-    ours = np.asarray(ob.structure_factor(s, m, qv, probe="xray", temperature=T))
+    ours = np.asarray(ob.one_phonon_structure_factor(s, m, qv, probe="xray", temperature=T))
     ours = ours * (1.0 + np.asarray(ob.bose_occupation(f, T)))
     g = _groups(f)
     go, gr = np.add.reduceat(ours, g, axis=1), np.add.reduceat(ref, g, axis=1)
@@ -193,7 +193,7 @@ def test_one_phonon_f_sum_rule_per_species(sic, species):
     grid = np.linspace(-f.max() - 8 * sigma, f.max() + 8 * sigma, 6001)
     sp = ob.ins_sqw(s, m, np.asarray(shells.q), grid, sigma, T, n_directions=6, lengths=lengths,
                     debye_waller_factor=False)
-    e = grid * ob.MEV_PER_THZ
+    e = grid * units.THZ_TO_MEV
     first_moment = np.trapezoid(np.asarray(sp.intensity) * e, e, axis=-1)  # meV · mbarn per atom
     # right-hand side, averaged over the same shell vectors
     b = np.asarray(sd.coherent_lengths(s.species_names, lengths))[np.asarray(s.species)]
@@ -207,7 +207,7 @@ def test_one_phonon_f_sum_rule_per_species(sic, species):
             vals.append(q @ q * (np.sum(b**2 / mass) - abs(F) ** 2 / mass.sum()))
         rhs.append(np.mean(vals))
     # ħ²/(2N) Q² b²/M in meV·mbarn: ħ²/(amu Å²) = h THz · ħ/(amu 2π THz Å²)
-    unit = ob.MEV_PER_THZ * ob.HBAR_OVER_AMU_THZ_A2 * ob.MBARN_PER_FM2 / (2 * s.n_atoms)
+    unit = units.THZ_TO_MEV * units.HBAR_OVER_AMU_THZ_A2 * units.MBARN_PER_FM2 / (2 * s.n_atoms)
     np.testing.assert_allclose(first_moment, np.asarray(rhs) * unit, rtol=1e-4)
 
 
@@ -291,14 +291,15 @@ def test_structure_factor_jit_and_position_gradient(sic):
     s, _, m, shells = sic
     qv = shells.vectors[0, :3]
     f, v = m.frequencies, m.eigenvectors
-    eager = ob.structure_factor(s, f, qv, eigenvectors=v, temperature=T)
-    jitted = jax.jit(lambda st, f, v: ob.structure_factor(st, f, qv, eigenvectors=v, temperature=T))(s, f, v)
+    eager = ob.one_phonon_structure_factor(s, f, qv, eigenvectors=v, temperature=T)
+    sf = ob.one_phonon_structure_factor
+    jitted = jax.jit(lambda st, f, v: sf(st, f, qv, eigenvectors=v, temperature=T))(s, f, v)
     np.testing.assert_allclose(np.asarray(jitted), np.asarray(eager), rtol=1e-12, atol=1e-14)
     # gradient w.r.t. positions at fixed modes (phase factors) against central differences
     wts = jnp.linspace(0.0, 1.0, f.shape[0])
 
     def obj(pos):
-        return jnp.sum(ob.structure_factor(s.with_positions(pos), f, qv, eigenvectors=v) * wts)
+        return jnp.sum(ob.one_phonon_structure_factor(s.with_positions(pos), f, qv, eigenvectors=v) * wts)
 
     dv = np.random.default_rng(0).normal(size=s.positions.shape)
     obj = jax.jit(obj)
@@ -366,7 +367,8 @@ def test_bad_input_messages(sic):
     np.testing.assert_allclose(np.asarray(ob.neutron_weights(lj, {"A": 1.0, "B": 2.0})), [1.0, 2.0])
     ag = make_structure([[0.0, 0.0, 0.0]], ["Ag"], 5.0)
     with pytest.raises(ValueError, match="no neutron scattering length.*pass lengths="):
-        ob.structure_factor(ag, jnp.asarray([1.0, 2.0, 3.0]), jnp.ones((1, 3)), eigenvectors=jnp.eye(3))
+        ob.one_phonon_structure_factor(ag, jnp.asarray([1.0, 2.0, 3.0]), jnp.ones((1, 3)),
+                                       eigenvectors=jnp.eye(3))
     with pytest.raises(ValueError, match="frequencies are in"):
         lj_modes = phonons.Modes(m.frequencies, m.eigenvalues, m.eigenvectors, unit="omega")
         ob.neutron_dos(s, lj_modes, grid, 0.3)
@@ -408,7 +410,7 @@ def test_cli_spectra_writes_csv_npz_png_and_rejects_bad_input(tmp_path, capsys):
     assert z["intensity"].shape == (2, 120) and z["q"].tolist() == [3.0, 5.0]
     csv = np.loadtxt(out / "spectrum.csv", delimiter=",", skiprows=1)
     assert csv.shape == (120, 5)
-    np.testing.assert_allclose(csv[:, 1], csv[:, 0] * ob.MEV_PER_THZ)
+    np.testing.assert_allclose(csv[:, 1], csv[:, 0] * units.THZ_TO_MEV)
     assert (out / "spectrum.png").stat().st_size > 10_000
     assert main(["spectra", str(path), "--potential", "tersoff-sic", "--temperature", "0",
                  "--out", str(tmp_path / "bad")]) == 2

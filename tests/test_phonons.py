@@ -12,7 +12,7 @@ import pytest
 
 from jaxglass import make_structure, phonons
 from jaxglass.generate import fcc, graphene, random_packing, triangular, zincblende
-from jaxglass.phonons import _assemble
+from jaxglass.hessian import assemble
 from jaxglass.potentials import (
     kob_andersen,
     lindsay_broido_carbon,
@@ -105,7 +105,7 @@ def test_jit_and_eager_hessian_agree():
     s, pot = _amc()
     nbrs = tuple(jnp.asarray(i) for i in pot.neighbors(s))
     with jax.disable_jit():
-        eager = np.asarray(_assemble(pot, s, nbrs, 8))
+        eager = np.asarray(assemble(pot, s, nbrs, 8))
     jitted = np.asarray(phonons.hessian(pot, s, nbrs, chunk=5, symmetrize=False))
     assert np.allclose(eager, jitted, rtol=1e-12, atol=1e-10)
 
@@ -124,7 +124,7 @@ def test_periodic_crystals_have_exactly_dim_zero_modes():
 
 
 def test_graphene_gamma_max_lindsay_broido():
-    """96-atom LB-Tersoff graphene: Γ max 50.63 THz with LAMMPS (DESIGN.md); exp. G band ≈ 47.5 THz."""
+    """96-atom LB-Tersoff graphene: Γ max 50.63 THz with LAMMPS (BNC.tersoff); exp. G band ≈ 47.5 THz."""
     s = graphene(2.49205, (4, 6))
     assert s.n_atoms == 96
     f = np.asarray(phonons.frequencies(lindsay_broido_carbon(), s))

@@ -122,7 +122,7 @@ def test_parser_errors():
 
 
 def test_lindsay_broido_graphene_energy(lb):
-    # LAMMPS with BNC.tersoff (C C C entry): -7.977702 eV/atom at a = 2.49205 Å (DESIGN.md)
+    # LAMMPS with BNC.tersoff (C C C entry): -7.977702 eV/atom at a = 2.49205 Å
     e = energy_per_atom(lb, graphene(2.49205))
     assert e == pytest.approx(-7.977702, abs=1e-4)
 
@@ -137,7 +137,7 @@ def test_lindsay_broido_graphene_lattice_minimum(lb):
 
 
 def test_sic_zincblende_energy(sic):
-    # LAMMPS with SiC.tersoff: 3C-SiC -6.163788 eV/atom at a = 4.32117 Å (DESIGN.md)
+    # LAMMPS with SiC.tersoff: 3C-SiC -6.163788 eV/atom at a = 4.32117 Å
     assert energy_per_atom(sic, zincblende(4.32117)) == pytest.approx(-6.163788, abs=1e-4)
 
 

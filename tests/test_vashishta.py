@@ -1,6 +1,6 @@
 """Tests of the Vashishta potential (LAMMPS ``pair_style vashishta`` form).
 
-References: the LAMMPS energy of 3C-SiC with ``SiC.vashishta`` (docs DESIGN.md), central finite
+References: the LAMMPS energy of 3C-SiC with ``SiC.vashishta``, central finite
 differences, and a plain-Python loop implementation written here from the formulae, with its own
 transcription of the parameter files.
 """

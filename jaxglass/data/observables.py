@@ -42,6 +42,7 @@ import numpy as np
 
 from .. import families
 from ..errors import UserError
+from ..units import THZ_TO_MEV
 from .config import DatasetConfig
 from .schema import (
     OBS_KEYS,
@@ -169,7 +170,7 @@ def compute_observables(structure, modes, grid, sigma: float, system: str,
     v = modes.eigenvectors
     g = np.asarray(grid, np.float64) * c
     sig = float(sigma) * c
-    per_grid = ob.MEV_PER_THZ * c if is_lj(system) else 1.0  # per meV → per LJ ω unit
+    per_grid = THZ_TO_MEV * c if is_lj(system) else 1.0  # per meV → per LJ ω unit
     T = ocfg.temperature
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # imaginary modes: counted in the record

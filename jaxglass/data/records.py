@@ -24,9 +24,9 @@ from .schema import make_record, write_record
 
 def _family(system: str):
     """The generator object of ``system`` (tests replace it by a fast stand-in)."""
-    from .. import generate
+    from .. import families
 
-    return generate.SYSTEMS[system]
+    return families.generator(system)
 
 
 def compute_record(cfg: DatasetConfig, k: int, family: Any = None, *,

@@ -169,8 +169,9 @@ def melt_quench_relax(pot, s0: Structure, f: float, rng, seed: int, prot, min_di
 
     import jax.numpy as jnp
 
-    from ..md import KB_EV, METAL_TIME_FS, nvt_langevin
+    from ..md import nvt_langevin
     from ..minimize import minimize
+    from ..units import KB_EV, METAL_TIME_FS
 
     n = s0.n_atoms
     pos0 = np.asarray(s0.positions)
@@ -236,22 +237,6 @@ def pair_distances(structure: Structure, r_max: float) -> tuple[np.ndarray, np.n
     i, j = pairs[:, 0], pairs[:, 1]
     r = np.linalg.norm(min_image(pos[j] - pos[i], box), axis=1)
     return i, j, r
-
-
-def first_peak_height(structure: Structure, r_max: float = 4.0, bin_width: float = 0.05) -> float:
-    """Height of the highest bin of the total g(r) below ``r_max`` (histogram, no smoothing).
-
-    Below the second shell this is the first peak. g(r) = 2 n(r) / (N ρ 4π r² Δr).
-    """
-    n = structure.n_atoms
-    vol = float(np.prod(np.asarray(structure.box)))
-    _, _, r = pair_distances(structure, r_max)
-    edges = np.arange(0.0, r_max + 1e-12, bin_width)
-    hist, _ = np.histogram(r, edges)
-    rc = 0.5 * (edges[1:] + edges[:-1])
-    shell = 4.0 * np.pi * rc**2 * bin_width
-    g = 2.0 * hist / (n * (n / vol) * shell)
-    return float(g.max())
 
 
 def bond_statistics(structure: Structure, cutoffs: np.ndarray) -> dict:

@@ -1,6 +1,6 @@
 """Amorphous monolayer carbon (AMC) by Stone-Wales bond switching of graphene.
 
-Protocol (DESIGN.md "AMC"; the bond-switch route of Wooten, Winer and Weaire, PRL 54, 1392 (1985),
+Protocol (the bond-switch route of Wooten, Winer and Weaire, PRL 54, 1392 (1985),
 applied to graphene as in Kumar, Wilson and Thorpe, JPCM 24, 485003 (2012)):
 
 1. **Graphene** (:func:`jaxglass.generate.graphene`, rectangular 4-atom cells, periodic in x and y,
@@ -40,7 +40,7 @@ applied to graphene as in Kumar, Wilson and Thorpe, JPCM 24, 485003 (2012)):
 
 Knob: ``knob`` in [0, 1] sets the number of random switches geometrically,
 ``K/N = 0.006 * 60**knob`` (0.006 at knob 0, 0.046 at 0.5, 0.36 at 1), at least one switch.
-DESIGN.md quotes hexagon fractions 0.95 -> 0.39 over that range. ``knob_values`` records K, K/N,
+The design estimate was hexagon fractions 0.95 -> 0.39 over that range. ``knob_values`` records K, K/N,
 kT_a, the hexagon fraction and ring counts 4..9 measured on the relaxed geometry
 (:func:`ring_statistics`).
 
@@ -80,11 +80,12 @@ __all__ = [
     "crystal",
     "generate",
     "knob_to_switch_fraction",
+    "potential",
     "ring_statistics",
     "stone_wales",
 ]
 
-#: LB Tersoff graphene lattice constant (Å), LAMMPS with ``BNC.tersoff`` (DESIGN.md).
+#: LB Tersoff graphene lattice constant (Å), LAMMPS with ``BNC.tersoff``.
 A_GRAPHENE = 2.49205
 #: Its C-C bond length a/√3 (Å): the Keating reference length.
 BOND = A_GRAPHENE / np.sqrt(3.0)
@@ -127,7 +128,8 @@ _MIN_REPS = (6, 3)  # shortest wrap-around cycles 2*nx and 4*ny bonds >= 12 > an
 
 
 @functools.lru_cache(maxsize=1)
-def _potential():
+def potential():
+    """The Lindsay-Broido Tersoff carbon potential AMC structures are relaxed with (one shared object)."""
     return lindsay_broido_carbon()
 
 
@@ -445,7 +447,7 @@ def _resolve(n_atoms: int | None, size: str) -> tuple[int, dict[str, Any]]:
 
 
 def _relax_sheet(s: Structure, fmax: float, max_steps: int = 20000):
-    return minimize_with_box(_potential(), s, axes=(0, 1), fmax=fmax, max_steps=max_steps)
+    return minimize_with_box(potential(), s, axes=(0, 1), fmax=fmax, max_steps=max_steps)
 
 
 def crystal(n_atoms: int | None = None, *, size: str = "small") -> Generated:
@@ -463,7 +465,7 @@ def crystal(n_atoms: int | None = None, *, size: str = "small") -> Generated:
     box = np.asarray(res.structure.box)
     return Generated(
         structure=res.structure,
-        potential=_potential(),
+        potential=potential(),
         knob=0.0,
         knob_values=dict(
             K=0, K_per_N=0.0, kT_a=0.0, hexagon_fraction=rs["hexagon_fraction"], **_ring_keys(rs)
@@ -665,9 +667,9 @@ def generate(n_atoms: int | None, knob: float, seed: int, *, size: str = "small"
         wall_time=time.perf_counter() - t0,
     )
     return Generated(
-        structure=out, potential=_potential(), knob=float(knob), knob_values=knob_values, info=info
+        structure=out, potential=potential(), knob=float(knob), knob_values=knob_values, info=info
     )
 
 
-#: LB Tersoff graphene energy per atom (eV), LAMMPS (DESIGN.md).
+#: LB Tersoff graphene energy per atom (eV), LAMMPS with ``BNC.tersoff``.
 _GRAPHENE_E = -7.977702

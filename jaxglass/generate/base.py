@@ -20,6 +20,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import numpy as np
+
 from ..errors import UserError
 from ..potentials.base import Potential
 from ..structure import Structure
@@ -43,3 +45,19 @@ def check_knob(knob: float, size: str) -> None:
         raise UserError(f"knob: the normalised disorder knob must lie in [0, 1], got {knob}")
     if size not in SIZES:
         raise UserError(f"size: expected one of {SIZES}, got {size!r}")
+
+
+def check_n_atoms(n_atoms: Any) -> int:
+    """``n_atoms`` as an ``int``; a :class:`~jaxglass.errors.UserError` unless a positive whole number."""
+    if isinstance(n_atoms, bool) or not isinstance(n_atoms, (int, np.integer, float, np.floating)):
+        raise UserError(f"n_atoms: expected a whole number, got {n_atoms!r}")
+    if not float(n_atoms).is_integer() or n_atoms < 1:
+        raise UserError(f"n_atoms: expected a positive whole number, got {n_atoms!r}")
+    return int(n_atoms)
+
+
+def check_seed(seed: Any) -> int:
+    """``seed`` as an ``int``; a :class:`~jaxglass.errors.UserError` unless a non-negative whole number."""
+    if isinstance(seed, bool) or not float(seed).is_integer() or seed < 0:
+        raise UserError(f"seed: expected a non-negative whole number, got {seed!r}")
+    return int(seed)

@@ -9,7 +9,7 @@ file).
 
 Crystal reference. B2 CuZr (Cu on the cube corners, Zr at the centres) at the potential's own
 equilibrium lattice constant, found by :func:`b2_lattice_constant` (energy of perfect B2 CuZr on a
-grid, refined by a parabola): 3.1907 Å for ZJW (DESIGN.md: 3.25257 Å for Cheng-Ma-Sheng). Then
+grid, refined by a parabola): 3.1907 Å for ZJW (3.25257 Å for Cheng-Ma-Sheng, LAMMPS). Then
 8 % of the sites, chosen at random in equal numbers from the two sublattices, become Al:
 Cu46Zr46Al8 (composition exact up to rounding to whole atoms), and the positions are relaxed.
 Minimum image with the EAM cutoff needs every box length above ``2 (r_c + skin)``
@@ -29,12 +29,12 @@ Glass (partial melt, :mod:`jaxglass.generate._partial_melt`):
 3. L-BFGS relaxation of all atoms at fixed box to ``fmax_tol``.
 
 Knob: melt fraction ``f = knob``: 0 is the (Al-substituted, relaxed) B2 crystal, 1 the whole cell
-melted and quenched. DESIGN.md (slower protocols): f ≥ 0.35 gives a glass, f ≤ 0.25 lets the
-crystal regrow into the melt; the 0.5 ps "small" quench leaves little time for regrowth, and
-the first peak of g(r) already drops at f = 0.1. Measured (250 atoms, ZJW, small protocol;
+melted and quenched. The design estimate for slower protocols (not measured here): f ≥ 0.35 gives a
+glass, f ≤ 0.25 lets the crystal regrow into the melt; the 0.5 ps "small" quench leaves little time
+for regrowth, and the first peak of g(r) already drops at f = 0.1. Measured (250 atoms, ZJW, small protocol;
 highest 0.05 Å bin of the total g(r)): 14.4 (crystal), 10.2 (f = 0.1), 8.4 (0.25), 5.7 (0.5),
 3.7-4.3 (0.75) and 3.7-4.4 (1) over three seeds: monotone up to f ≈ 0.75, then saturated within
-the sample-to-sample noise (DESIGN.md quotes 8.6 -> 3.2 across the range). Energies
+the sample-to-sample noise (the design estimate was 8.6 -> 3.2 across the range). Energies
 -5.496 (crystal) -> -5.37 eV/atom (f = 1). No imaginary modes at f = 0.5 and 1. Cost: 6-13 s per
 structure on a quiet 2-core machine, 16-60 s when it is busy (one MD and one L-BFGS compilation
 per call, 400 MD steps of 2 fs, 60-330 L-BFGS steps). A compact region rather than scattered
@@ -50,7 +50,6 @@ import dataclasses
 import functools
 import time
 from pathlib import Path
-from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -64,7 +63,7 @@ from ..potentials.base import Potential
 from ..potentials.eam import ZJW_PARAMETERS, read_setfl, zhou_johnson_wadley
 from ..structure import Structure, make_structure
 from . import _partial_melt as pm
-from .base import Generated, check_knob
+from .base import Generated, check_knob, check_n_atoms
 
 __all__ = [
     "AL_FRACTION",
@@ -217,12 +216,6 @@ def _al_sites(n_cells: int, rng: np.random.Generator) -> np.ndarray:
     )
 
 
-def _check_n(n_atoms: Any) -> int:
-    if isinstance(n_atoms, bool) or not float(n_atoms).is_integer():
-        raise UserError(f"n_atoms: expected a whole number, got {n_atoms!r}")
-    return int(n_atoms)
-
-
 def _composition(s: Structure) -> dict[str, int]:
     sp = np.asarray(s.species)
     return {name: int(np.sum(sp == k)) for k, name in enumerate(s.species_names)}
@@ -238,7 +231,7 @@ def mean_coordination(s: Structure) -> dict[str, float]:
 
 def _start(n_atoms: int, seed: int, pot: Potential) -> tuple[Structure, float, int, np.random.Generator]:
     a = b2_lattice_constant(pot)
-    n_cells = supercell(_check_n(n_atoms), a, pot.cutoff)
+    n_cells = supercell(check_n_atoms(n_atoms), a, pot.cutoff)
     rng = np.random.default_rng(seed)
     return b2_crystal(a, n_cells, _al_sites(n_cells, rng)), a, n_cells, rng
 

@@ -3,7 +3,7 @@
 Running each family's melt-quench protocol at 10⁵–10⁶ atoms is out of reach on a laptop, and the
 dense route cannot use such structures anyway. :func:`large_glass` builds them in three steps:
 
-1. a relaxed glass from the family's own generator (``SYSTEMS[system].generate``) at its default
+1. a relaxed glass from the family's own generator (``families.generator(system).generate``) at its default
    small size and the chosen knob (default 1: the most disordered setting);
 2. periodic replicas along every periodic axis, as close to cubic (square for sheets) as the
    target size allows (:func:`jaxglass.structure.replicate`);
@@ -23,10 +23,10 @@ import time
 
 import numpy as np
 
+from .. import families
 from ..errors import UserError
 from ..minimize import minimize
 from ..structure import replicate
-from . import SYSTEMS
 from .base import Generated, check_knob
 
 #: Default force tolerance of the final relaxation.
@@ -81,7 +81,7 @@ def large_glass(
         raise UserError(f"n_atoms: must be a positive integer, got {n_atoms}")
     t0 = time.perf_counter()
     if base is None:
-        base = SYSTEMS[system].generate(base_atoms or BASE_ATOMS[system], knob, seed)
+        base = families.generator(system).generate(base_atoms or BASE_ATOMS[system], knob, seed)
     t_base = time.perf_counter() - t0
     s0, pot = base.structure, base.potential
     reps = replica_grid(s0.n_atoms, int(n_atoms), s0.periodic)

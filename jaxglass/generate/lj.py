@@ -7,7 +7,7 @@ order. One potential object is shared by all calls (:func:`potential`).
 
 Families
 --------
-Two families live here, for the lead's registry (:data:`jaxglass.generate.SYSTEMS`):
+Two families live here, for the registry (:func:`jaxglass.families.generator`):
 
 * ``LJ2D = SimpleNamespace(name="lj2d", dim=2, generate=generate_2d, crystal=crystal_2d)``
 * ``LJ3D = SimpleNamespace(name="lj3d", dim=3, generate=generate_3d, crystal=crystal_3d)``
@@ -52,7 +52,7 @@ Protocol (:class:`Protocol`, settings per size in :data:`PROTOCOLS`)
 Knob: the melt fraction ``f = knob`` (0: the relaxed crystal, no MD; 1: the whole cell melted
 and quenched at the standard composition -- the standard KA glass). The overall B fraction is
 ``x_B = f x_B,std``, so the knob is at once the melt fraction and the composition scaled
-from pure A to the standard mixture (both knobs DESIGN.md lists).
+from pure A to the standard mixture.
 
 Why this knob (measured on 256-atom cells)
 ------------------------------------------
@@ -83,9 +83,10 @@ knob    0     0.125      0.25     0.375    0.5      0.625    0.75     0.875    1
 2D NN   16.3  12.9-13.5  8.8      6.7      5.1-5.6  5.6-6.4  5.2-5.6  3.4      3.0-3.4
 ======  ====  =========  =======  =======  =======  =======  =======  =======  =======
 
-(DESIGN.md quotes 9.3 -> 4.8 in 3D and 14.0 -> 5.5 in 2D for a full melt-quench at x_B 0 -> x_B,std.)
+(The design estimate was 9.3 -> 4.8 in 3D, 14.0 -> 5.5 in 2D for a full melt-quench at x_B 0 -> x_B,std.)
 3D: monotone over the whole range (seed spread <= 0.8). The quench rate barely moves g(r)
-(DESIGN.md), so the short "small" quench is enough.
+(a design assumption; :mod:`jaxglass.generate.lj_knobs` varies it), so the short "small" quench
+is enough.
 
 2D caveats. (i) The standard A65B35 glass has a sharp A-B peak at r ≈ 0.875 σ (strong A-B
 attraction, ε_AB = 1.5), so the *highest* bin of its total g(r) (6.2-6.6) lies above that of the
@@ -128,7 +129,7 @@ from ..potentials.base import Potential
 from ..potentials.lj import CITATION_KA, CITATION_KA2D, KA_2D, KA_3D, KA_CUTOFF, kob_andersen
 from ..space import displacement
 from ..structure import Structure, make_structure
-from .base import Generated, check_knob
+from .base import Generated, check_knob, check_n_atoms, check_seed
 
 __all__ = [
     "DENSITY",
@@ -138,12 +139,17 @@ __all__ = [
     "Protocol",
     "SKIN",
     "X_B",
+    "citation",
     "crystal_2d",
     "crystal_3d",
     "first_peak_heights",
     "generate_2d",
     "generate_3d",
+    "lattice",
+    "lattice_constant",
     "potential",
+    "relax",
+    "relaxed_lattice",
     "reps_2d",
     "reps_3d",
 ]
@@ -189,7 +195,8 @@ def potential() -> Potential:
     return kob_andersen()
 
 
-def _citation(dim: int) -> str:
+def citation(dim: int) -> str:
+    """The Kob-Andersen reference (plus the 2D A65B35 composition's in 2D) for ``info["citation"]``."""
     return CITATION_KA if dim == 3 else f"{CITATION_KA}; composition A65B35: {CITATION_KA2D}"
 
 
@@ -202,14 +209,6 @@ def lattice_constant(dim: int) -> float:
     return float(np.sqrt(2.0 / (np.sqrt(3.0) * DENSITY))) if dim == 2 else float((4.0 / DENSITY) ** (1 / 3))
 
 
-def _check_n(n_atoms: Any) -> int:
-    if isinstance(n_atoms, bool) or not isinstance(n_atoms, (int, np.integer, float, np.floating)):
-        raise UserError(f"n_atoms: expected a whole number, got {n_atoms!r}")
-    if not float(n_atoms).is_integer() or n_atoms < 1:
-        raise UserError(f"n_atoms: expected a positive whole number, got {n_atoms!r}")
-    return int(n_atoms)
-
-
 def reps_2d(n_atoms: int) -> tuple[int, int]:
     """Rectangular cells ``(nx, ny)`` of the triangular lattice, ``N = 2 nx ny`` nearest ``n_atoms``.
 
@@ -217,7 +216,7 @@ def reps_2d(n_atoms: int) -> tuple[int, int]:
     ratio ``nx a / (ny a √3)`` in [0.75, 1.35] the count nearest ``n_atoms`` wins (ties: aspect
     nearest 1). Raises ``ValueError`` when ``n_atoms`` is below the smallest such cell.
     """
-    n_atoms = _check_n(n_atoms)
+    n_atoms = check_n_atoms(n_atoms)
     a = lattice_constant(2)
     lmin = _min_length()
     nx_min = int(np.floor(lmin / a)) + 1
@@ -243,7 +242,7 @@ def reps_2d(n_atoms: int) -> tuple[int, int]:
 
 def reps_3d(n_atoms: int) -> int:
     """fcc cubes per side ``n``, ``N = 4 n³`` nearest ``n_atoms`` (at least 4, i.e. 256 atoms)."""
-    n_atoms = _check_n(n_atoms)
+    n_atoms = check_n_atoms(n_atoms)
     n = max(1, int(round((n_atoms / 4.0) ** (1.0 / 3.0))))
     a = lattice_constant(3)
     if n * a <= _min_length():
@@ -256,8 +255,12 @@ def reps_3d(n_atoms: int) -> int:
     return n
 
 
-def _lattice(dim: int, n_atoms: int) -> tuple[Structure, tuple[int, ...]]:
-    """Pure-A crystal (species names ("A", "B")) in the cell chosen for ``n_atoms``."""
+def lattice(dim: int, n_atoms: int) -> tuple[Structure, tuple[int, ...]]:
+    """Unrelaxed pure-A crystal (species names ("A", "B")) in the cell chosen for ``n_atoms``.
+
+    Triangular (2D, :func:`reps_2d` cells) or fcc (3D, :func:`reps_3d` cubes) at :data:`DENSITY`;
+    returns the structure and the repetitions per axis.
+    """
     a = lattice_constant(dim)
     if dim == 2:
         nx, ny = reps_2d(n_atoms)
@@ -311,8 +314,11 @@ def first_peak_heights(structure: Structure, bin_width: float = 0.05, shell_min:
 # -- relaxation ---------------------------------------------------------------------------------
 
 
-def _relax(s: Structure, prot: Protocol) -> tuple[Structure, dict[str, Any]]:
-    """L-BFGS to ``fmax_lbfgs``, then FIRE at a stable time step to ``fmax_tol``."""
+def relax(s: Structure, prot: Protocol) -> tuple[Structure, dict[str, Any]]:
+    """L-BFGS to ``fmax_lbfgs``, then FIRE at a stable time step to ``fmax_tol`` (fixed box).
+
+    Returns the relaxed structure and the ``info`` entries (energy, fmax, steps, messages, time).
+    """
     pot = potential()
     t = time.perf_counter()
     r1 = minimize(pot, s, method="lbfgs", fmax=prot.fmax_lbfgs, max_steps=prot.max_steps)
@@ -345,13 +351,14 @@ def _relax(s: Structure, prot: Protocol) -> tuple[Structure, dict[str, Any]]:
 # -- generators ---------------------------------------------------------------------------------
 
 
-def _crystal(dim: int, n_atoms: int, size: str) -> Generated:
+def relaxed_lattice(dim: int, n_atoms: int = 256, *, size: str = "small") -> Generated:
+    """The relaxed pure-A lattice of :func:`lattice` in ``dim`` dimensions (knob 0 reference)."""
     check_knob(0.0, size)
-    require_x64("jaxglass.generate.lj._crystal")
+    require_x64("jaxglass.generate.lj.relaxed_lattice")
     t0 = time.perf_counter()
-    s, reps = _lattice(dim, _check_n(n_atoms))
+    s, reps = lattice(dim, check_n_atoms(n_atoms))
     prot = PROTOCOLS[size]
-    s, rinfo = _relax(s, prot)
+    s, rinfo = relax(s, prot)
     info = {
         "generator": f"lj{dim}d.crystal",
         "lattice": "triangular" if dim == 2 else "fcc",
@@ -363,7 +370,7 @@ def _crystal(dim: int, n_atoms: int, size: str) -> Generated:
         "lattice_constant": lattice_constant(dim),
         "density": DENSITY,
         "units": "lj",
-        "citation": _citation(dim),
+        "citation": citation(dim),
         **rinfo,
         "first_peak": first_peak_heights(s),
         "wall_time_s": time.perf_counter() - t0,
@@ -392,13 +399,11 @@ def _generate(
 ) -> Generated:
     check_knob(knob, size)
     require_x64("jaxglass.generate.lj._generate")
-    n_req = _check_n(n_atoms)
-    if isinstance(seed, bool) or not float(seed).is_integer() or seed < 0:
-        raise UserError(f"seed: expected a non-negative whole number, got {seed!r}")
-    seed = int(seed)
+    n_req = check_n_atoms(n_atoms)
+    seed = check_seed(seed)
     t0 = time.perf_counter()
     prot = PROTOCOLS[size] if protocol is None else protocol
-    s0, reps = _lattice(dim, n_req)
+    s0, reps = lattice(dim, n_req)
     n = s0.n_atoms
     box = np.asarray(s0.box)
     pos0 = np.asarray(s0.positions)
@@ -433,7 +438,7 @@ def _generate(
         s = md.structure
         md_info = {"md_steps": md.n_steps, "md_rebuilds": md.n_rebuilds, "md_final_kinetic_kT": md.kinetic_kT}
         md_info["md_s"] = time.perf_counter() - t
-    s, rinfo = _relax(s, prot)
+    s, rinfo = relax(s, prot)
     info = {
         "generator": f"lj{dim}d.generate",
         "seed": seed,
@@ -448,7 +453,7 @@ def _generate(
         "lattice_constant": lattice_constant(dim),
         "density": DENSITY,
         "units": "lj",
-        "citation": _citation(dim),
+        "citation": citation(dim),
         "protocol": dataclasses.asdict(prot),
         "quench_rate": (prot.kT_melt - prot.kT_end) / (prot.n_quench * prot.dt)
         if prot.n_quench
@@ -507,12 +512,12 @@ def generate_3d(
 
 def crystal_2d(n_atoms: int = 256, *, size: str = "small") -> Generated:
     """Triangular lattice of A particles at ρ = 1.2 (a minimum; relaxed to record ``fmax``)."""
-    return _crystal(2, n_atoms, size)
+    return relaxed_lattice(2, n_atoms, size=size)
 
 
 def crystal_3d(n_atoms: int = 256, *, size: str = "small") -> Generated:
     """fcc lattice of A particles at ρ = 1.2 (a minimum; relaxed to record ``fmax``)."""
-    return _crystal(3, n_atoms, size)
+    return relaxed_lattice(3, n_atoms, size=size)
 
 
 #: The 2D family for the registry: ``LJ2D.generate(n_atoms, knob, seed, *, size)``, ``LJ2D.crystal``.

@@ -6,7 +6,8 @@ generator. They share everything else with it: the Kob-Andersen potential
 (:func:`jaxglass.generate.lj.potential`), ρ = 1.2, the same cell per size (the crystal's box:
 :func:`~jaxglass.generate.lj.reps_2d` / :func:`~jaxglass.generate.lj.reps_3d`), the Langevin MD
 (:func:`jaxglass.md.nvt_langevin`, ``dt = 0.005``, ``gamma = 1``, skin 0.45) and the two-stage
-relaxation to ``fmax <= 1e-6`` (``lj._relax``); datasets then take the same Hessian + PDOS path.
+relaxation to ``fmax <= 1e-6`` (:func:`jaxglass.generate.lj.relax`); datasets then take the same
+Hessian + PDOS path.
 
 Protocol (:class:`KnobProtocol`; no atom is pinned)
 ----------------------------------------------------
@@ -58,7 +59,7 @@ from ..md import nvt_langevin
 from ..minimize import minimize
 from ..structure import make_structure
 from . import lj
-from .base import Generated, check_knob
+from .base import Generated, check_knob, check_n_atoms, check_seed
 
 __all__ = [
     "KNOB_PROTOCOLS",
@@ -146,12 +147,10 @@ def _melt_quench(
     knob: float,
 ) -> Generated:
     require_x64(f"jaxglass.generate.lj_knobs ({name})")
-    n_req = lj._check_n(n_atoms)
-    if isinstance(seed, bool) or not float(seed).is_integer() or seed < 0:
-        raise UserError(f"seed: expected a non-negative whole number, got {seed!r}")
-    seed = int(seed)
+    n_req = check_n_atoms(n_atoms)
+    seed = check_seed(seed)
     t0 = time.perf_counter()
-    s0, reps = lj._lattice(dim, n_req)
+    s0, reps = lj.lattice(dim, n_req)
     n = s0.n_atoms
     box = np.asarray(s0.box)
     rng = np.random.default_rng(seed)
@@ -169,7 +168,7 @@ def _melt_quench(
         skin=lj.SKIN, chunk=prot.chunk,
     )
     md_s = time.perf_counter() - t
-    s, rinfo = lj._relax(md.structure, prot.relax)
+    s, rinfo = lj.relax(md.structure, prot.relax)
     rate = _rate(prot, n_quench)
     info = {
         "generator": f"{name}.generate",
@@ -183,7 +182,7 @@ def _melt_quench(
         "box": box.tolist(),
         "density": lj.DENSITY,
         "units": "lj",
-        "citation": lj._citation(dim),
+        "citation": lj.citation(dim),
         "protocol": dataclasses.asdict(prot),
         "quench_rate": rate,
         "skin": lj.SKIN,
@@ -234,7 +233,7 @@ def _family(name: str, dim: int, gen) -> SimpleNamespace:
         return gen(dim, n_atoms, knob, seed, size=size, protocol=protocol)
 
     def crystal(n_atoms: int = 256, *, size: str = "small") -> Generated:
-        g = lj._crystal(dim, n_atoms, size)
+        g = lj.relaxed_lattice(dim, n_atoms, size=size)
         return dataclasses.replace(g, info={**g.info, "generator": f"{name}.crystal"})
 
     generate.__doc__ = gen.__doc__

@@ -1,7 +1,7 @@
 """Amorphous silicon carbide (a-SiC) by partial melting of 3C-SiC.
 
 Potential for the spectra: Vashishta et al. 2007 (:func:`~jaxglass.potentials.vashishta_sic_2007`,
-J. Appl. Phys. 101, 103515), which is the one fitted to SiC phonons (DESIGN.md: Tersoff-1989
+J. Appl. Phys. 101, 103515), which is the one fitted to SiC phonons (Tersoff-1989
 a-SiC has spurious modes up to 190 THz). It is also used for the anneal: with this package's
 implementations a Vashishta force call on the 400-atom cell costs about a third of a Tersoff-1989
 one (the 7.35 Å two-body part is a cheap pair term; the three-body part has a 2.9 Å list), so
@@ -19,7 +19,7 @@ refused with a ``ValueError``.
 
 Protocol (:class:`Protocol`; ``size="small"`` and ``"paper"`` settings in :data:`PROTOCOLS`):
 
-1. 3C-SiC at the Vashishta lattice constant ``a = 4.35817`` Å (LAMMPS, DESIGN.md).
+1. 3C-SiC at the Vashishta lattice constant ``a = 4.35817`` Å (LAMMPS with ``SiC.vashishta``).
 2. Partial melt (:mod:`jaxglass.generate._partial_melt`): the ``round(f N)`` atoms nearest a random
    centre (a compact, ball-shaped region of volume ≈ f V) are removed and put back, species kept,
    at random points of the same region (random sequential addition, closest distances
@@ -44,7 +44,7 @@ machine (one MD and one L-BFGS compilation per call, ~300 MD steps, 300-600 L-BF
 ``info`` records the protocol, timings, the relaxation result and bond statistics from
 :func:`~jaxglass.generate._partial_melt.bond_statistics` with the bond cutoffs
 :data:`BOND_CUTOFFS` (Si-Si 2.6, Si-C 2.3, C-C 1.85 Å): heteronuclear bond fraction (1 in the
-crystal; DESIGN.md quotes 0.51-0.57 for Tersoff-quenched a-SiC, Vashishta glasses stay far more
+crystal; the design estimate for Tersoff-quenched a-SiC was 0.51-0.57, Vashishta glasses stay far more
 chemically ordered because its Si-Si and C-C pairs are repulsive), mean coordination per species
 and coordination histograms.
 """
@@ -54,7 +54,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import time
-from typing import Any
 
 import numpy as np
 
@@ -65,7 +64,7 @@ from ..potentials.base import Potential
 from ..potentials.vashishta import vashishta_sic_2007
 from ..structure import Structure, make_structure
 from . import _partial_melt as pm
-from .base import Generated, check_knob
+from .base import Generated, check_knob, check_n_atoms
 
 __all__ = [
     "A_VASHISHTA",
@@ -79,7 +78,7 @@ __all__ = [
     "supercell",
 ]
 
-#: 3C-SiC lattice constant (Å) of Vashishta 2007 (LAMMPS SiC.vashishta, DESIGN.md).
+#: 3C-SiC lattice constant (Å) of Vashishta 2007 (LAMMPS with ``SiC.vashishta``).
 A_VASHISHTA = 4.35817
 #: Neighbour-list skin (Å) for MD and relaxation: 2 (7.35 + 0.3) Å < 15.41 Å (the 400-atom cell).
 SKIN = 0.3
@@ -184,17 +183,11 @@ def _build(n_atoms: int) -> tuple[Structure, str, tuple[int, int, int]]:
     return make_structure(pos, species, box, species_names=SPECIES), kind, reps
 
 
-def _check_n(n_atoms: Any) -> int:
-    if isinstance(n_atoms, bool) or not float(n_atoms).is_integer():
-        raise UserError(f"n_atoms: expected a whole number, got {n_atoms!r}")
-    return int(n_atoms)
-
-
 def crystal(n_atoms: int = 400, *, size: str = "small") -> Generated:
     """3C-SiC at the Vashishta lattice constant in the cell :func:`supercell` picks (a minimum)."""
     check_knob(0.0, size)
     t0 = time.perf_counter()
-    s, kind, reps = _build(_check_n(n_atoms))
+    s, kind, reps = _build(check_n_atoms(n_atoms))
     prot = PROTOCOLS[size]
     res = minimize(potential(), s, fmax=prot.fmax_tol, skin=SKIN, max_steps=prot.max_steps)
     info = {
@@ -235,7 +228,7 @@ def generate(
     """
     check_knob(knob, size)
     require_x64("jaxglass.generate.sic.generate")
-    n_atoms = _check_n(n_atoms)
+    n_atoms = check_n_atoms(n_atoms)
     t0 = time.perf_counter()
     prot = PROTOCOLS[size] if protocol is None else protocol
     s0, kind, reps = _build(n_atoms)

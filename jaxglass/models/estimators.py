@@ -203,17 +203,6 @@ def _same(a, b) -> bool:
         return False
 
 
-def _save_figure(fig, path) -> None:
-    """Write ``fig`` atomically, in the format of ``path``'s suffix (png by default)."""
-    import io
-
-    from .._io import atomic_write_bytes
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format=Path(path).suffix.lstrip(".") or "png", dpi=130, bbox_inches="tight")
-    atomic_write_bytes(Path(path), buf.getvalue())
-
-
 def _tolist(a):
     return None if a is None else np.asarray(a).ravel().tolist()
 
@@ -279,7 +268,7 @@ class _Linear(_Estimator):
         the stored ``r`` and ``freq`` axes (indices if not given), with the mean input on top and the
         mean target on the right; colour bar in ``y_unit``. Saved to ``path`` if given; returns the
         matplotlib figure."""
-        from ..plots import weight_map_figure
+        from ..plots import save_figure, weight_map_figure
 
         self._check_fitted()
         W = self.coef_
@@ -295,7 +284,7 @@ class _Linear(_Estimator):
                                 labels=labels or self.feature_names, r_unit=self.r_unit,
                                 freq_unit=self.freq_unit, y_unit=self.y_unit)
         if path is not None:
-            _save_figure(fig, path)
+            save_figure(fig, path)
         return fig
 
 

@@ -244,11 +244,3 @@ def forces(potential: Potential, structure: Structure) -> jax.Array:
     """Forces ``-dE/dx`` ``(N, d)`` (host convenience; builds the neighbour lists)."""
     nbrs = potential.neighbors(structure)
     return -jax.jit(jax.grad(potential.energy_fn(structure, nbrs)))(structure.positions)
-
-
-# -- smooth cutoff helpers shared by potentials ----------------------------------------------
-
-
-def where_safe(cond: jax.Array, x: jax.Array, safe: float) -> jax.Array:
-    """``x`` where ``cond`` else ``safe``: use before a function that is singular outside ``cond``."""
-    return jnp.where(cond, x, safe)
