@@ -31,7 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import jaxglass
-from jaxglass import kpm, spectra
+from jaxglass import kpm, phonons
 from jaxglass._io import atomic_write_text
 from jaxglass.generate import Generated, family_potential
 from jaxglass.generate.large import large_glass
@@ -52,10 +52,10 @@ def run_case(family: str, n: int, m_list, r_list, base_dir: str, seed: int = 0) 
     s, pot = as_f64(g.structure), g.potential
     nb = pot.neighbors(s)
     t0 = time.perf_counter()
-    dense_m = spectra.modes(pot, s, nb, eigenvectors=False)
+    dense_m = phonons.modes(pot, s, nb, eigenvectors=False)
     t_dense = time.perf_counter() - t0
-    grid, sigma = spectra.default_grid(dense_m.frequencies)
-    dense = spectra.dos(dense_m.frequencies, grid, sigma)
+    grid, sigma = phonons.default_grid(dense_m.frequencies)
+    dense = phonons.dos(dense_m.frequencies, grid, sigma)
     f = np.asarray(dense_m.frequencies)
     v0 = jax.random.normal(jax.random.PRNGKey(seed), s.positions.shape)
     a, b = kpm.spectral_bounds(lambda v: dynamical_hvp(pot, s, nb, v), v0)

@@ -43,7 +43,7 @@ def _case(args) -> dict:
     import numpy as np
 
     import jaxglass
-    from jaxglass import kpm, spectra
+    from jaxglass import kpm, phonons
     from jaxglass.generate import Generated, family_potential
     from jaxglass.generate.large import large_glass
     from jaxglass.hessian import as_f64
@@ -80,9 +80,9 @@ def _case(args) -> dict:
 
     def run():
         if args.route == "dense":
-            m = spectra.modes(pot, s, nb, eigenvectors=False)
-            g_, sig = spectra.default_grid(m.frequencies) if grid is None else (grid, 0.01 * args.numax)
-            return spectra.dos(m.frequencies, g_, sig).block_until_ready()
+            m = phonons.modes(pot, s, nb, eigenvectors=False)
+            g_, sig = phonons.default_grid(m.frequencies) if grid is None else (grid, 0.01 * args.numax)
+            return phonons.dos(m.frequencies, g_, sig).block_until_ready()
         res = kpm.pdos(
             pot, s, grid, None if grid is None else 0.01 * args.numax, nbrs=nb, moments=args.moments,
             vectors=args.vectors, partial=False, key=0,

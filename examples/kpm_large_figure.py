@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import jaxglass  # noqa: E402
-from jaxglass import spectra  # noqa: E402
+from jaxglass import phonons  # noqa: E402
 from jaxglass.generate import family_potential  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
@@ -41,7 +41,7 @@ def main() -> None:
     sigma = 0.01 * (grid[-1] - grid[0]) / 1.08  # the default: 1 % of the width, grid ±4σ
     s, _ = _load(args.base)
     pot = family_potential("lj3d")
-    dense = spectra.pdos(pot, s, jnp.asarray(grid), float(sigma), partial=False)
+    dense = phonons.pdos(pot, s, jnp.asarray(grid), float(sigma), partial=False)
     fig, ax = plt.subplots(figsize=(6, 3.6))
     ax.plot(grid, total, lw=1.5, label=f"KPM, N = {r['n_atoms']:,} (M = {r['moments']}, R = {r['vectors']})")
     ax.plot(grid, np.asarray(dense.total), lw=1.0, ls="--", label=f"dense, N = {s.n_atoms} (base glass)")

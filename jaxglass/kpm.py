@@ -1,6 +1,6 @@
 """Matrix-free vibrational spectra by the kernel polynomial method (KPM).
 
-The dense route (:mod:`jaxglass.spectra`) forms the ``(N d)²`` dynamical matrix and diagonalises it:
+The dense route (:mod:`jaxglass.modes`) forms the ``(N d)²`` dynamical matrix and diagonalises it:
 O(N²) memory, O(N³) time. KPM never forms it. It needs only the mass-weighted Hessian-vector
 product ``D v`` (:func:`jaxglass.hessian.dynamical_hvp`, one forward-over-reverse pass over the
 neighbour lists, O(N)), and estimates spectral traces with random vectors:
@@ -17,7 +17,7 @@ neighbour lists, O(N)), and estimates spectral traces with random vectors:
 3. **The DOS on a frequency grid.** Every spectral density that jaxglass reports is a trace
    ``Tr[P f(D)]`` of a smooth function; the Gaussian-broadened DOS at grid point ``ν_g`` is
    ``f_g(λ) = G_σ(ν_g - ν(λ)) / (N d)`` with ``ν(λ) = factor · sign(λ) sqrt|λ|``, the same definition as
-   :func:`jaxglass.spectra.dos`. Each ``f_g`` is expanded in Chebyshev polynomials of ``X``
+   :func:`jaxglass.modes.dos`. Each ``f_g`` is expanded in Chebyshev polynomials of ``X``
    (coefficients by Chebyshev–Gauss quadrature on ``2M`` nodes), the coefficients are damped with
    the **Jackson kernel** ``g_n`` (no Gibbs oscillations, a positive result), and
    ``DOS(ν_g) = Σ_n g_n c_{g,n} μ_n`` — a fixed linear map of the moments.
@@ -47,8 +47,8 @@ import numpy as np
 from ._config import require_x64
 from .errors import UserError
 from .hessian import as_f64, dynamical_hvp, is_traced, neighbors_for
+from .modes import PDOS, default_grid, gaussian, species_projector
 from .potentials.base import Potential
-from .spectra import PDOS, default_grid, gaussian, species_projector
 from .structure import Structure
 from .units import HBAR_OVER_AMU_THZ_A2, MBARN_PER_FM2, THZ_TO_MEV
 
@@ -319,11 +319,11 @@ def pdos(
 ) -> PDOS:
     """Γ-point phonon DOS (and partial DOS) by KPM, without forming the Hessian (float64).
 
-    Same normalisation and Gaussian broadening as :func:`jaxglass.spectra.pdos` (∫ total dν = 1,
+    Same normalisation and Gaussian broadening as :func:`jaxglass.modes.pdos` (∫ total dν = 1,
     partials sum to the total); THz for metal units, ω for LJ units.
 
     Args:
-      grid, sigma: frequency grid and Gaussian width; defaults: :func:`jaxglass.spectra.default_grid`
+      grid, sigma: frequency grid and Gaussian width; defaults: :func:`jaxglass.modes.default_grid`
         over ``(0, ν_max)``, ν_max from the spectral bounds (σ = 1 % of ν_max, 400 points from
         -4σ to ν_max + 4σ).
       nbrs: neighbour lists (built on the host if omitted; required when traced).

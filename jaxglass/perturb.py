@@ -34,9 +34,9 @@ import numpy as np
 from ._config import require_x64
 from .errors import UserError
 from .hessian import as_f64, dynamical_matrix
+from .modes import DEGENERACY_RTOL, dos, pdos, to_frequencies
 from .potentials.base import Potential
 from .rdf import rdf, rdf_neighbors
-from .spectra import DEGENERACY_RTOL, dos, pdos, to_frequencies
 from .structure import Structure
 
 # -------------------------------------------------------------------------------------------
@@ -213,7 +213,7 @@ def soft_mode_directions(potential: Potential, structure: Structure, n: int, nbr
     Mass-weighted eigenvectors e are turned into displacements M^{-1/2} e; modes with
     |λ| ≤ 1e-8 max|λ| (rigid translations) are skipped.
     """
-    from .spectra import modes
+    from .modes import modes
 
     m = modes(potential, structure, nbrs)
     lam = np.asarray(m.eigenvalues)

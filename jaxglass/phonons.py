@@ -1,8 +1,8 @@
-"""The phonon engine in one namespace: :mod:`jaxglass.hessian` + :mod:`jaxglass.spectra`.
+"""The phonon engine in one namespace: :mod:`jaxglass.hessian` + :mod:`jaxglass.modes`.
 
 Hessian assembly (pair/site blocks, Hessian-vector products, dynamical matrix) lives in
 :mod:`jaxglass.hessian`; eigen-solves, frequencies, modes, DOS and partial DOS (with the
-degeneracy-safe derivative rules) in :mod:`jaxglass.spectra`. This module re-exports both so that
+degeneracy-safe derivative rules) in :mod:`jaxglass.modes`. This module re-exports both so that
 ``from jaxglass import phonons; phonons.pdos(...)`` reads as one pipeline.
 """
 
@@ -15,7 +15,7 @@ from .hessian import (
     hvp_fn,
     mass_weight,
 )
-from .spectra import (
+from .modes import (
     PDOS,
     Modes,
     count_imaginary,

@@ -20,6 +20,7 @@ from jaxglass import phonons
 from jaxglass.generate import fcc, graphene, random_packing, zincblende
 from jaxglass.hessian import _hessian_jit
 from jaxglass.minimize import minimize
+from jaxglass.modes import eigvalsh, to_frequencies
 from jaxglass.neighbors import neighbor_list
 from jaxglass.potentials import (
     kob_andersen,
@@ -27,7 +28,6 @@ from jaxglass.potentials import (
     vashishta_sic_2007,
     zhou_johnson_wadley,
 )
-from jaxglass.spectra import eigvalsh, to_frequencies
 
 
 def _perturb(s, scale, seed):
@@ -126,7 +126,7 @@ def test_partial_dos_gradient_vs_finite_differences():
         return p.partial[1, 25] + 0.3 * p.partial[0, 40]
 
     p_host = phonons.pdos(pot, s, grid, sigma)
-    p_jax = phonons.pdos(pot, s, grid, sigma, nbrs=nb, method="jax")
+    p_jax = phonons.pdos(pot, s, grid, sigma, nbrs=nb, backend="jax")
     np.testing.assert_allclose(p_jax.partial, p_host.partial, atol=1e-12)
     np.testing.assert_allclose(p_jax.partial.sum(0), p_jax.total, atol=1e-12)
     g = jax.grad(f)(s.positions)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from _helpers import vashishta_short
 
-from jaxglass import kpm, spectra
+from jaxglass import kpm, phonons
 from jaxglass.generate import random_packing, zincblende
 from jaxglass.hessian import as_f64, dynamical_hvp, dynamical_matrix
 from jaxglass.minimize import minimize
@@ -64,8 +64,8 @@ def test_exact_trace_converges_to_dense_pdos(ka2d):
     pot, s, nb = ka2d
     _, ab = _dense_bounds(pot, s, nb)
     grid, sigma = jnp.linspace(0.0, 40.0, 121), 1.5
-    dense = spectra.pdos(pot, s, grid, sigma)
-    proj = spectra.species_projector(s).reshape(-1, *s.positions.shape)
+    dense = phonons.pdos(pot, s, grid, sigma)
+    proj = phonons.species_projector(s).reshape(-1, *s.positions.shape)
     z = _exact_probes(s)
     scale = float(dense.total.max())
     far = np.asarray(grid) > 6.0
@@ -91,11 +91,11 @@ def test_exact_trace_three_body_sic_moments():
     D = np.asarray(dynamical_matrix(pot, s, nb))
     lam, vec = np.linalg.eigh(D)
     a, b = lam[0] - 1.0, lam[-1] + 1.0
-    proj = spectra.species_projector(s).reshape(-1, *s.positions.shape)
+    proj = phonons.species_projector(s).reshape(-1, *s.positions.shape)
     m = 24
     mu = kpm.moments(pot, s, nb, _exact_probes(s), (a, b), m, proj)
     x = (lam - 0.5 * (a + b)) / (0.5 * (b - a))
-    w = np.asarray(spectra.species_projector(s)) @ vec**2  # (S, modes)
+    w = np.asarray(phonons.species_projector(s)) @ vec**2  # (S, modes)
     ref = np.stack([w @ np.cos(n * np.arccos(x)) for n in range(m)], axis=1) / len(lam)
     np.testing.assert_allclose(mu, ref, atol=1e-11)
 
@@ -104,7 +104,7 @@ def test_stochastic_pdos_unbiased_and_normalised(ka2d):
     """Random probes: partials sum to the total, ∫ = 1, and the error falls with more vectors."""
     pot, s, nb = ka2d
     grid, sigma = jnp.linspace(-3.0, 52.0, 221), 1.5
-    dense = spectra.pdos(pot, s, grid, sigma)
+    dense = phonons.pdos(pot, s, grid, sigma)
     errs = []
     for r in (4, 64):
         res = kpm.pdos(pot, s, grid, sigma, nbrs=nb, moments=256, vectors=r, key=3)
@@ -214,7 +214,7 @@ def test_coherent_sqw_fixed_vectors_vs_modes():
     s = zincblende(4.36, (2, 2, 2))
     s = as_f64(s.with_positions(s.positions + 0.05 * np.random.default_rng(1).normal(size=s.positions.shape)))
     s = as_f64(minimize(pot, s, fmax=1e-5).structure)
-    m = spectra.modes(pot, s)
+    m = phonons.modes(pot, s)
     q = 2 * np.pi / 8.72 * np.array([[3.0, 1.0, 0.0], [2.0, 2.0, 2.0]])
     grid, sigma, fmin = jnp.linspace(-5.0, 35.0, 161), 0.8, 0.5
     sf = ob.one_phonon_structure_factor(s, m, q, freq_min=fmin)

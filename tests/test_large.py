@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from jaxglass import spectra
+from jaxglass import phonons
 from jaxglass.generate import Generated, random_packing
 from jaxglass.generate.large import large_glass, replica_grid
 from jaxglass.minimize import minimize
@@ -43,7 +43,7 @@ def test_large_glass_tiles_rattles_and_relaxes(base):
     # the replicas are decorrelated: positions differ from the exact tiling by more than round-off
     tiled = large_glass("lj2d", 250, base=base, relax=False).structure
     assert np.abs(np.asarray(s.positions) - np.asarray(tiled.positions)).max() > 1e-3
-    assert spectra.modes(g.potential, s, eigenvectors=False).n_imaginary() == 0
+    assert phonons.modes(g.potential, s, eigenvectors=False).n_imaginary() == 0
     # deterministic in the seed
     again = large_glass("lj2d", 250, base=base, seed=3, fmax=1e-6).structure
     np.testing.assert_array_equal(np.asarray(again.positions), np.asarray(s.positions))
@@ -53,8 +53,8 @@ def test_tiled_glass_is_periodic_approximant(base):
     """Without relaxation the tiled glass is at a minimum and its Γ modes are the base glass's modes
     at the q-points of the replica grid (Γ included): every base frequency appears in the big cell."""
     g = large_glass("lj2d", 250, base=base, relax=False)
-    big = np.sort(np.asarray(spectra.frequencies(g.potential, g.structure)))
-    small = np.asarray(spectra.frequencies(base.potential, base.structure))
+    big = np.sort(np.asarray(phonons.frequencies(g.potential, g.structure)))
+    small = np.asarray(phonons.frequencies(base.potential, base.structure))
     for f in small[small > 0.1]:
         assert np.min(np.abs(big - f)) < 1e-6
 

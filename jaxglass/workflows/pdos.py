@@ -2,7 +2,7 @@
 
 The route rule (:func:`pdos_route`: dense eigen-solve or KPM), the dense route through a dynamical
 matrix kept as a traced program (:func:`jaxglass.cache.cached_call`), the KPM route on the default
-grid rule of :func:`jaxglass.spectra.default_grid`, and the files a PDOS run writes
+grid rule of :func:`jaxglass.modes.default_grid`, and the files a PDOS run writes
 (:func:`write_pdos`: ``summary.json``, ``pdos.npz``, ``pdos.png``, ``structure.extxyz``).
 """
 
@@ -25,7 +25,7 @@ from ..cache import cached_call
 from ..errors import UserError
 from ..hessian import as_f64, default_chunk, dynamical_matrix
 from ..minimize import MinimizeResult
-from ..spectra import default_grid
+from ..modes import default_grid
 
 #: ``method="auto"``: the dense route (Hessian + LAPACK eigen-solve) up to this many atoms, KPM above.
 #: Dense memory is ≈ 0.43 GB + 346 B·N² (docs/benchmarks.md): 3.5 GB at N = 3,000 (24 GB ends at
@@ -90,7 +90,7 @@ def dense_pdos(
     n_points: int = 400,
     programs: Path | None = None,
 ):
-    """Dense route: ``(pdos, modes, info)`` on :func:`jaxglass.spectra.default_grid` (eigenvalues only
+    """Dense route: ``(pdos, modes, info)`` on :func:`jaxglass.modes.default_grid` (eigenvalues only
     when ``partial`` is False)."""
     D = dynamical_matrix_cached(pot, s, nbrs, programs)
     m = phonons.modes(pot, s, nbrs, eigenvectors=partial, D=D)
@@ -112,7 +112,7 @@ def kpm_pdos(
     seed: int = 0,
     log: Callable[[str], None] | None = None,
 ):
-    """KPM route: ``(pdos, info)``; the grid is :func:`jaxglass.spectra.default_grid` over the spectral
+    """KPM route: ``(pdos, info)``; the grid is :func:`jaxglass.modes.default_grid` over the spectral
     bounds (Lanczos). ``log`` gets a start and a finish line."""
     s = as_f64(s)
     n, d = s.positions.shape

@@ -2,7 +2,7 @@
 
 :func:`structure_spectrum` takes a structure at (or near) a minimum and returns the PDOS, the
 neutron-weighted DOS, the INS or IXS S(Q, ω) on |Q| shells, or the Raman spectrum
-(:func:`jaxglass.observables.spectrum`) on the grid rule of :func:`jaxglass.spectra.default_grid`
+(:func:`jaxglass.observables.spectrum`) on the grid rule of :func:`jaxglass.modes.default_grid`
 (energy-loss observables start at ω = 0); :func:`write_spectrum` writes ``spectrum.csv``,
 ``spectrum.npz``, ``spectrum.json`` and ``spectrum.png``.
 """
@@ -19,12 +19,12 @@ from .. import observables as ob
 from .. import phonons
 from .._io import atomic_savez, atomic_write_text, write_csv
 from ..errors import UserError
-from ..spectra import default_grid
+from ..modes import default_grid
 from ..units import THZ_TO_CM1, THZ_TO_MEV
 
 
 def spectrum_grid(kind: str, frequencies, sigma: float | None, n_points: int):
-    """``(grid, sigma)``: :func:`jaxglass.spectra.default_grid` of the mode frequencies; the energy-loss
+    """``(grid, sigma)``: :func:`jaxglass.modes.default_grid` of the mode frequencies; the energy-loss
     observables (all but the PDOS) start at ω = 0."""
     grid, sigma = default_grid(frequencies, sigma, n_points)
     grid = np.asarray(grid)

@@ -5,7 +5,7 @@ Two routes to the same numbers:
 * the **host route** (default for concrete inputs): LAPACK's divide-and-conquer ``dsyevd`` through
   scipy on the host, the fastest way to the values and eigenvectors, no gradients;
 * the **JAX route** (taken automatically when the inputs are traced — inside ``jax.grad``,
-  ``jax.jit`` or ``jax.vmap`` — or with ``method="jax"``): ``jnp.linalg.eigh`` with custom JVP
+  ``jax.jit`` or ``jax.vmap`` — or with ``backend="jax"``): ``jnp.linalg.eigh`` with custom JVP
   rules that never differentiate eigenvectors:
 
   - eigenvalues by first-order (Hellmann–Feynman) perturbation theory, ``dλ_k = v_kᵀ dD v_k``,
@@ -260,16 +260,16 @@ def count_imaginary(frequencies, tol: float | None = None) -> int:
     return int(np.sum(f < -tol))
 
 
-def _route(method: str, *trees) -> str:
-    if method not in ("auto", "host", "jax"):
-        raise UserError(f"method: expected 'auto', 'host' or 'jax', got {method!r}")
+def _route(backend: str, *trees) -> str:
+    if backend not in ("auto", "host", "jax"):
+        raise UserError(f"backend: expected 'auto', 'host' or 'jax', got {backend!r}")
     traced = is_traced(*trees)
-    if method == "host" and traced:
+    if backend == "host" and traced:
         raise UserError(
-            "method: 'host' runs LAPACK on the host and cannot be traced (jax.grad/jit/vmap); use "
-            "method='jax' or 'auto'"
+            "backend: 'host' runs LAPACK on the host and cannot be traced (jax.grad/jit/vmap); use "
+            "backend='jax' or 'auto'"
         )
-    return "jax" if method == "jax" or (method == "auto" and traced) else "host"
+    return "jax" if backend == "jax" or (backend == "auto" and traced) else "host"
 
 
 def modes(
@@ -287,7 +287,7 @@ def modes(
     skip the Hessian. For gradients use :func:`frequencies` or :func:`pdos` (eigenvalue-only
     derivative rules); the eigenvectors themselves are never differentiated.
     """
-    require_x64("jaxglass.spectra.modes")
+    require_x64("jaxglass.modes.modes")
     if H is not None and D is not None:
         raise UserError("H, D: give the Hessian or the dynamical matrix, not both")
     if is_traced(potential, structure, H, D):
@@ -324,16 +324,16 @@ def frequencies(
     structure: Structure,
     nbrs: Sequence[jax.Array] | None = None,
     *,
-    method: str = "auto",
+    backend: str = "auto",
 ) -> jax.Array:
     """Ascending Γ-point frequencies (THz for metal units; ω for LJ units; negative = imaginary).
 
-    ``method="auto"`` runs host LAPACK for concrete inputs and the differentiable JAX route
+    ``backend="auto"`` runs host LAPACK for concrete inputs and the differentiable JAX route
     (:func:`eigvalsh`, :func:`to_frequencies`) when traced; ``"host"`` / ``"jax"`` force one.
     """
-    if _route(method, potential, structure) == "host":
+    if _route(backend, potential, structure) == "host":
         return modes(potential, structure, nbrs, eigenvectors=False).frequencies
-    require_x64("jaxglass.spectra.frequencies")
+    require_x64("jaxglass.modes.frequencies")
     D = dynamical_matrix(potential, structure, nbrs)
     return to_frequencies(eigvalsh(D), potential.freq_factor)
 
@@ -384,11 +384,11 @@ def pdos(
     m: Modes | None = None,
     nbrs: Sequence[jax.Array] | None = None,
     partial: bool = True,
-    method: str = "auto",
+    backend: str = "auto",
 ) -> PDOS:
     """Phonon DOS and species-resolved partial DOS at Γ, Gaussian-broadened (∫ total dν = 1).
 
-    Differentiable: under ``jax.grad``/``jit``/``vmap`` (or with ``method="jax"``) the DOS is computed
+    Differentiable: under ``jax.grad``/``jit``/``vmap`` (or with ``backend="jax"``) the DOS is computed
     with the eigenvalue-only rules of this module, so gradients with respect to positions and to the
     potential's parameters flow through it. The traced route needs ``grid``, ``sigma`` and ``nbrs``
     (neighbour lists are built on the host). ``partial=False`` skips the species-resolved DOS (its
@@ -407,7 +407,7 @@ def pdos(
     >>> g.shape, bool(jnp.all(jnp.isfinite(g)))
     ((64, 2), True)
     """
-    if _route(method, potential, structure, m) == "host":
+    if _route(backend, potential, structure, m) == "host":
         if m is None:
             m = modes(potential, structure, nbrs, eigenvectors=partial)
         if grid is None or sigma is None:
@@ -420,7 +420,7 @@ def pdos(
             part = dos(m.frequencies, grid, sigma, weights=species_weights(structure, m.eigenvectors))
         return PDOS(grid=grid, total=total, partial=part, species_names=structure.species_names, unit=m.unit)
 
-    require_x64("jaxglass.spectra.pdos")
+    require_x64("jaxglass.modes.pdos")
     if grid is None or sigma is None:
         raise UserError(
             "grid, sigma: the differentiable (traced) PDOS needs an explicit frequency grid and width; "
