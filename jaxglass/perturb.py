@@ -455,21 +455,49 @@ def inverse_design(
     Adam (optax). The achieved distance is always measured with the exact PDOS. Neighbour lists are
     fixed during the run (small moves).
     """
-    import optax
-
     if route not in ("exact", "linear"):
         raise UserError(f"route: expected 'exact' or 'linear', got {route!r}")
     if route == "linear" and (W is None or b is None):
         raise UserError("W, b: the linear route needs the model's physical weights (W, b)")
     structure = as_f64(structure)
     nbrs = potential.neighbors(structure) if nbrs is None else nbrs
-    # neighbour list with a skin for the moves (as large as the cell allows, at most 0.5)
+    y_exact, y_lin = _design_spectra(potential, structure, grids, W, b, nbrs)
+    y_model = y_exact if route == "exact" else y_lin
+    target = jnp.asarray(target)
+    tnorm = jnp.sum(target**2)
+
+    def forces(x):
+        return jax.grad(lambda z: potential.energy(structure.with_positions(z), nbrs))(x)
+
+    def loss(x):
+        f = forces(x)
+        return jnp.sum((y_model(x) - target) ** 2) / tnorm + force_penalty * jnp.mean(jnp.sum(f**2, -1))
+
+    def dist(x):
+        return float(jnp.sqrt(jnp.sum((y_exact(x) - target) ** 2) / tnorm))
+
+    d0 = dist(structure.positions)
+    x, seconds = _adam_descent(loss, structure.positions, learning_rate, steps, callback)
+    return DesignResult(
+        structure.with_positions(x),
+        d0,
+        dist(x),
+        float(jnp.max(jnp.linalg.norm(forces(x), axis=-1))),
+        steps,
+        seconds,
+        route,
+    )
+
+
+def _design_spectra(potential, structure: Structure, grids: Grids, W, b, nbrs):
+    """The exact PDOS and the linear surrogate ``W g + b`` as functions of the positions.
+
+    The RDF neighbour list carries a skin for the moves (as large as the cell allows, at most 0.5).
+    """
     reach = float(np.max(grids.r)) + 5.0 * grids.r_sigma
     periodic_box = np.where(np.asarray(structure.periodic), np.asarray(structure.box), np.inf)
     room = 0.5 * float(np.min(periodic_box)) - reach
     idx = rdf_neighbors(structure, float(np.max(grids.r)) + max(0.0, min(0.5, 0.999 * room)), grids.r_sigma)
-    target = jnp.asarray(target)
-    tnorm = jnp.sum(target**2)
     grid, r = jnp.asarray(grids.freq), jnp.asarray(grids.r)
     Wm = None if W is None else jnp.asarray(np.asarray(W).reshape(len(grid), -1))
     bm = None if b is None else jnp.asarray(b)
@@ -482,14 +510,14 @@ def inverse_design(
     def y_lin(x):
         return Wm @ rdf(structure.with_positions(x), r, grids.r_sigma, idx).total + bm
 
-    y_model = y_exact if route == "exact" else y_lin
+    return y_exact, y_lin
 
-    def loss(x):
-        forces = jax.grad(lambda z: potential.energy(structure.with_positions(z), nbrs))(x)
-        return jnp.sum((y_model(x) - target) ** 2) / tnorm + force_penalty * jnp.mean(jnp.sum(forces**2, -1))
+
+def _adam_descent(loss, x, learning_rate: float, steps: int, callback):
+    """``steps`` jitted Adam steps on ``loss`` from ``x``; returns the end point and the seconds taken."""
+    import optax
 
     opt = optax.adam(learning_rate)
-    x = structure.positions
     state = opt.init(x)
 
     @jax.jit
@@ -498,24 +526,10 @@ def inverse_design(
         upd, state = opt.update(g, state, x)
         return optax.apply_updates(x, upd), state, val
 
-    def dist(x):
-        return float(jnp.sqrt(jnp.sum((y_exact(x) - target) ** 2) / tnorm))
-
-    d0 = dist(x)
     t0 = time.perf_counter()
     for k in range(steps):
         x, state, val = step(x, state)
         if callback is not None:
             callback(k, float(val))
     jax.block_until_ready(x)
-    seconds = time.perf_counter() - t0
-    f = jax.grad(lambda z: potential.energy(structure.with_positions(z), nbrs))(x)
-    return DesignResult(
-        structure.with_positions(x),
-        d0,
-        dist(x),
-        float(jnp.max(jnp.linalg.norm(f, axis=-1))),
-        steps,
-        seconds,
-        route,
-    )
+    return x, time.perf_counter() - t0

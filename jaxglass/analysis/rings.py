@@ -70,9 +70,24 @@ def ring_statistics(
         raise UserError(f"method: expected 'shortest_path' or 'faces', got {method!r}")
     if not cutoff > 0:
         raise UserError(f"cutoff: must be positive, got {cutoff}")
-    n = structure.n_atoms
+    nbr, bvec, n_bonds = _bond_graph(structure, cutoff)
+    tol = 1e-6 * float(np.max(np.asarray(structure.box, dtype=np.float64)))
+
+    def contractible(ring: list[int]) -> bool:
+        return _contractible(ring, bvec, structure.dim, tol)
+
+    if method == "faces":
+        sizes, n_wrap = _face_sizes(nbr, bvec, _plane_axes(structure), contractible)
+    else:
+        sizes, n_wrap = _shortest_path_sizes(nbr, max_size, contractible), 0
+    return _ring_summary(sizes, nbr, n_bonds, n_wrap, method, cutoff, max_size)
+
+
+def _bond_graph(structure: Structure, cutoff: float):
+    """Each atom's bonded neighbours, the bond vectors ``(a, b) -> r_b − r_a`` (minimum image) and
+    the number of bonds."""
     ii, jj = pair_list(structure, cutoff)
-    nbr: list[list[int]] = [[] for _ in range(n)]
+    nbr: list[list[int]] = [[] for _ in range(structure.n_atoms)]
     pos = np.asarray(structure.positions, dtype=np.float64)
     box = np.asarray(structure.box, dtype=np.float64)
     per = np.asarray(structure.periodic)
@@ -83,59 +98,72 @@ def ring_statistics(
         dr = displacement(pos[b] - pos[a], box, per)
         bvec[(a, b)] = dr
         bvec[(b, a)] = -dr
-    tol = 1e-6 * float(np.max(box))
+    return nbr, bvec, len(ii)
 
-    def contractible(ring: list[int]) -> bool:
-        wind = np.zeros(structure.dim)
-        for t in range(len(ring)):
-            wind += bvec[(ring[t], ring[(t + 1) % len(ring)])]
-        return bool(np.all(np.abs(wind) < tol))
 
+def _contractible(ring: list[int], bvec: dict, dim: int, tol: float) -> bool:
+    """Whether the bond vectors around ``ring`` add up to zero (it does not wind around the box)."""
+    wind = np.zeros(dim)
+    for t in range(len(ring)):
+        wind += bvec[(ring[t], ring[(t + 1) % len(ring)])]
+    return bool(np.all(np.abs(wind) < tol))
+
+
+def _face_sizes(nbr: list[list[int]], bvec: dict, ax: list[int], contractible) -> tuple[list[int], int]:
+    """Sizes of the contractible faces of the planar embedding (bonds ordered by angle in the plane
+    of axes ``ax``), and the number of non-contractible ones."""
+    n = len(nbr)
+    rows = []
+    for a in range(n):
+        if nbr[a]:
+            dr = np.array([bvec[(a, b)][ax] for b in nbr[a]])
+            order = np.argsort(np.arctan2(dr[:, 1], dr[:, 0]), kind="stable")
+            rows.append([nbr[a][o] for o in order])
+        else:
+            rows.append([])
     sizes: list[int] = []
     n_wrap = 0
-    if method == "faces":
-        ax = _plane_axes(structure)
-        rows = []
-        for a in range(n):
-            if nbr[a]:
-                dr = np.array([bvec[(a, b)][ax] for b in nbr[a]])
-                order = np.argsort(np.arctan2(dr[:, 1], dr[:, 0]), kind="stable")
-                rows.append([nbr[a][o] for o in order])
+    seen: set[tuple[int, int]] = set()
+    for a in range(n):
+        for b in rows[a]:
+            if (a, b) in seen:
+                continue
+            face = []
+            u, v = a, b
+            while (u, v) not in seen:
+                seen.add((u, v))
+                face.append(u)
+                r = rows[v]
+                u, v = v, r[(r.index(u) + 1) % len(r)]
+            if contractible(face):
+                sizes.append(len(face))
             else:
-                rows.append([])
-        seen: set[tuple[int, int]] = set()
-        for a in range(n):
-            for b in rows[a]:
-                if (a, b) in seen:
-                    continue
-                face = []
-                u, v = a, b
-                while (u, v) not in seen:
-                    seen.add((u, v))
-                    face.append(u)
-                    r = rows[v]
-                    u, v = v, r[(r.index(u) + 1) % len(r)]
-                if contractible(face):
-                    sizes.append(len(face))
-                else:
-                    n_wrap += 1
-    else:
-        rings: set[tuple[int, ...]] = set()
-        for i in range(n):
-            nb = nbr[i]
-            for x in range(len(nb)):
-                for y in range(x + 1, len(nb)):
-                    for path in _shortest_paths(nbr, nb[x], nb[y], i, max_size - 2):
-                        ring = [i, *path]
-                        if contractible(ring):
-                            rings.add(_canonical(ring))
-        sizes = [len(r) for r in rings]
+                n_wrap += 1
+    return sizes, n_wrap
+
+
+def _shortest_path_sizes(nbr: list[list[int]], max_size: int, contractible) -> list[int]:
+    """Sizes of King's shortest-path rings (each distinct contractible ring once)."""
+    rings: set[tuple[int, ...]] = set()
+    for i in range(len(nbr)):
+        nb = nbr[i]
+        for x in range(len(nb)):
+            for y in range(x + 1, len(nb)):
+                for path in _shortest_paths(nbr, nb[x], nb[y], i, max_size - 2):
+                    ring = [i, *path]
+                    if contractible(ring):
+                        rings.add(_canonical(ring))
+    return [len(r) for r in rings]
+
+
+def _ring_summary(sizes, nbr, n_bonds, n_wrap, method, cutoff, max_size) -> dict[str, Any]:
+    """The dict :func:`ring_statistics` returns."""
     counts = {k: 0 for k in range(3, max_size + 1)}
     for k in sizes:
         counts[k] = counts.get(k, 0) + 1
     n_rings = len(sizes)
     coord: dict[int, int] = {}
-    for a in range(n):
+    for a in range(len(nbr)):
         coord[len(nbr[a])] = coord.get(len(nbr[a]), 0) + 1
     return dict(
         counts=dict(sorted(counts.items())),
@@ -143,7 +171,7 @@ def ring_statistics(
         hexagon_fraction=counts.get(6, 0) / n_rings if n_rings else 0.0,
         mean_size=float(np.mean(sizes)) if sizes else 0.0,
         coordination=dict(sorted(coord.items())),
-        n_bonds=len(ii),
+        n_bonds=n_bonds,
         n_noncontractible=n_wrap,
         method=method,
         cutoff=float(cutoff),
@@ -184,5 +212,3 @@ def _canonical(ring: list[int]) -> tuple[int, ...]:
     r = ring[k:] + ring[:k]
     rev = [r[0], *r[1:][::-1]]
     return tuple(min(r, rev))
-
-

@@ -328,6 +328,24 @@ def sklearn_objective(X, Y, W, b, lam1, lam2) -> np.ndarray:
 # ------------------------------------------------------------------------------------------------
 
 
+_EPS = 1e-12  # smallest denominator and relative pivot the homotopy accepts
+
+
+class _Event(NamedTuple):
+    """The next event of the homotopy below the current ``λ`` (see :func:`_next_event`)."""
+
+    step: jax.Array  # how far λ moves
+    end: jax.Array  # the target λ is reached first
+    join: jax.Array  # coordinate j joins the active set in free slot f
+    drop: jax.Array  # the coordinate in slot kd leaves it
+    j: jax.Array
+    kd: jax.Array
+    f: jax.Array
+    d_up: jax.Array  # distances at which each r_j reaches +λ and −λ (the sign of a joining j)
+    d_dn: jax.Array
+    ok: jax.Array
+
+
 def _homotopy_one(H, c, lams, K: int, max_steps: int):
     """The elastic-net solution path of one target from ``λ = max|c|`` (``w = 0``) down through the
     descending ``lams``; returns the weights at every ``lams[g]`` ``(G, D)``, the events and ``ok``.
@@ -338,8 +356,11 @@ def _homotopy_one(H, c, lams, K: int, max_steps: int):
     leaves). ``B = H_AA⁻¹`` lives in ``K`` slots (free slots hold the identity) and is kept by rank-1
     border/Schur updates, ``O(K²)`` per event; the weights at each ``lams[g]`` come from one exact
     solve. ``ok`` is false when the support outgrew ``K`` slots, a pivot vanished (singular
-    ``H_AA``) or ``max_steps`` events did not reach the last ``λ``."""
-    D = H.shape[0]
+    ``H_AA``) or ``max_steps`` events did not reach the last ``λ``.
+
+    The state is ``(λ, idx, act, sgn, B, joined, dropped, n, done, ok)``: the slots' coordinates,
+    whether each slot is active, their signs, the inverse, the slot that joined and the coordinate
+    that left at the last event (−1: none), the number of events, and the loop's stop flag."""
     dt = H.dtype
     slots = jnp.arange(K)
     ac = jnp.abs(c)
@@ -353,69 +374,96 @@ def _homotopy_one(H, c, lams, K: int, max_steps: int):
     state = (lam0, idx, act, sgn, B, none, none, jnp.int32(0), jnp.bool_(False), jnp.bool_(True))
 
     def body(st, lam_t):
-        lam, idx, act, sgn, B, joined, dropped, n, _, ok = st
-        m = act.astype(dt)
-        wK = m * (B @ (m * (c[idx] - lam * sgn)))
-        uK = m * (B @ (m * sgn))  # w_A(λ − δ) = w_A + δ u
-        ra = H @ jnp.zeros((D, 2), dt).at[idx].add(jnp.stack([wK, uK], 1))
-        r, a = c - ra[:, 0], ra[:, 1]  # r_j(λ − δ) = r_j − δ a_j
-        free_j = ~jnp.zeros(D, bool).at[idx].max(act) & (jnp.arange(D) != dropped)
-        lo, hi = 1.0 - a, 1.0 + a
-        eps = 1e-12
-        d_up = jnp.where(lo > eps, jnp.maximum(lam - r, 0.0) / jnp.where(lo > eps, lo, 1.0), jnp.inf)
-        d_dn = jnp.where(hi > eps, jnp.maximum(lam + r, 0.0) / jnp.where(hi > eps, hi, 1.0), jnp.inf)
-        d_join = jnp.where(free_j, jnp.minimum(d_up, d_dn), jnp.inf)
-        j = jnp.argmin(d_join).astype(jnp.int32)
-        leaving = act & (sgn * uK < 0) & (slots != joined)
-        d_drop = jnp.where(leaving, jnp.abs(wK) / jnp.where(uK != 0, jnp.abs(uK), 1.0), jnp.inf)
-        kd = jnp.argmin(d_drop).astype(jnp.int32)
-        d_end = lam - lam_t
-        step = jnp.minimum(jnp.minimum(d_join[j], d_drop[kd]), d_end)
-        end = d_end <= step
-        join = ~end & (d_join[j] <= d_drop[kd])
-        drop = ~end & ~join
-        f = jnp.argmin(act).astype(jnp.int32)  # first free slot
-        ok = ok & ~(join & act[f])
-        join = join & ~act[f]
-        # B ← B + α z zᵀ + β e_g e_gᵀ: a bordered inverse when j joins slot f, a Schur downdate when
-        # slot kd leaves (free slots hold the identity)
-        h = H[j, idx] * m
-        bv = B @ h
-        schur = H[j, j] - h @ bv
-        ok = ok & ~(join & (schur <= eps * H[j, j]))
-        ef = (slots == f).astype(dt)
-        v = B[:, kd]
-        z = jnp.where(join, bv - ef, v)
-        alpha = jnp.where(join, 1.0 / jnp.where(schur > 0, schur, 1.0),
-                          -1.0 / jnp.where(v[kd] != 0, v[kd], 1.0))
-        g = jnp.where(join, f, kd)
-        eg = (slots == g).astype(dt)
-        upd = join | drop
-        rank = alpha * jnp.outer(z, z) + jnp.where(join, -1.0, 1.0) * jnp.outer(eg, eg)
-        B = jnp.where(upd & ok, B + rank, B)
-        idx = jnp.where(join, idx.at[f].set(j), idx)
-        sgn = jnp.where(join, sgn.at[f].set(jnp.where(d_up[j] <= d_dn[j], 1.0, -1.0)), sgn)
-        act = jnp.where(join, act.at[f].set(True), act)
-        act = jnp.where(drop, act.at[kd].set(False), act)
-        joined = jnp.where(join, f, none)
-        dropped = jnp.where(drop, idx[kd], none)
-        n = n + 1
-        ok = ok & (end | (n < max_steps))
-        return lam - step, idx, act, sgn, B, joined, dropped, n, end | ~ok, ok
+        return _homotopy_event(H, c, st, lam_t, slots, none, max_steps)
 
     def to(st, lam_t):
         """Follow the path from ``st`` down to ``lam_t`` (no move if already there or below)."""
         st = st[:8] + (st[0] <= lam_t, st[9])
         st = jax.lax.while_loop(lambda st: ~st[8], lambda st: body(st, lam_t), st)
-        _, idx, act, sgn, *_ = st
-        m = act.astype(dt)
-        M = H[idx[:, None], idx[None, :]] * m[:, None] * m[None, :] + jnp.diag(1.0 - m)
-        wK = m * jnp.linalg.solve(M, m * (c[idx] - lam_t * sgn))
-        w = jnp.zeros(D, dt).at[idx].add(wK)
-        return st, jnp.where(lam_t < lam0, w, 0.0)  # at or above max|c|: w = 0
+        return st, _homotopy_weights(H, c, st, lam_t, lam0)
 
     st, W = jax.lax.scan(to, state, lams)
     return W, st[7], st[9]
+
+
+def _homotopy_event(H, c, st, lam_t, slots, none, max_steps: int):
+    """One event of the homotopy: move ``λ`` to the next join, leave or ``lam_t``, and update the
+    active set and its inverse."""
+    lam, idx, act, sgn, B, joined, dropped, n, _, ok = st
+    m = act.astype(H.dtype)
+    ev = _next_event(H, c, st, lam_t, m, slots)
+    join, drop, j, kd, f = ev.join, ev.drop, ev.j, ev.kd, ev.f
+    B, ok = _update_inverse(H, B, idx, m, ev, slots)
+    idx = jnp.where(join, idx.at[f].set(j), idx)
+    sgn = jnp.where(join, sgn.at[f].set(jnp.where(ev.d_up[j] <= ev.d_dn[j], 1.0, -1.0)), sgn)
+    act = jnp.where(join, act.at[f].set(True), act)
+    act = jnp.where(drop, act.at[kd].set(False), act)
+    joined = jnp.where(join, f, none)
+    dropped = jnp.where(drop, idx[kd], none)
+    n = n + 1
+    ok = ok & (ev.end | (n < max_steps))
+    return lam - ev.step, idx, act, sgn, B, joined, dropped, n, ev.end | ~ok, ok
+
+
+def _next_event(H, c, st, lam_t, m, slots) -> _Event:
+    """How far ``λ`` moves before an inactive ``r_j`` reaches ``±λ``, an active weight reaches 0 or
+    ``λ`` reaches ``lam_t``, and which of them happens (``ok`` false if no slot is free to join)."""
+    lam, idx, act, sgn, B, joined, dropped, _, _, ok = st
+    D, dt = H.shape[0], H.dtype
+    wK = m * (B @ (m * (c[idx] - lam * sgn)))
+    uK = m * (B @ (m * sgn))  # w_A(λ − δ) = w_A + δ u
+    ra = H @ jnp.zeros((D, 2), dt).at[idx].add(jnp.stack([wK, uK], 1))
+    r, a = c - ra[:, 0], ra[:, 1]  # r_j(λ − δ) = r_j − δ a_j
+    free_j = ~jnp.zeros(D, bool).at[idx].max(act) & (jnp.arange(D) != dropped)
+    lo, hi = 1.0 - a, 1.0 + a
+    d_up = jnp.where(lo > _EPS, jnp.maximum(lam - r, 0.0) / jnp.where(lo > _EPS, lo, 1.0), jnp.inf)
+    d_dn = jnp.where(hi > _EPS, jnp.maximum(lam + r, 0.0) / jnp.where(hi > _EPS, hi, 1.0), jnp.inf)
+    d_join = jnp.where(free_j, jnp.minimum(d_up, d_dn), jnp.inf)
+    j = jnp.argmin(d_join).astype(jnp.int32)
+    leaving = act & (sgn * uK < 0) & (slots != joined)
+    d_drop = jnp.where(leaving, jnp.abs(wK) / jnp.where(uK != 0, jnp.abs(uK), 1.0), jnp.inf)
+    kd = jnp.argmin(d_drop).astype(jnp.int32)
+    d_end = lam - lam_t
+    step = jnp.minimum(jnp.minimum(d_join[j], d_drop[kd]), d_end)
+    end = d_end <= step
+    join = ~end & (d_join[j] <= d_drop[kd])
+    drop = ~end & ~join
+    f = jnp.argmin(act).astype(jnp.int32)  # first free slot
+    ok = ok & ~(join & act[f])
+    join = join & ~act[f]
+    return _Event(step, end, join, drop, j, kd, f, d_up, d_dn, ok)
+
+
+def _update_inverse(H, B, idx, m, ev: _Event, slots):
+    """``B ← B + α z zᵀ + β e_g e_gᵀ``: a bordered inverse when ``j`` joins slot ``f``, a Schur
+    downdate when slot ``kd`` leaves (free slots hold the identity); ``ok`` false on a vanishing pivot."""
+    dt = H.dtype
+    join, j, kd, f = ev.join, ev.j, ev.kd, ev.f
+    h = H[j, idx] * m
+    bv = B @ h
+    schur = H[j, j] - h @ bv
+    ok = ev.ok & ~(join & (schur <= _EPS * H[j, j]))
+    ef = (slots == f).astype(dt)
+    v = B[:, kd]
+    z = jnp.where(join, bv - ef, v)
+    alpha = jnp.where(join, 1.0 / jnp.where(schur > 0, schur, 1.0),
+                      -1.0 / jnp.where(v[kd] != 0, v[kd], 1.0))
+    g = jnp.where(join, f, kd)
+    eg = (slots == g).astype(dt)
+    upd = join | ev.drop
+    rank = alpha * jnp.outer(z, z) + jnp.where(join, -1.0, 1.0) * jnp.outer(eg, eg)
+    return jnp.where(upd & ok, B + rank, B), ok
+
+
+def _homotopy_weights(H, c, st, lam_t, lam0):
+    """The weights ``(D,)`` at ``lam_t`` on the active set of ``st``, by one exact solve."""
+    _, idx, act, sgn, *_ = st
+    D, dt = H.shape[0], H.dtype
+    m = act.astype(dt)
+    M = H[idx[:, None], idx[None, :]] * m[:, None] * m[None, :] + jnp.diag(1.0 - m)
+    wK = m * jnp.linalg.solve(M, m * (c[idx] - lam_t * sgn))
+    w = jnp.zeros(D, dt).at[idx].add(wK)
+    return jnp.where(lam_t < lam0, w, 0.0)  # at or above max|c|: w = 0
 
 
 @functools.partial(jax.jit, static_argnames=("K", "max_steps"))
