@@ -25,6 +25,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import perturb as pt
+from . import plots
 from .errors import UserError
 
 #: Spectral feature per family: (label, lower, upper) band of the PDOS integral F = ∫ PDOS dν.
@@ -323,8 +324,8 @@ def _write_outputs(out: Path, st: _Study, W_phys, sens: _Sensitivity, record: di
     label, lo, hi = st.band
     s = sens.structure
     positions, band = np.asarray(s.positions), np.asarray([lo, hi])
-    _plot_kernels(st.W, W_phys, st.ds, out / "kernels.png")
-    _plot_sensitivity(s, sens.exact, sens.linear, sens.corr, label, out / "sensitivity.png")
+    plots.plot_kernels(st.W, W_phys, st.ds, out / "kernels.png")
+    plots.plot_sensitivity(s, sens.exact, sens.linear, sens.corr, label, out / "sensitivity.png")
     atomic_savez(
         out / "sensitivity.npz",
         dict(positions=positions, exact=sens.exact, linear=sens.linear, band=band),
@@ -360,8 +361,8 @@ def summary_markdown(rec: dict) -> str:
             f"leave-one-structure-out); a kernel fitted and scored on the training structures themselves: "
             f"{s['physics_in_sample_rel_error']:.3f}"
             if s.get("full_jacobian", True)
-            else f"- full Jacobians not computed (--directions-only): W_phys fitted to the directional "
-            "samples "
+            else "- full Jacobians not computed (full_jacobian=False, `--directions-only`): W_phys fitted to "
+            "the directional samples "
             f"of the training structures, ridge l2 {s['physics_l2']:.0e} by leave-one-structure-out"
         ),
         f"- correlation of the maps W and W_phys: {s['kernel_correlation']:.3f}",
@@ -370,41 +371,3 @@ def summary_markdown(rec: dict) -> str:
         "",
     ]
     return "\n".join(lines)
-
-
-def _plot_kernels(W, W_phys, ds, path: Path) -> None:
-    from matplotlib.figure import Figure  # no pyplot: no backend, no global figure state
-
-    fig = Figure(figsize=(10, 4), constrained_layout=True)
-    axes = fig.subplots(1, 2)
-    ext = [ds.r[0], ds.r[-1], ds.freq[0], ds.freq[-1]]
-    for ax, M, title in ((axes[0], W, "learned W (ridge)"), (axes[1], W_phys, "physics kernel W_phys")):
-        v = float(np.percentile(np.abs(M), 99)) or 1.0
-        im = ax.imshow(M, origin="lower", aspect="auto", extent=ext, cmap="RdBu_r", vmin=-v, vmax=v)
-        ax.set_xlabel(f"r ({ds.length_unit})")
-        ax.set_ylabel(f"frequency ({ds.freq_unit})")
-        ax.set_title(title)
-        fig.colorbar(im, ax=ax, label=f"∂PDOS/∂g (1/{ds.freq_unit})")
-    fig.savefig(path, dpi=120)
-
-
-def _plot_sensitivity(s, exact, linear, corr, label, path: Path) -> None:
-    from matplotlib.figure import Figure
-
-    pos = np.asarray(s.positions)
-    per = [a for a, p in enumerate(s.periodic) if p][:2]
-    x, y = pos[:, per[0]], pos[:, per[1]]
-    fig = Figure(figsize=(14, 4.4), constrained_layout=True)
-    axes = fig.subplots(1, 3)
-    for ax, val, title in ((axes[0], exact, "exact route"), (axes[1], linear, "linear surrogate")):
-        sc = ax.scatter(x, y, c=val / val.max(), s=18, cmap="viridis")
-        ax.set_aspect("equal")
-        ax.set_title(f"|∂F/∂x_i|, {title}")
-        ax.set_xlabel("x")
-        ax.set_ylabel("y")
-        fig.colorbar(sc, ax=ax, label="relative sensitivity")
-    axes[2].scatter(exact / exact.max(), linear / linear.max(), s=8)
-    axes[2].set_xlabel("exact (relative)")
-    axes[2].set_ylabel("linear surrogate (relative)")
-    axes[2].set_title(f"{label}\nPearson {corr['pearson']:.2f}, Spearman {corr['spearman']:.2f}")
-    fig.savefig(path, dpi=120)

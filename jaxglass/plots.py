@@ -249,3 +249,41 @@ def plot_spectrum(frequency, curves, labels, kind: str, path, title: str, freq_u
         ax.legend(fontsize=8)
     fig.tight_layout()
     save_figure(fig, path, dpi=150, tight=False)
+
+
+def plot_kernels(W, W_phys, ds, path) -> None:
+    """The learned map W and the physics kernel W_phys (:mod:`jaxglass.perturb_study`) side by side,
+    as heat maps over r and frequency (∂PDOS/∂g in 1/freq unit)."""
+    fig = _figure(figsize=(10, 4), constrained_layout=True)
+    axes = fig.subplots(1, 2)
+    ext = [ds.r[0], ds.r[-1], ds.freq[0], ds.freq[-1]]
+    for ax, M, title in ((axes[0], W, "learned W (ridge)"), (axes[1], W_phys, "physics kernel W_phys")):
+        v = float(np.percentile(np.abs(M), 99)) or 1.0
+        im = ax.imshow(M, origin="lower", aspect="auto", extent=ext, cmap="RdBu_r", vmin=-v, vmax=v)
+        ax.set_xlabel(f"r ({ds.length_unit})")
+        ax.set_ylabel(f"frequency ({ds.freq_unit})")
+        ax.set_title(title)
+        fig.colorbar(im, ax=ax, label=f"∂PDOS/∂g (1/{ds.freq_unit})")
+    save_figure(fig, path, dpi=120, tight=False)
+
+
+def plot_sensitivity(s, exact, linear, corr, label, path) -> None:
+    """Per-atom sensitivity |∂F/∂x_i| of a spectral feature by the exact route and the linear surrogate
+    (maps over the periodic plane) and their scatter, with Pearson/Spearman ``corr``."""
+    pos = np.asarray(s.positions)
+    per = [a for a, p in enumerate(s.periodic) if p][:2]
+    x, y = pos[:, per[0]], pos[:, per[1]]
+    fig = _figure(figsize=(14, 4.4), constrained_layout=True)
+    axes = fig.subplots(1, 3)
+    for ax, val, title in ((axes[0], exact, "exact route"), (axes[1], linear, "linear surrogate")):
+        sc = ax.scatter(x, y, c=val / val.max(), s=18, cmap="viridis")
+        ax.set_aspect("equal")
+        ax.set_title(f"|∂F/∂x_i|, {title}")
+        ax.set_xlabel("x")
+        ax.set_ylabel("y")
+        fig.colorbar(sc, ax=ax, label="relative sensitivity")
+    axes[2].scatter(exact / exact.max(), linear / linear.max(), s=8)
+    axes[2].set_xlabel("exact (relative)")
+    axes[2].set_ylabel("linear surrogate (relative)")
+    axes[2].set_title(f"{label}\nPearson {corr['pearson']:.2f}, Spearman {corr['spearman']:.2f}")
+    save_figure(fig, path, dpi=120, tight=False)
