@@ -26,7 +26,7 @@ neighbour lists, O(N)), and estimates spectral traces with random vectors:
 Accuracy: the result tends to the dense Gaussian-broadened DOS as M → ∞ and R · N d → ∞. The
 Jackson kernel adds a broadening of about ``π h / M`` in λ, i.e. ``π h / (2 M ν) · factor²`` in
 frequency — largest at low frequency, so choose ``moments`` with the width ``sigma`` in mind
-(the README's accuracy table gives errors against the dense route). The stochastic error of the
+(docs/kpm.md, "Accuracy against the dense route", gives the errors). The stochastic error of the
 trace falls as ``1 / sqrt(R · N d)``: one or two vectors suffice for 10⁵ atoms.
 
 Everything here is a pure function of the potential (a PyTree), the structure, the neighbour
@@ -52,7 +52,7 @@ from .potentials.base import Potential
 from .structure import Structure
 from .units import HBAR_OVER_AMU_THZ_A2, MBARN_PER_FM2, THZ_TO_MEV
 
-#: Default number of Chebyshev moments (README accuracy table: above ~256 moments the error at the
+#: Default number of Chebyshev moments (docs/kpm.md accuracy table: above ~256 moments the error at the
 #: default 1 % broadening is the stochastic one).
 DEFAULT_MOMENTS = 1024
 #: Default probe budget: R · N d ≈ this many probe components (the stochastic error of the DOS falls

@@ -31,7 +31,7 @@ Families
   (``n_quench = 2000``: 0.395 / τ, the rate of the ``lj`` small protocol). Knob 0 (pure A) ends
   crystalline (2D: the perfect triangular lattice; 3D: a defective crystal); B frustrates it. The
   crystalline-atom fraction (:func:`jaxglass.analysis.order.crystalline_fraction`) across the knob
-  is in the README.
+  is in docs/study.md ("The Lennard-Jones question").
 * ``lj2d-quench`` / ``lj3d-quench`` (quench-rate knob) at the standard composition:
   ``n_quench = round(n_slow (n_fast / n_slow)^knob)``, so ``log10`` of the quench rate
   ``(kT_hot - kT_end) / (n_quench dt)`` is linear in the knob: knob 0 is the slowest quench
