@@ -438,16 +438,10 @@ def coherent_sqw(
     below the thermal energy, so the low-frequency end converges slowest in M (the Jackson kernel
     smooths the jump).
     """
-    from . import scattering_data as _sd
     from .observables import bose_occupation
 
     require_x64("jaxglass.kpm.coherent_sqw")
-    if potential.units != "metal":
-        raise UserError("potential: coherent_sqw needs metal units (THz, Å, amu); map LJ units first")
-    if not temperature > 0:
-        raise UserError(f"temperature: must be positive (K), got {temperature}")
-    if sigma <= 0:
-        raise UserError(f"sigma: broadening must be positive, got {sigma}")
+    _check_sqw_args(potential, temperature, sigma)
     structure = as_f64(structure)
     nbrs = neighbors_for(potential, structure, nbrs, "kpm.coherent_sqw")
     if isinstance(key, int):
@@ -460,17 +454,7 @@ def coherent_sqw(
     if freq_min is None:
         freq_min = 1e-3 * factor * float(np.sqrt(max(float(b), 0.0)))
     qv = jnp.atleast_2d(jnp.asarray(q_vectors, jnp.float64))
-    blen = jnp.asarray(_sd.coherent_lengths(structure.species_names, lengths))[structure.species]
-    amp = blen / jnp.sqrt(structure.masses)  # (N,)
-    phase = qv @ structure.positions.T  # (Q, N)
-    u_c = (amp * jnp.cos(phase))[:, :, None] * qv[:, None, :]
-    u_s = (amp * jnp.sin(phase))[:, :, None] * qv[:, None, :]
-    start = jnp.concatenate([u_c, u_s], axis=0)  # (2Q, N, d)
-    if all(structure.periodic):
-        # remove the rigid translations (mass-weighted t_α ∝ √M_j along α; ν = 0 ≤ freq_min): exact,
-        # and essential near Bragg vectors, where their weight ~N would leak through the kernel
-        t = jnp.sqrt(structure.masses) / jnp.sqrt(jnp.sum(structure.masses))  # (N,)
-        start = start - jnp.einsum("kna,n->ka", start, t)[:, None, :] * t[None, :, None]
+    start = _sqw_start_vectors(structure, qv, lengths)
     mu = _spectral_moments_jit(potential, structure, nbrs, start, (a, b), moments)
     n = structure.n_atoms
     temp = float(temperature)
@@ -489,6 +473,33 @@ def coherent_sqw(
     out = mu @ coef.T  # (2Q, G)
     nq = qv.shape[0]
     return (out[:nq] + out[nq:]) * MBARN_PER_FM2 / THZ_TO_MEV
+
+
+def _check_sqw_args(potential: Potential, temperature: float, sigma: float) -> None:
+    if potential.units != "metal":
+        raise UserError("potential: coherent_sqw needs metal units (THz, Å, amu); map LJ units first")
+    if not temperature > 0:
+        raise UserError(f"temperature: must be positive (K), got {temperature}")
+    if sigma <= 0:
+        raise UserError(f"sigma: broadening must be positive, got {sigma}")
+
+
+def _sqw_start_vectors(structure: Structure, qv: jax.Array, lengths) -> jax.Array:
+    """``u_{c,s}[j] = b_j/√M_j cos/sin(Q·r_j) Q`` ``(2Q, N, d)`` of :func:`coherent_sqw`, cos parts first."""
+    from . import scattering_data as _sd
+
+    blen = jnp.asarray(_sd.coherent_lengths(structure.species_names, lengths))[structure.species]
+    amp = blen / jnp.sqrt(structure.masses)  # (N,)
+    phase = qv @ structure.positions.T  # (Q, N)
+    u_c = (amp * jnp.cos(phase))[:, :, None] * qv[:, None, :]
+    u_s = (amp * jnp.sin(phase))[:, :, None] * qv[:, None, :]
+    start = jnp.concatenate([u_c, u_s], axis=0)  # (2Q, N, d)
+    if all(structure.periodic):
+        # remove the rigid translations (mass-weighted t_α ∝ √M_j along α; ν = 0 ≤ freq_min): exact,
+        # and essential near Bragg vectors, where their weight ~N would leak through the kernel
+        t = jnp.sqrt(structure.masses) / jnp.sqrt(jnp.sum(structure.masses))  # (N,)
+        start = start - jnp.einsum("kna,n->ka", start, t)[:, None, :] * t[None, :, None]
+    return start
 
 
 def spectral_interval(

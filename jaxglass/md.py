@@ -151,21 +151,7 @@ def nvt_langevin(
       progress: called as ``progress(steps_done, n_steps)`` after each chunk.
     """
     require_x64("jaxglass.md.nvt_langevin")
-    if n_steps < 0 or dt <= 0:
-        raise UserError(f"n_steps must be >= 0 and dt > 0, got n_steps={n_steps}, dt={dt}")
-    if not all(structure.periodic):
-        raise UserError("structure.periodic: MD here needs a fully periodic cell")
-    potential.check(structure)
-    if callable(kT):
-        kts = np.array([kT(i) for i in range(n_steps)], dtype=np.float64)
-    else:
-        kts = np.broadcast_to(np.asarray(kT, dtype=np.float64), (n_steps,)).copy()
-    if np.any(kts < 0) or not np.all(np.isfinite(kts)):
-        raise UserError("kT: temperatures must be finite and non-negative")
-    n = structure.n_atoms
-    mob = np.ones(n, bool) if mobile is None else np.asarray(mobile, bool)
-    if mob.shape != (n,):
-        raise UserError(f"mobile: expected shape ({n},), got {mob.shape}")
+    kts, mob = _checked_inputs(potential, structure, kT, n_steps, dt, mobile)
     if skin is None:
         skin = 0.15 * potential.cutoff
     cutoffs = tuple(float(t.cutoff) for t in potential.terms)
@@ -201,6 +187,31 @@ def nvt_langevin(
         done += m
         if progress is not None:
             progress(done, n_steps)
+    return _result(structure, state, masses, mob, per, n_steps, rebuilds, kts)
+
+
+def _checked_inputs(potential, structure, kT, n_steps, dt, mobile):
+    """Validate the arguments of :func:`nvt_langevin`; the ``(n_steps,)`` kT schedule and the mobile mask."""
+    if n_steps < 0 or dt <= 0:
+        raise UserError(f"n_steps must be >= 0 and dt > 0, got n_steps={n_steps}, dt={dt}")
+    if not all(structure.periodic):
+        raise UserError("structure.periodic: MD here needs a fully periodic cell")
+    potential.check(structure)
+    if callable(kT):
+        kts = np.array([kT(i) for i in range(n_steps)], dtype=np.float64)
+    else:
+        kts = np.broadcast_to(np.asarray(kT, dtype=np.float64), (n_steps,)).copy()
+    if np.any(kts < 0) or not np.all(np.isfinite(kts)):
+        raise UserError("kT: temperatures must be finite and non-negative")
+    n = structure.n_atoms
+    mob = np.ones(n, bool) if mobile is None else np.asarray(mobile, bool)
+    if mob.shape != (n,):
+        raise UserError(f"mobile: expected shape ({n},), got {mob.shape}")
+    return kts, mob
+
+
+def _result(structure, state, masses, mob, per, n_steps, rebuilds, kts) -> MDResult:
+    """The final (wrapped) structure and the kinetic temperature of the mobile atoms."""
     pos = wrap(np.asarray(state.position), per, structure.periodic)
     p = np.asarray(state.momentum)[mob]
     mm = np.asarray(masses)[mob]
