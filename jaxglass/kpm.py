@@ -51,6 +51,7 @@ from .modes import PDOS, default_grid, gaussian, species_projector
 from .potentials.base import Potential
 from .structure import Structure
 from .units import HBAR_OVER_AMU_THZ_A2, MBARN_PER_FM2, THZ_TO_MEV
+from .validation import Integral, memory_check, positive, validate
 
 #: Default number of Chebyshev moments (docs/kpm.md accuracy table: above ~256 moments the error at the
 #: default 1 % broadening is the stochastic one).
@@ -65,6 +66,38 @@ def default_vectors(n_dof: int) -> int:
     """Random vectors for ``n_dof`` degrees of freedom: ``ceil(PROBE_BUDGET / n_dof)`` in [1, 16]
     (16 at 864 atoms in 3D, 1 from 13,334 atoms on)."""
     return int(min(MAX_DEFAULT_VECTORS, max(1, -(-PROBE_BUDGET // int(n_dof)))))
+
+
+def pdos_memory(
+    n_dof: int, n_proj: int, moments: int, vectors: int, n_points: int = 400
+) -> tuple[float, float]:
+    """Bytes a KPM DOS needs: ``(for the probe vectors, for the moments and coefficients)``.
+
+    Vectors: the ``n_proj · R`` projected probes and the three recursion vectors of each (plus the
+    Hessian-vector product's temporaries, counted as one more); moments: the ``(S, R, M)`` moments,
+    the ``(G, K)`` and ``(M, K)`` quadrature tables (``K = max(2M, 2048)`` nodes) and the ``(G, M)``
+    coefficients, float64.
+    """
+    k = max(2 * moments, 2048)
+    vec = 8.0 * n_proj * vectors * n_dof * 5
+    mom = 8.0 * (n_proj * vectors * moments + n_points * k + moments * k + n_points * moments)
+    return vec, mom
+
+
+def check_pdos_memory(n_dof: int, n_proj: int, moments: int, vectors: int, n_points: int = 400) -> None:
+    """:func:`jaxglass.validation.memory_check` of a KPM DOS (:func:`pdos_memory`), naming the argument
+    further above its default: ``vectors`` or ``moments``."""
+    vec, mom = pdos_memory(n_dof, n_proj, moments, vectors, n_points)
+    name = "vectors" if vectors / default_vectors(n_dof) > moments / DEFAULT_MOMENTS else "moments"
+    memory_check(
+        name,
+        vec + mom,
+        f"KPM with M = {moments} moments and R = {vectors} random vector(s) x {n_proj} projection(s) "
+        f"on {n_dof} degrees of freedom",
+        f"lower {name} (defaults: moments {DEFAULT_MOMENTS}, vectors {default_vectors(n_dof)})",
+    )
+
+
 #: Lanczos steps for the spectral bounds and the relative safety margin added on both sides.
 LANCZOS_STEPS = 40
 BOUND_MARGIN = 0.01
@@ -302,6 +335,12 @@ def _bounds_and_moments(potential, structure, nbrs, key, bounds, n_moments, n_ve
     return jnp.stack(bounds), mu
 
 
+@validate({
+    "sigma": [None, positive, "the Gaussian broadening in the frequency unit (THz, ω for LJ units)"],
+    "moments": [Integral(2, None), f"the number of Chebyshev moments, e.g. {DEFAULT_MOMENTS}"],
+    "vectors": [None, Integral(1, None), "random vectors per species, e.g. 4 (None: default_vectors)"],
+    "lanczos_steps": [Integral(2, None)],
+})
 def pdos(
     potential: Potential,
     structure: Structure,
@@ -347,8 +386,8 @@ def pdos(
     nbrs = neighbors_for(potential, structure, nbrs, "kpm.pdos")
     if vectors is None:
         vectors = default_vectors(structure.positions.size)
-    if moments < 2 or vectors < 1:
-        raise UserError(f"moments/vectors: need moments >= 2 and vectors >= 1, got {moments}, {vectors}")
+    n_proj = len(structure.species_names) if partial else 1
+    check_pdos_memory(structure.positions.size, n_proj, moments, vectors, 400 if grid is None else len(grid))
     if (grid is None or sigma is None) and is_traced(potential, structure.positions):
         raise UserError(
             "grid, sigma: the traced (differentiated/jitted) KPM DOS needs an explicit frequency grid "
@@ -368,8 +407,6 @@ def pdos(
         nu_max = factor * float(np.sqrt(max(float(ab[1]), 0.0)) / (1.0 + 2 * BOUND_MARGIN))
         grid0, sigma = default_grid((0.0, nu_max), sigma)
         grid = grid0 if grid is None else grid
-    if sigma <= 0:
-        raise UserError(f"sigma: broadening must be positive, got {sigma}")
     grid = jnp.asarray(grid, jnp.float64)
     coef = frequency_dos_coefficients(grid, sigma, factor, ab[0], ab[1], moments)  # (G, M)
     dens = mu @ coef.T  # (S, G)

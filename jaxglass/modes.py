@@ -37,6 +37,7 @@ from .errors import UserError
 from .hessian import as_f64, dynamical_matrix, is_traced, mass_weight
 from .potentials.base import Potential
 from .structure import Structure
+from .validation import Integral, check, positive, validate
 
 #: Eigenvalues closer than this fraction of max|λ| are treated as one degenerate block.
 DEGENERACY_RTOL = 1e-9
@@ -48,6 +49,8 @@ SIGMA_FRACTION = 0.01
 GRID_POINTS = 400
 #: The default grid extends this many widths σ beyond the spectrum on both sides.
 GRID_MARGIN = 4.0
+_SIGMA_FIX = "the Gaussian broadening in the frequency unit (THz, ω for LJ units), e.g. 0.3"
+_N_FIX = "the number of frequency grid points, e.g. 400"
 
 # -------------------------------------------------------------------------------------------
 # Eigenvalues and frequencies with eigenvalue-only derivatives
@@ -136,8 +139,7 @@ def dos(freqs: jax.Array, grid: jax.Array, sigma: float, weights: jax.Array | No
     plus a few ``sigma``). ``weights`` ``(..., M)`` gives weighted (e.g. partial) DOS whose sum over
     the leading axis is the total.
     """
-    if sigma <= 0:
-        raise UserError(f"sigma: broadening must be positive, got {sigma}")
+    check("sigma", sigma, positive, _SIGMA_FIX)
     return _dos(jnp.asarray(freqs), jnp.asarray(grid), sigma, weights)
 
 
@@ -175,8 +177,7 @@ def partial_dos_from_dynamical(
     when they partition the coordinates. Derivative with respect to ``D`` by the degeneracy-safe
     Daleckii–Krein rule (none with respect to ``proj`` or ``grid``).
     """
-    if sigma <= 0:
-        raise UserError(f"sigma: broadening must be positive, got {sigma}")
+    check("sigma", sigma, positive, _SIGMA_FIX)
     proj, grid = jnp.asarray(proj, D.dtype), jnp.asarray(grid, D.dtype)
     return _projected_dos(D, proj, grid, float(sigma), float(factor))
 
@@ -353,6 +354,7 @@ class PDOS:
     unit: str = dataclasses.field(default="THz", metadata=dict(static=True))
 
 
+@validate({"sigma": [None, positive, _SIGMA_FIX], "n": [Integral(2, None), _N_FIX]})
 def default_grid(freqs, sigma: float | None = None, n: int = GRID_POINTS) -> tuple[jax.Array, float]:
     """The default frequency grid and Gaussian width of every DOS and spectrum: the one rule.
 
@@ -371,10 +373,18 @@ def default_grid(freqs, sigma: float | None = None, n: int = GRID_POINTS) -> tup
     f = np.asarray(freqs)
     if sigma is None:
         sigma = SIGMA_FRACTION * float(f.max() - min(f.min(), 0.0))
+        if not sigma > 0:
+            raise UserError(
+                "potential: every mode frequency is 0, so the spectrum has no width (and no default "
+                "broadening): no pair of atoms interacts. Check that the potential's "
+                "cutoff reaches the neighbours of this structure (its length unit and density) and that "
+                "the potential's species match the structure's"
+            )
     pad = GRID_MARGIN * sigma
     return jnp.asarray(np.linspace(float(f.min()) - pad, float(f.max()) + pad, n)), float(sigma)
 
 
+@validate({"sigma": [None, positive, _SIGMA_FIX]})
 def pdos(
     potential: Potential,
     structure: Structure,

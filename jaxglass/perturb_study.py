@@ -27,6 +27,7 @@ import numpy as np
 from . import perturb as pt
 from . import plots
 from .errors import UserError
+from .validation import Integral, validate
 
 #: Spectral feature per family: (label, lower, upper) band of the PDOS integral F = ∫ PDOS dν.
 FEATURE_BANDS = {
@@ -93,6 +94,13 @@ class _Sensitivity(NamedTuple):
     corr: dict
 
 
+@validate({
+    "n_test": [Integral(1, None), "the number of test structures analysed, e.g. 3"],
+    "n_train": [Integral(1, None), "the number of training structures for W_phys, e.g. 3"],
+    "n_random": [Integral(0, None), "random directions per structure, e.g. 6"],
+    "n_soft": [Integral(0, None), "softest-mode directions per structure, e.g. 6"],
+    "seed": [Integral(), "the seed of the random directions"],
+})
 def run(
     dataset: str | Path,
     model_path: str | Path,

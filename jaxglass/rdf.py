@@ -53,6 +53,7 @@ from .errors import UserError
 from .neighbors import check_box, neighbor_list
 from .space import displacement
 from .structure import Structure
+from .validation import Integral, memory_check, nonnegative, positive, validate
 
 #: Fine-bin width in units of σ, Gaussian window half-width in σ, moments per bin (float64, float32).
 _BIN = 0.25
@@ -407,6 +408,30 @@ def _streamed(plan: _Plan, structure: Structure, reach: float, pos, box, r, sp, 
     return acc
 
 
+def _kernel_bytes(n_r: int, n_mom: int = 10) -> float:
+    """Bytes of the host Hermite kernel and bin indices of an ``n_r``-point grid (:func:`_hermite_kernel`)."""
+    width = 2 * (int(math.ceil(_WINDOW / _BIN)) + 1) + 1
+    return float(n_r) * width * (8 * n_mom + 8 + 8)
+
+
+@validate({
+    "r_min": [nonnegative, "the first r of the grid (length unit of the positions), e.g. 0"],
+    "r_max": [positive, "the last r of the grid (length unit of the positions), e.g. 6"],
+    "n_r": [Integral(2, None), "the number of grid points, e.g. 300"],
+})
+def r_grid(r_min: float, r_max: float, n_r: int) -> np.ndarray:
+    """The ``n_r``-point grid from ``r_min`` to ``r_max`` of :func:`rdf`, checked (``0 <= r_min <
+    r_max``, ``n_r >= 2``, and the memory an RDF on it needs) before it is allocated."""
+    if not r_min < r_max:
+        raise UserError(f"r_min/r_max: need r_min < r_max, got {r_min:g} and {r_max:g}")
+    memory_check("n_r", _kernel_bytes(n_r), f"a g(r) on {n_r} grid points", "use fewer points (e.g. 300)")
+    return np.linspace(float(r_min), float(r_max), int(n_r))
+
+
+@validate({
+    "sigma": [positive, "the Gaussian smoothing width (length unit of the positions), e.g. 0.05"],
+    "chunk": [None, Integral(1, None), "pairs per scan step, e.g. 16384"],
+})
 def rdf(
     structure: Structure,
     r: jax.Array,
@@ -431,11 +456,7 @@ def rdf(
     through their Gaussians' tails). Differentiable (reverse mode) in the positions and the box,
     not in ``r`` or ``sigma``.
     """
-    if not sigma > 0:
-        raise UserError(f"sigma: smoothing width must be positive, got {sigma}")
     sigma = float(sigma)
-    if chunk is not None and int(chunk) < 1:
-        raise UserError(f"chunk: must be a positive number of pairs, got {chunk}")
     n = structure.n_atoms
     nd = norm_dim(structure)
     n_sp = len(structure.species_names)
@@ -473,6 +494,14 @@ def rdf(
         reach = _WINDOW * sigma + h
         k_lo = max(0, int(math.floor((float(r_host.min()) - reach) / h)))
         n_fine = int(math.ceil((r_max + reach) / h)) + 1 - k_lo
+        fine = 8.0 * n_sp * n_sp * n_fine * n_mom
+        memory_check(
+            "sigma" if fine > _kernel_bytes(r_host.size, n_mom) else "r",
+            fine + _kernel_bytes(r_host.size, n_mom),
+            f"a g(r) up to r = {r_max:g} with sigma = {sigma:g} ({n_fine} fine bins of width sigma/4, "
+            f"{r_host.size} grid points)",
+            "widen sigma, shorten the grid or use fewer grid points",
+        )
         plan = _Plan(True, nd, n_sp, tuple(structure.periodic), sigma, h, k_lo, n_fine, n_mom,
                      n_sp * n_sp * n_fine, n_mom)
         kidx, kern = _hermite_kernel(r_host, sigma, h, k_lo, n_fine, n_mom)

@@ -355,6 +355,16 @@ def write(path: str, structure: Structure, **kwargs: Any) -> None:
     ase.io.write(path, to_ase(structure), **kwargs)
 
 
+def _frame_count(path: str) -> int | None:
+    """Frames in a structure file ase reads (``None`` if it cannot read it)."""
+    import ase.io
+
+    try:
+        return len(ase.io.read(path, index=":"))
+    except Exception:
+        return None
+
+
 def _ase_read(path, index: Any):
     """``ase.io.read`` with every failure turned into a ``ValueError`` that names the file and the fix."""
     _require_ase()
@@ -382,6 +392,14 @@ def _ase_read(path, index: Any):
         raise UserError(f"{p}: species {sym!r} is not a chemical element; {hint}") from err
     except (ImportError, MemoryError):
         raise
+    except (IndexError, StopIteration) as err:  # an index past the last frame
+        n = _frame_count(p)
+        if n is None:
+            raise UserError(f"{p}: not a readable structure file ({type(err).__name__}: {err})") from err
+        raise UserError(
+            f"index: {index!r} selects no frame of {p}, which has {n} frame(s); give an index in "
+            f"[{-n}, {n - 1}] or a slice such as ':' (all) or '-1' (last)"
+        ) from err
     except Exception as err:  # ase.io.formats.UnknownFileTypeError, XYZError, StopIteration, ...
         raise UserError(
             f"{p}: not a readable structure file ({type(err).__name__}: {err}); give a file ase reads "

@@ -146,13 +146,23 @@ def targets(ds, target: str = "pdos") -> tuple[np.ndarray, str, str]:
     return target_arrays(ds, target)
 
 
+#: Fewest training structures a study or a dataset model is fitted on (the linear models' minimum).
+MIN_TRAIN = 3
+
+
 def split_indices(knob: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Seeded (train, test) positions; the crystalline reference (knob < 0) is kept in training."""
     knob = np.asarray(knob)
     n = knob.size
     glass = np.flatnonzero(knob >= 0)
     n_test = int(round(test_fraction * n))
-    if n_test < 1 or n - n_test < 2 or n_test > glass.size:
+    if n < MIN_TRAIN + 1:
+        raise UserError(
+            f"dataset: {n} structure(s) are too few for a study: the models need at least {MIN_TRAIN} "
+            f"training structures and 1 test structure (test_fraction={test_fraction} holds out {n_test}); "
+            f"generate more structures (at least {MIN_TRAIN + 1}; 20 or more for meaningful scores)"
+        )
+    if n_test < 1 or n - n_test < MIN_TRAIN or n_test > glass.size:
         raise UserError(
             f"split: {n} structures cannot be split with test_fraction={test_fraction}; "
             "generate more structures or change the fraction"

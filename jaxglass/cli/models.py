@@ -18,16 +18,12 @@ from ._common import add_partial_arg, add_study_args, out_dir, out_file, study_c
 
 
 def _estimator(kind: str, args, **axes):
-    """The estimator ``--model`` names (:func:`jaxglass.models.make_estimator`) with the penalties and
-    the seed the options give."""
+    """The estimator ``--model`` names (:func:`jaxglass.models.make_estimator`, which checks the
+    penalties) with the penalties and the seed the options give."""
     from ..models import make_estimator
 
     if kind == "ridge" and args.l1 is not None:
         raise UserError("--l1: ridge has no L1 penalty; use --model lasso or elastic-net")
-    for opt in ("l1", "l2"):
-        v = getattr(args, opt)
-        if v is not None and not v >= 0:
-            raise UserError(f"--{opt}: a penalty must be >= 0, got {v}")
     return make_estimator(kind, l1=args.l1, l2=args.l2, seed=args.seed,
                           max_epochs=args.cnn_max_epochs if kind == "cnn" else None, **axes)
 

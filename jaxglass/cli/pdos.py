@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from ..errors import UserError
+from ..validation import Integral, check, check_args, positive
 from ..workflows import pdos as wf
 from ._common import POTENTIALS, exit_status, load_potential, out_dir, program_dir, writable_dir
 
@@ -112,20 +113,12 @@ class Quench:
 
 
 def _check_pdos_args(args) -> None:
-    """Bad ``pdos`` options → UserError naming the option (exit status 2)."""
-    if args.moments is not None and args.moments < 16:
-        raise UserError(
-            f"--moments: need at least 16 Chebyshev moments (resolution ≈ ν_max·π/M), "
-            f"got {args.moments}; the default is 1024"
-        )
-    if args.vectors is not None and args.vectors < 1:
-        raise UserError(f"--vectors: need at least 1 random vector, got {args.vectors}; the default is 4")
-    if args.sigma is not None and not args.sigma > 0:
-        raise UserError(f"--sigma: broadening must be positive (THz, or ω for LJ units), got {args.sigma}")
-    if args.n_points < 2:
-        raise UserError(f"--n-points: need at least 2 grid points, got {args.n_points}")
-    if not args.fmax > 0:
-        raise UserError(f"--fmax: must be positive, got {args.fmax}")
+    """Bad ``pdos`` options → UserError naming the option (exit status 2), before any work: the
+    declarations of :func:`jaxglass.workflows.pdos.kpm_pdos` (a superset of the dense route's)."""
+    check_args(wf.kpm_pdos, moments=args.moments, vectors=args.vectors, sigma=args.sigma,
+               n_points=args.n_points)
+    check("fmax", args.fmax, positive, "the force tolerance of the relaxation, e.g. 1e-4")
+    check("max_steps", args.max_steps, Integral(1, None), "the step budget of --relax, e.g. 20000")
     if args.method == "dense" and (args.moments is not None or args.vectors is not None):
         raise UserError(
             "--moments/--vectors: only used by the KPM route; drop them or use --method kpm or auto"

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import sys
 
-import numpy as np
-
-from ..errors import UserError
+from ..validation import check_args
 from ._common import out_dir
 
 
@@ -31,18 +29,13 @@ class Rdf:
 
     @staticmethod
     def run(args) -> int:
+        from ..rdf import r_grid, rdf
         from ..workflows.features import rdf_of_frames, structure_frames, write_rdf
 
         out = out_dir(args.out)
-        if not args.sigma > 0:
-            raise UserError(f"--sigma: must be positive, got {args.sigma}")
-        if args.n_r < 2 or not 0 <= args.r_min < args.r_max:
-            raise UserError(
-                f"--r-min/--r-max/--n-r: need 0 <= r_min < r_max and n_r >= 2, got "
-                f"{args.r_min}, {args.r_max}, {args.n_r}"
-            )
+        check_args(rdf, sigma=args.sigma)
+        r = r_grid(args.r_min, args.r_max, args.n_r)
         frames = structure_frames(args.files, args.index)
-        r = np.linspace(args.r_min, args.r_max, args.n_r)
         res = rdf_of_frames(
             frames, r, args.sigma, warn=lambda msg: print(f"jaxglass: warning: {msg}", file=sys.stderr)
         )

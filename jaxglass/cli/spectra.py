@@ -129,6 +129,7 @@ class Spectra:
         from ..observables import raman_model
         from ..structure import read
         from ..units import THZ_TO_MEV
+        from ..validation import check_args
         from ..workflows.pdos import dynamical_matrix_cached
         from ..workflows.spectrum import structure_spectrum, write_spectrum
 
@@ -141,8 +142,7 @@ class Spectra:
             raise UserError(
                 f"--temperature: must be positive (K), got {temperature}; use e.g. 1e-3 for T → 0"
             )
-        if args.sigma is not None and not args.sigma > 0:
-            raise UserError(f"--sigma: broadening must be positive (THz), got {args.sigma}")
+        check_args(structure_spectrum, temperature=temperature, sigma=args.sigma, n_points=args.n_points)
         if args.kind == "ixs":
             from ..scattering_data import check_form_factor_range
 

@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UserError
+from ..validation import check, nonnegative
 from ._files import CNN_FORMAT, metadata_json, model_format, split_metadata
 from ._metrics import r2
 from ._selection import (
@@ -52,6 +53,9 @@ from ._selection import (
     select_enet,
     select_ridge_l2,
 )
+
+#: The constraint of a fixed penalty ``l1``/``l2`` (:mod:`jaxglass.validation`).
+PENALTY = (None, nonnegative, "a fixed penalty (None: chosen by cross-validation)")
 
 try:  # scikit-learn is optional: subclass its bases only when it is there
     from sklearn.base import BaseEstimator as _SkBase
@@ -305,9 +309,8 @@ class Ridge(_Linear):
     def _fit(self, X, Y):
         from .linear import fit_ridge
 
+        check("l2", self.l2, *PENALTY)
         if self.l2 is not None:
-            if self.l2 < 0:
-                raise UserError(f"Ridge.l2: must be >= 0 or None, got {self.l2}")
             self.l2_ = float(self.l2)
             self.info_ = dict(l2=self.l2_)
         else:
@@ -342,9 +345,8 @@ class ElasticNet(_Linear):
 
     def _check(self, l2):
         who = type(self).__name__
-        for name, v in (("l1", self.l1), ("l2", l2)):
-            if v is not None and v < 0:
-                raise UserError(f"{who}.{name}: must be >= 0 or None, got {v}")
+        check("l1", self.l1, *PENALTY)
+        check("l2", l2, *PENALTY)
         for name in ("tol", "cv_tol"):
             if not 0 < getattr(self, name) < 1:
                 raise UserError(f"{who}.{name}: must be in (0, 1), got {getattr(self, name)}")
@@ -462,6 +464,8 @@ def make_estimator(kind: str, **params):
     if kind not in KINDS:
         raise UserError(f"kind: {kind!r} is not one of {sorted(KINDS)}")
     cls = KINDS[kind]
+    for name in ("l1", "l2"):
+        check(name, params.get(name), *PENALTY)
     valid = cls._get_param_names()
     for name, value in params.items():
         if value is not None and name not in valid:

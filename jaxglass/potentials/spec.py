@@ -30,6 +30,7 @@ import os
 from pathlib import Path
 
 from ..errors import UserError
+from ..validation import check, positive
 from .base import Potential
 
 #: The accepted forms of a potential spec, for help texts and error messages.
@@ -125,9 +126,10 @@ def _lj(body: str) -> Potential:
         try:
             cutoff = float(parts[1])
         except ValueError:
-            cutoff = float("nan")
-        if not cutoff > 0:
-            raise UserError(f"potential spec: lj cutoff {parts[1]!r} must be a positive number (sigma_ab)")
+            raise UserError(
+                f"potential spec: lj cutoff {parts[1]!r} must be a positive number (sigma_ab), e.g. 2.5"
+            ) from None
+        check("cutoff", cutoff, positive, "the lj cutoff is a positive number in units of sigma_ab, e.g. 2.5")
     return kob_andersen(cutoff_treatment=treatment, cutoff=cutoff)
 
 

@@ -26,6 +26,7 @@ from ..errors import UserError
 from ..hessian import as_f64, default_chunk, dynamical_matrix
 from ..minimize import MinimizeResult
 from ..modes import default_grid
+from ..validation import Integral, positive, validate
 
 #: ``method="auto"``: the dense route (Hessian + LAPACK eigen-solve) up to this many atoms, KPM above.
 #: Dense memory is ≈ 0.43 GB + 346 B·N² (docs/benchmarks.md): 3.5 GB at N = 3,000 (24 GB ends at
@@ -80,6 +81,11 @@ def dynamical_matrix_cached(pot, s, nbrs, programs: Path | None = None):
     )
 
 
+_SIGMA = [None, positive, "the Gaussian broadening (THz, ω for LJ units; None: 1 % of the spectral width)"]
+_N_POINTS = [Integral(2, None), "the number of frequency grid points, e.g. 400"]
+
+
+@validate({"sigma": _SIGMA, "n_points": _N_POINTS})
 def dense_pdos(
     pot,
     s,
@@ -99,6 +105,14 @@ def dense_pdos(
     return p, m, dict(sigma=float(sigma))
 
 
+@validate({
+    "sigma": _SIGMA,
+    "n_points": _N_POINTS,
+    "moments": [None, Integral(16, None), f"Chebyshev moments (resolution ≈ ν_max·π/M); the default is "
+                f"{kpm.DEFAULT_MOMENTS}"],
+    "vectors": [None, Integral(1, None), "random vectors per species; the default is ceil(40,000 / (N d)) "
+                "in [1, 16]"],
+})
 def kpm_pdos(
     pot,
     s,
@@ -119,6 +133,7 @@ def kpm_pdos(
     moments = moments or kpm.DEFAULT_MOMENTS
     vectors = vectors or kpm.default_vectors(n * d)
     n_proj = len(s.species_names) if partial else 1
+    kpm.check_pdos_memory(n * d, n_proj, moments, vectors, n_points)
     nb = tuple(jnp.asarray(i) for i in nbrs)
     t = time.perf_counter()
     a, b = kpm.spectral_interval(pot, s, nb, seed)

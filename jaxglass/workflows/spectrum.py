@@ -21,6 +21,7 @@ from .._io import atomic_savez, atomic_write_text, write_csv
 from ..errors import UserError
 from ..modes import default_grid
 from ..units import THZ_TO_CM1, THZ_TO_MEV
+from ..validation import Integral, positive, validate
 
 
 def spectrum_grid(kind: str, frequencies, sigma: float | None, n_points: int):
@@ -33,6 +34,11 @@ def spectrum_grid(kind: str, frequencies, sigma: float | None, n_points: int):
     return grid, sigma
 
 
+@validate({
+    "temperature": [positive, "the temperature in K (Bose, Debye-Waller); use e.g. 1e-3 for T → 0"],
+    "sigma": [None, positive, "the Gaussian broadening in THz (None: 1 % of the spectral width)"],
+    "n_points": [Integral(2, None), "the number of frequency grid points, e.g. 500"],
+})
 def structure_spectrum(
     pot,
     s,
@@ -52,10 +58,6 @@ def structure_spectrum(
     """
     if kind not in ob.KINDS:
         raise UserError(f"kind: expected one of {ob.KINDS}, got {kind!r}")
-    if not temperature > 0:
-        raise UserError(f"temperature: must be positive (K), got {temperature}; use e.g. 1e-3 for T → 0")
-    if sigma is not None and not sigma > 0:
-        raise UserError(f"sigma: broadening must be positive (THz), got {sigma}")
     m = phonons.modes(pot, s) if modes is None else modes
     grid, sigma = spectrum_grid(kind, np.asarray(m.frequencies), sigma, n_points)
     q = np.asarray(q, dtype=float) if kind in ("ins", "ixs") else None
