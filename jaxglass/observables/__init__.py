@@ -46,6 +46,7 @@ from ._common import (
     default_dw_freq_min,
     is_sheet,
     mode_arrays,
+    pdos_spectrum,
 )
 from .neutron import (
     QShells,
@@ -72,11 +73,12 @@ from .raman import (
     raman_tensors,
     shuker_gammon,
 )
-from .registry import KINDS, spectrum
+from .registry import AXES, KINDS, REGISTRY, TARGETS, Observable, choices_help, observable, spectrum
 from .xray import ixs_sqw
 
 __all__ = [
-    "BOND_PARAMETERS", "BondParameters", "Bonds", "KINDS", "N_DIRECTIONS",
+    "AXES", "BOND_PARAMETERS", "BondParameters", "Bonds", "KINDS", "N_DIRECTIONS", "Observable",
+    "REGISTRY", "TARGETS", "choices_help", "observable", "pdos_spectrum",
     "QShells", "SHEET_DW_FREQ_MIN", "Spectrum", "bose_occupation", "broaden_sqw", "debye_waller",
     "default_dw_freq_min", "find_bonds", "ins_sqw", "is_sheet", "ixs_sqw", "mode_arrays", "neutron_dos",
     "neutron_weights", "polarizability", "powder_sqw", "powder_one_phonon_structure_factor", "q_shells",

@@ -154,3 +154,15 @@ def bose_occupation(frequencies, temperature):
     f = jnp.asarray(frequencies)
     x = THZ_TO_K * jnp.where(f > 0, f, 1.0) / temperature
     return jnp.where(f > 0, 1.0 / jnp.expm1(x), 0.0)
+
+
+def pdos_spectrum(structure: Structure, modes, grid, sigma: float, *, eigenvectors=None) -> Spectrum:
+    """The phonon DOS (per mode, unit area) and its per-species parts on ``grid`` (THz), Gaussian
+    ``sigma``."""
+    from ..modes import dos, species_weights
+
+    f, v = mode_arrays(modes, eigenvectors)
+    grid = jnp.asarray(grid)
+    return Spectrum(frequency=grid, intensity=dos(f, grid, sigma),
+                    partial=dos(f, grid, sigma, weights=species_weights(structure, v)), kind="pdos",
+                    unit="1/THz per mode", species_names=structure.species_names)
