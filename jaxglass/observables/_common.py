@@ -157,12 +157,20 @@ def bose_occupation(frequencies, temperature):
 
 
 def pdos_spectrum(structure: Structure, modes, grid, sigma: float, *, eigenvectors=None) -> Spectrum:
-    """The phonon DOS (per mode, unit area) and its per-species parts on ``grid`` (THz), Gaussian
-    ``sigma``."""
+    """The phonon DOS (per mode, unit area) and its per-species parts on ``grid``, Gaussian ``sigma``.
+
+    Unlike the scattering observables it needs no physical units: a :class:`jaxglass.phonons.Modes`
+    in any frequency unit (THz, or ω for Lennard-Jones) gives the DOS per that unit, on a grid in it.
+    """
     from ..modes import dos, species_weights
 
-    f, v = mode_arrays(modes, eigenvectors)
+    unit = "THz"
+    if eigenvectors is None and hasattr(modes, "frequencies") and hasattr(modes, "eigenvalues"):
+        unit = getattr(modes, "unit", "THz")
+        f, v = mode_arrays(modes.frequencies, modes.eigenvectors)
+    else:
+        f, v = mode_arrays(modes, eigenvectors)
     grid = jnp.asarray(grid)
     return Spectrum(frequency=grid, intensity=dos(f, grid, sigma),
                     partial=dos(f, grid, sigma, weights=species_weights(structure, v)), kind="pdos",
-                    unit="1/THz per mode", species_names=structure.species_names)
+                    unit=f"1/{unit} per mode", species_names=structure.species_names)
