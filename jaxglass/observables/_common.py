@@ -14,6 +14,8 @@ from ..errors import UserError
 from ..structure import Structure
 from ..units import THZ_TO_CM1, THZ_TO_K, THZ_TO_MEV
 
+#: Unit of the PDOS Spectrum for THz modes (``1/<unit> per mode`` for another frequency unit).
+PDOS_UNIT = "1/THz per mode"
 #: Default number of Q directions per |Q| shell in the powder average.
 N_DIRECTIONS = 48
 #: Default low-frequency cut-off (THz) of the Debye-Waller sum for 2D sheets.
@@ -34,7 +36,8 @@ class Spectrum:
       intensity: ``(G,)``, or ``(n_q, G)`` for S(Q, ω).
       q: ``(n_q,)`` shell centres |Q| in Å⁻¹ (2π included), or ``None``.
       partial: ``(S, G)`` per-species parts summing to ``intensity`` (neutron DOS), or ``None``.
-      kind: ``"ins"``, ``"ixs"``, ``"raman"``, ``"raman-sg"``, ``"ndos"`` or ``"pdos"``.
+      kind: the observable's name in :data:`jaxglass.observables.REGISTRY` (``"pdos"``, ``"ndos"``,
+        ``"ins"``, ``"ixs"``, ``"raman"``), or ``"raman-sg"`` for the Shuker-Gammon fallback.
       unit: unit of ``intensity``.
     """
 

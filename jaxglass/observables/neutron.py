@@ -34,6 +34,12 @@ from ._common import (
     warn_imaginary,
 )
 
+#: Unit of the broadened neutron spectra (neutron-weighted DOS, INS S(|Q|, ω)).
+NEUTRON_UNIT = "mbarn/meV per atom"
+#: Unit of the broadened X-ray spectrum (IXS S(|Q|, ω)).
+XRAY_UNIT = "electrons²/meV per atom"
+
+
 # ---------------------------------------------------------------------------------------------
 # Neutron-weighted DOS
 
@@ -73,7 +79,7 @@ def neutron_dos(
     part = _ndos(structure, f, v, jnp.asarray(grid), sigma, w, len(structure.species_names))
     return Spectrum(
         frequency=jnp.asarray(grid), intensity=part.sum(0), partial=part, kind="ndos",
-        unit="mbarn/meV per atom", species_names=structure.species_names,
+        unit=NEUTRON_UNIT, species_names=structure.species_names,
     )
 
 
@@ -364,7 +370,7 @@ def powder_sqw(
         form_factors=form_factors, freq_min=freq_min, dw_freq_min=dw_freq_min,
     )
     inten = broaden_sqw(f, s, grid, sigma, temperature)
-    unit = "mbarn/meV per atom" if probe == "neutron" else "electrons²/meV per atom"
+    unit = NEUTRON_UNIT if probe == "neutron" else XRAY_UNIT
     return Spectrum(
         frequency=jnp.asarray(grid), intensity=inten, q=shells.q, kind="ins" if probe == "neutron" else "ixs",
         unit=unit, species_names=structure.species_names,

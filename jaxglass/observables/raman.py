@@ -26,6 +26,12 @@ from ._common import (
     warn_imaginary,
 )
 
+#: Unit of the bond-polarizability Raman spectrum (relative).
+RAMAN_UNIT = "Å⁴/amu/THz² (relative)"
+#: Unit of the Shuker-Gammon Raman spectrum (relative).
+SHUKER_GAMMON_UNIT = "1/THz² (relative)"
+
+
 # ---------------------------------------------------------------------------------------------
 # Raman: bond-polarizability model
 
@@ -203,7 +209,7 @@ def raman_spectrum(
     inten = raman_intensities(f, raman_tensors(structure, v, bonds), temperature)
     g = gaussian(jnp.asarray(grid)[:, None] - f[None, :], sigma)
     return Spectrum(frequency=jnp.asarray(grid), intensity=g @ inten, kind="raman",
-                    unit="Å⁴/amu/THz² (relative)", species_names=structure.species_names)
+                    unit=RAMAN_UNIT, species_names=structure.species_names)
 
 
 def shuker_gammon(
@@ -232,4 +238,4 @@ def shuker_gammon(
     w = jnp.where(keep, fs**coupling_exponent * (bose_occupation(fs, temperature) + 1.0) / fs, 0.0)
     g = gaussian(jnp.asarray(grid)[:, None] - f[None, :], sigma)
     return Spectrum(frequency=jnp.asarray(grid), intensity=g @ w / f.shape[0], kind="raman-sg",
-                    unit="1/THz² (relative)")
+                    unit=SHUKER_GAMMON_UNIT)

@@ -23,9 +23,9 @@ from ..errors import UserError
 from ..scattering_data import check_form_factor_range
 from ..structure import Structure
 from ..units import THZ_TO_CM1, THZ_TO_MEV
-from ._common import Spectrum, pdos_spectrum
-from .neutron import ins_sqw, neutron_dos
-from .raman import raman_spectrum
+from ._common import PDOS_UNIT, Spectrum, pdos_spectrum
+from .neutron import NEUTRON_UNIT, XRAY_UNIT, ins_sqw, neutron_dos
+from .raman import RAMAN_UNIT, raman_spectrum
 from .xray import ixs_sqw
 
 #: Figure axes: name → factor from THz to the axis unit.
@@ -40,7 +40,8 @@ class Observable:
       name: the kind (``spectrum(kind, ...)``, ``--kind``, ``--target``).
       label: short name for help texts and tables.
       target_label: its name as a study target (the dataset array the models predict).
-      unit: unit of :attr:`Spectrum.intensity` as :func:`spectrum` returns it.
+      unit: unit of :attr:`Spectrum.intensity` as :func:`spectrum` returns it for THz modes and the
+        main model (a constant of the function's module, e.g. ``neutron.NEUTRON_UNIT``).
       axis: x axis of its figure, a key of :data:`AXES` (``"frequency"``: THz or the family's
         unit, ``"energy"``: meV, ``"wavenumber"``: cm⁻¹).
       x_label, y_label: figure axis labels (``{freq_unit}`` is filled in).
@@ -88,28 +89,28 @@ _LOSS = "energy transfer $\\hbar\\omega$ (meV)"
 #: Every observable, in display order.
 REGISTRY: dict[str, Observable] = {o.name: o for o in (
     Observable(
-        "pdos", "PDOS", "PDOS", "1/THz per mode", "frequency", "frequency ({freq_unit})",
+        "pdos", "PDOS", "PDOS", PDOS_UNIT, "frequency", "frequency ({freq_unit})",
         "PDOS (states / {freq_unit} / mode)",
         lambda s, m, grid, sigma, temperature, q, eigenvectors=None, **_: pdos_spectrum(
             s, m, grid, sigma, eigenvectors=eigenvectors),
         from_zero=False, record_key="pdos_total"),
     Observable(
-        "ndos", "neutron-weighted DOS", "neutron-weighted DOS", "mbarn/meV per atom", "energy", _LOSS,
+        "ndos", "neutron-weighted DOS", "neutron-weighted DOS", NEUTRON_UNIT, "energy", _LOSS,
         f"neutron-weighted DOS ({_PER_MEV})",
         lambda s, m, grid, sigma, temperature, q, **kw: neutron_dos(s, m, grid, sigma, **kw),
         record_key="ndos_total"),
     Observable(
-        "ins", "INS S(Q,w)", "INS S(Q,ω), Q-averaged", "mbarn/meV per atom", "energy", _LOSS,
+        "ins", "INS S(Q,w)", "INS S(Q,ω), Q-averaged", NEUTRON_UNIT, "energy", _LOSS,
         f"$S(Q,\\omega)$ ({_PER_MEV})",
         lambda s, m, grid, sigma, temperature, q, **kw: ins_sqw(s, m, q, grid, sigma, temperature, **kw),
         needs_q=True, record_key="ins_sqw"),
     Observable(
-        "ixs", "IXS S(Q,w)", "IXS S(Q,ω), Q-averaged", "electrons²/meV per atom", "energy", _LOSS,
+        "ixs", "IXS S(Q,w)", "IXS S(Q,ω), Q-averaged", XRAY_UNIT, "energy", _LOSS,
         "$S(Q,\\omega)$ (e$^2$ meV$^{-1}$ atom$^{-1}$)",
         lambda s, m, grid, sigma, temperature, q, **kw: ixs_sqw(s, m, q, grid, sigma, temperature, **kw),
         needs_q=True, record_key="ixs_sqw", check_q=check_form_factor_range),
     Observable(
-        "raman", "Raman", "Raman (unit area)", "Å⁴/amu/THz² (relative)", "wavenumber",
+        "raman", "Raman", "Raman (unit area)", RAMAN_UNIT, "wavenumber",
         "Raman shift (cm$^{-1}$)", "Raman intensity (arb. units)",
         lambda s, m, grid, sigma, temperature, q, **kw: raman_spectrum(s, m, grid, sigma, temperature, **kw),
         record_key="raman", spectrum_kinds=("raman-sg",)),
