@@ -218,30 +218,22 @@ def plot_pdos(p, path, title: str) -> None:
     save_figure(fig, path, dpi=120, tight=False)
 
 
-#: Axis labels of :func:`plot_spectrum` per observable kind.
-_SPECTRUM_YLABEL = {
-    "ndos": "neutron-weighted DOS (mbarn meV$^{-1}$ atom$^{-1}$)",
-    "ins": "$S(Q,\\omega)$ (mbarn meV$^{-1}$ atom$^{-1}$)",
-    "ixs": "$S(Q,\\omega)$ (e$^2$ meV$^{-1}$ atom$^{-1}$)",
-    "raman": "Raman intensity (arb. units)",
-}
-
-
 def plot_spectrum(frequency, curves, labels, kind: str, path, title: str, freq_unit: str = "THz") -> None:
     """One observable (rows of ``curves`` against ``frequency`` in ``freq_unit``) as PNG: the PDOS
-    against frequency, Raman against wavenumber (cm⁻¹), INS/IXS/neutron DOS against energy (meV)."""
-    from .units import THZ_TO_CM1, THZ_TO_MEV
+    against frequency, Raman against wavenumber (cm⁻¹), INS/IXS/neutron DOS against energy (meV): the
+    axis and labels of ``kind``'s entry in :data:`jaxglass.observables.REGISTRY`."""
+    from .observables import observable
 
+    obs = observable(kind)
+    scale = obs.axis_scale
+    xl, yl = (lab.replace("{freq_unit}", freq_unit) for lab in (obs.x_label, obs.y_label))
     fr = np.asarray(frequency)
-    xlab = {"pdos": (1.0, f"frequency ({freq_unit})"), "raman": (THZ_TO_CM1, "Raman shift (cm$^{-1}$)")}
-    scale, xl = xlab.get(kind, (THZ_TO_MEV, "energy transfer $\\hbar\\omega$ (meV)"))
-    ylab = {"pdos": f"PDOS (states / {freq_unit} / mode)", **_SPECTRUM_YLABEL}
     fig = _figure(figsize=(6, 3.8))
     ax = fig.subplots()
     for lab, y in zip(labels, curves):
         ax.plot(fr * scale, y, lw=1.6 if lab in ("total", "intensity") else 1.0, label=lab)
     ax.set_xlabel(xl)
-    ax.set_ylabel(ylab[kind])
+    ax.set_ylabel(yl)
     ax.set_xlim(fr[0] * scale, fr[-1] * scale)
     ax.set_ylim(bottom=0)
     ax.set_title(title, fontsize=10)

@@ -38,10 +38,10 @@ import numpy as np
 from ._config import require_x64
 from ._io import atomic_write_text
 from .errors import UserError
+from .observables.registry import TARGETS  # the spectra a model can predict: the kinds datasets store
 
 FEATURES = ("total", "partial")
 MODELS = ("ridge", "elastic-net", "cnn")
-TARGETS = ("pdos", "ndos", "ins", "ixs", "raman")
 SCALINGS = ("channel", "pooled", "column")
 
 

@@ -14,7 +14,8 @@ from test_models import planted
 from jaxglass import cli, data
 from jaxglass.cli import _common, main
 from jaxglass.cli import models as cli_models
-from jaxglass.rdf import pair_correlation_from_sq, rdf, sq_from_pair_correlation
+from jaxglass.rdf import rdf
+from jaxglass.sq import pair_correlation_from_sq, sq_from_pair_correlation
 
 
 def _run(capsys, argv):

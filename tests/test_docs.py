@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-DOCTESTED = ("jaxglass.units", "jaxglass.space", "jaxglass.rdf", "jaxglass.models.estimators")
+DOCTESTED = ("jaxglass.units", "jaxglass.space", "jaxglass.rdf", "jaxglass.sq", "jaxglass.models.estimators",
+             "jaxglass.errors")
 
 
 @pytest.mark.parametrize("name", DOCTESTED)

@@ -9,6 +9,7 @@
 * the one-phonon f-sum rule per species, detailed balance, jit/grad checks and bad input.
 """
 
+import importlib.util
 import warnings
 
 import jax
@@ -428,3 +429,33 @@ def test_cli_spectra_writes_csv_npz_png_and_rejects_bad_input(tmp_path, capsys):
     assert (tmp_path / "unconv" / "spectrum.npz").exists()
     assert "did not converge" in capsys.readouterr().err
     assert main(args + ["--allow-unconverged"]) == 0
+
+
+def test_registry_is_the_one_list_of_observables(tmp_path):
+    """Every list of observable kinds (study targets, their labels, CLI choices, figure labels) comes
+    from observables.REGISTRY, and each stored kind names a record key of the dataset schema."""
+    from jaxglass import study
+    from jaxglass.cli.main import build_parser
+    from jaxglass.data import observables as dob
+    from jaxglass.data.schema import FIELDS
+    from jaxglass.errors import UserError
+
+    assert ob.KINDS == tuple(ob.REGISTRY) == ("pdos", "ndos", "ins", "ixs", "raman")
+    assert study.TARGETS == dob.TARGETS == ob.TARGETS == ob.KINDS
+    assert dob.TARGET_LABELS == {k: o.target_label for k, o in ob.REGISTRY.items()}
+    assert all(o.record_key in FIELDS for o in ob.REGISTRY.values() if o.stored_in_datasets)
+    subs = next(a for a in build_parser()._actions if a.choices and "spectra" in a.choices).choices
+    choices = {a.dest: tuple(a.choices) for p in subs.values() for a in p._actions if a.choices}
+    assert choices["kind"] == ob.KINDS and choices["target"] == ob.TARGETS
+    assert ob.observable("raman-sg") is ob.REGISTRY["raman"]
+    with pytest.raises(UserError, match="^kind: expected one of") as err:
+        ob.spectrum("xps", None, None, [1.0], sigma=0.1)
+    assert err.value.field == "kind"
+    with pytest.raises(UserError, match="^q: the ins spectrum needs"):
+        ob.spectrum("ins", None, None, [1.0], sigma=0.1)
+    if importlib.util.find_spec("matplotlib") is not None:  # the Shuker-Gammon fallback plots as Raman
+        from jaxglass.plots import plot_spectrum
+
+        plot_spectrum(np.linspace(0, 10, 5), np.ones((1, 5)), ["intensity"], "raman-sg",
+                      tmp_path / "sg.png", "")
+        assert (tmp_path / "sg.png").exists()

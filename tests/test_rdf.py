@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxglass import make_structure
+from jaxglass import make_structure, sq
 from jaxglass import rdf as R
 from jaxglass.generate import fcc, graphene, random_packing
 
@@ -93,8 +93,8 @@ def test_structure_factor_round_trip():
     q = np.linspace(1e-3, 40, 4000)
     for dim in (2, 3):
         g = 1 + 0.5 * np.exp(-((r - 2) ** 2) / 0.1) - np.exp(-(r**2) / 0.5)
-        s = R.sq_from_pair_correlation(r, g, q, 0.5, dim)
-        back = R.pair_correlation_from_sq(q, s, r, 0.5, dim)
+        s = sq.sq_from_pair_correlation(r, g, q, 0.5, dim)
+        back = sq.pair_correlation_from_sq(q, s, r, 0.5, dim)
         m = (r > 0.5) & (r < 8)
         assert np.max(np.abs(back[m] - g[m])) < 5e-3
 

@@ -9,7 +9,9 @@ import time
 from pathlib import Path
 
 from .. import families
+from ..data.schema import OBS_KEYS
 from ..errors import UserError
+from ..observables.registry import REGISTRY, TARGETS, choices_help
 from ..potentials.spec import SPEC_FORMS
 
 EXIT_OK, EXIT_FAILED, EXIT_USER, EXIT_UNCONVERGED, EXIT_IMAGINARY, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
@@ -119,6 +121,14 @@ def study_config(args):
     return StudyConfig(**kw)
 
 
+def target_help() -> str:
+    """``--target`` help: the registry's targets, which are |Q|-averaged, which need `spectra` first."""
+    averaged = [k for k in TARGETS if REGISTRY[k].needs_q]
+    later = [k for k in TARGETS if REGISTRY[k].record_key in OBS_KEYS]
+    return (f"spectrum to predict: {choices_help(TARGETS)}; {', '.join(averaged)} averaged over the "
+            f"stored |Q| shells; {', '.join(later)} need `jaxglass spectra DATASET` first")
+
+
 def add_study_args(p, features: bool = True) -> None:
     if features:
         p.add_argument(
@@ -136,10 +146,9 @@ def add_study_args(p, features: bool = True) -> None:
     )
     p.add_argument(
         "--target",
-        choices=("pdos", "ndos", "ins", "ixs", "raman"),
+        choices=TARGETS,
         default="pdos",
-        help="spectrum to predict: PDOS, neutron-weighted DOS, Q-averaged INS or IXS S(Q,w), "
-        "Raman (non-PDOS targets need `jaxglass spectra DATASET` first)",
+        help=target_help(),
     )
     p.add_argument(
         "--scaling",

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from ..errors import UserError
+from ..observables.registry import KINDS, REGISTRY, choices_help
 from ._common import (
     EXIT_IMAGINARY,
     EXIT_UNCONVERGED,
@@ -86,9 +87,7 @@ class Spectra:
             "the neutron DOS, INS/IXS S(Q,w) and Raman on its PDOS grid; resumable)",
         )
         sp.add_argument("--potential", default=None, help=f"one of {POTENTIALS} (structure files only)")
-        sp.add_argument(
-            "--kind", choices=("pdos", "ndos", "ins", "ixs", "raman"), default="ins", help="observable"
-        )
+        sp.add_argument("--kind", choices=KINDS, default="ins", help=f"observable: {choices_help()}")
         sp.add_argument(
             "--temperature",
             type=float,
@@ -143,10 +142,9 @@ class Spectra:
                 f"--temperature: must be positive (K), got {temperature}; use e.g. 1e-3 for T → 0"
             )
         check_args(structure_spectrum, temperature=temperature, sigma=args.sigma, n_points=args.n_points)
-        if args.kind == "ixs":
-            from ..scattering_data import check_form_factor_range
-
-            check_form_factor_range(args.q)  # before the (costly) modes
+        check_q = REGISTRY[args.kind].check_q
+        if check_q is not None:
+            check_q(args.q)  # before the (costly) modes
         out_dir(args.out)
         pot = load_potential(args.potential)
         s = read(args.structure)

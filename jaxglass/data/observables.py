@@ -42,11 +42,14 @@ import numpy as np
 
 from .. import families
 from ..errors import UserError
+from ..observables.registry import REGISTRY, TARGETS  # TARGETS: the kinds datasets store (study targets)
 from ..units import THZ_TO_MEV
 from .config import DatasetConfig
 from .schema import (
+    FIELDS,
     OBS_KEYS,
     OBSERVABLE_FIELDS,
+    RECORD_KEYS,
     finished_records,
     log_line,
     manifest_path,
@@ -56,9 +59,6 @@ from .schema import (
     write_manifest,
     write_record,
 )
-
-#: Study targets → (record key, how a record's array becomes one spectrum).
-TARGETS = ("pdos", "ndos", "ins", "ixs", "raman")
 
 #: Argon Lennard-Jones units (Rahman, Phys. Rev. 136, A405 (1964)): σ (Å), ε/k_B (K), m (amu).
 LJ_ARGON = dict(sigma=3.405, epsilon_K=119.8, mass=39.948)
@@ -277,8 +277,7 @@ def extend_dataset(path: str | Path, ocfg: ObservableConfig | None = None, *, pr
 
 
 #: Label of each study target (plots and tables).
-TARGET_LABELS = {"pdos": "PDOS", "ndos": "neutron-weighted DOS", "ins": "INS S(Q,ω), Q-averaged",
-                 "ixs": "IXS S(Q,ω), Q-averaged", "raman": "Raman (unit area)"}
+TARGET_LABELS = {k: REGISTRY[k].target_label for k in TARGETS}
 
 
 def load_observables(path: Path, recs: list[dict[str, Any]], meta: dict[str, Any]) -> tuple[dict, dict]:
@@ -301,15 +300,17 @@ def target_arrays(ds, target: str) -> tuple[np.ndarray, str, str]:
     """
     if target not in TARGETS:
         raise UserError(f"target: expected one of {TARGETS}, got {target!r}")
-    if target == "pdos":
-        return np.asarray(ds.pdos_total, np.float64), TARGET_LABELS[target], f"1/{ds.freq_unit}"
+    obs_kind = REGISTRY[target]
+    key = obs_kind.record_key
+    if key in RECORD_KEYS:  # stored with every record (the PDOS)
+        unit = FIELDS[key].unit.replace("{freq_unit}", ds.freq_unit)
+        return np.asarray(getattr(ds, key), np.float64), TARGET_LABELS[target], unit
     obs = getattr(ds, "observables", {}) or {}
     if not obs:
         raise UserError(
             f"target {target!r}: the dataset {ds.config.system} has no observables in (all) its records; "
             "run `jaxglass spectra DATASET` first (resumable)")
-    key = {"ndos": "ndos_total", "ins": "ins_sqw", "ixs": "ixs_sqw", "raman": "raman"}[target]
     Y = np.asarray(obs[key], np.float64)
-    if target in ("ins", "ixs"):
+    if obs_kind.needs_q:
         Y = q_average(Y)
     return Y, TARGET_LABELS[target], ds.observable_units.get(key, "")

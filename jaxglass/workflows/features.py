@@ -1,6 +1,6 @@
 """Smoothed g(r) of structure files and the features a trained model takes, as ``jaxglass rdf`` and
 ``jaxglass predict`` compute them: from structures (every frame of every file, on the model's r grid
-with its Gaussian width) or from a measured S(Q) (:func:`jaxglass.rdf.g_from_sq`)."""
+with its Gaussian width) or from a measured S(Q) (:func:`jaxglass.sq.g_from_sq`)."""
 
 from __future__ import annotations
 
@@ -119,7 +119,7 @@ def features_from_sq(
 ):
     """``(X, labels, info)``: the model's total g(r) feature from a measured S(Q) file ``sq`` (two
     columns: Q in 1/length with 2π included, S(Q)) at number ``density``."""
-    from ..rdf import g_from_sq
+    from ..sq import g_from_sq
 
     if len(est.feature_shape_) != 1:
         raise UserError(

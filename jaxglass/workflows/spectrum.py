@@ -26,10 +26,11 @@ from ..validation import Integral, positive, validate
 
 def spectrum_grid(kind: str, frequencies, sigma: float | None, n_points: int):
     """``(grid, sigma)``: :func:`jaxglass.modes.default_grid` of the mode frequencies; the energy-loss
-    observables (all but the PDOS) start at ω = 0."""
+    observables (``from_zero`` in :data:`jaxglass.observables.REGISTRY`: all but the PDOS) start at
+    ω = 0."""
     grid, sigma = default_grid(frequencies, sigma, n_points)
     grid = np.asarray(grid)
-    if kind != "pdos":
+    if ob.observable(kind).from_zero:
         grid = np.linspace(0.0, float(grid[-1]), n_points)
     return grid, sigma
 
@@ -56,25 +57,15 @@ def structure_spectrum(
     included) for INS/IXS; ``sigma`` in THz (None: 1 % of the spectral width). Imaginary modes are
     left out of the spectrum (count them with ``modes.n_imaginary()``).
     """
-    if kind not in ob.KINDS:
+    if kind not in ob.REGISTRY:
         raise UserError(f"kind: expected one of {ob.KINDS}, got {kind!r}")
+    obs = ob.REGISTRY[kind]
     m = phonons.modes(pot, s) if modes is None else modes
     grid, sigma = spectrum_grid(kind, np.asarray(m.frequencies), sigma, n_points)
-    q = np.asarray(q, dtype=float) if kind in ("ins", "ixs") else None
+    q = np.asarray(q, dtype=float) if obs.needs_q else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # imaginary modes: counted by the caller
-        if kind == "pdos":
-            p = phonons.pdos(pot, s, grid, sigma, m=m)
-            sp = ob.Spectrum(
-                frequency=p.grid,
-                intensity=p.total,
-                partial=p.partial,
-                kind="pdos",
-                unit=f"1/{m.unit} per mode",
-                species_names=s.species_names,
-            )
-        else:
-            sp = ob.spectrum(kind, s, m, grid, sigma=sigma, temperature=temperature, q=q)
+        sp = ob.spectrum(kind, s, m, grid, sigma=sigma, temperature=temperature, q=q)
     return sp, m, float(sigma)
 
 
