@@ -98,6 +98,14 @@ def exit_status(summary: dict, args, relaxed: bool) -> int:
     return 0
 
 
+def add_allow_args(p, relaxation: str = "--relax", imaginary_note: str = "") -> None:
+    """``--allow-unconverged`` and ``--allow-imaginary``: accept what would otherwise exit 3 or 4."""
+    p.add_argument("--allow-unconverged", action="store_true",
+                   help=f"exit 0 even if {relaxation} did not converge (else exit status 3)")
+    p.add_argument("--allow-imaginary", action="store_true",
+                   help=f"exit 0 even with imaginary modes (else exit status 4{imaginary_note})")
+
+
 def program_dir(args) -> Path | None:
     """Where traced programs are kept (beside the compilation cache; ``None`` when it is off)."""
     cache = getattr(args, "compile_cache_path", None)

@@ -9,7 +9,15 @@ from pathlib import Path
 from ..errors import UserError
 from ..validation import Integral, check, check_args, positive
 from ..workflows import pdos as wf
-from ._common import POTENTIALS, exit_status, load_potential, out_dir, program_dir, writable_dir
+from ._common import (
+    POTENTIALS,
+    add_allow_args,
+    exit_status,
+    load_potential,
+    out_dir,
+    program_dir,
+    writable_dir,
+)
 
 
 def _report(
@@ -70,16 +78,7 @@ class Quench:
         )
         q.add_argument("--n", type=int, default=250, help="number of particles")
         q.add_argument("--seed", type=int, default=0, help="seed of the random initial packing")
-        q.add_argument(
-            "--allow-unconverged",
-            action="store_true",
-            help="exit 0 even if the relaxation did not converge (else exit status 3)",
-        )
-        q.add_argument(
-            "--allow-imaginary",
-            action="store_true",
-            help="exit 0 even with imaginary modes (else exit status 4)",
-        )
+        add_allow_args(q, "the relaxation")
         q.add_argument(
             "--out", default="out/quench", help="output folder (summary.json, pdos.npz/png, structure)"
         )
@@ -179,16 +178,7 @@ class Pdos:
             help="force tolerance of the relaxation (eV/Å; reduced units for LJ)",
         )
         p.add_argument("--max-steps", type=int, default=20000, help="step budget of --relax")
-        p.add_argument(
-            "--allow-unconverged",
-            action="store_true",
-            help="exit 0 even if --relax did not converge (else exit status 3)",
-        )
-        p.add_argument(
-            "--allow-imaginary",
-            action="store_true",
-            help="exit 0 even with imaginary modes (else exit status 4)",
-        )
+        add_allow_args(p, "--relax")
         p.add_argument(
             "--out", default="out/pdos", help="output folder (summary.json, pdos.npz/png, structure)"
         )

@@ -15,6 +15,7 @@ from ._common import (
     EXIT_IMAGINARY,
     EXIT_UNCONVERGED,
     POTENTIALS,
+    add_allow_args,
     load_potential,
     out_dir,
     program_dir,
@@ -106,17 +107,8 @@ class Spectra:
         sp.add_argument("--n-points", type=int, default=500, help="points of the frequency grid")
         sp.add_argument("--relax", action="store_true", help="minimise before computing modes")
         sp.add_argument("--max-steps", type=int, default=20000, help="step budget of --relax")
-        sp.add_argument(
-            "--allow-unconverged",
-            action="store_true",
-            help="exit 0 even if --relax did not converge (else exit status 3)",
-        )
+        add_allow_args(sp, "--relax", "; they are left out")
         sp.add_argument("--fmax", type=float, default=1e-4, help="force tolerance of --relax (eV/Å)")
-        sp.add_argument(
-            "--allow-imaginary",
-            action="store_true",
-            help="exit 0 even with imaginary modes (else exit status 4; they are left out)",
-        )
         sp.add_argument("--out", default="out/spectra", help="output folder (spectrum.csv/.npz/.png/.json)")
         sp.add_argument(
             "--quiet", action="store_true", help="datasets: no progress lines (build.log gets them)"
