@@ -133,3 +133,20 @@ def test_map_moments_of_a_map_built_to_satisfy_the_sum_rules():
     assert (w * nu**2) @ y == pytest.approx(nu2 + float(m.b_second), rel=1e-8)
     with pytest.raises(UserError, match="^W: "):
         sr.map_moments(W[:-1], b, nu)
+
+
+def test_pdos_second_moment_is_trace_plus_broadening():
+    """Relaxed KA 2D: ∫ ν² PDOS dν on the default grid = f² Tr D/(dN) + σ² (no imaginary modes)."""
+    from jaxglass.minimize import minimize
+    from jaxglass.modes import default_grid, modes, pdos
+
+    pot = kob_andersen()
+    s = minimize(pot, _ka("ka2d"), fmax=1e-6).structure
+    m = modes(pot, s, eigenvectors=False)
+    freqs = np.asarray(m.frequencies)
+    assert freqs.min() > -1e-6 * freqs.max()  # no imaginary modes (ν² = f²λ holds mode by mode)
+    grid, sigma = default_grid(freqs)
+    grid, total = np.asarray(grid), np.asarray(pdos(pot, s, grid, sigma, m=m, partial=False).total)
+    w = sr.trapezoid_weights(grid)
+    nu2 = pot.freq_factor**2 * float(sr.trace_dynamical(pot, s)) / (s.dim * s.n_atoms)
+    assert (w * grid**2) @ total == pytest.approx(nu2 + sigma**2, rel=1e-6)
