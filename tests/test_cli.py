@@ -311,3 +311,27 @@ def test_predict_from_structures_and_sq_and_the_rdf_command(tmp_path, capsys):
     rc, _, err = _run(capsys, ["predict", str(mfile), "--sq", str(tmp_path / "sq.csv"), "--out",
                                str(tmp_path / "psq2")])
     assert rc == 2 and "--density" in err
+
+
+def test_unexpected_error_is_reported_as_a_bug_and_traceback_shows_it(capsys, monkeypatch):
+    from jaxglass.cli import rdf as cli_rdf
+
+    def boom(args):
+        raise KeyError("internal")
+
+    monkeypatch.setattr(cli_rdf.Rdf, "run", staticmethod(boom))
+    rc, _, err = _run(capsys, ["rdf", "x.extxyz"])
+    assert rc == 1 and "internal error: KeyError" in err and "bug" in err and "--traceback" in err
+    with pytest.raises(KeyError):
+        main(["--traceback", "rdf", "x.extxyz"])
+
+
+def test_library_field_is_named_by_its_option():
+    from jaxglass.cli.main import build_parser, with_flags
+
+    sub = next(a for a in build_parser()._actions if a.dest == "cmd").choices
+    assert with_flags("r_grid: values must increase", sub["train"]).startswith("--r-grid:")
+    assert with_flags("features/targets: 3 vs 4", sub["train"]).startswith("--features/--targets:")
+    assert with_flags("dataset: x (allow_partial=True)", sub["plot"], "allow_partial").endswith(
+        "(on the command line: --partial)")
+    assert with_flags("nothing: here", sub["rdf"]) == "nothing: here"
