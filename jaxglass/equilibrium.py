@@ -185,7 +185,8 @@ def equilibrium_positions(
       fmax: the largest per-atom force norm accepted as "at a minimum"; above it :class:`UserError`
         (``structure``) is raised — relax first, or use :func:`relaxed_positions`.
       nbrs: neighbour lists at the minimum (built here if omitted); held fixed in the backward pass.
-      tol, maxiter: relative residual and iteration cap of the CG solve (:func:`solve_hessian`).
+      tol: relative residual of the CG solve (:func:`solve_hessian`).
+      maxiter: CG iteration cap (default ``10 N d``).
     """
     structure = _prepare(potential, structure, "equilibrium_positions")
 
@@ -222,10 +223,12 @@ def relaxed_positions(
     ``θ̄ = -∇_θ [∇_x E(x*, θ) · u]``. The derivative with respect to the initial positions is zero.
 
     Args:
-      fmax, max_steps: force tolerance and step cap of the relaxation; a run that does not converge
-        raises :class:`UserError` (``structure``).
+      fmax: force tolerance of the relaxation; a run that does not converge raises
+        :class:`UserError` (``structure``).
+      max_steps: step cap of the relaxation.
       nbrs: neighbour lists *at the minimum*, held fixed in the backward pass (built there if omitted).
-      tol, maxiter: relative residual and iteration cap of the CG solve (:func:`solve_hessian`).
+      tol: relative residual of the CG solve (:func:`solve_hessian`).
+      maxiter: CG iteration cap (default ``10 N d``).
     """
     structure = _prepare(potential, structure, "relaxed_positions")
 
