@@ -99,6 +99,13 @@ def test_unrelaxed_structure_raises_naming_structure(ka2d):
     with pytest.raises(UserError) as err:
         jax.grad(lambda t: jnp.sum(relaxed_positions(_with(pot, "epsilon", t), rough, max_steps=2)))(0.0)
     assert err.value.field == "structure"
+    # a maximum (E -> -E): CG meets negative curvature
+    p = dict(pot.params[0])
+    upside_down = pot.with_params([dict(p, epsilon=-jnp.asarray(p["epsilon"]))])
+    nb = tuple(jnp.asarray(i) for i in pot.neighbors(s))
+    with pytest.raises(UserError, match="curvature") as err:
+        solve_hessian(upside_down, s, nb, jnp.ones_like(s.positions).at[0].set(2.0))
+    assert err.value.field == "structure"
 
 
 def test_translations_projected_out(ka2d):
