@@ -27,6 +27,7 @@ This module imports only :mod:`jaxglass.errors` and numpy.
 
 from __future__ import annotations
 
+import abc
 import functools
 import inspect
 import math
@@ -74,14 +75,16 @@ def _fmt(x) -> str:
     return f"{x:g}" if isinstance(x, float) else str(x)
 
 
-class Constraint:
+class Constraint(abc.ABC):
     """One acceptable kind of value: :meth:`ok` tests it, :meth:`describe` says it in words."""
 
-    def ok(self, value) -> bool:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def ok(self, value) -> bool:
+        """Whether ``value`` satisfies the constraint."""
 
-    def describe(self) -> str:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def describe(self) -> str:
+        """The constraint in words, for messages (e.g. ``"a finite number > 0"``)."""
 
     def __repr__(self) -> str:
         return f"<{self.describe()}>"

@@ -119,7 +119,7 @@ def test_paper_size_starts():
 
 
 def test_random_fill_relaxes_distances_when_jammed():
-    from jaxglass.generate._partial_melt import random_fill
+    from jaxglass.generate.partial_melt import random_fill
 
     box = np.array([2.0, 2.0, 2.0])
     sp = np.zeros(8, int)

@@ -17,12 +17,12 @@ Minimum image with the EAM cutoff needs every box length above ``2 (r_c + skin)`
 in 15.95 Å (a 4×4×4 cell, 12.8 Å, is too small). :func:`supercell` takes the cube ``n×n×n``
 (2 n³ atoms: 250, 432, 686, 1024, ...) whose count is nearest ``n_atoms`` among those that fit.
 
-Glass (partial melt, :mod:`jaxglass.generate._partial_melt`):
+Glass (partial melt, :mod:`jaxglass.generate.partial_melt`):
 
 1. the ``round(f N)`` atoms nearest a random centre (a compact, ball-shaped region of volume
    ≈ f V) are removed and put back, species kept, at random points of the region (minimum
    distances 0.7 × the mean of the ZJW ``r_e`` of the two species), then pushed apart to
-   0.85 × that mean (:func:`~jaxglass.generate._partial_melt.push_apart`): a liquid-like start at
+   0.85 × that mean (:func:`~jaxglass.generate.partial_melt.push_apart`): a liquid-like start at
    the crystal's density;
 2. NVT Langevin anneal of the region at ``t_hot`` (well above the melting point; the rest of the
    crystal pinned), then a linear quench to ``t_end`` (:class:`Protocol`, :data:`PROTOCOLS`);
@@ -62,7 +62,7 @@ from ..neighbors import neighbor_list
 from ..potentials.base import Potential
 from ..potentials.eam import ZJW_PARAMETERS, read_setfl, zhou_johnson_wadley
 from ..structure import Structure, make_structure
-from . import _partial_melt as pm
+from . import partial_melt as pm
 from .base import Generated, check_knob, check_n_atoms
 
 __all__ = [

@@ -20,10 +20,10 @@ refused with a ``ValueError``.
 Protocol (:class:`Protocol`; ``size="small"`` and ``"paper"`` settings in :data:`PROTOCOLS`):
 
 1. 3C-SiC at the Vashishta lattice constant ``a = 4.35817`` Å (LAMMPS with ``SiC.vashishta``).
-2. Partial melt (:mod:`jaxglass.generate._partial_melt`): the ``round(f N)`` atoms nearest a random
+2. Partial melt (:mod:`jaxglass.generate.partial_melt`): the ``round(f N)`` atoms nearest a random
    centre (a compact, ball-shaped region of volume ≈ f V) are removed and put back, species kept,
    at random points of the same region (random sequential addition, closest distances
-   :data:`MIN_DIST`), then pushed apart (:func:`~jaxglass.generate._partial_melt.push_apart`, a
+   :data:`MIN_DIST`), then pushed apart (:func:`~jaxglass.generate.partial_melt.push_apart`, a
    cheap numpy soft-sphere step, mobile atoms only) to Si-Si 2.2, Si-C 1.7, C-C 2.3 Å
    (:data:`PUSH_DIST`), where the Vashishta pair forces are moderate: an "infinitely hot" liquid
    at the crystal's density.
@@ -42,7 +42,7 @@ f = 1 glass has its highest mode at 37 THz. Cost: 25-100 s per structure on a bu
 machine (one MD and one L-BFGS compilation per call, ~300 MD steps, 300-600 L-BFGS steps).
 
 ``info`` records the protocol, timings, the relaxation result and bond statistics from
-:func:`~jaxglass.generate._partial_melt.bond_statistics` with the bond cutoffs
+:func:`~jaxglass.generate.partial_melt.bond_statistics` with the bond cutoffs
 :data:`BOND_CUTOFFS` (Si-Si 2.6, Si-C 2.3, C-C 1.85 Å): heteronuclear bond fraction (1 in the
 crystal; the design estimate for Tersoff-quenched a-SiC was 0.51-0.57, Vashishta glasses stay far more
 chemically ordered because its Si-Si and C-C pairs are repulsive), mean coordination per species
@@ -63,7 +63,7 @@ from ..minimize import minimize
 from ..potentials.base import Potential
 from ..potentials.vashishta import vashishta_sic_2007
 from ..structure import Structure, make_structure
-from . import _partial_melt as pm
+from . import partial_melt as pm
 from .base import Generated, check_knob, check_n_atoms
 
 __all__ = [

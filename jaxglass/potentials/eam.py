@@ -57,6 +57,7 @@ import numpy as np
 
 from ..errors import UserError
 from .base import Potential, Term, params_as_arrays
+from .setfl import SetflData, parse_setfl
 
 __all__ = [
     "EAMFunctions",
@@ -247,140 +248,6 @@ def _table_eval(coef: jax.Array, delta: float, which: jax.Array, x: jax.Array, e
         slope = (3.0 * c[..., 3] * pc + 2.0 * c[..., 2]) * pc + c[..., 1]
         val = val + slope * (p - pc)
     return val
-
-
-@dataclasses.dataclass(frozen=True)
-class SetflData:
-    """Raw contents of a setfl file (host-side numpy)."""
-
-    comments: tuple[str, str, str]
-    elements: tuple[str, ...]
-    nrho: int
-    drho: float
-    nr: int
-    dr: float
-    cutoff: float
-    atomic_numbers: tuple[int, ...]
-    masses: tuple[float, ...]
-    frho: np.ndarray  # (n_el, nrho) F(ρ)
-    rhor: np.ndarray  # (n_el, nr) f(r)
-    z2r: np.ndarray  # (n_el, n_el, nr) r φ(r), symmetric
-
-
-def _floats(line: str) -> list[float]:
-    body = line.split("#", 1)[0]
-    return [float(tok.replace("D", "E").replace("d", "e")) for tok in body.split()]
-
-
-def _setfl_header(path: Path, lines: list[str]):
-    """Elements and grid ``(nrho, drho, nr, dr, cutoff)`` of lines 4-5 of a setfl file."""
-    el_tok = lines[3].split("#", 1)[0].split()
-    try:
-        nel = int(el_tok[0])
-    except (IndexError, ValueError) as err:
-        raise UserError(f"{path}: line 4 must be 'N el_1 ... el_N', got {lines[3]!r}") from err
-    if nel < 1 or len(el_tok) < nel + 1:
-        raise UserError(f"{path}: line 4 names {len(el_tok) - 1} elements, expected {nel}")
-    elements = tuple(el_tok[1 : nel + 1])
-    hdr = lines[4].split("#", 1)[0].split()
-    if len(hdr) < 5:
-        raise UserError(f"{path}: line 5 must be 'Nrho drho Nr dr cutoff', got {lines[4]!r}")
-    nrho, drho, nr, dr, cut = int(hdr[0]), float(hdr[1]), int(hdr[2]), float(hdr[3]), float(hdr[4])
-    if nrho < 5 or nr < 5 or not (drho > 0 and dr > 0 and cut > 0):
-        raise UserError(f"{path}: bad grid header Nrho={nrho} drho={drho} Nr={nr} dr={dr} cutoff={cut}")
-    return elements, (nrho, drho, nr, dr, cut)
-
-
-class _SetflReader:
-    """The body of a setfl file from line 6 on: values spread over lines freely."""
-
-    def __init__(self, path: Path, lines: list[str]):
-        self.path, self.lines = path, lines
-        self.pos = 5
-        self.spill: list[float] = []  # values read past the end of the previous table (same line)
-
-    def take(self, n: int, what: str) -> np.ndarray:
-        """The next ``n`` values."""
-        path, lines = self.path, self.lines
-        vals = self.spill
-        while len(vals) < n:
-            if self.pos >= len(lines):
-                raise UserError(f"{path}: file ends while reading {what} ({len(vals)} of {n} values)")
-            try:
-                vals.extend(_floats(lines[self.pos]))
-            except ValueError as err:
-                raise UserError(f"{path}: line {self.pos + 1} while reading {what}: {err}") from err
-            self.pos += 1
-        self.spill = vals[n:]
-        return np.asarray(vals[:n], dtype=np.float64)
-
-    def element_line(self, el: str) -> tuple[int, float]:
-        """``Z`` and mass from the ``Z mass a0 lattice`` line opening the block of element ``el``."""
-        path, lines = self.path, self.lines
-        if self.spill:
-            raise UserError(f"{path}: {len(self.spill)} extra values before the block of element {el}")
-        while self.pos < len(lines) and not lines[self.pos].split("#", 1)[0].strip():
-            self.pos += 1
-        if self.pos >= len(lines):
-            raise UserError(f"{path}: file ends before the block of element {el}")
-        line = lines[self.pos]
-        tok = line.split("#", 1)[0].split()
-        try:
-            z, mass = int(float(tok[0])), float(tok[1])
-        except (IndexError, ValueError) as err:
-            raise UserError(f"{path}: expected 'Z mass a0 lattice' for {el}, got {line!r}") from err
-        self.pos += 1
-        return z, mass
-
-
-def parse_setfl(path: str | Path) -> SetflData:
-    """Read a LAMMPS setfl (``eam/alloy``) file into numpy arrays.
-
-    Layout: 3 comment lines; ``N el_1 ... el_N``; ``Nrho drho Nr dr cutoff``; then per element
-    a line ``Z mass a0 lattice`` followed by ``Nrho`` values of F(ρ) and ``Nr`` of f(r); then
-    the ``r φ(r)`` tables for ``i ≥ j`` (lower triangle, row by row), ``Nr`` values each.
-    Values may be spread over lines freely; ``#`` starts a comment.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"path: setfl file {str(path)!r} does not exist")
-    lines = path.read_text().splitlines()
-    if len(lines) < 6:
-        raise UserError(f"{path}: too short for a setfl file ({len(lines)} lines)")
-    comments = (lines[0], lines[1], lines[2])
-    elements, (nrho, drho, nr, dr, cut) = _setfl_header(path, lines)
-    nel = len(elements)
-    reader = _SetflReader(path, lines)
-    znum, mass = [], []
-    frho = np.empty((nel, nrho))
-    rhor = np.empty((nel, nr))
-    for i, el in enumerate(elements):
-        z, m = reader.element_line(el)
-        znum.append(z)
-        mass.append(m)
-        frho[i] = reader.take(nrho, f"F(rho) of {el}")
-        rhor[i] = reader.take(nr, f"f(r) of {el}")
-    z2r = np.empty((nel, nel, nr))
-    for i in range(nel):
-        for j in range(i + 1):
-            z2r[i, j] = reader.take(nr, f"r*phi(r) of {elements[i]}-{elements[j]}")
-            z2r[j, i] = z2r[i, j]
-    if reader.spill:
-        raise UserError(f"{path}: {len(reader.spill)} extra values after the last pair table")
-    return SetflData(
-        comments=comments,
-        elements=elements,
-        nrho=nrho,
-        drho=drho,
-        nr=nr,
-        dr=dr,
-        cutoff=cut,
-        atomic_numbers=tuple(znum),
-        masses=tuple(mass),
-        frho=frho,
-        rhor=rhor,
-        z2r=z2r,
-    )
 
 
 def read_setfl(
