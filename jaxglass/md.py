@@ -1,4 +1,4 @@
-"""NVT molecular dynamics (jax-md's BAOAB Langevin integrator) on jaxglass potentials.
+"""NVT molecular dynamics (BAOAB Langevin, jax-md's integrator steps) on jaxglass potentials.
 
 Used by the glass generators for melting, quenching and partial melting (pinned atoms).
 
@@ -6,17 +6,30 @@ Units follow the potential: metal units (eV, Å, amu) have the time unit Å·sqr
 10.1805 fs (:data:`jaxglass.units.METAL_TIME_FS`); LJ units use τ = σ sqrt(m/ε). ``kT`` is in energy
 units (:data:`jaxglass.units.KB_EV` × T[K] for metal units).
 
-The integrator runs ``chunk`` steps at a time inside ``lax.fori_loop``; the neighbour lists (with
-skin) are rebuilt on the device inside the loop when needed (``jax_md.partition``, ``Dense`` format:
-the same ``(N, K)`` padded index arrays as :mod:`jaxglass.neighbors`), so a chunk never has to be
-thrown away for a stale list, and every force is exact (see :func:`nvt_langevin`).
+The engine (see :func:`nvt_langevin_batch`) runs ``chunk`` steps of one or several replicas at a
+time inside one compiled ``lax.fori_loop``, with nothing leaving the device inside a chunk:
+
+* the integrator is BAOAB (Leimkuhler & Matthews, Appl. Math. Res. Express 2013, 34), written with
+  ``jax_md.simulate``'s momentum / position / stochastic steps in jax-md's order;
+* forces come from :meth:`jaxglass.potentials.base.Potential.forces` (pair terms summed explicitly,
+  no scatter);
+* Verlet lists (radius ``cutoff + skin``, the ``(N, K)`` padded format of :mod:`jaxglass.neighbors`)
+  are rebuilt on the device whenever an atom has moved more than ``skin / 2`` since the last build,
+  checked at every position where a force is evaluated, so every force is exact; the rebuild is an
+  O(N) cell-list search when the box holds at least 3 cells per axis, else all pairs (both with a
+  sort-free compaction, :func:`jaxglass.neighbors.device_neighbor_fn`);
+* ``precision="float32"`` runs the stage in single precision (positions, momenta, parameters); the
+  returned structure is float64 again, for the float64 relaxation and Hessian that follow.
+
+Replicas of one batch share the box, the potential and the temperature schedule and are stepped by
+one program (``vmap``); their lists are rebuilt together when any replica needs it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -24,10 +37,14 @@ import numpy as np
 
 from ._config import require_x64
 from .errors import UserError
-from .neighbors import check_box
+from .neighbors import cell_grid, check_box, device_neighbor_fn, neighbor_list
 from .potentials.base import Potential
-from .space import wrap
+from .space import displacement, wrap
 from .structure import Structure
+
+PRECISIONS = {"float64": jnp.float64, "float32": jnp.float32}
+#: Width headroom of the device lists (as jax-md's ``capacity_multiplier``) and of the cells.
+CAPACITY_HEADROOM = 1.3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,87 +56,120 @@ class MDResult:
     kinetic_kT: float  # instantaneous temperature (energy units) of the mobile atoms
 
 
-def _lists(nfns, idx, refs):
-    """jax-md ``NeighborList`` objects (Dense, all-pairs rebuilds) from index arrays and the positions
-    they were built at."""
-    from jax_md import partition
+@dataclasses.dataclass(frozen=True)
+class _Layout:
+    """The static shape of a batch's lists: what one compiled engine is specialised to."""
 
-    err = partition.PartitionError(jnp.zeros((), jnp.uint8))
-    return tuple(partition.NeighborList(ix, ref, err, None, ix.shape[1], partition.NeighborListFormat.Dense,
-                                        None, None, f.update) for f, ix, ref in zip(nfns, idx, refs))
+    box: tuple[float, ...]
+    periodic: tuple[bool, ...]
+    reaches: tuple[float, ...]
+    capacity: tuple[int, ...]
+    cells: tuple[tuple[int, ...] | None, ...]
+    cell_capacity: tuple[int, ...]
+
+    def builders(self):
+        return tuple(device_neighbor_fn(self.box, self.periodic, r, k, cells=c, cell_capacity=cc)
+                     for r, k, c, cc in zip(self.reaches, self.capacity, self.cells, self.cell_capacity))
+
+    def build_batch(self, R):
+        """The lists of a batch of positions ``(B, N, d)``."""
+        return jax.jit(jax.vmap(lambda x: tuple(b(x)[0] for b in self.builders())))(R)
+
+    def wider(self) -> _Layout:
+        grow = lambda v: int(np.ceil(CAPACITY_HEADROOM * v / 4) * 4)  # noqa: E731
+        return dataclasses.replace(self, capacity=tuple(grow(k) for k in self.capacity),
+                                   cell_capacity=tuple(grow(c) for c in self.cell_capacity))
+
+
+def _layout(structures: Sequence[Structure], cutoffs, skin: float, neighbors: str) -> _Layout:
+    """List widths (largest host count × headroom) and the cell grid of each term's list."""
+    s0 = structures[0]
+    box = tuple(float(b) for b in np.asarray(s0.box))
+    caps, cells, ccaps = [], [], []
+    for c in cutoffs:
+        reach = c + skin
+        kmax = max(neighbor_list(s, c, skin=skin).shape[1] for s in structures)
+        caps.append(int(np.ceil(CAPACITY_HEADROOM * max(kmax, 1) / 4) * 4))
+        grid = cell_grid(box, s0.periodic, reach) if neighbors in ("auto", "cells") else None
+        if neighbors == "cells" and grid is None:
+            raise UserError(f"neighbors: 'cells' needs at least 3 cells of side {reach:.4g} per axis; the "
+                            "box "
+                            f"{box} is too small: use neighbors='auto' or 'all-pairs'")
+        if neighbors == "auto" and grid is not None and s0.n_atoms < 2000:
+            grid = None  # all pairs is faster at this size (benchmarks/md.py)
+        cells.append(grid)
+        per_cell = s0.n_atoms / np.prod(grid) if grid else 0.0
+        ccaps.append(int(np.ceil(2.0 * per_cell + 8)) if grid else 0)
+    return _Layout(box, tuple(s0.periodic), tuple(c + skin for c in cutoffs), tuple(caps), tuple(cells),
+                   tuple(ccaps))
 
 
 @functools.lru_cache(maxsize=16)
-def _simulator(dt: float, gamma: float, box: tuple[float, ...], cutoffs: tuple[float, ...], skin: float):
-    """jax-md BAOAB integrator, on-device neighbour lists and a jitted chunk runner, built once per
-    (dt, gamma, box, cutoffs, skin).
+def _engine(dt: float, gamma: float, skin: float, layout: _Layout):
+    """``(init, run)`` for one layout: ``run`` is the jitted chunk runner over a batch of replicas.
 
-    Everything that varies between calls (the potential, a PyTree; structure arrays, pinned mask,
-    reference positions, neighbour index arrays, temperatures) is an argument, so repeated generator
-    calls reuse the compiled code. The lists (one per potential term, ``Dense`` ``(N, K)`` padded with
-    ``N``, radius ``cutoff + skin``) are checked at the very positions where forces are evaluated and
-    rebuilt on the device when an atom has moved more than ``skin/2`` since their build, so every
-    force is exact whatever the step size. Rebuilds test all pairs (O(N²) on the device): measured
-    faster at the generators' N ≈ 1000 than jax-md's cell lists, whose capacity overflows (and
-    recompiles) as a partial melt changes the local density.
+    Everything that varies between calls (the potential, a PyTree; the batched structures, pinned
+    masks, reference positions, lists, temperatures) is an argument, so repeated generator calls
+    reuse the compiled code.
     """
-    from jax_md import partition, simulate, space
+    from jax_md import simulate
 
-    box_j = jnp.asarray(box, jnp.float64)
-    disp, shift = space.periodic(box_j)
-    nfns = tuple(partition.neighbor_list(disp, box_j, c, dr_threshold=skin, capacity_multiplier=1.3,
-                                         disable_cell_list=True, format=partition.Dense) for c in cutoffs)
+    per = layout.periodic
+    builders = layout.builders()
+    shift = lambda R, dR: wrap(R + dR, jnp.asarray(layout.box, R.dtype), per)  # noqa: E731
 
-    def force(R, nbrs=None, structure=None, mob=None, potential=None, **unused):
-        """Forces at ``R`` with lists that are valid at ``R`` (the caller updates them there)."""
-        idx = tuple(nb.idx for nb in nbrs)
-        g = jax.grad(lambda x: potential.energy(structure.with_positions(x), idx))(R)
-        return jnp.where(mob[:, None], -g, 0.0)
+    def build(R):
+        out = [b(R) for b in builders]
+        over = jnp.any(jnp.stack([cnt > k for (_, cnt), k in zip(out, layout.capacity)]))
+        return tuple(i for i, _ in out), over
 
-    init_fn, _ = simulate.nvt_langevin(force, shift, dt, 0.0, gamma=gamma)
+    def force(R, idx, structure, mob, potential):
+        f = potential.forces(structure.with_positions(R), idx)
+        return jnp.where(mob[:, None], f, 0.0)
 
-    def allocate(R, extra: int = 0):
-        """Index arrays and reference positions at ``R``; ``extra`` > 0 adds ``8 extra`` columns."""
-        lists = tuple(f.allocate(R, extra_capacity=8 * extra) for f in nfns)
-        return tuple(nb.idx for nb in lists), tuple(nb.reference_position for nb in lists)
+    init_fn, _ = simulate.nvt_langevin(lambda R, **kw: force(R, **kw), shift, dt, 0.0, gamma=gamma)
 
-    def init(key, R, mass, kT, idx, refs, **kw):
-        return init_fn(key, R, mass=mass, kT=kT, nbrs=_lists(nfns, idx, refs), **kw)
+    def init(key, structure, mob, kT, potential):
+        idx, over = build(structure.positions)
+        st = init_fn(key, structure.positions, mass=structure.masses[:, None], kT=kT, idx=idx,
+                     structure=structure, mob=mob, potential=potential)
+        return st.set(momentum=jnp.where(mob[:, None], st.momentum, 0.0)), idx, structure.positions, over
 
     @jax.jit
-    def run(state, idx, refs, kt_chunk, m, structure, mob, R0, potential):
-        """``m`` steps from ``state`` with lists ``idx`` built at ``refs``; returns the state, the
-        lists, their reference positions, the number of rebuilds and whether a list overflowed.
-
-        One step is jax-md's BAOAB (``simulate.nvt_langevin``'s step, the same operations in the
-        same order) with the lists brought up to date at the new positions just before the force
-        is evaluated there; the updated lists are carried to the next step, so each position is
-        checked once and each rebuild is done once.
-        """
+    def run(state, idx, ref, kt_chunk, m, structures, mob, potential):
+        """``m`` steps of every replica from ``state`` (batched) with lists ``idx`` built at ``ref``;
+        returns the state, the lists, their reference positions, the rebuild count and whether a
+        list overflowed."""
         dt_2 = dt / 2
+        box = structures.box[0]
+        R0 = structures.positions
+
+        def half_kick(st):
+            return jax.vmap(simulate.momentum_step, (0, None))(st, dt_2)
+
+        def drift(st):
+            return jax.vmap(simulate.position_step, (0, None, None))(st, shift, dt_2)
 
         def body(i, c):
-            st, idx, refs, n_rb, over = c
-            st = simulate.momentum_step(st, dt_2)
-            st = simulate.position_step(st, shift, dt_2)
-            st = simulate.stochastic_step(st, dt, kt_chunk[i], gamma)
-            st = simulate.position_step(st, shift, dt_2)
-            lists = tuple(nb.update(st.position) for nb in _lists(nfns, idx, refs))
-            n_rb = n_rb + jnp.any(jnp.stack([jnp.any(nb.reference_position != ref)
-                                             for nb, ref in zip(lists, refs)])).astype(jnp.int32)
-            over = over | jnp.any(jnp.stack([nb.did_buffer_overflow for nb in lists]))
-            f = force(st.position, nbrs=lists, structure=structure, mob=mob, potential=potential)
-            st = simulate.momentum_step(st.set(force=f), dt_2)
-            st = st.set(
-                position=jnp.where(mob[:, None], st.position, R0),
-                momentum=jnp.where(mob[:, None], st.momentum, 0.0),
-            )
-            return (st, tuple(nb.idx for nb in lists), tuple(nb.reference_position for nb in lists), n_rb,
-                    over)
+            st, idx, ref, n_rb, over = c
+            st = drift(half_kick(st))
+            st = jax.vmap(simulate.stochastic_step, (0, None, None, None))(st, dt, kt_chunk[i], gamma)
+            st = drift(st)
+            moved = jnp.sum(displacement(st.position - ref, box, per) ** 2, axis=-1)
+            stale = jnp.max(moved) > (skin / 2) ** 2
+            keep_lists = lambda R: (idx, jnp.zeros(R.shape[0], bool))  # noqa: E731
+            new_idx, new_over = jax.lax.cond(stale, jax.vmap(build), keep_lists,
+                                             st.position)
+            ref = jnp.where(stale, st.position, ref)
+            f = jax.vmap(force, (0, 0, 0, 0, None))(st.position, new_idx, structures, mob, potential)
+            st = half_kick(st.set(force=f))
+            keep = mob[..., None]
+            st = st.set(position=jnp.where(keep, st.position, R0), momentum=jnp.where(keep, st.momentum, 0.0))
+            return st, new_idx, ref, n_rb + stale.astype(jnp.int32), over | jnp.any(new_over)
 
-        return jax.lax.fori_loop(0, m, body, (state, idx, refs, jnp.int32(0), jnp.bool_(False)))
+        return jax.lax.fori_loop(0, m, body, (state, idx, ref, jnp.int32(0), jnp.bool_(False)))
 
-    return init, run, allocate
+    return jax.jit(jax.vmap(init, (0, 0, 0, None, None))), run
 
 
 def nvt_langevin(
@@ -134,87 +184,162 @@ def nvt_langevin(
     mobile: np.ndarray | None = None,
     skin: float | None = None,
     chunk: int = 50,
+    precision: str = "float64",
+    neighbors: str = "auto",
     progress: Callable[[int, int], None] | None = None,
 ) -> MDResult:
-    """Langevin NVT dynamics; ``kT`` may be a constant, an ``(n_steps,)`` schedule or ``f(step)``.
+    """Langevin NVT dynamics of one structure; ``kT`` may be a constant, an ``(n_steps,)`` schedule or
+    ``f(step)``. The batch of one of :func:`nvt_langevin_batch` (see there for the arguments)."""
+    return nvt_langevin_batch(potential, [structure], kT=kT, n_steps=n_steps, dt=dt, gamma=gamma,
+                              seeds=[seed],
+                              mobile=None if mobile is None else [mobile], skin=skin, chunk=chunk,
+                              precision=precision, neighbors=neighbors, progress=progress)[0]
 
-    Neighbour lists (radius ``cutoff + skin``) are rebuilt on the device whenever an atom has moved
-    ``skin/2`` since the last build, checked where every force is evaluated, so every force is
-    exact. A list that outgrows its width is reallocated wider on the host and the chunk re-run
-    (deterministic: the RNG key lives in the state).
+
+def nvt_langevin_batch(
+    potential: Potential,
+    structures: Sequence[Structure],
+    *,
+    kT: float | np.ndarray | Callable[[int], float],
+    n_steps: int,
+    dt: float,
+    gamma: float = 0.1,
+    seeds: Sequence[int] | None = None,
+    mobile: Sequence[np.ndarray] | None = None,
+    skin: float | None = None,
+    chunk: int = 50,
+    precision: str = "float64",
+    neighbors: str = "auto",
+    progress: Callable[[int, int], None] | None = None,
+) -> list[MDResult]:
+    """Langevin NVT dynamics of several replicas stepped together in one compiled program.
+
+    The replicas must have the same number of atoms, box and periodicity (species, masses, positions
+    and pinned atoms may differ); each has its own random stream (``seeds``, default ``0, 1, ...``),
+    and replica ``b`` follows the same trajectory as :func:`nvt_langevin` with ``seed=seeds[b]`` up to
+    round-off of the force summation.
+
+    Neighbour lists (radius ``cutoff + skin``) are rebuilt on the device whenever an atom of any
+    replica has moved ``skin/2`` since the last build, checked where every force is evaluated, so every
+    force is exact. A list that outgrows its width is reallocated wider on the host and the chunk re-run
+    (deterministic: the RNG keys live in the state).
 
     Args:
-      mobile: optional ``(N,)`` bool mask; atoms with ``False`` are pinned (positions and momenta
-        reset after every step), e.g. the crystalline part of a partial melt.
+      mobile: optional ``(N,)`` bool mask per replica; atoms with ``False`` are pinned (positions and
+        momenta reset after every step), e.g. the crystalline part of a partial melt.
       skin: neighbour-list skin (default 0.15 × cutoff).
-      chunk: steps per jitted call (between host checks and ``progress`` calls).
+      chunk: steps per compiled call (between host checks and ``progress`` calls).
+      precision: ``"float64"`` (default) or ``"float32"`` for the dynamics; results come back float64.
+      neighbors: ``"auto"`` (cell lists for large boxes, else all pairs), ``"cells"`` or ``"all-pairs"``.
       progress: called as ``progress(steps_done, n_steps)`` after each chunk.
     """
     require_x64("jaxglass.md.nvt_langevin")
-    kts, mob = _checked_inputs(potential, structure, kT, n_steps, dt, mobile)
-    if skin is None:
-        skin = 0.15 * potential.cutoff
+    structures = list(structures)
+    kts, mob = _checked_inputs(potential, structures, kT, n_steps, dt, mobile, precision, neighbors)
+    seeds = list(range(len(structures))) if seeds is None else [int(s) for s in seeds]
+    if len(seeds) != len(structures):
+        raise UserError(f"seeds: expected {len(structures)} seeds (one per structure), got {len(seeds)}")
+    skin = 0.15 * potential.cutoff if skin is None else float(skin)
+    if not skin > 0:
+        raise UserError(f"skin: must be positive, got {skin}")
     cutoffs = tuple(float(t.cutoff) for t in potential.terms)
-    per = np.asarray(structure.box)
-    check_box(structure, max(cutoffs) + skin)
-    mob_j = jnp.asarray(mob)
-    init_fn, run, allocate = _simulator(float(dt), float(gamma), tuple(float(b) for b in per), cutoffs,
-                                        float(skin))
-    R0 = jnp.asarray(wrap(np.asarray(structure.positions), per, structure.periodic), jnp.float64)
-    structure = structure.replace(positions=R0)
-    masses = jnp.asarray(structure.masses, jnp.float64)[:, None]
-    idx, refs = allocate(R0)
-    kt0 = float(kts[0]) if n_steps else 0.0
-    state = init_fn(jax.random.PRNGKey(seed), R0, masses, kt0, idx, refs, structure=structure, mob=mob_j,
-                    potential=potential)
-    state = state.set(momentum=jnp.where(mob_j[:, None], state.momentum, 0.0))
-    done, rebuilds, extra = 0, 0, 0
+    per = np.asarray(structures[0].box)
+    check_box(structures[0], max(cutoffs) + skin)
+    structures = [s.replace(positions=jnp.asarray(wrap(np.asarray(s.positions), per, s.periodic)))
+                  for s in structures]
+    layout = _layout(structures, cutoffs, skin, neighbors)
+    dtype = PRECISIONS[precision]
+    batch = jax.tree.map(lambda *a: jnp.stack(a), *structures)
+    batch = batch.replace(positions=batch.positions.astype(dtype), box=batch.box.astype(dtype),
+                          masses=batch.masses.astype(dtype))
+    pot = jax.tree.map(lambda a: jnp.asarray(a, dtype) if np.issubdtype(np.asarray(a).dtype, np.floating)
+                       else jnp.asarray(a), potential)
+    kts_d = np.asarray(kts, dtype=np.float64)
+    keys = jnp.stack([jax.random.PRNGKey(s) for s in seeds])
+    state, rebuilds = _run_chunks(layout, float(dt), float(gamma), skin, keys, batch, jnp.asarray(mob), kts_d,
+                                  pot,
+                                  chunk, progress)
+    return [_result(s, jax.tree.map(lambda a, b=b: a[b], state), mob[b], per, n_steps, rebuilds, kts)
+            for b, s in enumerate(structures)]
+
+
+def _run_chunks(layout, dt, gamma, skin, keys, batch, mob, kts, pot, chunk, progress):
+    """Initialise, then step the batch ``chunk`` steps per compiled call; widen the lists and re-run a
+    chunk whose lists overflowed. Returns the final state and the number of list rebuilds."""
+    n_steps, dtype = len(kts), batch.positions.dtype
+    while True:
+        init, run = _engine(dt, gamma, skin, layout)
+        state, idx, ref, over = init(keys, batch, mob, jnp.asarray(kts[0] if n_steps else 0.0, dtype), pot)
+        if not bool(jnp.any(over)):
+            break
+        layout = layout.wider()
+    done, rebuilds, widen = 0, 0, 0
     while done < n_steps:
         m = min(chunk, n_steps - done)
-        kt_chunk = jnp.asarray(np.pad(kts[done : done + m], (0, chunk - m), mode="edge"))
-        trial, t_idx, t_refs, n_rb, over = run(state, idx, refs, kt_chunk, m, structure, mob_j, R0, potential)
-        if bool(over):  # a list outgrew its width: reallocate it wider at the chunk's start, re-run
-            extra += 1
-            if extra > 32:
+        kt_chunk = jnp.asarray(np.pad(kts[done : done + m], (0, chunk - m), mode="edge"), dtype)
+        trial = run(state, idx, ref, kt_chunk, m, batch, mob, pot)
+        if bool(trial[4]):  # a list outgrew its width: widen, rebuild at the chunk's start, re-run
+            widen += 1
+            if widen > 32:
                 raise RuntimeError("md: neighbour lists keep overflowing; is the structure collapsing?")
-            idx, refs = allocate(state.position, extra)
-            rebuilds += 1
+            layout = layout.wider()
+            init, run = _engine(dt, gamma, skin, layout)
+            idx, ref, rebuilds = layout.build_batch(state.position), state.position, rebuilds + 1
             continue
-        if not np.all(np.isfinite(np.asarray(trial.position))):
+        if not bool(jnp.all(jnp.isfinite(trial[0].position))):
             raise RuntimeError("md: positions became non-finite; lower dt or relax the start first")
-        state, idx, refs = trial, t_idx, t_refs
-        rebuilds += int(n_rb)
+        state, idx, ref = trial[0], trial[1], trial[2]
+        rebuilds += int(trial[3])
         done += m
         if progress is not None:
             progress(done, n_steps)
-    return _result(structure, state, masses, mob, per, n_steps, rebuilds, kts)
+    return state, rebuilds
 
 
-def _checked_inputs(potential, structure, kT, n_steps, dt, mobile):
-    """Validate the arguments of :func:`nvt_langevin`; the ``(n_steps,)`` kT schedule and the mobile mask."""
-    if n_steps < 0 or dt <= 0:
-        raise UserError(f"n_steps must be >= 0 and dt > 0, got n_steps={n_steps}, dt={dt}")
-    if not all(structure.periodic):
-        raise UserError("structure.periodic: MD here needs a fully periodic cell")
-    potential.check(structure)
+def _checked_inputs(potential, structures, kT, n_steps, dt, mobile, precision, neighbors):
+    """Validate the arguments of :func:`nvt_langevin_batch`; the ``(n_steps,)`` kT schedule and the
+    ``(B, N)`` mobile masks."""
+    if not structures:
+        raise UserError("structures: give at least one structure")
+    if n_steps < 0 or not dt > 0 or not np.isfinite(dt):
+        raise UserError(f"n_steps must be >= 0 and dt finite and > 0, got n_steps={n_steps}, dt={dt}")
+    if precision not in PRECISIONS:
+        raise UserError(f"precision: expected one of {sorted(PRECISIONS)}, got {precision!r}")
+    if neighbors not in ("auto", "cells", "all-pairs"):
+        raise UserError(f"neighbors: expected 'auto', 'cells' or 'all-pairs', got {neighbors!r}")
+    s0 = structures[0]
+    for b, s in enumerate(structures):
+        if not all(s.periodic):
+            raise UserError("structure.periodic: MD here needs a fully periodic cell")
+        potential.check(s)
+        if (s.n_atoms != s0.n_atoms or s.species_names != s0.species_names
+                or not np.array_equal(np.asarray(s.box), np.asarray(s0.box))):
+            raise UserError(f"structures[{b}]: every replica of a batch needs the same number of atoms, "
+                            "species "
+                            "names and box as structures[0]")
+        if not np.all(np.isfinite(np.asarray(s.positions))):
+            raise UserError(f"structures[{b}].positions: non-finite coordinates")
     if callable(kT):
         kts = np.array([kT(i) for i in range(n_steps)], dtype=np.float64)
     else:
         kts = np.broadcast_to(np.asarray(kT, dtype=np.float64), (n_steps,)).copy()
     if np.any(kts < 0) or not np.all(np.isfinite(kts)):
         raise UserError("kT: temperatures must be finite and non-negative")
-    n = structure.n_atoms
-    mob = np.ones(n, bool) if mobile is None else np.asarray(mobile, bool)
-    if mob.shape != (n,):
-        raise UserError(f"mobile: expected shape ({n},), got {mob.shape}")
+    n = s0.n_atoms
+    if mobile is None:
+        mob = np.ones((len(structures), n), bool)
+    else:
+        mob = np.asarray([np.asarray(m, bool) for m in mobile])
+        if mob.shape != (len(structures), n):
+            raise UserError(f"mobile: expected one ({n},) mask per structure, got shape {mob.shape}")
     return kts, mob
 
 
-def _result(structure, state, masses, mob, per, n_steps, rebuilds, kts) -> MDResult:
-    """The final (wrapped) structure and the kinetic temperature of the mobile atoms."""
-    pos = wrap(np.asarray(state.position), per, structure.periodic)
-    p = np.asarray(state.momentum)[mob]
-    mm = np.asarray(masses)[mob]
+def _result(structure, state, mob, per, n_steps, rebuilds, kts) -> MDResult:
+    """The final (wrapped, float64) structure and the kinetic temperature of the mobile atoms."""
+    pos = wrap(np.asarray(state.position, np.float64), per, structure.periodic)
+    p = np.asarray(state.momentum, np.float64)[mob]
+    mm = np.asarray(state.mass, np.float64)[mob]
     dof = max(1, p.size)
     ke_kT = float(np.sum(p * p / mm) / dof)
     return MDResult(

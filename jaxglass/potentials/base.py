@@ -24,6 +24,7 @@ sees them, so site functions may take norms and angles freely; they must still m
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Sequence
 
 import jax
@@ -194,6 +195,32 @@ class Potential:
     def energy(self, structure: Structure, nbrs: Sequence[jax.Array]) -> jax.Array:
         """Total potential energy (eV, or ε for LJ)."""
         return jnp.sum(self.site_energies(structure, nbrs))
+
+    def forces(self, structure: Structure, nbrs: Sequence[jax.Array]) -> jax.Array:
+        """Forces ``-dE/dx`` ``(N, d)`` with the given lists (pure; jit/vmap friendly).
+
+        Pair terms are summed explicitly from the full (symmetric) lists, ``F_i = sum_j φ'(r_ij)
+        r_ij / r_ij`` with ``r_ij = x_j - x_i`` and ``φ'`` by forward-mode autodiff of the pair
+        energy, so no scatter is needed; site terms (EAM, three-body) are differentiated by reverse
+        mode. Equal to ``-jax.grad(energy)`` to round-off (tests/test_md.py).
+        """
+        if len(nbrs) != len(self.terms):
+            raise UserError(f"nbrs: expected {len(self.terms)} neighbour lists, got {len(nbrs)}")
+        sp = jnp.asarray(self.species_map(structure))[structure.species]
+        f = jnp.zeros_like(structure.positions)
+        site = [(t, jnp.asarray(i)) for t, i in zip(self.terms, nbrs) if not t.is_pair]
+        for term, idx in zip(self.terms, nbrs):
+            if term.is_pair:
+                dr, mask, sj = local_environment(structure, jnp.asarray(idx), sp, term.cutoff)
+                r = jnp.sqrt(jnp.sum(dr * dr, axis=-1))
+                si = jnp.broadcast_to(sp[:, None], sj.shape)
+                _, de = jax.jvp(functools.partial(term.pair_energy, si=si, sj=sj), (r,), (jnp.ones_like(r),))
+                f = f + jnp.sum(jnp.where(mask, de / r, 0.0)[..., None] * dr, axis=1)
+        if site:
+            sub = self.replace(terms=tuple(t for t, _ in site))
+            f = f - jax.grad(lambda x: sub.energy(structure.with_positions(x), [i for _, i in site]))(
+                structure.positions)
+        return f
 
     def energy_fn(self, structure: Structure, nbrs: Sequence[jax.Array]) -> Callable[[jax.Array], jax.Array]:
         """``positions -> energy`` with the other fields of ``structure`` and the lists fixed."""
