@@ -84,7 +84,8 @@ def test_device_lists_equal_host_lists(dim, n):
     assert cells is not None and min(cells) >= 3
     cap = ref.shape[1] + 8
     for kw in ({}, dict(cells=cells, cell_capacity=int(2 * n / np.prod(cells) + 8))):
-        idx, count = jax.jit(device_neighbor_fn(s.box, s.periodic, reach, cap, **kw))(jnp.asarray(s.positions))
+        build = jax.jit(device_neighbor_fn(s.box, s.periodic, reach, cap, **kw))
+        idx, count = build(jnp.asarray(s.positions))
         assert int(count) == int(np.max(np.sum(ref < n, axis=1)))
         np.testing.assert_array_equal(np.sort(np.asarray(idx), axis=1)[:, : ref.shape[1]], ref)
     # an overflowing list is reported, not silently truncated
