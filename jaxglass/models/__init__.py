@@ -10,7 +10,8 @@ Below them: :mod:`.linear` (the fitted map :class:`LinearSPR` and its solvers :f
 :mod:`._selection` (all cross-validation: k-fold/LOO, default grids, grid-edge warnings, and
 :func:`select_ridge_l2` / :func:`select_enet`, the penalty choice of the estimators),
 :mod:`._constraints` (linear equality constraints ``C W = K`` on the map's feature columns:
-the constrained ridge and elastic net, :class:`WeightConstraints`), :mod:`._files` (the model-file format), :mod:`._training` (the training loop shared by
+the constrained ridge and elastic net, :class:`WeightConstraints`),
+:mod:`._files` (the model-file format), :mod:`._training` (the training loop shared by
 :func:`fit_linear` and the CNN), :mod:`._scaling` (the one :class:`Standardizer`), :mod:`._metrics`
 (MSE, R²), :mod:`._enet` (elastic net on the Gram matrix) and :mod:`._prox` (the L1 proximal step as
 optax transformations: :func:`prox_l1`, :func:`proximal_adam`).

@@ -56,7 +56,8 @@ def as_constraints(c, n_outputs: int, n_features: int) -> WeightConstraints:
     """``c`` (a :class:`WeightConstraints` or a ``(rows, values[, intercept])`` sequence, e.g. from a
     model file) as float64 arrays of checked shapes; ``UserError`` naming the mismatch."""
     if not isinstance(c, (tuple, list)) or len(c) not in (2, 3):
-        raise UserError(f"constraints: expected (rows, values) or (rows, values, intercept), got {type(c).__name__}")
+        raise UserError("constraints: expected (rows, values) or (rows, values, intercept), got "
+                        f"{type(c).__name__}")
     rows = np.atleast_2d(np.asarray(c[0], np.float64))
     values = np.asarray(c[1], np.float64)
     M = rows.shape[0]
@@ -164,7 +165,8 @@ def admm_enet(G, Cg, lam1: float, lam2: float, c: WeightConstraints, *, tol: flo
     Z = np.zeros((D, F)) if W0 is None else np.array(W0, np.float64)
     U = np.zeros((D, F))
     it, r_rel, s_rel = 0, np.inf, np.inf
-    for it in range(1, max_iter + 1):
+    while it < max_iter:
+        it += 1
         W = w_step(Cg + rho * (Z - U), lam2 + rho)
         Zo = Z
         Z = np.sign(W + U) * np.maximum(np.abs(W + U) - lam1 / rho, 0.0)

@@ -550,7 +550,8 @@ def load_model(path, *, with_metadata: bool = False):
         from ._constraints import WeightConstraints
 
         c = params["constraints"]
-        params["constraints"] = WeightConstraints(*(None if a is None else np.asarray(a, np.float64) for a in c))
+        params["constraints"] = WeightConstraints(*(None if a is None else np.asarray(a, np.float64)
+                                                    for a in c))
     valid = cls._get_param_names()
     est = cls(**{k: v for k, v in params.items() if k in valid})
     est._restore(model, state, metadata)
