@@ -193,9 +193,10 @@ def moment_kernel(potential: Potential, r, comp: Composition, weights=None, r_si
     ``r_sigma > 0``: the kernel for g(r) smoothed as :func:`jaxglass.rdf.rdf` does (a unit Gaussian of
     width σ per pair, divided by ``S_d(r_ij)``). Then ``∫ g_σ(r) h(r) dr ∝ Σ_pairs (G_σ * h)(r_ij) /
     S_d(r_ij)`` for any ``h``, while the sum rule needs ``Σ_pairs k(r_ij)``: with ``h = k S_d`` the kernel
-    must be ``h̃`` with ``G_σ * h̃ = h``, the inverse of the heat kernel, ``h̃ = Σ_n (−σ²/2)ⁿ/n! h⁽²ⁿ⁾`` (Gauss-Weierstrass inversion, the series truncated after
-    ``terms`` terms; derivatives by autodiff). It removes the O(σ²) bias of the plain kernel on
-    smoothed features (measured in ``tests/test_sumrules.py``).
+    must be ``h̃`` with ``G_σ * h̃ = h``, the inverse of the heat kernel,
+    ``h̃ = Σ_n (−σ²/2)ⁿ/n! h⁽²ⁿ⁾`` (Gauss-Weierstrass inversion, the series truncated after ``terms``
+    terms; derivatives by Taylor-mode autodiff). It removes the O(σ²) bias of the plain kernel on
+    smoothed features (9–14 % at σ = 0.03 on KA glasses; 1e-6–3e-5 left with 5 terms, docs/sumrules.md).
     """
     r_host = np.asarray(r, dtype=np.float64)
     w = trapezoid_weights(r_host) if weights is None else np.asarray(weights, dtype=np.float64)
