@@ -9,6 +9,8 @@ Below them: :mod:`.linear` (the fitted map :class:`LinearSPR` and its solvers :f
 :func:`fit_elastic_net`, :func:`fit_linear`), :mod:`.cnn` (the network and :func:`fit_cnn`),
 :mod:`._selection` (all cross-validation: k-fold/LOO, default grids, grid-edge warnings, and
 :func:`select_ridge_l2` / :func:`select_enet`, the penalty choice of the estimators),
+:mod:`._constraints` (linear equality constraints ``C W = K`` on the map's feature columns:
+the constrained ridge and elastic net, :class:`WeightConstraints`),
 :mod:`._files` (the model-file format), :mod:`._training` (the training loop shared by
 :func:`fit_linear` and the CNN), :mod:`._scaling` (the one :class:`Standardizer`), :mod:`._metrics`
 (MSE, R²), :mod:`._enet` (elastic net on the Gram matrix) and :mod:`._prox` (the L1 proximal step as
@@ -18,6 +20,7 @@ Importing this package loads neither Flax nor optax; they are imported when a mo
 (optax) or a CNN is built (Flax).
 """
 
+from ._constraints import WeightConstraints
 from ._metrics import R2Scores, mse, r2
 from ._prox import prox_l1, proximal_adam, soft_threshold
 from ._scaling import Standardizer
@@ -38,7 +41,9 @@ from ._selection import (
     l1_max,
     loo_ridge,
     select_enet,
+    select_enet_constrained,
     select_ridge_l2,
+    select_ridge_l2_constrained,
 )
 from .cnn import CNNConfig, CNNModel, fit_cnn, load_cnn, predict_cnn, save_cnn
 from .linear import (
@@ -83,6 +88,7 @@ __all__ = [
     "R2Scores",
     "Ridge",
     "Standardizer",
+    "WeightConstraints",
     "cross_validate",
     "cross_validate_enet",
     "cross_validate_ridge",
@@ -106,7 +112,9 @@ __all__ = [
     "proximal_adam",
     "r2",
     "select_enet",
+    "select_enet_constrained",
     "select_ridge_l2",
+    "select_ridge_l2_constrained",
     "save_cnn",
     "save_linear",
     "soft_threshold",

@@ -377,3 +377,65 @@ def select_enet(X, Y, l1: float | None, l2: float | None, l1_grid=None, l2_grid=
     info = dict(cv_mse=res.cv_mse, cv=k, grid_edge=bool(edge), cv_max_relative_gap=res.max_rel_gap,
                 cv_sweeps=int(res.n_sweeps.sum()))
     return res.best_l1, res.best_l2, info
+
+
+def constrained_cv_data(X, Y, constraints, standardize: bool = True, scaling: str = "pooled"):
+    """``(X̃, Ỹ, c̃, ys)``: ``X``, ``Y`` in the standardised units of the whole set (flattened) and the
+    constraints taken to those units (:mod:`jaxglass.models._constraints`), with the target scaler."""
+    from ._constraints import as_constraints, scaled
+
+    Xf = np.asarray(X, np.float64).reshape(len(X), -1)
+    Yf = np.asarray(Y, np.float64)
+    xs = Standardizer.make(Xf, standardize, scaling, np.shape(X)[1:])
+    ys = Standardizer.make(Yf, standardize, scaling)
+    c = as_constraints(constraints, Yf.shape[1], Xf.shape[1])
+    return xs.transform(Xf), ys.transform(Yf), scaled(c, xs.mean, xs.scale, ys.mean, ys.scale), ys
+
+
+def select_ridge_l2_constrained(X, Y, constraints, l2_grid: Sequence[float], cv="loo", seed: int = 0,
+                                standardize: bool = True, scaling: str = "pooled",
+                                stacklevel: int = 4) -> tuple[float, dict]:
+    """:func:`select_ridge_l2` for the ridge fit under ``constraints``: the constrained fit is
+    ``Π W_u + E`` (:mod:`jaxglass.models._constraints`), so its held-out residual splits into that of
+    ridge on the targets ``Ỹ Π`` and an ``l2``-independent part: the choice is made on ``Ỹ Π`` in the
+    standardised units of the whole set (``cv_mse`` is that part alone, standardised units)."""
+    from ._constraints import output_projector
+
+    Xs, Ys, c, _ = constrained_cv_data(X, Y, constraints, standardize, scaling)
+    return select_ridge_l2(Xs, Ys @ output_projector(c), l2_grid, cv, seed, False, scaling, stacklevel + 1)
+
+
+def select_enet_constrained(X, Y, constraints, l1: float | None, l2: float, l1_grid=None, *, cv: int = 5,
+                            seed: int = 0, tol: float = 1e-6, max_sweeps: int = 2000,
+                            standardize: bool = True, scaling: str = "pooled",
+                            stacklevel: int = 4) -> tuple[float, float, dict]:
+    """The elastic-net ``l1`` under ``constraints`` by ``cv``-fold CV of the constrained ADMM fits
+    (:func:`~jaxglass.models._constraints.admm_enet`, warm-started down ``l1_grid``, default
+    :func:`default_l1_grid`; each point to relative residuals ``tol`` within ``max_sweeps``
+    iterations) at the fixed ``l2``, in the standardised units of the whole set; ``cv_mse`` in data
+    units. A given ``l1`` is kept."""
+    from ._constraints import admm_enet, project_intercept
+
+    if l1 is not None:
+        return float(l1), float(l2), {}
+    if isinstance(cv, bool) or not isinstance(cv, (int, np.integer)) or cv < 2:
+        raise UserError(f"cv: a number of folds >= 2, got {cv!r}")
+    Xs, Ys, c, ys = constrained_cv_data(X, Y, constraints, standardize, scaling)
+    l1s = default_l1_grid(X, Y, standardize, scaling) if l1_grid is None else np.asarray(l1_grid, float)
+    l1s = np.sort(np.asarray(l1s, np.float64).ravel())[::-1]
+    F = Ys.shape[1]
+    k = min(int(cv), len(Xs))
+    out = np.zeros((l1s.size, k))
+    iters = 0
+    for f, (tr, va) in enumerate(kfold_indices(len(Xs), k, seed)):
+        p = gram_problem(jnp.asarray(Xs[tr]), jnp.asarray(Ys[tr]))
+        W = None
+        for i, l1 in enumerate(l1s):
+            W, info = admm_enet(p.G, p.C, F * l1 / 2, F * l2, c, tol=tol, max_iter=max_sweeps, W0=W)
+            iters += info["iterations"]
+            b = project_intercept(np.asarray(p.y_mean) - np.asarray(p.x_mean) @ W, c)
+            out[i, f] = np.mean(((Xs[va] @ W + b - Ys[va]) * np.asarray(ys.scale)) ** 2)
+    i = int(np.argmin(out.mean(1)))
+    edge = warn_grid_edge("l1", float(l1s[i]), l1s, stacklevel=stacklevel)
+    return float(l1s[i]), float(l2), dict(cv_mse=float(out.mean(1)[i]), cv=k, grid_edge=bool(edge),
+                                          cv_sweeps=int(iters))

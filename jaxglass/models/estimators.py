@@ -51,7 +51,9 @@ from ._selection import (
     DEFAULT_EN_L2_GRID,
     DEFAULT_L2_GRID,
     select_enet,
+    select_enet_constrained,
     select_ridge_l2,
+    select_ridge_l2_constrained,
 )
 
 #: The constraint of a fixed penalty ``l1``/``l2`` (:mod:`jaxglass.validation`).
@@ -193,6 +195,18 @@ class _Estimator(*_BASES):
         return est
 
 
+def _with_violation(est, model):
+    """``model``, with ``est.info_["constraint_violation"]`` set when ``est`` has constraints."""
+    if est.constraints is not None:
+        from ._constraints import as_constraints, violation
+        from .linear import physical_weights
+
+        W, b = (np.asarray(a) for a in physical_weights(model))
+        W = W.reshape(W.shape[0], -1)
+        est.info_["constraint_violation"] = violation(W, b, as_constraints(est.constraints, *W.shape))
+    return model
+
+
 def _set_params(est, params: dict[str, Any]) -> None:
     """Store the ``__init__`` arguments as given (scikit-learn's convention)."""
     for k, v in params.items():
@@ -299,11 +313,17 @@ class Ridge(_Linear):
     ``DEFAULT_L2_GRID``, 25 values 1e-10 … 1e2): exact leave-one-out for ``cv="loo"`` (default), else
     ``cv``-fold with folds drawn from ``seed`` (:func:`~jaxglass.models.select_ridge_l2`).
     ``standardize``/``scaling`` as in :func:`jaxglass.models.fit_ridge`.
+
+    ``constraints`` (:class:`~jaxglass.models.WeightConstraints` or ``(rows, values[, intercept])``,
+    data units, e.g. :func:`jaxglass.sumrules.moment_constraints`): fit subject to
+    ``rows @ coef_ = values`` (and ``rows @ intercept_ = intercept``), exact to round-off; ``l2`` is
+    then chosen for the constrained fit (:func:`~jaxglass.models.select_ridge_l2_constrained`) and
+    ``info_["constraint_violation"]`` is the largest relative residual.
     """
 
     def __init__(self, l2=None, *, l2_grid=None, cv="loo", seed=0, standardize=True, scaling="pooled",
-                 feature_shape=None, r=None, freq=None, r_unit=None, freq_unit=None, y_unit=None,
-                 feature_names=None):
+                 constraints=None, feature_shape=None, r=None, freq=None, r_unit=None, freq_unit=None,
+                 y_unit=None, feature_names=None):
         _set_params(self, locals())
 
     def _fit(self, X, Y):
@@ -315,9 +335,15 @@ class Ridge(_Linear):
             self.info_ = dict(l2=self.l2_)
         else:
             grid = DEFAULT_L2_GRID if self.l2_grid is None else self.l2_grid
-            self.l2_, self.info_ = select_ridge_l2(X, Y, grid, self.cv, int(self.seed), self.standardize,
-                                                   self.scaling, stacklevel=5)
-        return fit_ridge(X, Y, self.l2_, self.standardize, self.scaling)
+            if self.constraints is None:
+                self.l2_, self.info_ = select_ridge_l2(X, Y, grid, self.cv, int(self.seed), self.standardize,
+                                                       self.scaling, stacklevel=5)
+            else:
+                self.l2_, self.info_ = select_ridge_l2_constrained(
+                    X, Y, self.constraints, grid, self.cv, int(self.seed), self.standardize, self.scaling,
+                    stacklevel=5)
+        model = fit_ridge(X, Y, self.l2_, self.standardize, self.scaling, constraints=self.constraints)
+        return _with_violation(self, model)
 
 
 class ElasticNet(_Linear):
@@ -332,11 +358,17 @@ class ElasticNet(_Linear):
     chosen penalties are then refitted to ``tol`` (at most ``max_sweeps`` sweeps). Fitted: ``l1_``,
     ``l2_``, ``info_`` (objective, duality gap, sweeps, CV MSE, the largest relative gap of the CV
     fits ``cv_max_relative_gap``).
+
+    ``constraints`` (as :class:`Ridge`): fit subject to ``rows @ coef_ = values`` by ADMM, finished by
+    an exact projection on the support (:func:`jaxglass.models.fit_elastic_net`); ``tol`` /
+    ``max_sweeps`` are then its relative residuals / iterations and ``l1`` is chosen by CV of the
+    constrained fits (:func:`~jaxglass.models.select_enet_constrained`, ``cv_tol``,
+    ``cv_max_sweeps``; an ``l2`` left at ``None`` is chosen over ``l2_grid`` the same way).
     """
 
     def __init__(self, l1=None, l2=None, *, l1_grid=None, l2_grid=None, cv=5, seed=0, tol=1e-7,
                  max_sweeps=20000, cv_tol=CV_TOL, cv_max_sweeps=CV_MAX_SWEEPS, standardize=True,
-                 scaling="pooled", feature_shape=None, r=None, freq=None, r_unit=None,
+                 scaling="pooled", constraints=None, feature_shape=None, r=None, freq=None, r_unit=None,
                  freq_unit=None, y_unit=None, feature_names=None):
         _set_params(self, locals())
 
@@ -360,15 +392,30 @@ class ElasticNet(_Linear):
 
         l2, l2_grid = self._l2_spec()
         self._check(l2)
-        l1, l2, info = select_enet(X, Y, self.l1, l2, self.l1_grid, l2_grid, cv=self.cv,
-                                   seed=int(self.seed), tol=self.cv_tol, max_sweeps=self.cv_max_sweeps,
-                                   standardize=self.standardize, scaling=self.scaling, stacklevel=5)
+        if self.constraints is None:
+            l1, l2, info = select_enet(X, Y, self.l1, l2, self.l1_grid, l2_grid, cv=self.cv,
+                                       seed=int(self.seed), tol=self.cv_tol, max_sweeps=self.cv_max_sweeps,
+                                       standardize=self.standardize, scaling=self.scaling, stacklevel=5)
+        else:
+            l1, l2, info = self._select_constrained(X, Y, l2, l2_grid)
         model, sol = fit_elastic_net(X, Y, l1, l2, self.standardize, self.scaling, tol=self.tol,
-                                     max_sweeps=self.max_sweeps, return_info=True)
+                                     max_sweeps=self.max_sweeps, return_info=True,
+                                     constraints=self.constraints)
         self.l1_, self.l2_ = float(l1), float(l2)
         self.info_ = dict(l1=self.l1_, l2=self.l2_, **info, **sol,
                           nonzero_fraction=float(np.mean(np.asarray(model.W) != 0)))
-        return model
+        return _with_violation(self, model)
+
+    def _select_constrained(self, X, Y, l2, l2_grid):
+        best = None
+        for l2v in ([l2] if l2 is not None else l2_grid):
+            got = select_enet_constrained(X, Y, self.constraints, self.l1, float(l2v), self.l1_grid,
+                                          cv=self.cv, seed=int(self.seed), tol=self.cv_tol,
+                                          max_sweeps=self.cv_max_sweeps, standardize=self.standardize,
+                                          scaling=self.scaling, stacklevel=7)
+            if best is None or got[2].get("cv_mse", 0.0) < best[2].get("cv_mse", 0.0):
+                best = got
+        return best
 
 
 class Lasso(ElasticNet):
@@ -376,12 +423,12 @@ class Lasso(ElasticNet):
     ``l1_grid`` (default :func:`~jaxglass.models.default_l1_grid`)."""
 
     def __init__(self, l1=None, *, l1_grid=None, cv=5, seed=0, tol=1e-7, max_sweeps=20000, cv_tol=CV_TOL,
-                 cv_max_sweeps=CV_MAX_SWEEPS, standardize=True, scaling="pooled", feature_shape=None,
-                 r=None, freq=None, r_unit=None, freq_unit=None,
+                 cv_max_sweeps=CV_MAX_SWEEPS, standardize=True, scaling="pooled", constraints=None,
+                 feature_shape=None, r=None, freq=None, r_unit=None, freq_unit=None,
                  y_unit=None, feature_names=None):
         super().__init__(l1, 0.0, l1_grid=l1_grid, cv=cv, seed=seed, tol=tol, max_sweeps=max_sweeps,
                          cv_tol=cv_tol, cv_max_sweeps=cv_max_sweeps, standardize=standardize,
-                         scaling=scaling, feature_shape=feature_shape, r=r,
+                         scaling=scaling, constraints=constraints, feature_shape=feature_shape, r=r,
                          freq=freq, r_unit=r_unit, freq_unit=freq_unit, y_unit=y_unit,
                          feature_names=feature_names)
         del self.l2, self.l2_grid
@@ -499,6 +546,12 @@ def load_model(path, *, with_metadata: bool = False):
     for key in ("feature_shape", "channels", "kernel_sizes", "l1_grid", "l2_grid"):
         if isinstance(params.get(key), list):
             params[key] = tuple(params[key])
+    if params.get("constraints") is not None:
+        from ._constraints import WeightConstraints
+
+        c = params["constraints"]
+        params["constraints"] = WeightConstraints(*(None if a is None else np.asarray(a, np.float64)
+                                                    for a in c))
     valid = cls._get_param_names()
     est = cls(**{k: v for k, v in params.items() if k in valid})
     est._restore(model, state, metadata)

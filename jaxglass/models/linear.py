@@ -65,6 +65,7 @@ import numpy as np
 
 from .._io import atomic_savez
 from ..errors import UserError
+from ._constraints import admm_enet, as_constraints, project_columns, project_intercept, scaled
 from ._files import FORMAT_VERSION, LINEAR_FORMAT, read_npz, scaler_arrays, scaler_from
 from ._scaling import SCALINGS, Standardizer, scalers
 from ._training import batches, history, split_validation, train_loop
@@ -299,11 +300,15 @@ def fit_linear(X, Y, config: LinearSPRConfig | None = None, X_val=None, Y_val=No
     return model
 
 
-def fit_ridge(X, Y, l2: float, standardize: bool = True, scaling: str = "pooled") -> LinearSPR:
+def fit_ridge(X, Y, l2: float, standardize: bool = True, scaling: str = "pooled",
+              constraints=None) -> LinearSPR:
     """Closed-form minimiser of the module's objective with ``l1 = 0`` (float64 numpy/scipy).
 
     ``Wᵀ = (X̃cᵀX̃c + K F l2 I)⁻¹ X̃cᵀỸc`` (or the equivalent ``K×K`` dual form when D > K);
-    ``l2 = 0`` gives the minimum-norm least-squares solution.
+    ``l2 = 0`` gives the minimum-norm least-squares solution. ``constraints``
+    (:class:`~jaxglass.models.WeightConstraints` or ``(rows, values[, intercept])``, data units): the
+    minimiser subject to ``rows @ W = values`` (and ``rows @ b = intercept``), i.e. the unconstrained
+    one with every feature column projected across the outputs (:mod:`jaxglass.models._constraints`).
     """
     import scipy.linalg
 
@@ -327,13 +332,23 @@ def fit_ridge(X, Y, l2: float, standardize: bool = True, scaling: str = "pooled"
         Wt = Xc.T @ scipy.linalg.solve(Xc @ Xc.T + lam * np.eye(K), Yc, assume_a="pos")
     W = Wt.T
     b = ym - W @ xm
+    if constraints is not None:
+        ct = _scaled_constraints(constraints, xs, ys)
+        W = project_columns(W, ct)
+        b = project_intercept(ym - W @ xm, ct)
     dt = Xf.dtype
     return LinearSPR(jnp.asarray(W, dt), jnp.asarray(b, dt), xs, ys, fshape)
 
 
+def _scaled_constraints(constraints, xs: Standardizer, ys: Standardizer):
+    """``constraints`` (data units) checked and taken to the standardised units of ``xs``, ``ys``."""
+    c = as_constraints(constraints, int(np.size(ys.mean)), int(np.size(xs.mean)))
+    return scaled(c, xs.mean, xs.scale, ys.mean, ys.scale)
+
+
 def fit_elastic_net(X, Y, l1: float, l2: float = 0.0, standardize: bool = True, scaling: str = "pooled", *,
                     tol: float = 1e-7, max_sweeps: int = 20000, W0=None, return_info: bool = False,
-                    method: str = "auto"):
+                    method: str = "auto", constraints=None):
     """Minimiser of the module's objective on the Gram matrix (:mod:`._enet`), by default exactly (homotopy).
 
     All targets are solved together; iteration stops when the duality gap summed over targets is at
@@ -346,7 +361,16 @@ def fit_elastic_net(X, Y, l1: float, l2: float = 0.0, standardize: bool = True, 
     ``"cd"`` (coordinate descent), ``"fista"`` (FISTA on the Gram matrix; ``max_sweeps`` counts its
     iterations) or ``"auto"`` (the homotopy: the fastest in ``benchmarks/models.py --part enet``).
     Needs float64 (``jaxglass.enable_x64()``) for gaps below ~1e-6.
+
+    ``constraints`` (as :func:`fit_ridge`): the minimiser subject to ``rows @ W = values`` by ADMM
+    (:func:`~jaxglass.models._constraints.admm_enet`, ``method`` ignored, ``max_sweeps`` its
+    iterations, ``tol`` its relative primal/dual residuals), the result projected onto the
+    constraints on its support (exact to round-off); ``info`` then has ``method="admm"``, the
+    residuals, ``n_sweeps`` (iterations) and no duality gap (``nan``).
     """
+    if constraints is not None:
+        return _fit_enet_constrained(X, Y, l1, l2, standardize, scaling, tol, max_sweeps, W0,
+                                     return_info, constraints)
     from ._enet import enet_method, enet_solve, enet_solve_homotopy, gram_problem
 
     if l1 < 0 or l2 < 0:
@@ -369,6 +393,31 @@ def fit_elastic_net(X, Y, l1: float, l2: float = 0.0, standardize: bool = True, 
     obj, gap = 2.0 / F * float(sol.primal.sum()), 2.0 / F * float(sol.gap.sum())
     return model, dict(objective=obj, duality_gap=gap, relative_gap=gap / obj if obj > 0 else 0.0,
                        n_sweeps=int(sol.n_sweeps), converged=bool(gap <= tol * obj), method=method)
+
+
+def _fit_enet_constrained(X, Y, l1, l2, standardize, scaling, tol, max_sweeps, W0, return_info,
+                          constraints):
+    from ._enet import gram_problem, primal_and_gap
+
+    Xf, fshape = as_features(X)
+    Yf = as_targets(Y, Xf.shape[0])
+    xs, ys = scalers(Xf, Yf, standardize, scaling, fshape)
+    ct = _scaled_constraints(constraints, xs, ys)
+    p = gram_problem(np.asarray(xs.transform(Xf), np.float64), np.asarray(ys.transform(Yf), np.float64))
+    F = Yf.shape[1]
+    lam1, lam2 = F * l1 / 2, F * l2
+    W0 = None if W0 is None else np.asarray(W0, np.float64).T
+    W, info = admm_enet(p.G, p.C, lam1, lam2, ct, tol=tol, max_iter=max_sweeps, W0=W0)
+    b = project_intercept(np.asarray(p.y_mean) - np.asarray(p.x_mean) @ W, ct)
+    dt = Xf.dtype
+    model = LinearSPR(jnp.asarray(W.T, dt), jnp.asarray(b, dt), xs, ys, fshape)
+    if not return_info:
+        return model
+    P, _ = primal_and_gap(p, jnp.asarray(W), p.G @ jnp.asarray(W), lam1, lam2)
+    return model, dict(objective=2.0 / F * float(jnp.sum(P)), duality_gap=float("nan"),
+                       relative_gap=float("nan"), n_sweeps=int(info["iterations"]),
+                       converged=info["converged"], method="admm",
+                       primal_residual=info["primal_residual"], dual_residual=info["dual_residual"])
 
 
 # ----------------------------------------------------------------------------------------------
