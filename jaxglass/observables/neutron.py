@@ -38,8 +38,7 @@ from .powder import (
     SAMPLE_BATCH,
     QShells,
     ShellMean,
-    fibonacci_subset,
-    sample_order,
+    plan_shells,
     shell_vectors,
 )
 
@@ -207,10 +206,13 @@ def _structure_factor(structure, f, v, qv, amp, dw, freq_min):
     w = jnp.exp(-jnp.einsum("qa,nab,qb->qn", q, dw, q))  # (Q, N)
     c = a / jnp.sqrt(jnp.asarray(structure.masses))[None, :] * phase * w  # (Q, N)
     coef = (c[:, :, None] * q[:, None, :]).reshape(q.shape[0], n * d)  # (Q, N d)
-    amp_mode = coef @ v.astype(coef.dtype)  # (Q, M)
+    if jnp.iscomplexobj(v):
+        a2 = jnp.abs(coef @ v) ** 2  # (Q, M)
+    else:  # two real products: half the work of one complex one
+        a2 = (coef.real @ v) ** 2 + (coef.imag @ v) ** 2
     keep = f > freq_min
     fs = jnp.where(keep, f, 1.0)
-    s = jnp.where(keep, jnp.abs(amp_mode) ** 2 * HBAR_OVER_AMU_THZ_A2 / (2.0 * n * fs), 0.0)
+    s = jnp.where(keep, a2 * HBAR_OVER_AMU_THZ_A2 / (2.0 * n * fs), 0.0)
     return s.reshape(shape + (f.shape[0],))
 
 
@@ -234,12 +236,15 @@ def broaden_sqw(frequencies, s_modes, grid, sigma, temperature):
 
 @jax.jit
 def _broaden(f, s, grid, sigma, temperature):
-    n = bose_occupation(f, temperature)
-    g_loss = gaussian(grid[:, None] - f[None, :], sigma)
-    g_gain = gaussian(grid[:, None] + f[None, :], sigma)
-    loss = jnp.einsum("...m,gm->...g", s * (n + 1.0), g_loss)
-    gain = jnp.einsum("...m,gm->...g", s * n, g_gain)
-    return (loss + gain) / THZ_TO_MEV
+    return s @ _broadening_matrix(f, grid, sigma, temperature)
+
+
+def _broadening_matrix(f, grid, sigma, temperature):
+    """``(M, G)``: ``[(n+1) G(ν - ν_m) + n G(ν + ν_m)]`` per meV."""
+    n = bose_occupation(f, temperature)[:, None]
+    g_loss = gaussian(grid[None, :] - f[:, None], sigma)
+    g_gain = gaussian(grid[None, :] + f[:, None], sigma)
+    return ((n + 1.0) * g_loss + n * g_gain) / THZ_TO_MEV
 
 
 @validate({
@@ -292,12 +297,10 @@ def powder_sqw(
     if probe == "xray":
         _sd.check_form_factor_range(np.asarray(q, dtype=np.float64) + (width or 0.0))
     sv = shell_vectors(structure, q, width=width)
-    if n_directions is None:
-        sets = [g[sample_order(len(g), max_vectors, seed, i)] for i, g in enumerate(sv.vectors)]
-    else:
-        sets = [fibonacci_subset(g, n_directions) for g in sv.vectors]
+    plans = plan_shells(sv, paired=not jnp.iscomplexobj(v), max_vectors=max_vectors, powder_tol=powder_tol,
+                        seed=seed, n_directions=n_directions)
     if probe == "xray":
-        _sd.check_form_factor_range(np.concatenate([np.linalg.norm(g, axis=-1) for g in sets]))
+        _sd.check_form_factor_range(np.concatenate([np.linalg.norm(p.vectors, axis=-1) for p in plans]))
     if freq_min is None:
         freq_min = default_freq_min(f)
     warn_imaginary(f, freq_min)
@@ -306,20 +309,20 @@ def powder_sqw(
         dw = debye_waller(structure, f, temperature, eigenvectors=v, freq_min=dw_freq_min)
     scale = MBARN_PER_FM2 if probe == "neutron" else 1.0
     grid = jnp.asarray(grid)
+    bmat = _broadening_matrix(f, grid, sigma, temperature) * scale
 
     def spectra(qv):  # (k, d) -> per-vector broadened spectra (k, G)
         amp = _scattering_amplitudes(structure, probe, jnp.linalg.norm(qv, axis=-1), lengths, form_factors)
-        return _vector_spectra(structure, f, v, qv, amp, dw, freq_min, grid, sigma, temperature) * scale
+        return _vector_spectra(structure, f, v, qv, amp, dw, freq_min, bmat)
 
-    # only a random sample stops early: all vectors (enumeration order) or a fixed set are used whole
-    tols = [powder_tol if n_directions is None and len(g) > max_vectors else None for g in sv.vectors]
-    means = [_shell_mean(spectra, g, len(full), t) for g, full, t in zip(sets, sv.vectors, tols)]
+    means = [_shell_mean(spectra, p.vectors, p.n_total, p.tol) for p in plans]
     return Spectrum(
         frequency=grid, intensity=jnp.asarray(np.stack([m.mean for m in means])), q=jnp.asarray(sv.q),
         kind="ins" if probe == "neutron" else "ixs", unit=NEUTRON_UNIT if probe == "neutron" else XRAY_UNIT,
         species_names=structure.species_names,
         powder_error=jnp.asarray([m.relative_error() for m in means]),
-        n_vectors=jnp.asarray([m.n for m in means]), shell_size=jnp.asarray(sv.sizes),
+        n_vectors=jnp.asarray([m.n * p.weight for m, p in zip(means, plans)]),
+        shell_size=jnp.asarray(sv.sizes),
     )
 
 
@@ -339,9 +342,9 @@ def _shell_mean(spectra, vectors: np.ndarray, n_total: int, tol: float | None) -
 
 
 @jax.jit
-def _vector_spectra(structure, f, v, qv, amp, dw, freq_min, grid, sigma, temperature):
-    """Broadened S(Q, ω) ``(k, G)`` of each Q vector ``(k, d)`` (per meV, before the unit scale)."""
-    return _broaden(f, _structure_factor(structure, f, v, qv, amp, dw, freq_min), grid, sigma, temperature)
+def _vector_spectra(structure, f, v, qv, amp, dw, freq_min, bmat):
+    """Broadened S(Q, ω) ``(k, G)`` of each Q vector ``(k, d)``: S_ν(Q) times the ``(M, G)`` matrix."""
+    return _structure_factor(structure, f, v, qv, amp, dw, freq_min) @ bmat
 
 
 def ins_sqw(structure: Structure, modes, q, grid, sigma: float, temperature: float, **kwargs) -> Spectrum:

@@ -33,8 +33,9 @@ from ._common import N_DIRECTIONS
 #: relative to the maximum of the shell's averaged spectrum.
 POWDER_TOL = 0.02
 #: Default budget: a shell with at most this many reciprocal-lattice vectors is averaged over all of
-#: them (exact for the cell); a larger shell is sampled up to this many.
-MAX_SHELL_VECTORS = 4096
+#: them (exact for the cell); a larger shell is sampled up to this many. Since S(-G) = S(G), half of
+#: them are computed.
+MAX_SHELL_VECTORS = 8192
 #: Vectors added per step when a shell is sampled (and the first sample's size).
 SAMPLE_BATCH = 64
 
@@ -181,6 +182,44 @@ def sample_order(n_vectors: int, max_vectors: int, seed, shell: int) -> np.ndarr
     if n_vectors <= max_vectors:
         return np.arange(n_vectors)
     return np.random.default_rng((int(seed), int(shell))).permutation(n_vectors)[:max_vectors]
+
+
+def inversion_half(g: np.ndarray) -> np.ndarray:
+    """One vector of each pair ±G of a shell (the one whose first non-zero component is positive).
+
+    For real eigenvectors the one-phonon S_ν(-G) equals S_ν(G) (the amplitude is minus its complex
+    conjugate), so the mean over this half is the mean over the whole shell."""
+    first = np.argmax(g != 0, axis=1)
+    return g[g[np.arange(len(g)), first] > 0]
+
+
+@dataclasses.dataclass(frozen=True)
+class ShellPlan:
+    """How one shell is averaged: ``vectors`` in the order they are used, out of a population of
+    ``n_total`` (the sampling population: the shell, or its half :func:`inversion_half`), each counting
+    for ``weight`` lattice vectors; ``tol``: stop once the relative error is ≤ tol (``None``: use all)."""
+
+    vectors: np.ndarray
+    n_total: int
+    weight: int
+    tol: float | None
+
+
+def plan_shells(sv: ShellVectors, *, paired: bool, max_vectors: int, powder_tol: float, seed: int = 0,
+                n_directions: int | None = None) -> list[ShellPlan]:
+    """The :class:`ShellPlan` of each shell of ``sv`` (module docstring). ``paired``: S(-G) = S(G)
+    (real eigenvectors), so only :func:`inversion_half` is computed, each vector counting twice and
+    ``max_vectors`` lattice vectors costing ``max_vectors // 2`` evaluations. ``n_directions`` (an int)
+    gives the fixed set of :func:`fibonacci_subset` instead, used whole."""
+    plans = []
+    for i, g in enumerate(sv.vectors):
+        if n_directions is not None:
+            plans.append(ShellPlan(fibonacci_subset(g, n_directions), len(g), 1, None))
+            continue
+        pool, weight = (inversion_half(g), 2) if paired else (g, 1)
+        order = sample_order(len(pool), max(1, max_vectors // weight), seed, i)
+        plans.append(ShellPlan(pool[order], len(pool), weight, powder_tol if len(g) > max_vectors else None))
+    return plans
 
 
 @dataclasses.dataclass
