@@ -43,6 +43,19 @@ def _direct(out, k, cfg, ocfg):
                 raman=ram / np.trapezoid(ram, cfg.freq_grid()))
 
 
+def _interrupting(real, at: int):
+    """``real`` that raises KeyboardInterrupt (Ctrl-C) on its ``at``-th call instead of returning."""
+    calls = []
+
+    def wrapped(*a, **kw):
+        calls.append(1)
+        if len(calls) == at:
+            raise KeyboardInterrupt
+        return real(*a, **kw)
+
+    return wrapped
+
+
 def test_extend_dataset_is_resumable_and_matches_direct_observables(tmp_path, toy, monkeypatch):
     out = tmp_path / "ds"
     data.build_dataset(out, toy, progress=False,
@@ -52,16 +65,8 @@ def test_extend_dataset_is_resumable_and_matches_direct_observables(tmp_path, to
     ocfg = dob.default_observable_config("lj2d")
     assert ocfg.temperature == pytest.approx(11.98)
     # Ctrl-C in the middle of record 2: records 0, 1 are finished, 2 is untouched (still readable)
-    calls = []
     real = dob.compute_observables
-
-    def interrupted(*a, **kw):
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return real(*a, **kw)
-
-    monkeypatch.setattr(dob, "compute_observables", interrupted)
+    monkeypatch.setattr(dob, "compute_observables", _interrupting(real, 3))
     with pytest.raises(KeyboardInterrupt):
         dob.extend_dataset(out, progress=False)
     monkeypatch.setattr(dob, "compute_observables", real)
@@ -195,15 +200,8 @@ def test_spectra_recompute_replaces_older_observables_resumably(tmp_path, toy, m
     before = {k: _rec(out, k) for k in range(3)}
     with pytest.raises(ValueError, match="--recompute"):
         dob.extend_dataset(out, progress=False)
-    calls, real = [], dob.compute_observables
-
-    def interrupted(*a, **kw):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real(*a, **kw)
-
-    monkeypatch.setattr(dob, "compute_observables", interrupted)
+    real = dob.compute_observables
+    monkeypatch.setattr(dob, "compute_observables", _interrupting(real, 2))
     assert cli.main(["spectra", str(out), "--recompute", "--quiet"]) == 130
     monkeypatch.setattr(dob, "compute_observables", real)
     ocfg = dob.default_observable_config("lj2d")
