@@ -289,6 +289,8 @@ def powder_sqw(
 
     Returns a :class:`Spectrum` with ``intensity`` ``(n_q, G)`` and, per shell, ``powder_error`` (the
     estimated standard error / shell maximum), ``n_vectors`` (vectors used) and ``shell_size``.
+    The shells are averaged on the host, batch by batch (not traceable by ``jit``/``grad``); for
+    gradients use :func:`powder_one_phonon_structure_factor` on the vectors of :func:`q_shells`.
     """
     check_temperature(temperature)
     check_sigma(sigma)
