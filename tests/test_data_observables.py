@@ -39,7 +39,21 @@ def _direct(out, k, cfg, ocfg):
         ram = np.asarray(observables.shuker_gammon(f, g, sig, T).intensity)  # 2D: Shuker-Gammon
     return dict(ndos_total=np.asarray(nd.intensity) * per, ndos_partial=np.asarray(nd.partial) * per,
                 ins_sqw=np.asarray(ins.intensity) * per, ixs_sqw=np.asarray(ixs.intensity) * per,
+                ins_powder_err=np.asarray(ins.powder_error), ixs_powder_err=np.asarray(ixs.powder_error),
                 raman=ram / np.trapezoid(ram, cfg.freq_grid()))
+
+
+def _interrupting(real, at: int):
+    """``real`` that raises KeyboardInterrupt (Ctrl-C) on its ``at``-th call instead of returning."""
+    calls = []
+
+    def wrapped(*a, **kw):
+        calls.append(1)
+        if len(calls) == at:
+            raise KeyboardInterrupt
+        return real(*a, **kw)
+
+    return wrapped
 
 
 def test_extend_dataset_is_resumable_and_matches_direct_observables(tmp_path, toy, monkeypatch):
@@ -51,16 +65,8 @@ def test_extend_dataset_is_resumable_and_matches_direct_observables(tmp_path, to
     ocfg = dob.default_observable_config("lj2d")
     assert ocfg.temperature == pytest.approx(11.98)
     # Ctrl-C in the middle of record 2: records 0, 1 are finished, 2 is untouched (still readable)
-    calls = []
     real = dob.compute_observables
-
-    def interrupted(*a, **kw):
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return real(*a, **kw)
-
-    monkeypatch.setattr(dob, "compute_observables", interrupted)
+    monkeypatch.setattr(dob, "compute_observables", _interrupting(real, 3))
     with pytest.raises(KeyboardInterrupt):
         dob.extend_dataset(out, progress=False)
     monkeypatch.setattr(dob, "compute_observables", real)
@@ -105,6 +111,7 @@ def test_generate_stores_observables_equal_to_extension(tmp_path, toy):
     rec = _rec(out, 1)
     ocfg = dob.default_observable_config("lj2d")
     assert dob.has_observables(rec, ocfg) and dob.extend_dataset(out, progress=False) == []
+    assert rec["ins_powder_err"].shape == rec["ixs_powder_err"].shape == (8,)
     ref = _direct(out, 1, small, ocfg)
     for key, val in ref.items():
         np.testing.assert_allclose(rec[key], val, rtol=1e-9, atol=1e-12 * np.abs(val).max(), err_msg=key)
@@ -175,6 +182,43 @@ def test_export_import_keeps_observables(tmp_path, toy):
     assert data.import_dataset(tmp_path / "x.npz", back) == [0, 1]
     a, b = _rec(out, 1), _rec(back, 1)
     assert str(a["obs_config"]) == str(b["obs_config"])
-    for key in ("ndos_total", "ins_sqw", "ixs_sqw", "raman"):  # stored as float32
+    for key in ("ndos_total", "ins_sqw", "ixs_sqw", "ins_powder_err", "raman"):  # stored as float32
         np.testing.assert_allclose(b[key], a[key], rtol=1e-6, atol=1e-6 * np.abs(a[key]).max())
     assert dob.extend_dataset(back, progress=False) == []  # nothing left to compute
+
+
+def test_spectra_recompute_replaces_older_observables_resumably(tmp_path, toy, monkeypatch, capsys):
+    """Observables of other settings (here the former fixed set of Fibonacci directions) are refused
+    by a plain `jaxglass spectra DATASET`, replaced by `--recompute` one atomic record at a time, and
+    an interrupted recompute finishes with the same command, leaving every other array untouched."""
+    out = tmp_path / "ds"
+    small = dataclasses.replace(toy, n_structures=3)
+    data.build_dataset(out, small, progress=False,
+                       compute=functools.partial(data.compute_record, observables=False))
+    legacy = dataclasses.replace(dob.default_observable_config("lj2d"), n_directions=4)
+    assert dob.extend_dataset(out, legacy, progress=False, recompute=True) == [0, 1, 2]
+    before = {k: _rec(out, k) for k in range(3)}
+    with pytest.raises(ValueError, match="--recompute"):
+        dob.extend_dataset(out, progress=False)
+    real = dob.compute_observables
+    monkeypatch.setattr(dob, "compute_observables", _interrupting(real, 2))
+    assert cli.main(["spectra", str(out), "--recompute", "--quiet"]) == 130
+    monkeypatch.setattr(dob, "compute_observables", real)
+    ocfg = dob.default_observable_config("lj2d")
+    assert dob.has_observables(_rec(out, 0), ocfg) and not dob.has_observables(_rec(out, 1), ocfg)
+    assert str(_rec(out, 1)["obs_config"]) == legacy.to_json()  # untouched by the interruption
+    assert data.load_dataset(out).observables == {}  # mixed settings: not served to the study
+    capsys.readouterr()
+    assert cli.main(["spectra", str(out), "--quiet"]) == 0  # resumes (the manifest names the new settings)
+    assert "2 record(s)" in capsys.readouterr().out
+    assert dob.extend_dataset(out, progress=False, recompute=True) == []
+    for k in range(3):
+        rec = _rec(out, k)
+        for key in data.RECORD_KEYS:
+            assert np.array_equal(rec[key], before[k][key]), key
+        for key, val in _direct(out, k, small, ocfg).items():
+            np.testing.assert_allclose(rec[key], val, rtol=1e-9, atol=1e-12 * np.abs(val).max(), err_msg=key)
+    ds = data.load_dataset(out)
+    assert ds.observables["ins_powder_err"].shape == (3, 8)
+    man = json.loads((out / "manifest.json").read_text())["observables"]
+    assert man["config"]["n_directions"] is None and man["units"]["ins_powder_err"].startswith("1")

@@ -10,6 +10,7 @@
 """
 
 import importlib.util
+import json
 import warnings
 
 import jax
@@ -337,6 +338,88 @@ def test_shuker_gammon_gradient_through_eigenvalues():
 
 
 # ---------------------------------------------------------------------------------------------
+# Powder average
+
+
+def _brute_force_shell(s, q, width):
+    """Every 2π(h/L_x, k/L_y, l/L_z) with q - w/2 ≤ |G| < q + w/2, from one cube of integer triples."""
+    box = np.asarray(s.box)
+    h = int(np.ceil((q + width) * box.max() / (2 * np.pi)))
+    r = np.arange(-h, h + 1)
+    g = np.stack(np.meshgrid(r, r, r, indexing="ij"), -1).reshape(-1, 3) * (2 * np.pi / box)
+    n = np.linalg.norm(g, axis=1)
+    return g[(n >= q - width / 2) & (n < q + width / 2)]
+
+
+def test_powder_average_of_every_shell_vector_equals_brute_force_mean(sic):
+    """Below the budget, every reciprocal-lattice vector of the shell is used: the powder spectrum is the
+    plain mean of the per-vector spectra (broaden_sqw of one_phonon_structure_factor, both checked
+    against euphonic / phonopy above) over a brute-force list of the shell, with error 0."""
+    s, _, m, _ = sic
+    q, grid, sigma = [3.0, 5.5], np.linspace(0.0, 36.0, 120), 0.3
+    f, v = np.asarray(m.frequencies), np.asarray(m.eigenvectors)
+    width = 2 * np.pi / float(np.min(s.box))
+    for probe, fn in (("neutron", ob.ins_sqw), ("xray", ob.ixs_sqw)):
+        sp = fn(s, m, q, grid, sigma, T)
+        ref, sizes = [], []
+        for qq in q:
+            g = _brute_force_shell(s, qq, width)
+            sq = ob.one_phonon_structure_factor(s, m, g, probe=probe, temperature=T)  # (n, M)
+            ref.append(np.asarray(ob.broaden_sqw(f, sq, grid, sigma, T)).mean(0))
+            sizes.append(len(g))
+        ref = np.asarray(ref)
+        np.testing.assert_allclose(sp.intensity, ref, rtol=1e-10, atol=1e-12 * ref.max())
+        assert np.asarray(sp.powder_error).tolist() == [0.0, 0.0]
+        assert np.asarray(sp.n_vectors).tolist() == np.asarray(sp.shell_size).tolist() == sizes
+        if probe == "neutron":  # complex eigenvectors: no ±G pairing, every vector computed; the same
+            sc = fn(s, f, q, grid, sigma, T, eigenvectors=v.astype(np.complex128))
+            np.testing.assert_allclose(sc.intensity, ref, rtol=1e-10, atol=1e-12 * ref.max())
+    # the fixed set of q_shells (n_directions) reproduces powder_one_phonon_structure_factor
+    shells = ob.q_shells(s, q, n_directions=6)
+    fixed = ob.ins_sqw(s, m, q, grid, sigma, T, n_directions=6)
+    sq = ob.powder_one_phonon_structure_factor(s, m, shells, temperature=T)
+    want = np.asarray(ob.broaden_sqw(f, sq, grid, sigma, T))
+    np.testing.assert_allclose(fixed.intensity, want, rtol=1e-10, atol=1e-12 * want.max())
+    assert np.asarray(fixed.n_vectors).tolist() == [6, 6]
+
+
+def test_powder_error_estimate_is_honest(sic):
+    """A random sample of 256 of a shell's 486-1194 vectors: the true error (against every vector) is
+    within 3x of the estimated standard error, and 1x on average over shells and seeds; a tolerance
+    stops the sampling once the estimate is below it."""
+    s, _, m, _ = sic
+    q, grid, sigma = [4.5, 5.5, 7.0], np.linspace(0.0, 36.0, 120), 0.3
+    exact = np.asarray(ob.ins_sqw(s, m, q, grid, sigma, T).intensity)
+    ratios = []
+    for seed in range(4):
+        sp = ob.ins_sqw(s, m, q, grid, sigma, T, max_vectors=256, powder_tol=0.0, seed=seed)
+        assert np.asarray(sp.n_vectors).tolist() == [256] * 3
+        assert np.asarray(sp.shell_size).tolist() == [486, 786, 1194]
+        true = np.abs(np.asarray(sp.intensity) - exact).max(1) / exact.max(1)
+        ratios.extend(true / np.asarray(sp.powder_error))
+    assert max(ratios) < 3.0 and 0.5 < np.mean(ratios) < 2.0, ratios
+    sp = ob.ins_sqw(s, m, q, grid, sigma, T, max_vectors=400, powder_tol=0.2)
+    err, n = np.asarray(sp.powder_error), np.asarray(sp.n_vectors)
+    assert np.all((err <= 0.2) | (n == 400)) and np.any(n < 400), (err, n)
+
+
+def test_shell_mean_merges_batches_and_vanishes_for_the_whole_shell():
+    from jaxglass.observables.powder import ShellMean
+
+    x = np.random.default_rng(1).standard_normal((50, 7)) + 3.0
+    acc = ShellMean(n_total=80)
+    for b in (x[:13], x[13:14], x[14:]):
+        acc.add(b)
+    np.testing.assert_allclose(acc.mean, x.mean(0), rtol=1e-13)
+    se = np.sqrt(x.var(0, ddof=1) / 50 * (1 - 50 / 80))  # Cochran eq. 2.12
+    np.testing.assert_allclose(acc.standard_error(), se, rtol=1e-12)
+    assert acc.relative_error() == pytest.approx(se.max() / x.mean(0).max())
+    whole = ShellMean(n_total=50)
+    whole.add(x)
+    assert whole.relative_error() == 0.0
+
+
+# ---------------------------------------------------------------------------------------------
 # Shells, sheets and bad input
 
 
@@ -413,6 +496,8 @@ def test_cli_spectra_writes_csv_npz_png_and_rejects_bad_input(tmp_path, capsys):
     assert csv.shape == (120, 5)
     np.testing.assert_allclose(csv[:, 1], csv[:, 0] * units.THZ_TO_MEV)
     assert (out / "spectrum.png").stat().st_size > 10_000
+    meta = json.loads((out / "spectrum.json").read_text())  # every vector of both shells: error 0
+    assert meta["powder_error"] == [0.0, 0.0] and meta["powder_vectors"] == meta["shell_size"]
     assert main(["spectra", str(path), "--potential", "tersoff-sic", "--temperature", "0",
                  "--out", str(tmp_path / "bad")]) == 2
     assert main(["spectra", str(path), "--potential", "tersoff-sic", "--kind", "ixs", "--q", "90",

@@ -39,9 +39,11 @@ def _run_dataset(args) -> int:
         if not args.temperature > 0:
             raise UserError(f"--temperature: must be positive (K), got {args.temperature}")
         ocfg = dataclasses.replace(ocfg, temperature=args.temperature)
+    if args.powder_tol is not None:
+        ocfg = dataclasses.replace(ocfg, powder_tol=args.powder_tol)
     t0 = time.time()
     try:
-        done = extend_dataset(args.structure, ocfg, progress=not args.quiet)
+        done = extend_dataset(args.structure, ocfg, progress=not args.quiet, recompute=args.recompute)
     except KeyboardInterrupt:
         print(
             f"spectra: interrupted after {time.time() - t0:.1f} s; finished records are kept; rerun the "
@@ -113,6 +115,20 @@ class Spectra:
         sp.add_argument(
             "--quiet", action="store_true", help="datasets: no progress lines (build.log gets them)"
         )
+        sp.add_argument(
+            "--recompute",
+            action="store_true",
+            help="datasets: replace observables computed with other settings (e.g. the former 48-direction "
+            "powder average); atomic per record, resumable",
+        )
+        sp.add_argument(
+            "--powder-tol",
+            type=float,
+            default=None,
+            help="INS/IXS: standard error of the powder average per |Q| shell, as a fraction of the shell's "
+            "maximum, at which sampling stops when a shell has more vectors than are averaged in full "
+            "(default 0.02)",
+        )
 
     @staticmethod
     def run(args) -> int:
@@ -126,6 +142,8 @@ class Spectra:
 
         if Path(args.structure).is_dir():
             return _run_dataset(args)
+        if args.recompute:
+            raise UserError("--recompute: only for a dataset directory (a structure file is always computed)")
         if args.potential is None:
             raise UserError(f"--potential: required for a structure file; one of {POTENTIALS}")
         temperature = 300.0 if args.temperature is None else args.temperature
@@ -133,7 +151,8 @@ class Spectra:
             raise UserError(
                 f"--temperature: must be positive (K), got {temperature}; use e.g. 1e-3 for T → 0"
             )
-        check_args(structure_spectrum, temperature=temperature, sigma=args.sigma, n_points=args.n_points)
+        check_args(structure_spectrum, temperature=temperature, sigma=args.sigma, n_points=args.n_points,
+                   powder_tol=args.powder_tol)
         check_q = REGISTRY[args.kind].check_q
         if check_q is not None:
             check_q(args.q)  # before the (costly) modes
@@ -159,6 +178,7 @@ class Spectra:
             q=args.q,
             sigma=args.sigma,
             n_points=args.n_points,
+            powder_tol=args.powder_tol,
         )
         out = writable_dir(Path(args.out))
         meta = dict(
@@ -171,6 +191,9 @@ class Spectra:
             n_atoms=s.n_atoms,
             n_imaginary=n_imag,
             raman_model=raman_model(s) if args.kind == "raman" else None,
+            powder_error=None if sp.powder_error is None else [float(x) for x in sp.powder_error],
+            powder_vectors=None if sp.n_vectors is None else [int(x) for x in sp.n_vectors],
+            shell_size=None if sp.shell_size is None else [int(x) for x in sp.shell_size],
         )
         title = (
             f"{Path(args.structure).stem}: {args.kind.upper()}, T = {temperature:g} K, "

@@ -6,10 +6,12 @@ Every record of a dataset (:mod:`jaxglass.data`) can carry, next to its PDOS, th
 shapes and units are declared in :data:`jaxglass.data.schema.OBSERVABLE_FIELDS`: the
 neutron-weighted DOS (σ_coh + σ_inc, Sears 1992) and its per-species parts, the coherent one-phonon
 powder S(|Q|, ω) for neutrons (``ins_sqw``, Debye-Waller and Bose factors at ``temperature``) and
-with X-ray form factors f₀(|Q|) (``ixs_sqw``), the unpolarised Stokes Raman spectrum normalised to
-unit area on the grid (bond polarizability for AMC, C-C parameters of Wirtz et al. 2005;
-Shuker-Gammon with constant coupling for the others), the |Q| shell centres ``obs_q`` and the
-:class:`ObservableConfig` (JSON) they were computed with.
+with X-ray form factors f₀(|Q|) (``ixs_sqw``) and the estimated error of each shell's powder average
+(``ins_powder_err``, ``ixs_powder_err``: standard error of the mean over the shell's
+reciprocal-lattice vectors / the shell's maximum, 0 where every vector is used), the unpolarised
+Stokes Raman spectrum normalised to unit area on the grid (bond polarizability for AMC, C-C
+parameters of Wirtz et al. 2005; Shuker-Gammon with constant coupling for the others), the |Q| shell
+centres ``obs_q`` and the :class:`ObservableConfig` (JSON) they were computed with.
 
 The |Q| values are ``n_q`` evenly spaced shell centres over ``[q_min, q_max]``, the range of a
 direct-geometry neutron chopper spectrometer at thermal energies (1-8 Å⁻¹); their mean over Q
@@ -26,7 +28,9 @@ unit of the dataset grid (per LJ ω unit) instead of per meV.
 :func:`extend_dataset` adds the observables to the records of an existing dataset without
 regenerating structures: it reloads each relaxed structure, recomputes the Hessian and modes and
 rewrites the record atomically (temp file + ``os.replace``). Records that already hold observables
-of the same configuration are skipped, so an interrupted run resumes where it stopped.
+of the same configuration are skipped, so an interrupted run resumes where it stopped; with
+``recompute=True`` (``jaxglass spectra DATASET --recompute``) observables of other settings (such as
+the former 48-direction powder average) are replaced the same way.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ import numpy as np
 
 from .. import families
 from ..errors import UserError
+from ..observables.powder import MAX_SHELL_VECTORS, POWDER_TOL
 from ..observables.registry import REGISTRY, TARGETS  # TARGETS: the kinds datasets store (study targets)
 from ..units import THZ_TO_MEV
 from .config import DatasetConfig
@@ -70,14 +75,23 @@ LJ_FORM_FACTORS = {"A": 28.0, "B": 15.0}  # electrons, f(Q → 0) = Z (Ni, P)
 
 @dataclasses.dataclass(frozen=True)
 class ObservableConfig:
-    """Settings of the stored observables (temperature in K, |Q| in Å⁻¹ with 2π included)."""
+    """Settings of the stored observables (temperature in K, |Q| in Å⁻¹ with 2π included).
+
+    The powder average of INS/IXS (:func:`jaxglass.observables.powder_sqw`) uses every
+    reciprocal-lattice vector of a shell holding at most ``max_vectors``, else a random sample grown
+    until its standard error is at most ``powder_tol`` of the shell's maximum (or ``max_vectors``
+    are in); ``n_directions`` (an int; records made before this option have 48) averages the former
+    fixed set of vectors nearest Fibonacci directions instead.
+    """
 
     temperature: float = 300.0
     q_min: float = 1.0
     q_max: float = 8.0
     n_q: int = 8
-    n_directions: int = 48
+    n_directions: int | None = None
     raman_coupling_exponent: float = 0.0
+    powder_tol: float = POWDER_TOL
+    max_vectors: int = MAX_SHELL_VECTORS
 
     def __post_init__(self):
         if not self.temperature > 0:
@@ -85,8 +99,11 @@ class ObservableConfig:
         if not 0 < self.q_min <= self.q_max:
             raise UserError(f"ObservableConfig.q_min/q_max: need 0 < q_min <= q_max (1/Å), got "
                              f"{self.q_min}, {self.q_max}")
-        if self.n_q < 1 or self.n_directions < 1:
-            raise UserError("ObservableConfig.n_q / n_directions: must be >= 1")
+        if self.n_q < 1 or (self.n_directions is not None and self.n_directions < 1):
+            raise UserError("ObservableConfig.n_q / n_directions: must be >= 1 (n_directions: or None)")
+        if not self.powder_tol >= 0 or self.max_vectors < 1:
+            raise UserError(f"ObservableConfig.powder_tol / max_vectors: need powder_tol >= 0 and "
+                            f"max_vectors >= 1, got {self.powder_tol}, {self.max_vectors}")
 
     def q(self) -> np.ndarray:
         return np.linspace(self.q_min, self.q_max, self.n_q)
@@ -130,6 +147,12 @@ def manifest_entry(system: str, ocfg: ObservableConfig, names: tuple[str, ...]) 
         units={f.name: f.unit.format(per=per, freq_unit=fam.freq_unit)
                for f in OBSERVABLE_FIELDS if f.dtype != "json"},
         raman_model=raman, species=list(names),
+        powder_average=(
+            "every reciprocal-lattice vector of a |Q| shell if it holds at most config.max_vectors, else "
+            "a random sample grown until the standard error of the mean is at most config.powder_tol "
+            "of the shell's maximum (or config.max_vectors are in); the estimate per shell in "
+            "ins_powder_err / ixs_powder_err (0: exact for the cell)" if ocfg.n_directions is None else
+            f"at most {ocfg.n_directions} vectors per shell, nearest Fibonacci directions"),
         references=dict(neutron="Sears, Neutron News 3(3), 26 (1992)",
                         xray="Waasmaier & Kirfel, Acta Cryst. A51, 416 (1995)"),
     )
@@ -175,7 +198,8 @@ def compute_observables(structure, modes, grid, sigma: float, system: str,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # imaginary modes: counted in the record
         nd = ob.neutron_dos(s, f, g, sig, eigenvectors=v, cross_sections=over.get("cross_sections"))
-        kw = dict(eigenvectors=v, n_directions=ocfg.n_directions)
+        kw = dict(eigenvectors=v, n_directions=ocfg.n_directions, powder_tol=ocfg.powder_tol,
+                  max_vectors=ocfg.max_vectors)
         ins = ob.ins_sqw(s, f, ocfg.q(), g, sig, T, lengths=over.get("lengths"), **kw)
         ixs = ob.ixs_sqw(s, f, ocfg.q(), g, sig, T, form_factors=over.get("form_factors"), **kw)
         ram = ob.raman_spectrum(s, f, g, sig, T, eigenvectors=v,
@@ -187,6 +211,8 @@ def compute_observables(structure, modes, grid, sigma: float, system: str,
         ndos_partial=np.asarray(nd.partial) * per_grid,
         ins_sqw=np.asarray(ins.intensity) * per_grid,
         ixs_sqw=np.asarray(ixs.intensity) * per_grid,
+        ins_powder_err=np.asarray(ins.powder_error, np.float64),
+        ixs_powder_err=np.asarray(ixs.powder_error, np.float64),
         raman=r / area if area > 0 else r,
         obs_q=np.asarray(ins.q, np.float64),
         obs_config=np.array(ocfg.to_json()),
@@ -203,13 +229,14 @@ def q_average(sqw: np.ndarray) -> np.ndarray:
     return np.asarray(sqw).mean(axis=-2)
 
 
-def _write_manifest_entry(path: Path, entry: dict[str, Any]) -> None:
+def _write_manifest_entry(path: Path, entry: dict[str, Any], recompute: bool = False) -> None:
     meta = read_manifest(manifest_path(path))
     old = meta.get("observables")
-    if old is not None and old.get("config") != entry["config"]:
+    if old is not None and old.get("config") != entry["config"] and not recompute:
         raise UserError(
             f"{path}: its records hold observables computed with {old.get('config')}, not "
-            f"{entry['config']}; use the same settings or a copy of the dataset")
+            f"{entry['config']}; use the same settings, recompute them all with `jaxglass spectra "
+            "DATASET --recompute` (extend_dataset(..., recompute=True)), or use a copy of the dataset")
     if old == entry:
         return
     meta["observables"] = entry
@@ -217,14 +244,19 @@ def _write_manifest_entry(path: Path, entry: dict[str, Any]) -> None:
 
 
 def extend_dataset(path: str | Path, ocfg: ObservableConfig | None = None, *, progress: bool = True,
-                   limit: int | None = None) -> list[int]:
+                   limit: int | None = None, recompute: bool = False) -> list[int]:
     """Add the observables to every finished record of the dataset in ``path`` that lacks them.
 
     Structures are not regenerated: each record's relaxed structure is reloaded, its Hessian and
     modes recomputed with the family's potential, and the record rewritten atomically with the
     observable arrays added (every other array unchanged). Records already extended with the same
     ``ocfg`` are skipped, so rerunning after an interruption (Ctrl-C, a crash) finishes the rest.
-    ``limit`` stops after that many new records. Returns the indices extended in this call; progress
+    ``limit`` stops after that many new records. ``recompute`` replaces observables computed with
+    other settings (an older ``ObservableConfig``, e.g. the former 48-direction powder average): the
+    manifest takes ``ocfg`` first, then every record not computed with it is recomputed, one atomic
+    rewrite each, so an interrupted recompute resumes with the same call (or without ``recompute``);
+    without it, a dataset whose manifest names other settings is refused. Returns the indices extended
+    in this call; progress
     lines (done/total, seconds per record, ETA) go to stdout when ``progress`` and to
     ``path/build.log``.
     """
@@ -245,7 +277,7 @@ def extend_dataset(path: str | Path, ocfg: ObservableConfig | None = None, *, pr
         raise UserError(f"{path}: no finished structures to extend")
     first = read_record(record_path(path, ks[0]))
     names = tuple(str(x) for x in first["species_names"])
-    _write_manifest_entry(path, manifest_entry(cfg.system, ocfg, names))
+    _write_manifest_entry(path, manifest_entry(cfg.system, ocfg, names), recompute)
     todo = [k for k in ks if not has_observables(read_record(record_path(path, k)), ocfg)]
     n_have = len(ks) - len(todo)
     if limit is not None:
@@ -254,7 +286,7 @@ def extend_dataset(path: str | Path, ocfg: ObservableConfig | None = None, *, pr
     def line(text: str) -> None:
         log_line(path, f"spectra: {text}", echo=progress)
 
-    line(f"{n_have} of {len(ks)} records already hold the observables; {len(todo)} to compute now "
+    line(f"{n_have} of {len(ks)} records already hold these observables; {len(todo)} to compute now "
          f"(T = {ocfg.temperature:g} K, |Q| = {ocfg.q_min:g}-{ocfg.q_max:g} 1/Å in {ocfg.n_q} shells)")
     pot = family_potential(cfg.system) if todo else None
     grid = cfg.freq_grid()
@@ -265,13 +297,15 @@ def extend_dataset(path: str | Path, ocfg: ObservableConfig | None = None, *, pr
         rec = read_record(record_path(path, k))
         s = from_arrays(rec)
         m = phonons.modes(pot, s)
-        rec.update(compute_observables(s, m, grid, cfg.freq_sigma, cfg.system, ocfg))
+        obs = compute_observables(s, m, grid, cfg.freq_sigma, cfg.system, ocfg)
+        rec.update(obs)
         write_record(path, k, rec)
         done.append(k)
         el = time.monotonic() - t0
         eta = el / (i + 1) * (len(todo) - i - 1)
-        line(f"done {k:05d} in {time.monotonic() - t1:.1f} s [{i + 1}/{len(todo)}; elapsed {el:.0f} s, "
-             f"ETA {eta:.0f} s]")
+        err = max(float(obs["ins_powder_err"].max()), float(obs["ixs_powder_err"].max()))
+        line(f"done {k:05d} in {time.monotonic() - t1:.1f} s, powder error <= {err:.3g} of max "
+             f"[{i + 1}/{len(todo)}; elapsed {el:.0f} s, ETA {eta:.0f} s]")
     line(f"finished: {len(done)} record(s) extended in {time.monotonic() - t0:.1f} s")
     return done
 

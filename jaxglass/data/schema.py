@@ -86,6 +86,11 @@ OBSERVABLE_FIELDS: tuple[Field, ...] = (
        "neutrons", "stack", "float32"),
     _F("ixs_sqw", ("n_q", "n_freq"), "float64", "electrons^2/atom {per}", "the same with X-ray form factors",
        "stack", "float32"),
+    _F("ins_powder_err", ("n_q",), "float64", "1 (fraction of the shell's maximum)", "estimated standard "
+       "error of each shell's powder average in ins_sqw (0: every reciprocal-lattice vector used)", "stack",
+       "float32"),
+    _F("ixs_powder_err", ("n_q",), "float64", "1 (fraction of the shell's maximum)", "the same for ixs_sqw",
+       "stack", "float32"),
     _F("raman", ("n_freq",), "float64", "1/{freq_unit} (unit area on the grid)", "unpolarised Stokes Raman",
        "stack", "float32"),
     _F("obs_q", ("n_q",), "float64", "1/Å", "|Q| shell centres (2π included)", "stack", "float32"),

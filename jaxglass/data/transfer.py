@@ -181,7 +181,7 @@ def import_dataset(file: str | Path, out: str | Path) -> list[int]:
             continue
         ranges = {layout: slice(end[i] - d[_COUNTS[layout]][i], end[i]) for layout, end in ends.items()}
         values = _unpack(RECORD_FIELDS, d, i, ranges, meta)
-        if "obs_config" in d:
+        if all(f.name in d for f in OBSERVABLE_FIELDS):  # an older export may lack newer keys: none then
             values.update(_unpack(OBSERVABLE_FIELDS, d, i, ranges, meta))
         write_record(out, k, make_record(values))
         written.append(k)

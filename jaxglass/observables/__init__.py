@@ -21,9 +21,11 @@ Conventions (euphonic's, see its ``calculate_structure_factor`` and ``calculate_
   ``-ω_ν``, ``n = 1/(exp(hν/k_BT) - 1)``.
 * Powder average: Q runs over the reciprocal lattice of the (super)cell, ``2π (h/L_x, k/L_y, l/L_z)``
   (a non-periodic axis uses its box length as the sampling period, i.e. the cell with its vacuum);
-  each |Q| shell ``[q - w/2, q + w/2)`` is averaged over at most ``n_directions`` (default
-  :data:`N_DIRECTIONS` = 48) vectors, those nearest a Fibonacci set of directions on the sphere
-  (evenly spaced angles on the circle in 2D).
+  each |Q| shell ``[q - w/2, q + w/2)`` is averaged over all its vectors when it holds at most
+  :data:`MAX_SHELL_VECTORS`, else over a random sample grown until the standard error of the mean is
+  below :data:`POWDER_TOL` of the shell's maximum (:mod:`jaxglass.observables.powder`); the estimate
+  comes back in :attr:`Spectrum.powder_error`. :func:`q_shells` keeps the fixed set of at most
+  :data:`N_DIRECTIONS` vectors nearest Fibonacci directions (the former default) for jittable use.
 * 2D sheets (a 3D structure with a non-periodic axis): flexural modes make ⟨u²⟩ grow with the cell,
   so the Debye-Waller sum skips modes below :data:`SHEET_DW_FREQ_MIN` = 1 THz (4.1 meV) by default;
   bulk cells use 1e-3 of the largest frequency (drops only the zero translational modes).
@@ -49,7 +51,6 @@ from ._common import (
     pdos_spectrum,
 )
 from .neutron import (
-    QShells,
     broaden_sqw,
     debye_waller,
     ins_sqw,
@@ -58,7 +59,14 @@ from .neutron import (
     one_phonon_structure_factor,
     powder_one_phonon_structure_factor,
     powder_sqw,
+)
+from .powder import (
+    MAX_SHELL_VECTORS,
+    POWDER_TOL,
+    QShells,
+    ShellVectors,
     q_shells,
+    shell_vectors,
 )
 from .raman import (
     BOND_PARAMETERS,
@@ -77,7 +85,8 @@ from .registry import AXES, KINDS, REGISTRY, TARGETS, Observable, choices_help, 
 from .xray import ixs_sqw
 
 __all__ = [
-    "AXES", "BOND_PARAMETERS", "BondParameters", "Bonds", "KINDS", "N_DIRECTIONS", "Observable",
+    "AXES", "BOND_PARAMETERS", "BondParameters", "Bonds", "KINDS", "MAX_SHELL_VECTORS", "N_DIRECTIONS",
+    "Observable", "POWDER_TOL", "ShellVectors", "shell_vectors",
     "REGISTRY", "TARGETS", "choices_help", "observable", "pdos_spectrum",
     "QShells", "SHEET_DW_FREQ_MIN", "Spectrum", "bose_occupation", "broaden_sqw", "debye_waller",
     "default_dw_freq_min", "find_bonds", "ins_sqw", "is_sheet", "ixs_sqw", "mode_arrays", "neutron_dos",

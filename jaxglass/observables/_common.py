@@ -16,7 +16,8 @@ from ..units import THZ_TO_CM1, THZ_TO_K, THZ_TO_MEV
 
 #: Unit of the PDOS Spectrum for THz modes (``1/<unit> per mode`` for another frequency unit).
 PDOS_UNIT = "1/THz per mode"
-#: Default number of Q directions per |Q| shell in the powder average.
+#: Number of Q directions per |Q| shell of :func:`jaxglass.observables.q_shells` (a fixed set; the
+#: converged powder average of :func:`jaxglass.observables.powder_sqw` does not use it).
 N_DIRECTIONS = 48
 #: Default low-frequency cut-off (THz) of the Debye-Waller sum for 2D sheets.
 SHEET_DW_FREQ_MIN = 1.0
@@ -39,6 +40,10 @@ class Spectrum:
       kind: the observable's name in :data:`jaxglass.observables.REGISTRY` (``"pdos"``, ``"ndos"``,
         ``"ins"``, ``"ixs"``, ``"raman"``), or ``"raman-sg"`` for the Shuker-Gammon fallback.
       unit: unit of ``intensity``.
+      powder_error: ``(n_q,)`` estimated standard error of each shell's powder average, as a fraction
+        of the shell's maximum (0: every reciprocal-lattice vector of the shell was used), or ``None``.
+      n_vectors: ``(n_q,)`` reciprocal-lattice vectors averaged per shell, or ``None``.
+      shell_size: ``(n_q,)`` reciprocal-lattice vectors each shell holds, or ``None``.
     """
 
     frequency: jax.Array
@@ -48,6 +53,9 @@ class Spectrum:
     kind: str = dataclasses.field(default="", metadata=dict(static=True))
     unit: str = dataclasses.field(default="", metadata=dict(static=True))
     species_names: tuple[str, ...] = dataclasses.field(default=(), metadata=dict(static=True))
+    powder_error: jax.Array | None = None
+    n_vectors: jax.Array | None = None
+    shell_size: jax.Array | None = None
 
     @property
     def energy_mev(self) -> jax.Array:

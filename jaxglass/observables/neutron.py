@@ -7,7 +7,6 @@ Scattering lengths and cross sections: Sears 1992 (:mod:`jaxglass.scattering_dat
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from functools import partial
 
@@ -20,8 +19,8 @@ from .._config import require_x64
 from ..errors import UserError
 from ..structure import Structure
 from ..units import HBAR_OVER_AMU_THZ_A2, MBARN_PER_FM2, THZ_TO_K, THZ_TO_MEV
+from ..validation import Integral, Real, validate
 from ._common import (
-    N_DIRECTIONS,
     Spectrum,
     bose_occupation,
     check_sigma,
@@ -32,6 +31,15 @@ from ._common import (
     gaussian,
     mode_arrays,
     warn_imaginary,
+)
+from .powder import (
+    MAX_SHELL_VECTORS,
+    POWDER_TOL,
+    SAMPLE_BATCH,
+    QShells,
+    ShellMean,
+    plan_shells,
+    shell_vectors,
 )
 
 #: Unit of the broadened neutron spectra (neutron-weighted DOS, INS S(|Q|, ω)).
@@ -198,116 +206,18 @@ def _structure_factor(structure, f, v, qv, amp, dw, freq_min):
     w = jnp.exp(-jnp.einsum("qa,nab,qb->qn", q, dw, q))  # (Q, N)
     c = a / jnp.sqrt(jnp.asarray(structure.masses))[None, :] * phase * w  # (Q, N)
     coef = (c[:, :, None] * q[:, None, :]).reshape(q.shape[0], n * d)  # (Q, N d)
-    amp_mode = coef @ v.astype(coef.dtype)  # (Q, M)
+    if jnp.iscomplexobj(v):
+        a2 = jnp.abs(coef @ v) ** 2  # (Q, M)
+    else:  # two real products: half the work of one complex one
+        a2 = (coef.real @ v) ** 2 + (coef.imag @ v) ** 2
     keep = f > freq_min
     fs = jnp.where(keep, f, 1.0)
-    s = jnp.where(keep, jnp.abs(amp_mode) ** 2 * HBAR_OVER_AMU_THZ_A2 / (2.0 * n * fs), 0.0)
+    s = jnp.where(keep, a2 * HBAR_OVER_AMU_THZ_A2 / (2.0 * n * fs), 0.0)
     return s.reshape(shape + (f.shape[0],))
 
 
 # ---------------------------------------------------------------------------------------------
 # Powder average over |Q| shells
-
-
-@jax.tree_util.register_dataclass
-@dataclasses.dataclass(frozen=True)
-class QShells:
-    """Reciprocal-lattice vectors grouped in |Q| shells, padded to a fixed number of directions.
-
-    Attributes:
-      q: ``(S,)`` shell centres (Å⁻¹).
-      vectors: ``(S, K, d)`` Q vectors (padding rows repeat a valid vector).
-      mask: ``(S, K)`` True for real vectors.
-      width: shell width (Å⁻¹).
-    """
-
-    q: jax.Array
-    vectors: jax.Array
-    mask: jax.Array
-    width: float = dataclasses.field(metadata=dict(static=True))
-
-
-def _fibonacci_directions(k: int, d: int) -> np.ndarray:
-    if d == 2:
-        t = np.pi * np.arange(k) / k * 2.0
-        return np.stack([np.cos(t), np.sin(t)], axis=1)
-    i = np.arange(k) + 0.5
-    z = 1.0 - 2.0 * i / k
-    rho = np.sqrt(1.0 - z**2)
-    phi = np.pi * (1.0 + 5**0.5) * i
-    return np.stack([rho * np.cos(phi), rho * np.sin(phi), z], axis=1)
-
-
-def q_shells(
-    structure: Structure,
-    q,
-    *,
-    width: float | None = None,
-    n_directions: int = N_DIRECTIONS,
-) -> QShells:
-    """Group the cell's reciprocal-lattice vectors ``2π(h/L_x, k/L_y, l/L_z)`` into |Q| shells.
-
-    Each shell ``[q - width/2, q + width/2)`` keeps at most ``n_directions`` vectors: for each of
-    ``n_directions`` Fibonacci-sphere directions (evenly spaced angles in 2D), the closest unused
-    vector of the shell. ``width`` defaults to the largest reciprocal spacing ``2π/min(L)``.
-    Host-side (numpy); the result feeds the jittable :func:`powder_one_phonon_structure_factor`.
-
-    Raises:
-      ValueError if a shell holds no vector (widen ``width`` or use a larger cell), or q ≤ 0.
-    """
-    qc = np.atleast_1d(np.asarray(q, dtype=np.float64))
-    if qc.ndim != 1 or np.any(~np.isfinite(qc)) or np.any(qc <= 0):
-        raise UserError(f"q: expected positive |Q| values in Å⁻¹ (2π included), got {qc.tolist()}")
-    if n_directions < 1:
-        raise UserError(f"n_directions: must be ≥ 1, got {n_directions}")
-    box = np.asarray(structure.box, dtype=np.float64)
-    d = structure.dim
-    dg = 2 * np.pi / box
-    if width is None:
-        width = float(dg.max())
-    if width <= 0:
-        raise UserError(f"width: shell width must be positive (Å⁻¹), got {width}")
-    qmax = float(qc.max() + width / 2)
-    hmax = np.ceil(qmax / dg).astype(int)
-    dirs = _fibonacci_directions(n_directions, d)
-    vecs = np.zeros((len(qc), n_directions, d))
-    mask = np.zeros((len(qc), n_directions), dtype=bool)
-    # Enumerate the lattice slab by slab along the first axis (bounded memory for large Q).
-    rest = np.stack(np.meshgrid(*[np.arange(-h, h + 1) for h in hmax[1:]], indexing="ij"), -1)
-    rest = rest.reshape(-1, d - 1) * dg[1:]
-    found: list[list[np.ndarray]] = [[] for _ in qc]
-    lo, hi = qc - width / 2, qc + width / 2
-    for h0 in range(-hmax[0], hmax[0] + 1):
-        g = np.concatenate([np.full((len(rest), 1), h0 * dg[0]), rest], axis=1)
-        gn = np.linalg.norm(g, axis=1)
-        for s in range(len(qc)):
-            sel = (gn >= lo[s]) & (gn < hi[s])
-            if sel.any():
-                found[s].append(g[sel])
-    for s in range(len(qc)):
-        if not found[s]:
-            raise UserError(
-                f"q: the shell |Q| = {qc[s]:.4g} ± {width / 2:.3g} Å⁻¹ holds no reciprocal-lattice vector of "
-                f"this cell (spacings {np.round(dg, 4).tolist()} Å⁻¹); widen width= or use a larger cell"
-            )
-        g = np.concatenate(found[s])
-        if len(g) <= n_directions:
-            chosen = g
-        else:
-            unit = g / np.linalg.norm(g, axis=1, keepdims=True)
-            cos = dirs @ unit.T  # (K, n)
-            used = np.zeros(len(g), dtype=bool)
-            idx = []
-            for k in range(n_directions):
-                c = np.where(used, -np.inf, cos[k])
-                j = int(np.argmax(c))
-                used[j] = True
-                idx.append(j)
-            chosen = g[idx]
-        vecs[s, : len(chosen)] = chosen
-        vecs[s, len(chosen):] = chosen[0]
-        mask[s, : len(chosen)] = True
-    return QShells(q=jnp.asarray(qc), vectors=jnp.asarray(vecs), mask=jnp.asarray(mask), width=float(width))
 
 
 def powder_one_phonon_structure_factor(structure: Structure, modes, shells: QShells, **kwargs) -> jax.Array:
@@ -326,14 +236,23 @@ def broaden_sqw(frequencies, s_modes, grid, sigma, temperature):
 
 @jax.jit
 def _broaden(f, s, grid, sigma, temperature):
-    n = bose_occupation(f, temperature)
-    g_loss = gaussian(grid[:, None] - f[None, :], sigma)
-    g_gain = gaussian(grid[:, None] + f[None, :], sigma)
-    loss = jnp.einsum("...m,gm->...g", s * (n + 1.0), g_loss)
-    gain = jnp.einsum("...m,gm->...g", s * n, g_gain)
-    return (loss + gain) / THZ_TO_MEV
+    return s @ _broadening_matrix(f, grid, sigma, temperature)
 
 
+def _broadening_matrix(f, grid, sigma, temperature):
+    """``(M, G)``: ``[(n+1) G(ν - ν_m) + n G(ν + ν_m)]`` per meV."""
+    n = bose_occupation(f, temperature)[:, None]
+    g_loss = gaussian(grid[None, :] - f[:, None], sigma)
+    g_gain = gaussian(grid[None, :] + f[:, None], sigma)
+    return ((n + 1.0) * g_loss + n * g_gain) / THZ_TO_MEV
+
+
+@validate({
+    "powder_tol": [Real(0, None), "the standard error of the powder average as a fraction of the shell's "
+                   "maximum, e.g. 0.02"],
+    "max_vectors": [Integral(1, None), "reciprocal-lattice vectors per shell, e.g. 4096"],
+    "n_directions": [None, Integral(1, None), "None (converged average) or a fixed count, e.g. 48"],
+})
 def powder_sqw(
     structure: Structure,
     modes,
@@ -345,7 +264,10 @@ def powder_sqw(
     probe: str = "neutron",
     eigenvectors=None,
     width: float | None = None,
-    n_directions: int = N_DIRECTIONS,
+    powder_tol: float = POWDER_TOL,
+    max_vectors: int = MAX_SHELL_VECTORS,
+    seed: int = 0,
+    n_directions: int | None = None,
     lengths: Mapping[str, float] | None = None,
     form_factors: Mapping[str, float] | None = None,
     freq_min: float | None = None,
@@ -355,26 +277,76 @@ def powder_sqw(
     """Powder-averaged coherent one-phonon S(|Q|, ω) on ``grid`` (THz), Gaussian ``sigma`` (THz).
 
     ``probe="neutron"`` (INS, mbarn/meV per atom) or ``"xray"`` (IXS, e²/meV per atom). Debye-Waller
-    and Bose factors at ``temperature`` (K). See the module docstring for the shell average.
+    and Bose factors at ``temperature`` (K).
+
+    Powder average (:mod:`jaxglass.observables.powder`): a shell ``[q - width/2, q + width/2)`` holding
+    at most ``max_vectors`` reciprocal-lattice vectors is averaged over all of them (exact for the
+    cell, error 0); a larger one over a uniform random sample (``seed``) grown by
+    :data:`~jaxglass.observables.powder.SAMPLE_BATCH` vectors until the standard error of the mean
+    is at most ``powder_tol`` of the shell's maximum, or ``max_vectors`` are in. ``n_directions``
+    (an int) instead averages the fixed set of :func:`q_shells` (at most that many vectors nearest
+    Fibonacci directions; its error estimate treats the set as a random sample).
+
+    Returns a :class:`Spectrum` with ``intensity`` ``(n_q, G)`` and, per shell, ``powder_error`` (the
+    estimated standard error / shell maximum), ``n_vectors`` (vectors used) and ``shell_size``.
+    The shells are averaged on the host, batch by batch (not traceable by ``jit``/``grad``); for
+    gradients use :func:`powder_one_phonon_structure_factor` on the vectors of :func:`q_shells`.
     """
     check_temperature(temperature)
+    check_sigma(sigma)
     f, v = mode_arrays(modes, eigenvectors)
+    check_vectors(structure, v)
     if probe == "xray":
         _sd.check_form_factor_range(np.asarray(q, dtype=np.float64) + (width or 0.0))
-    shells = q_shells(structure, q, width=width, n_directions=n_directions)
+    sv = shell_vectors(structure, q, width=width)
+    plans = plan_shells(sv, paired=not jnp.iscomplexobj(v), max_vectors=max_vectors, powder_tol=powder_tol,
+                        seed=seed, n_directions=n_directions)
     if probe == "xray":
-        _sd.check_form_factor_range(np.linalg.norm(np.asarray(shells.vectors), axis=-1))
-    s = powder_one_phonon_structure_factor(
-        structure, f, shells, eigenvectors=v, probe=probe,
-        temperature=temperature if debye_waller_factor else None, lengths=lengths,
-        form_factors=form_factors, freq_min=freq_min, dw_freq_min=dw_freq_min,
-    )
-    inten = broaden_sqw(f, s, grid, sigma, temperature)
-    unit = NEUTRON_UNIT if probe == "neutron" else XRAY_UNIT
+        _sd.check_form_factor_range(np.concatenate([np.linalg.norm(p.vectors, axis=-1) for p in plans]))
+    if freq_min is None:
+        freq_min = default_freq_min(f)
+    warn_imaginary(f, freq_min)
+    dw = jnp.zeros((structure.n_atoms, structure.dim, structure.dim), f.dtype)
+    if debye_waller_factor:
+        dw = debye_waller(structure, f, temperature, eigenvectors=v, freq_min=dw_freq_min)
+    scale = MBARN_PER_FM2 if probe == "neutron" else 1.0
+    grid = jnp.asarray(grid)
+    bmat = _broadening_matrix(f, grid, sigma, temperature) * scale
+
+    def spectra(qv):  # (k, d) -> per-vector broadened spectra (k, G)
+        amp = _scattering_amplitudes(structure, probe, jnp.linalg.norm(qv, axis=-1), lengths, form_factors)
+        return _vector_spectra(structure, f, v, qv, amp, dw, freq_min, bmat)
+
+    means = [_shell_mean(spectra, p.vectors, p.n_total, p.tol) for p in plans]
     return Spectrum(
-        frequency=jnp.asarray(grid), intensity=inten, q=shells.q, kind="ins" if probe == "neutron" else "ixs",
-        unit=unit, species_names=structure.species_names,
+        frequency=grid, intensity=jnp.asarray(np.stack([m.mean for m in means])), q=jnp.asarray(sv.q),
+        kind="ins" if probe == "neutron" else "ixs", unit=NEUTRON_UNIT if probe == "neutron" else XRAY_UNIT,
+        species_names=structure.species_names,
+        powder_error=jnp.asarray([m.relative_error() for m in means]),
+        n_vectors=jnp.asarray([m.n * p.weight for m, p in zip(means, plans)]),
+        shell_size=jnp.asarray(sv.sizes),
     )
+
+
+def _shell_mean(spectra, vectors: np.ndarray, n_total: int, tol: float | None) -> ShellMean:
+    """Mean of ``spectra`` over ``vectors`` (in order, :data:`SAMPLE_BATCH` at a time; padded to that
+    size so one compiled shape serves every batch), stopping once the relative error is ≤ ``tol``
+    (``None``: never; ``vectors`` must then be all of them, or a fixed set)."""
+    acc = ShellMean(n_total)
+    for start in range(0, len(vectors), SAMPLE_BATCH):
+        batch = vectors[start:start + SAMPLE_BATCH]
+        k = len(batch)
+        padded = np.concatenate([batch, np.repeat(batch[:1], SAMPLE_BATCH - k, axis=0)])
+        acc.add(np.asarray(spectra(jnp.asarray(padded)))[:k])
+        if tol is not None and acc.relative_error() <= tol:
+            break
+    return acc
+
+
+@jax.jit
+def _vector_spectra(structure, f, v, qv, amp, dw, freq_min, bmat):
+    """Broadened S(Q, ω) ``(k, G)`` of each Q vector ``(k, d)``: S_ν(Q) times the ``(M, G)`` matrix."""
+    return _structure_factor(structure, f, v, qv, amp, dw, freq_min) @ bmat
 
 
 def ins_sqw(structure: Structure, modes, q, grid, sigma: float, temperature: float, **kwargs) -> Spectrum:

@@ -21,7 +21,7 @@ from .._io import atomic_savez, atomic_write_text, write_csv
 from ..errors import UserError
 from ..modes import default_grid
 from ..units import THZ_TO_CM1, THZ_TO_MEV
-from ..validation import Integral, positive, validate
+from ..validation import Integral, Real, positive, validate
 
 
 def spectrum_grid(kind: str, frequencies, sigma: float | None, n_points: int):
@@ -39,6 +39,8 @@ def spectrum_grid(kind: str, frequencies, sigma: float | None, n_points: int):
     "temperature": [positive, "the temperature in K (Bose, Debye-Waller); use e.g. 1e-3 for T → 0"],
     "sigma": [None, positive, "the Gaussian broadening in THz (None: 1 % of the spectral width)"],
     "n_points": [Integral(2, None), "the number of frequency grid points, e.g. 500"],
+    "powder_tol": [None, Real(0, None), "the powder average's standard error per |Q| shell as a fraction "
+                   "of the shell's maximum, e.g. 0.02"],
 })
 def structure_spectrum(
     pot,
@@ -50,12 +52,14 @@ def structure_spectrum(
     q=None,
     sigma: float | None = None,
     n_points: int = 500,
+    powder_tol: float | None = None,
 ) -> tuple[ob.Spectrum, object, float]:
     """``(spectrum, modes, sigma)`` of ``kind`` (one of :data:`jaxglass.observables.KINDS`) for ``s``.
 
     ``temperature`` in K (Bose and Debye–Waller factors); ``q``: |Q| shell centres in 1/Å (2π
-    included) for INS/IXS; ``sigma`` in THz (None: 1 % of the spectral width). Imaginary modes are
-    left out of the spectrum (count them with ``modes.n_imaginary()``).
+    included) for INS/IXS, whose powder average stops sampling at ``powder_tol`` (None:
+    :data:`jaxglass.observables.POWDER_TOL`); ``sigma`` in THz (None: 1 % of the spectral width).
+    Imaginary modes are left out of the spectrum (count them with ``modes.n_imaginary()``).
     """
     if kind not in ob.REGISTRY:
         raise UserError(f"kind: expected one of {ob.KINDS}, got {kind!r}")
@@ -65,7 +69,8 @@ def structure_spectrum(
     q = np.asarray(q, dtype=float) if obs.needs_q else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # imaginary modes: counted by the caller
-        sp = ob.spectrum(kind, s, m, grid, sigma=sigma, temperature=temperature, q=q)
+        kw = {} if powder_tol is None or not obs.needs_q else dict(powder_tol=powder_tol)
+        sp = ob.spectrum(kind, s, m, grid, sigma=sigma, temperature=temperature, q=q, **kw)
     return sp, m, float(sigma)
 
 
