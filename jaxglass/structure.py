@@ -413,7 +413,11 @@ def read(path: str, index: Any = -1, *, min_distance: float | None = 0.5) -> Str
     A missing, empty or unreadable file, or a species that is not an element, raises an error that
     names the file (``FileNotFoundError`` / ``ValueError``), never ase's own exception.
     """
-    return from_ase(_ase_read(path, index), min_distance=min_distance)
+    atoms = _ase_read(path, index)
+    try:
+        return from_ase(atoms, min_distance=min_distance)
+    except UserError as err:  # NaN coordinates, a skewed cell, overlapping atoms: name the file
+        raise UserError(f"{path}: {err}", field=err.field) from err
 
 
 def read_frames(path: str, index: Any = ":", *, min_distance: float | None = 0.5) -> list[Structure]:

@@ -4,7 +4,6 @@ observable for each record of a dataset directory (:func:`jaxglass.data.extend_d
 from __future__ import annotations
 
 import dataclasses
-import json
 import sys
 import time
 from pathlib import Path
@@ -25,7 +24,7 @@ from ._common import (
 
 def _run_dataset(args) -> int:
     """Add the observables to every record of a dataset directory (resumable, atomic per record)."""
-    from ..data import DatasetConfig, default_observable_config, extend_dataset
+    from ..data import DatasetConfig, default_observable_config, extend_dataset, read_manifest
 
     man = Path(args.structure) / "manifest.json"
     if not man.is_file():
@@ -33,7 +32,7 @@ def _run_dataset(args) -> int:
             f"{args.structure}: a directory without manifest.json is not a jaxglass dataset; "
             "give a structure file or a dataset built by `jaxglass generate`"
         )
-    system = DatasetConfig(**json.loads(man.read_text())["config"]).system
+    system = DatasetConfig(**read_manifest(man)["config"]).system
     ocfg = default_observable_config(system)
     if args.temperature is not None:
         if not args.temperature > 0:

@@ -238,15 +238,16 @@ def extend_dataset(path: str | Path, ocfg: ObservableConfig | None = None, *, pr
     man = manifest_path(path)
     if not man.exists():
         raise UserError(f"{path}: no manifest.json, not a jaxglass dataset directory")
-    cfg = DatasetConfig(**read_manifest(man)["config"])
+    meta = read_manifest(man)
+    cfg = DatasetConfig(**meta["config"])
     ocfg = ocfg or default_observable_config(cfg.system)
     ks = finished_records(path, cfg.n_structures)
     if not ks:
         raise UserError(f"{path}: no finished structures to extend")
-    first = read_record(record_path(path, ks[0]))
+    first = read_record(record_path(path, ks[0]), meta["grids"])
     names = tuple(str(x) for x in first["species_names"])
     _write_manifest_entry(path, manifest_entry(cfg.system, ocfg, names))
-    todo = [k for k in ks if not has_observables(read_record(record_path(path, k)), ocfg)]
+    todo = [k for k in ks if not has_observables(read_record(record_path(path, k), meta["grids"]), ocfg)]
     n_have = len(ks) - len(todo)
     if limit is not None:
         todo = todo[:limit]
@@ -262,7 +263,7 @@ def extend_dataset(path: str | Path, ocfg: ObservableConfig | None = None, *, pr
     t0 = time.monotonic()
     for i, k in enumerate(todo):
         t1 = time.monotonic()
-        rec = read_record(record_path(path, k))
+        rec = read_record(record_path(path, k), meta["grids"])
         s = from_arrays(rec)
         m = phonons.modes(pot, s)
         rec.update(compute_observables(s, m, grid, cfg.freq_sigma, cfg.system, ocfg))
