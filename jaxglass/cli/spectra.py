@@ -35,8 +35,6 @@ def _run_dataset(args) -> int:
     system = DatasetConfig(**read_manifest(man)["config"]).system
     ocfg = default_observable_config(system)
     if args.temperature is not None:
-        if not args.temperature > 0:
-            raise UserError(f"--temperature: must be positive (K), got {args.temperature}")
         ocfg = dataclasses.replace(ocfg, temperature=args.temperature)
     t0 = time.time()
     try:
@@ -127,12 +125,12 @@ class Spectra:
             return _run_dataset(args)
         if args.potential is None:
             raise UserError(f"--potential: required for a structure file; one of {POTENTIALS}")
+        from ..minimize import minimize
+
         temperature = 300.0 if args.temperature is None else args.temperature
-        if not temperature > 0:
-            raise UserError(
-                f"--temperature: must be positive (K), got {temperature}; use e.g. 1e-3 for T → 0"
-            )
-        check_args(structure_spectrum, temperature=temperature, sigma=args.sigma, n_points=args.n_points)
+        check_args(structure_spectrum, temperature=temperature, sigma=args.sigma, n_points=args.n_points,
+                   q=args.q)
+        check_args(minimize, fmax=args.fmax, max_steps=args.max_steps)
         check_q = REGISTRY[args.kind].check_q
         if check_q is not None:
             check_q(args.q)  # before the (costly) modes

@@ -44,6 +44,7 @@ from .. import families
 from ..errors import UserError
 from ..observables.registry import REGISTRY, TARGETS  # TARGETS: the kinds datasets store (study targets)
 from ..units import THZ_TO_MEV
+from ..validation import Integral, check, positive
 from .config import DatasetConfig
 from .schema import (
     FIELDS,
@@ -80,8 +81,11 @@ class ObservableConfig:
     raman_coupling_exponent: float = 0.0
 
     def __post_init__(self):
-        if not self.temperature > 0:
-            raise UserError(f"ObservableConfig.temperature: must be positive (K), got {self.temperature}")
+        check("temperature", self.temperature, positive, "the temperature in K; use e.g. 1e-3 for T → 0")
+        check("q_min", self.q_min, positive)
+        check("q_max", self.q_max, positive)
+        check("n_q", self.n_q, Integral(1, 10**5))
+        check("n_directions", self.n_directions, Integral(1, 10**6))
         if not 0 < self.q_min <= self.q_max:
             raise UserError(f"ObservableConfig.q_min/q_max: need 0 < q_min <= q_max (1/Å), got "
                              f"{self.q_min}, {self.q_max}")
