@@ -60,6 +60,45 @@ def write_csv(path: Path, table: np.ndarray, header: str) -> None:
 
 
 
+def read_text(path, what: str, *, field: str | None = None) -> str:
+    """The text of a user's file (potential files and other text formats): a missing path raises
+    ``FileNotFoundError``, a folder or a file that is not UTF-8 text :class:`UserError`, each naming the
+    file and ``what`` it should be."""
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"{p}: no such file; give {what}")
+    if not p.is_file():
+        raise UserError(f"{p}: is a folder; give {what}", field=field)
+    try:
+        return p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise UserError(f"{p}: not a text file ({err}); give {what}", field=field) from err
+
+
+def read_npz(path, what: str, fix: str, required=(), *, field: str | None = None) -> dict[str, np.ndarray]:
+    """Every member of an ``.npz`` file, read in full (so a member failing its CRC is found here, not at
+    its first use), with ``required`` members checked present.
+
+    A missing, truncated, damaged (bad CRC, bad compressed stream) or non-zip file, or one without a
+    ``required`` member, raises :class:`UserError` ``"PATH: WHAT ...; FIX"`` (``field``: the argument
+    the path came from, for the command line's option name). This is the one reader of npz containers:
+    dataset records and exports, model files."""
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"{p}: {'is a folder' if p.is_dir() else 'not found'}; give {what}", field=field)
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            arrays = {key: z[key] for key in z.files}
+    except Exception as err:  # zipfile.BadZipFile (also bad CRC), zlib.error, EOFError, OSError, ValueError
+        raise UserError(
+            f"{p}: not a readable {what}: damaged, truncated or not an npz archive ({type(err).__name__}: "
+            f"{err}); {fix}", field=field) from err
+    missing = [key for key in required if key not in arrays]
+    if missing:
+        raise UserError(f"{p}: corrupt {what} (missing member(s) {missing}); {fix}", field=field)
+    return arrays
+
+
 def read_array(path, field: str) -> np.ndarray:
     """A finite float array from .npy, .npz (one array) or text (.csv/.txt/.dat; '#' comments, ',' or spaces).
 

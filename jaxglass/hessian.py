@@ -27,7 +27,7 @@ import numpy as np
 from ._config import require_x64
 from .errors import UserError
 from .potentials.base import Potential, Term, local_environment, neighbor_index
-from .structure import Structure
+from .structure import Structure, check_finite
 
 
 def _pair_blocks(term: Term, dr, mask, sp, sj):
@@ -225,7 +225,10 @@ def is_traced(*trees) -> bool:
 
 
 def neighbors_for(potential: Potential, structure: Structure, nbrs, what: str) -> tuple[jax.Array, ...]:
-    """The given neighbour lists as arrays, or lists built on the host (needs concrete positions)."""
+    """The given neighbour lists as arrays, or lists built on the host (needs concrete positions).
+    Concrete positions and box are checked finite here, once, for every public Hessian / spectrum
+    function (:func:`jaxglass.structure.check_finite`)."""
+    check_finite(structure, what)
     if nbrs is None:
         if is_traced(structure.positions, structure.box):
             raise UserError(

@@ -51,7 +51,7 @@ from .modes import PDOS, default_grid, gaussian, species_projector
 from .potentials.base import Potential
 from .structure import Structure
 from .units import HBAR_OVER_AMU_THZ_A2, MBARN_PER_FM2, THZ_TO_MEV
-from .validation import Integral, memory_check, positive, validate
+from .validation import Integral, memory_check, nonnegative, positive, validate
 
 #: Default number of Chebyshev moments (docs/kpm.md accuracy table: above ~256 moments the error at the
 #: default 1 % broadening is the stochastic one).
@@ -445,6 +445,12 @@ def spectral_moments(
     return jax.lax.map(lambda u: chebyshev_moments(matvec, u, n_moments), start)
 
 
+@validate({
+    "sigma": [positive, "the Gaussian broadening in THz, e.g. 0.3"],
+    "temperature": [positive, "the temperature in K; use e.g. 1e-3 for T → 0"],
+    "moments": [Integral(2, None), f"the number of Chebyshev moments, e.g. {DEFAULT_MOMENTS}"],
+    "freq_min": [None, nonnegative, "the lowest frequency kept (THz), e.g. 0.5"],
+})
 def coherent_sqw(
     potential: Potential,
     structure: Structure,

@@ -21,6 +21,7 @@ from .neighbors import fixed_capacity_lists
 from .potentials.base import Potential
 from .space import displacement, wrap
 from .structure import Structure
+from .validation import Integral, nonnegative, positive, validate
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,6 +79,12 @@ def _fmax(grad: np.ndarray) -> float:
     return float(np.max(np.linalg.norm(grad, axis=1))) if grad.size else 0.0
 
 
+@validate({
+    "fmax": [positive, "the force tolerance (eV/Å; LJ: ε/σ), e.g. 1e-4"],
+    "max_steps": [Integral(1, None), "the step budget of the relaxation, e.g. 20000"],
+    "skin": [None, nonnegative, "the neighbour-list skin (length unit), e.g. 0.3"],
+    "fire_dt": [None, positive, "the FIRE time step, e.g. 0.01"],
+})
 def minimize(
     potential: Potential,
     structure: Structure,

@@ -37,7 +37,7 @@ from .errors import UserError
 from .hessian import as_f64, dynamical_matrix, is_traced, mass_weight
 from .potentials.base import Potential
 from .structure import Structure
-from .validation import Integral, check, positive, validate
+from .validation import Integral, check, memory_check, positive, validate
 
 #: Eigenvalues closer than this fraction of max|λ| are treated as one degenerate block.
 DEGENERACY_RTOL = 1e-9
@@ -261,6 +261,22 @@ def count_imaginary(frequencies, tol: float | None = None) -> int:
     return int(np.sum(f < -tol))
 
 
+#: Peak memory of the dense route (Hessian + dynamical matrix + host eigh with eigenvectors) ≈
+#: DENSE_BYTES_PER_ATOM2 · N² + DENSE_BYTES_BASE for N atoms (measured: peak resident set size of the
+#: dense `jaxglass pdos` route on 3D structures).
+DENSE_BYTES_PER_ATOM2 = 346.0
+DENSE_BYTES_BASE = 0.43e9
+
+
+def check_dense_memory(n_atoms: int) -> None:
+    """Refuse (``UserError`` naming ``method``) a dense Hessian + eigensolve whose memory estimate
+    ``346 bytes · N² + 0.43 GB`` exceeds :func:`jaxglass.validation.memory_limit`."""
+    memory_check("method", DENSE_BYTES_PER_ATOM2 * float(n_atoms) ** 2 + DENSE_BYTES_BASE,
+                 f"the dense Hessian and eigensolve of {n_atoms} atoms",
+                 "use the matrix-free KPM route (method='kpm'; jaxglass pdos --method kpm) or a smaller "
+                 "structure")
+
+
 def _route(backend: str, *trees) -> str:
     if backend not in ("auto", "host", "jax"):
         raise UserError(f"backend: expected 'auto', 'host' or 'jax', got {backend!r}")
@@ -297,6 +313,7 @@ def modes(
             "differentiate frequencies(...) or pdos(...) instead (they use eigenvalue-only rules)"
         )
     if D is None:
+        check_dense_memory(structure.n_atoms)
         D = dynamical_matrix(potential, structure, nbrs) if H is None else mass_weight(
             H, as_f64(structure).masses, structure.dim)
     D = np.array(D)  # a host copy that LAPACK may overwrite

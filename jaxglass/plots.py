@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .validation import Integral, validate
+
 
 def _figure(**kwargs):
     """A new pyplot-free ``Figure`` (``kwargs`` as ``matplotlib.figure.Figure``)."""
@@ -34,6 +36,7 @@ def save_figure(fig, path: Path, dpi: int = 130, tight: bool = True) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
+@validate({"n_curves": [Integral(1, 1000), "the number of curves drawn, e.g. 6"]})
 def plot_knob_series(ds, path, n_curves: int = 6) -> None:
     """Total RDF and PDOS for structures across the knob: crystal in blue → most disordered in red."""
     from matplotlib import colormaps

@@ -52,7 +52,7 @@ import numpy as np
 from .errors import UserError
 from .neighbors import check_box, neighbor_list
 from .space import displacement
-from .structure import Structure
+from .structure import Structure, check_finite
 from .validation import Integral, memory_check, nonnegative, positive, validate
 
 #: Fine-bin width in units of σ, Gaussian window half-width in σ, moments per bin (float64, float32).
@@ -492,6 +492,7 @@ def rdf(
             raise UserError(f"r: expected a non-empty 1D grid of finite distances, got shape {r_host.shape}")
         r_max = float(r_host.max())
     r = jnp.asarray(r, dtype)
+    check_finite(structure, "rdf")
     stream = idx is None
     if stream:
         pos = jnp.asarray(pos)

@@ -217,6 +217,23 @@ def make_structure(
     )
 
 
+def check_finite(structure: Structure, what: str) -> None:
+    """Raise :class:`UserError` if ``structure``'s positions or box hold NaN/inf (a cheap host check;
+    traced values, inside ``jit``/``grad``/``vmap``, are not checked). The public Hessian, spectrum and
+    g(r) functions call it once, so that a structure edited after :func:`make_structure` (e.g. by
+    :meth:`Structure.with_positions`) with precomputed neighbour lists gives an error, not NaN."""
+    for name in ("positions", "box"):
+        value = getattr(structure, name)
+        if isinstance(value, jax.core.Tracer):
+            continue
+        bad = ~np.isfinite(np.asarray(value))
+        if bad.any():
+            rows = np.unique(np.nonzero(bad)[0])[:5].tolist()
+            where = f" for atoms {rows}" if name == "positions" else ""
+            raise UserError(f"{name}: non-finite (NaN/inf) values{where} in the structure given to {what}; "
+                            "check the structure (e.g. a diverged relaxation or MD run)", field=name)
+
+
 def check_min_distance(pos: np.ndarray, box: np.ndarray, periodic: Sequence[bool], threshold: float) -> None:
     """Raise ``ValueError`` if two atoms are closer than ``threshold`` (minimum image)."""
     tree = _space.periodic_kdtree(pos, box, periodic, threshold)
@@ -413,7 +430,11 @@ def read(path: str, index: Any = -1, *, min_distance: float | None = 0.5) -> Str
     A missing, empty or unreadable file, or a species that is not an element, raises an error that
     names the file (``FileNotFoundError`` / ``ValueError``), never ase's own exception.
     """
-    return from_ase(_ase_read(path, index), min_distance=min_distance)
+    atoms = _ase_read(path, index)
+    try:
+        return from_ase(atoms, min_distance=min_distance)
+    except UserError as err:  # NaN coordinates, a skewed cell, overlapping atoms: name the file
+        raise UserError(f"{path}: {err}", field=err.field) from err
 
 
 def read_frames(path: str, index: Any = ":", *, min_distance: float | None = 0.5) -> list[Structure]:

@@ -39,10 +39,33 @@ from ._config import require_x64
 from ._io import atomic_write_text
 from .errors import UserError
 from .observables.registry import TARGETS  # the spectra a model can predict: the kinds datasets store
+from .validation import Each, Integral, Options, Real, check, nonnegative
 
 FEATURES = ("total", "partial")
 MODELS = ("ridge", "elastic-net", "cnn")
 SCALINGS = ("channel", "pooled", "column")
+
+
+#: What each :class:`StudyConfig` field accepts (checked on construction; see :mod:`jaxglass.validation`).
+STUDY_CONSTRAINTS = {
+    "test_fraction": [Real(0, 1, closed="neither"), "the held-out fraction, e.g. 0.2"],
+    "seed": [Integral(0, None), "a non-negative integer seed, e.g. 0"],
+    "features": [Options(*FEATURES)],
+    "train_sizes": [Each(Integral(2, 10**7)), "learning-curve training-set sizes, e.g. 25 50 100"],
+    "n_seeds": [Integral(1, 10**4), "random subsets per training size, e.g. 5"],
+    "cv_folds": [Integral(2, 10**4)],
+    "ridge_cv": [Options("loo", "kfold")],
+    "l2_grid": [Each(nonnegative)],
+    "l1_grid": [Each(nonnegative)],
+    "en_l2": [nonnegative],
+    "en_tol": [Real(0, 1, closed="neither")],
+    "en_max_sweeps": [Integral(1, None)],
+    "en_cv_folds": [Integral(2, 10**4)],
+    "cnn_max_epochs": [Integral(1, 10**7), "the CNN's epoch budget, e.g. 300"],
+    "cnn_batch_size": [Integral(1, None)],
+    "target": [Options(*TARGETS)],
+    "scaling": [Options(*SCALINGS)],
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,29 +105,11 @@ class StudyConfig:
     scaling: str = "channel"
 
     def __post_init__(self):
+        for name, constraints in STUDY_CONSTRAINTS.items():  # before any conversion: NaN, strings ...
+            check(name, getattr(self, name), *constraints)
         object.__setattr__(self, "train_sizes", tuple(int(n) for n in self.train_sizes))
         object.__setattr__(self, "l2_grid", tuple(float(x) for x in self.l2_grid))
         object.__setattr__(self, "l1_grid", tuple(float(x) for x in self.l1_grid))
-        if not 0.0 < self.test_fraction < 1.0:
-            raise UserError(f"StudyConfig.test_fraction: must be in (0, 1), got {self.test_fraction}")
-        if self.target not in TARGETS:
-            raise UserError(f"StudyConfig.target: {self.target!r} not in {TARGETS}")
-        if self.scaling not in SCALINGS:
-            raise UserError(f"StudyConfig.scaling: {self.scaling!r} not in {SCALINGS}")
-        if self.features not in FEATURES:
-            raise UserError(f"StudyConfig.features: {self.features!r} not in {FEATURES}")
-        if self.n_seeds < 1:
-            raise UserError(f"StudyConfig.n_seeds: must be >= 1, got {self.n_seeds}")
-        if self.ridge_cv not in ("loo", "kfold"):
-            raise UserError(f"StudyConfig.ridge_cv: 'loo' or 'kfold', got {self.ridge_cv!r}")
-        if self.cv_folds < 2 or self.en_cv_folds < 2:
-            raise UserError("StudyConfig.cv_folds / en_cv_folds: must be >= 2")
-        if self.en_max_sweeps < 1:
-            raise UserError(f"StudyConfig.en_max_sweeps: must be >= 1, got {self.en_max_sweeps}")
-        if not 0 < self.en_tol < 1:
-            raise UserError(f"StudyConfig.en_tol: must be in (0, 1), got {self.en_tol}")
-        if any(n < 2 for n in self.train_sizes):
-            raise UserError(f"StudyConfig.train_sizes: sizes must be >= 2, got {self.train_sizes}")
 
     def cnn_config(self, seed: int = 0):
         from .models import CNNConfig

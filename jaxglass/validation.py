@@ -40,6 +40,7 @@ import numpy as np
 from .errors import UserError
 
 __all__ = [
+    "Each",
     "Integral",
     "Options",
     "Real",
@@ -165,6 +166,26 @@ class Options(Constraint):
 
     def describe(self) -> str:
         return f"one of {self.values}"
+
+
+class Each(Constraint):
+    """A non-empty list, tuple or 1-D array whose every item satisfies ``item`` (e.g. ``Each(positive)``
+    for a list of |Q| values)."""
+
+    def __init__(self, item: Constraint):
+        self.item = item
+
+    def ok(self, value) -> bool:
+        if isinstance(value, str | bytes) or _scalar(value) is not None:
+            return False
+        try:
+            items = list(value)
+        except TypeError:
+            return False
+        return bool(items) and all(self.item.ok(x) for x in items)
+
+    def describe(self) -> str:
+        return f"a non-empty list of values each {self.item.describe()}"
 
 
 #: Common constraints: any finite number, a finite number > 0, a finite number >= 0.

@@ -62,7 +62,7 @@ def test_corrupt_foreign_and_mismatched(tmp_path, toy):
     out = tmp_path / "ds"
     data.build_dataset(out, toy, progress=False)
     (out / "structures" / "00001.npz").write_bytes(b"not a zip")
-    with pytest.raises(ValueError, match="00001.npz: unreadable"):
+    with pytest.raises(ValueError, match="00001.npz: not a readable dataset record"):
         data.build_dataset(out, toy, progress=False)
     other = data.DatasetConfig(**{**toy.__dict__, "seed": 5})
     with pytest.raises(ValueError, match="different settings"):

@@ -189,6 +189,38 @@ def test_public_functions_refuse_bad_values(name, call, values):
         assert e.value.field == name.split("/")[0] or "/" in name
 
 
+def test_nan_positions_with_precomputed_neighbours_raise():
+    """Positions edited after make_structure (NaN/inf) with neighbour lists built before: every public
+    Hessian / spectrum / g(r) function refuses them (not a NaN spectrum); inside jit nothing is checked."""
+    import jax
+
+    from jaxglass import hessian, sumrules
+    from jaxglass.generate import random_packing
+    from jaxglass.potentials import kob_andersen
+
+    pot = kob_andersen()
+    s = random_packing(64, 1.2, 2, {"A": 0.65, "B": 0.35}, min_distance=0.7, seed=0)
+    nb = pot.neighbors(s)
+    idx = rdf.rdf_neighbors(s, 2.5, 0.1)
+    grid = np.linspace(0.0, 5.0, 11)
+    for bad in (NAN, INF):
+        b = s.with_positions(s.positions.at[3, 1].set(bad))
+        calls = (lambda b: hessian.hessian(pot, b, nb), lambda b: hessian.dynamical_matrix(pot, b, nb),
+                 lambda b: hessian.hvp_fn(pot, b, nb), lambda b: modes.modes(pot, b, nb),
+                 lambda b: modes.frequencies(pot, b, nb), lambda b: modes.pdos(pot, b, grid, 0.5, nbrs=nb),
+                 lambda b: kpm.pdos(pot, b, grid, 0.5, nbrs=nb),
+                 lambda b: sumrules.trace_dynamical(pot, b, nb), lambda b: rdf.rdf(b, grid, 0.1, idx))
+        for call in calls:
+            with pytest.raises(UserError, match=r"^positions: non-finite .* atoms \[3\]"):
+                call(b)
+    bad_box = s.replace(box=s.box.at[0].set(NAN))
+    with pytest.raises(UserError, match="^box: non-finite"):
+        hessian.hessian(pot, bad_box, nb)
+    # traced positions are not checked (no value yet): the jitted Hessian of NaN positions is NaN
+    H = jax.jit(lambda x: hessian.hessian(pot, s.with_positions(x), nb))(s.positions.at[3, 1].set(NAN))
+    assert np.isnan(np.asarray(H)).any()
+
+
 def test_potential_spec_numbers():
     from jaxglass.potentials import from_spec
 

@@ -7,7 +7,8 @@ import sys
 import time
 from pathlib import Path
 
-from ..errors import BuildError, UserError
+from ..errors import BuildError
+from ..validation import check_args
 from ._common import SYSTEM_CHOICES, add_partial_arg, out_dir, out_file
 
 
@@ -68,8 +69,7 @@ class Generate:
             include_crystal=not args.no_crystal,
         )
         scheduler = args.scheduler or os.environ.get("JAXGLASS_SCHEDULER") or None
-        if args.workers is not None and args.workers < 0:
-            raise UserError(f"--workers: expected 0 (in this process) or more, got {args.workers}")
+        check_args(build_dataset, workers=args.workers)
         t0 = time.time()
         try:
             done = build_dataset(
@@ -157,6 +157,7 @@ class Plot:
         from ..plots import plot_knob_series
 
         out = out_file(args.out or Path(args.dataset) / "rdf_pdos.png")
+        check_args(plot_knob_series, n_curves=args.n_curves)
         ds = load_dataset(args.dataset, allow_partial=args.partial)
         plot_knob_series(ds, out, n_curves=args.n_curves)
         print(f"plot: wrote {out}")

@@ -7,7 +7,8 @@ import time
 from pathlib import Path
 
 from ..errors import UserError
-from ..validation import Integral, check, check_args, positive
+from ..minimize import minimize
+from ..validation import check_args
 from ..workflows import pdos as wf
 from ._common import (
     POTENTIALS,
@@ -91,8 +92,9 @@ class Quench:
         from ..potentials import kob_andersen
 
         out_dir(args.out)
+        check_args(random_packing, n=args.n, seed=args.seed)
         if args.n < 2:
-            raise UserError(f"--n: need at least 2 particles, got {args.n}")
+            raise UserError(f"n: need at least 2 particles, got {args.n}")
         t0 = time.time()
         dim = 3 if args.system == "lj3d" else 2
         xb = 0.2 if dim == 3 else 0.35
@@ -116,8 +118,7 @@ def _check_pdos_args(args) -> None:
     declarations of :func:`jaxglass.workflows.pdos.kpm_pdos` (a superset of the dense route's)."""
     check_args(wf.kpm_pdos, moments=args.moments, vectors=args.vectors, sigma=args.sigma,
                n_points=args.n_points)
-    check("fmax", args.fmax, positive, "the force tolerance of the relaxation, e.g. 1e-4")
-    check("max_steps", args.max_steps, Integral(1, None), "the step budget of --relax, e.g. 20000")
+    check_args(minimize, fmax=args.fmax, max_steps=args.max_steps)
     if args.method == "dense" and (args.moments is not None or args.vectors is not None):
         raise UserError(
             "--moments/--vectors: only used by the KPM route; drop them or use --method kpm or auto"

@@ -4,7 +4,6 @@ observable for each record of a dataset directory (:func:`jaxglass.data.extend_d
 from __future__ import annotations
 
 import dataclasses
-import json
 import sys
 import time
 from pathlib import Path
@@ -25,7 +24,7 @@ from ._common import (
 
 def _run_dataset(args) -> int:
     """Add the observables to every record of a dataset directory (resumable, atomic per record)."""
-    from ..data import DatasetConfig, default_observable_config, extend_dataset
+    from ..data import DatasetConfig, default_observable_config, extend_dataset, read_manifest
 
     man = Path(args.structure) / "manifest.json"
     if not man.is_file():
@@ -33,11 +32,9 @@ def _run_dataset(args) -> int:
             f"{args.structure}: a directory without manifest.json is not a jaxglass dataset; "
             "give a structure file or a dataset built by `jaxglass generate`"
         )
-    system = DatasetConfig(**json.loads(man.read_text())["config"]).system
+    system = DatasetConfig(**read_manifest(man)["config"]).system
     ocfg = default_observable_config(system)
     if args.temperature is not None:
-        if not args.temperature > 0:
-            raise UserError(f"--temperature: must be positive (K), got {args.temperature}")
         ocfg = dataclasses.replace(ocfg, temperature=args.temperature)
     if args.powder_tol is not None:
         ocfg = dataclasses.replace(ocfg, powder_tol=args.powder_tol)
@@ -146,13 +143,12 @@ class Spectra:
             raise UserError("--recompute: only for a dataset directory (a structure file is always computed)")
         if args.potential is None:
             raise UserError(f"--potential: required for a structure file; one of {POTENTIALS}")
+        from ..minimize import minimize
+
         temperature = 300.0 if args.temperature is None else args.temperature
-        if not temperature > 0:
-            raise UserError(
-                f"--temperature: must be positive (K), got {temperature}; use e.g. 1e-3 for T → 0"
-            )
         check_args(structure_spectrum, temperature=temperature, sigma=args.sigma, n_points=args.n_points,
-                   powder_tol=args.powder_tol)
+                   q=args.q, powder_tol=args.powder_tol)
+        check_args(minimize, fmax=args.fmax, max_steps=args.max_steps)
         check_q = REGISTRY[args.kind].check_q
         if check_q is not None:
             check_q(args.q)  # before the (costly) modes

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .._config import enable_x64
 from ..errors import UserError
+from ..validation import check, check_args
 from ._common import SYSTEM_CHOICES, add_partial_arg, add_study_args, out_dir, study_config
 
 
@@ -38,6 +39,8 @@ class Demo:
         t0 = time.time()
         out = out_dir(args.out)
         cfg = DatasetConfig.make(args.system, args.n_structures, n_atoms=args.n_atoms, seed=args.seed)
+        scfg = StudyConfig(train_sizes=tuple(args.train_sizes), n_seeds=args.n_seeds, seed=args.seed)
+        check_args(build_dataset, workers=args.workers)  # every option checked before the build
         print(
             f"demo: {args.system}, {cfg.n_structures} structures of ~{cfg.n_atoms} atoms from crystal to "
             f"glass -> {out / 'dataset'} (resumable)"
@@ -48,7 +51,6 @@ class Demo:
         from ..plots import plot_knob_series
 
         plot_knob_series(ds, out / "rdf_pdos.png")
-        scfg = StudyConfig(train_sizes=tuple(args.train_sizes), n_seeds=args.n_seeds, seed=args.seed)
         run_study(ds, out / "study", scfg)
         print(Path(out / "study" / "study.md").read_text())
         print(
@@ -108,6 +110,11 @@ class Study:
 
         enable_x64()
         out_dir(args.out)
+        scfg = study_config(args)  # every option checked before the build
+        check_args(build_dataset, workers=args.workers)
+        check_args(DatasetConfig.make, n_atoms=args.n_atoms,
+                   **({} if args.n_structures is None else {"n_structures": args.n_structures}))
+        check("data_seed", args.data_seed, *DatasetConfig.make.__parameter_constraints__["seed"])
         dataset = Path(args.dataset or Path(args.out) / "dataset")
         if args.n_structures:
             cfg = DatasetConfig.make(
@@ -121,7 +128,7 @@ class Study:
             raise UserError(
                 f"--dataset: {dataset} holds {ds.config.system!r} structures, not {args.system!r}"
             )
-        res = run_study(ds, args.out, study_config(args), verbose=not args.quiet, models=tuple(args.models))
+        res = run_study(ds, args.out, scfg, verbose=not args.quiet, models=tuple(args.models))
         print(Path(args.out, "study.md").read_text())
         return 0 if res else 1
 

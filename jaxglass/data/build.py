@@ -17,6 +17,7 @@ from typing import Any
 
 from .. import families
 from ..errors import UserError
+from ..validation import Integral, validate
 from .config import DatasetConfig
 from .dask_build import build_dask
 from .observables import default_observable_config, manifest_entry
@@ -100,6 +101,7 @@ def _build_here(out: Path, todo: list[int], rep: BuildProgress, cfg: DatasetConf
     return computed
 
 
+@validate({"workers": [None, Integral(0, 4096), "worker processes (0: in this process), e.g. 4"]})
 def build_dataset(
     out: str | Path,
     cfg: DatasetConfig,

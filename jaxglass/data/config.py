@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import families
 from ..errors import UserError
+from ..validation import Integral, Options, validate
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,8 +38,15 @@ class DatasetConfig:
     r_sigma: float = 0.0
 
     @staticmethod
+    @validate({
+        "n_structures": [Integral(1, 10**7), "the number of structures, e.g. 200"],
+        "n_atoms": [None, Integral(2, 10**7), "atoms per structure; omit it for the family default"],
+        "size": [Options("small", "paper")],
+        "seed": [Integral(0, None), "a non-negative integer seed, e.g. 0"],
+    })
     def make(
-        system: str, n_structures: int, *, n_atoms: int | None = None, size: str = "small", **kw
+        system: str, n_structures: int, *, n_atoms: int | None = None, size: str = "small", seed: int = 0,
+        **kw
     ) -> DatasetConfig:
         """A checked configuration; grids and ``n_atoms`` left out (or 0) take the family defaults
         of :mod:`jaxglass.families`."""
@@ -63,7 +71,8 @@ class DatasetConfig:
             if not kw.get(k):
                 kw[k] = v
         cfg = DatasetConfig(
-            system=system, n_structures=int(n_structures), n_atoms=int(n_atoms), size=size, **kw
+            system=system, n_structures=int(n_structures), n_atoms=int(n_atoms), size=size, seed=int(seed),
+            **kw
         )
         if not (0.0 <= cfg.knob_min <= cfg.knob_max <= 1.0):
             raise UserError(

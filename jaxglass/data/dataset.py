@@ -61,7 +61,7 @@ def load_dataset(path: str | Path, *, allow_partial: bool = True) -> Dataset:
             f"structures finished (missing {missing[:5]}{' ...' if len(missing) > 5 else ''}); finish it "
             "(resume the build with the same settings, e.g. `jaxglass generate`) or accept it as is "
             "(allow_partial=True)", field="allow_partial")
-    recs = [read_record(record_path(path, k)) for k in idx]
+    recs = [read_record(record_path(path, k), meta["grids"]) for k in idx]
     if not recs:
         raise UserError(f"{path}: no finished structures yet")
     names = tuple(str(x) for x in recs[0]["species_names"])

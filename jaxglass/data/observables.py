@@ -49,6 +49,7 @@ from ..errors import UserError
 from ..observables.powder import MAX_SHELL_VECTORS, POWDER_TOL
 from ..observables.registry import REGISTRY, TARGETS  # TARGETS: the kinds datasets store (study targets)
 from ..units import THZ_TO_MEV
+from ..validation import Integral, check, positive
 from .config import DatasetConfig
 from .schema import (
     FIELDS,
@@ -94,8 +95,11 @@ class ObservableConfig:
     max_vectors: int = MAX_SHELL_VECTORS
 
     def __post_init__(self):
-        if not self.temperature > 0:
-            raise UserError(f"ObservableConfig.temperature: must be positive (K), got {self.temperature}")
+        check("temperature", self.temperature, positive, "the temperature in K; use e.g. 1e-3 for T → 0")
+        check("q_min", self.q_min, positive)
+        check("q_max", self.q_max, positive)
+        check("n_q", self.n_q, Integral(1, 10**5))
+        check("n_directions", self.n_directions, Integral(1, 10**6))
         if not 0 < self.q_min <= self.q_max:
             raise UserError(f"ObservableConfig.q_min/q_max: need 0 < q_min <= q_max (1/Å), got "
                              f"{self.q_min}, {self.q_max}")
@@ -270,15 +274,16 @@ def extend_dataset(path: str | Path, ocfg: ObservableConfig | None = None, *, pr
     man = manifest_path(path)
     if not man.exists():
         raise UserError(f"{path}: no manifest.json, not a jaxglass dataset directory")
-    cfg = DatasetConfig(**read_manifest(man)["config"])
+    meta = read_manifest(man)
+    cfg = DatasetConfig(**meta["config"])
     ocfg = ocfg or default_observable_config(cfg.system)
     ks = finished_records(path, cfg.n_structures)
     if not ks:
         raise UserError(f"{path}: no finished structures to extend")
-    first = read_record(record_path(path, ks[0]))
+    first = read_record(record_path(path, ks[0]), meta["grids"])
     names = tuple(str(x) for x in first["species_names"])
     _write_manifest_entry(path, manifest_entry(cfg.system, ocfg, names), recompute)
-    todo = [k for k in ks if not has_observables(read_record(record_path(path, k)), ocfg)]
+    todo = [k for k in ks if not has_observables(read_record(record_path(path, k), meta["grids"]), ocfg)]
     n_have = len(ks) - len(todo)
     if limit is not None:
         todo = todo[:limit]
@@ -294,7 +299,7 @@ def extend_dataset(path: str | Path, ocfg: ObservableConfig | None = None, *, pr
     t0 = time.monotonic()
     for i, k in enumerate(todo):
         t1 = time.monotonic()
-        rec = read_record(record_path(path, k))
+        rec = read_record(record_path(path, k), meta["grids"])
         s = from_arrays(rec)
         m = phonons.modes(pot, s)
         obs = compute_observables(s, m, grid, cfg.freq_sigma, cfg.system, ocfg)

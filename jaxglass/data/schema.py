@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .._io import atomic_savez, atomic_write_text
+from .._io import atomic_savez, atomic_write_text, read_npz
 from ..errors import UserError
 from .config import DatasetConfig
 
@@ -128,19 +128,44 @@ def write_record(out: str | Path, k: int, rec: dict[str, Any]) -> None:
     atomic_savez(record_path(out, k), rec)
 
 
-def read_record(path: Path) -> dict[str, Any]:
-    """Load one structure record; a truncated or foreign file raises ``ValueError`` naming it."""
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            rec = {key: z[key] for key in z.files}
-    except Exception as err:  # zipfile.BadZipFile, EOFError, OSError, ValueError ...
-        raise UserError(
-            f"{path}: unreadable dataset record ({err}); delete it and resume the build"
-        ) from err
-    missing = [key for key in RECORD_KEYS if key not in rec]
-    if missing:
-        raise UserError(f"{path}: not a jaxglass dataset record (missing {missing}); delete it and resume")
+def read_record(path: Path, grids: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Load one structure record, checked against the schema (:func:`check_record`; ``grids``: the
+    manifest's, for the ``n_r`` / ``n_freq`` lengths); a truncated, damaged (bad CRC), foreign or
+    inconsistent file raises :class:`UserError` naming it and the fix (delete it, resume the build)."""
+    fix = "delete it and resume the build (the same `jaxglass generate` command) to recompute it"
+    rec = read_npz(path, "dataset record", fix, RECORD_KEYS)
+    check_record(rec, path, grids, fix)
     return rec
+
+
+def check_record(rec: dict[str, Any], path, grids: dict[str, Any] | None = None, fix: str = "") -> None:
+    """Check every array of ``rec`` against its field's symbolic shape (sizes read off the record
+    itself: ``n_atoms`` from ``species``, ``dim`` from ``box``, ``n_species`` from ``species_names``,
+    ``n_q`` from ``obs_q``; ``n_r`` / ``n_freq`` from ``grids``, else from the record); raise
+    :class:`UserError` naming ``path`` and the first field that does not fit."""
+    def size(key: str) -> int | None:
+        a = rec.get(key)
+        return None if a is None or np.ndim(a) == 0 else int(np.shape(a)[0])
+
+    sizes = dict(n_atoms=size("species"), dim=size("box"), n_species=size("species_names"),
+                 n_q=size("obs_q"), n_r=len(grids["r"]) if grids else size("rdf_total"),
+                 n_freq=len(grids["freq"]) if grids else size("pdos_total"))
+    if sizes["n_atoms"] is not None and sizes["dim"] is not None:
+        sizes["n_modes"] = sizes["n_atoms"] * sizes["dim"]
+    for key, a in rec.items():
+        f = FIELDS.get(key)
+        if f is None:
+            continue
+        want = tuple(sizes.get(d) for d in f.shape)
+        shape = np.shape(a)
+        if len(shape) != len(want) or any(w is not None and w != n for w, n in zip(want, shape)):
+            expect = "(" + ", ".join(f"{d}={w}" for d, w in zip(f.shape, want)) + ")"
+            raise UserError(f"{path}: corrupt dataset record ({key} has shape {shape}, expected {expect})"
+                            + (f"; {fix}" if fix else ""))
+        if f.dtype not in ("str", "json") and not np.issubdtype(np.asarray(a).dtype, np.number) \
+                and np.asarray(a).dtype != bool:
+            raise UserError(f"{path}: corrupt dataset record ({key} holds {np.asarray(a).dtype}, expected "
+                            f"{f.dtype})" + (f"; {fix}" if fix else ""))
 
 
 def has_all(rec: dict[str, Any], fields: tuple[Field, ...]) -> bool:
@@ -153,21 +178,50 @@ def manifest_path(out: str | Path) -> Path:
 
 
 def read_manifest(man: Path) -> dict[str, Any]:
-    """The parsed ``manifest.json``; a corrupt or foreign file raises ``ValueError`` naming it."""
+    """The parsed, checked ``manifest.json`` (:func:`parse_manifest`); a missing, corrupt or foreign
+    file raises :class:`UserError` naming it."""
     try:
-        meta = json.loads(man.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise UserError(
-            f"{man}: corrupt manifest ({err}); remove the directory or choose another output directory"
-        ) from err
+        text = man.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise UserError(f"{man}: corrupt manifest (not UTF-8 text: {err}); {_MANIFEST_FIX}") from err
+    return parse_manifest(text, man)
+
+
+_MANIFEST_FIX = ("rebuild the dataset into a new directory (`jaxglass generate`) or restore manifest.json "
+                 "from a copy; the records in structures/ are kept")
+_GRID_KEYS = {"r": list, "freq": list, "freq_unit": str, "length_unit": str}
+
+
+def parse_manifest(text: str, where) -> dict[str, Any]:
+    """A manifest's JSON ``text`` parsed and checked: the format tag, a ``config`` whose entries have
+    :class:`DatasetConfig`'s types, and ``grids`` (``r``, ``freq`` lists of numbers and their units).
+    Anything else raises :class:`UserError` naming ``where`` (the file) and what is wrong."""
+    try:
+        meta = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise UserError(f"{where}: corrupt manifest (not JSON: {err}); {_MANIFEST_FIX}") from err
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise UserError(f"{man}: not a jaxglass dataset manifest; choose another output directory")
-    if not isinstance(meta.get("config"), dict):
-        raise UserError(f"{man}: corrupt manifest (no 'config' entry); remove the directory")
+        raise UserError(f"{where}: not a jaxglass dataset manifest (no format tag {FORMAT!r}); choose "
+                        "another output directory")
+    cfg = meta.get("config")
+    if not isinstance(cfg, dict):
+        raise UserError(f"{where}: corrupt manifest (no 'config' entry); {_MANIFEST_FIX}")
+    types = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,)}
+    for f in dataclasses.fields(DatasetConfig):
+        ok, v = types[f.type], cfg.get(f.name)
+        if f.name in cfg and (not isinstance(v, ok) or (bool not in ok and isinstance(v, bool))):
+            raise UserError(f"{where}: corrupt manifest (config.{f.name} = {v!r}, expected {f.type}); "
+                            f"{_MANIFEST_FIX}")
     try:
-        DatasetConfig(**meta["config"])
+        DatasetConfig(**cfg)
     except TypeError as err:
-        raise UserError(f"{man}: corrupt manifest (config: {err}); remove the directory") from err
+        raise UserError(f"{where}: corrupt manifest (config: {err}); {_MANIFEST_FIX}") from err
+    grids = meta.get("grids")
+    bad = [k for k, t in _GRID_KEYS.items() if not isinstance(grids, dict) or not isinstance(grids.get(k), t)]
+    if not bad and not all(isinstance(x, (int, float)) for x in grids["r"] + grids["freq"]):
+        bad = ["r/freq values"]
+    if bad:
+        raise UserError(f"{where}: corrupt manifest (grids: missing or malformed {bad}); {_MANIFEST_FIX}")
     return meta
 
 

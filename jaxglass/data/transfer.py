@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .._io import atomic_savez
+from .._io import atomic_savez, read_npz
 from ..errors import UserError
 from .build import prepare_manifest
 from .config import DatasetConfig
@@ -25,6 +25,7 @@ from .schema import (
     has_all,
     make_record,
     manifest_path,
+    parse_manifest,
     read_manifest,
     read_record,
     record_path,
@@ -91,7 +92,7 @@ def export_dataset(path: str | Path, out_file: str | Path) -> dict[str, Any]:
     idx = finished_records(path, cfg.n_structures)
     if not idx:
         raise UserError(f"{path}: no finished structures to export")
-    recs = [read_record(record_path(path, k)) for k in idx]
+    recs = [read_record(record_path(path, k), manifest["grids"]) for k in idx]
     names = [str(x) for x in recs[0]["species_names"]]
     for k, r in zip(idx, recs):
         if [str(x) for x in r["species_names"]] != names:
@@ -141,19 +142,44 @@ def _unpack(fields: tuple[Field, ...], d: dict[str, Any], i: int, ranges: dict[s
     return rec
 
 
-def _read_export(file: Path) -> dict[str, Any]:
+#: Members every export holds besides the record fields (masses: ``masses_by_species`` or ``masses``).
+_EXPORT_MEMBERS = ("format", "format_version", "manifest", "indices", "n_atoms", "n_modes", "meta")
+_EXPORT_FIX = "export the dataset again (`jaxglass export DATASET FILE`) or copy the file again"
+
+
+def _read_export(file: Path) -> tuple[dict[str, Any], dict[str, Any], list[list[str]]]:
+    """``(arrays, manifest, meta)`` of an export, every member read and checked (CRC, presence, the
+    manifest, counts against array lengths); anything wrong raises :class:`UserError` naming ``file``."""
+    d = read_npz(file, "dataset export", _EXPORT_FIX, ("format",), field="file")
+    if str(d["format"]) != EXPORT_FORMAT:
+        raise UserError(f"{file}: not a jaxglass dataset export (written by export_dataset / "
+                        "`jaxglass export`)", field="file")
+    if "format_version" in d and int(d["format_version"]) > EXPORT_VERSION:
+        raise UserError(f"{file}: export format version {int(d['format_version'])} is newer than this "
+                        f"jaxglass reads ({EXPORT_VERSION}); upgrade jaxglass", field="file")
+    names = [f.name for f in RECORD_FIELDS if f.export not in ("masses", "json")]  # json: in meta
+    missing = [k for k in (*_EXPORT_MEMBERS, *names) if k not in d]
+    if not ({"masses", "masses_by_species"} & set(d)):
+        missing.append("masses_by_species")
+    if missing:
+        raise UserError(f"{file}: corrupt dataset export (missing member(s) {missing}); {_EXPORT_FIX}",
+                        field="file")
+    manifest = parse_manifest(str(d["manifest"]), f"{file} (member manifest)")
     try:
-        z = np.load(file, allow_pickle=False)
-    except Exception as err:
-        raise UserError(f"{file}: not a readable dataset export ({err})") from err
-    with z:
-        if "format" not in z.files or str(z["format"]) != EXPORT_FORMAT:
-            raise UserError(f"{file}: not a jaxglass dataset export (written by export_dataset / "
-                            "`jaxglass export`)")
-        if int(z["format_version"]) > EXPORT_VERSION:
-            raise UserError(f"{file}: export format version {int(z['format_version'])} is newer than this "
-                            f"jaxglass reads ({EXPORT_VERSION}); upgrade jaxglass")
-        return {key: z[key] for key in z.files}
+        meta = json.loads(str(d["meta"]))
+    except json.JSONDecodeError as err:
+        raise UserError(f"{file}: corrupt dataset export (member meta: {err}); {_EXPORT_FIX}",
+                        field="file") from err
+    n = len(d["indices"])
+    want = dict(n_atoms=n, n_modes=n, meta=n)  # member -> expected length
+    want.update({f.name: n for f in RECORD_FIELDS if f.export in ("stack", "scalar")})
+    want.update({f.name: int(np.sum(d[_COUNTS[f.export]])) for f in RECORD_FIELDS if f.export in _COUNTS})
+    got = dict(meta=len(meta), **{k: len(d[k]) for k in want if k != "meta"})
+    bad = {k: f"{got[k]} != {v}" for k, v in want.items() if got[k] != v}
+    if bad:
+        raise UserError(f"{file}: corrupt dataset export (member lengths {bad}, for {n} structures); "
+                        f"{_EXPORT_FIX}", field="file")
+    return d, manifest, meta
 
 
 def import_dataset(file: str | Path, out: str | Path) -> list[int]:
@@ -165,8 +191,7 @@ def import_dataset(file: str | Path, out: str | Path) -> list[int]:
     indices written.
     """
     file, out = Path(file), Path(out)
-    d = _read_export(file)
-    manifest = json.loads(str(d["manifest"]))
+    d, manifest, meta = _read_export(file)
     cfg = DatasetConfig(**manifest["config"])
     fresh = not manifest_path(out).exists()
     prepare_manifest(out, cfg)  # creates out/manifest.json, or checks that an existing dataset matches
@@ -174,7 +199,6 @@ def import_dataset(file: str | Path, out: str | Path) -> list[int]:
         manifest["imported_from"] = dict(file=str(file), precision="float32: " + ", ".join(EXPORT_FLOAT32))
         write_manifest(out, manifest)
     ends = {layout: np.cumsum(d[count]) for layout, count in _COUNTS.items()}
-    meta = json.loads(str(d["meta"]))
     written = []
     for i, k in enumerate(int(x) for x in d["indices"]):
         if record_path(out, k).exists():

@@ -9,6 +9,7 @@ import numpy as np
 from ..errors import UserError
 from ..space import displacement
 from ..structure import Structure, make_structure
+from ..validation import Integral, positive, validate
 
 
 def _tile(basis: np.ndarray, cell: np.ndarray, reps: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -65,6 +66,11 @@ def square(a: float, reps: Sequence[int], species: str = "A") -> Structure:
     return make_structure(pos, [species] * len(pos), box)
 
 
+@validate({
+    "n": [Integral(1, 10**7), "the number of particles, e.g. 250"],
+    "density": [positive, "the number density (particles per length unit^dim), e.g. 1.2"],
+    "seed": [Integral(0, None), "a non-negative integer seed, e.g. 0"],
+})
 def random_packing(
     n: int,
     density: float,

@@ -28,6 +28,7 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
+from .._io import read_npz as read_npz_file
 from ..errors import UserError
 from ._scaling import Standardizer
 
@@ -40,22 +41,41 @@ RESERVED_KEYS = ("estimator", "params", "fitted")
 
 
 def read_npz(path, fmt: str, keys: Sequence[str]) -> dict[str, np.ndarray]:
-    """Load a model npz; unreadable, foreign or wrong-format files raise ``UserError`` naming it."""
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            d = {key: z[key] for key in z.files}
-    except Exception as err:  # BadZipFile, EOFError, OSError, pickled content ...
-        raise UserError(f"{path}: unreadable model file ({type(err).__name__}: {err})") from err
-    found = str(d["format"]) if "format" in d else None
+    """Load a model npz, every member read (CRC checked); a missing, unreadable, damaged, foreign or
+    wrong-format file, or one missing a member of ``keys``, raises ``UserError`` naming it."""
+    fix = "save the model again (`jaxglass train`, or the estimator's save) or copy the file again"
+    d = read_npz_file(path, f"{fmt} model file", fix, ("format",), field="path")
+    found = str(d["format"])
     if found != fmt:
-        raise UserError(f"{path}: not a {fmt} file (format tag {found!r})")
-    version = int(d.get("format_version", -1))
+        raise UserError(f"{path}: not a {fmt} file (format tag {found!r})", field="path")
+    try:
+        version = int(d.get("format_version", -1))
+    except (TypeError, ValueError):
+        version = -1
     if version != FORMAT_VERSION:
-        raise UserError(f"{path}: unsupported {fmt} format version {version} (expected {FORMAT_VERSION})")
+        raise UserError(f"{path}: unsupported {fmt} format version {version} (expected {FORMAT_VERSION})",
+                        field="path")
     missing = [key for key in keys if key not in d]
     if missing:
-        raise UserError(f"{path}: corrupt {fmt} file (missing {missing})")
+        raise UserError(f"{path}: corrupt {fmt} file (missing member(s) {missing}); {fix}", field="path")
     return d
+
+
+def file_metadata(d: dict[str, np.ndarray], path, fmt: str) -> dict[str, Any]:
+    """The metadata object of a model file's arrays ``d`` (``{}`` without one); not a JSON object →
+    ``UserError`` naming ``path``."""
+    if "metadata" not in d:
+        return {}
+    try:
+        meta = json.loads(str(d["metadata"]))
+    except json.JSONDecodeError as err:
+        meta, why = None, str(err)
+    else:
+        why = "not a JSON object"
+    if not isinstance(meta, dict):
+        raise UserError(f"{path}: corrupt {fmt} file (member metadata: {why}); save the model again",
+                        field="path")
+    return meta
 
 
 def scaler_arrays(prefix: str, s: Standardizer) -> dict[str, np.ndarray]:

@@ -28,7 +28,7 @@ import numpy as np
 
 from .._io import atomic_savez
 from ..errors import UserError
-from ._files import CNN_FORMAT, FORMAT_VERSION, read_npz, scaler_arrays, scaler_from
+from ._files import CNN_FORMAT, FORMAT_VERSION, file_metadata, read_npz, scaler_arrays, scaler_from
 from ._scaling import SCALINGS, Standardizer, scalers
 from ._training import batches, history, split_validation, train_loop
 
@@ -316,5 +316,5 @@ def load_cnn(path, *, with_metadata: bool = False):
     xs, ys = scaler_from(d, "x", _DTYPE), scaler_from(d, "y", _DTYPE)
     model = CNNModel(params, xs, ys, config, fshape, n_out)
     if with_metadata:
-        return model, json.loads(str(d["metadata"])) if "metadata" in d else {}
+        return model, file_metadata(d, path, FORMAT)
     return model

@@ -66,7 +66,7 @@ import numpy as np
 from .._io import atomic_savez
 from ..errors import UserError
 from ._constraints import admm_enet, as_constraints, project_columns, project_intercept, scaled
-from ._files import FORMAT_VERSION, LINEAR_FORMAT, read_npz, scaler_arrays, scaler_from
+from ._files import FORMAT_VERSION, LINEAR_FORMAT, file_metadata, read_npz, scaler_arrays, scaler_from
 from ._scaling import SCALINGS, Standardizer, scalers
 from ._training import batches, history, split_validation, train_loop
 
@@ -443,12 +443,16 @@ def load_linear(path, *, with_metadata: bool = False):
     """Load a model written by :func:`save_linear` (and its metadata dict if ``with_metadata``)."""
     d = read_npz(path, FORMAT, _LINEAR_KEYS)
     dt = jnp.result_type(float)
-    fshape = tuple(int(s) for s in d["feature_shape"])
+    fshape = tuple(int(s) for s in np.atleast_1d(d["feature_shape"]))
     W = jnp.asarray(d["W"], dt)
     D = int(np.prod(fshape))
-    if W.ndim != 2 or W.shape[1] != D or d["b"].shape != (W.shape[0],) or d["x_mean"].shape != (D,):
-        raise UserError(f"{path}: corrupt {FORMAT} file (inconsistent array shapes)")
+    n_out = W.shape[0] if W.ndim == 2 else -1
+    want = {"b": (n_out,), "x_mean": (D,), "x_scale": (D,), "y_mean": (n_out,), "y_scale": (n_out,)}
+    bad = {k: d[k].shape for k, shape in want.items() if d[k].shape != shape}
+    if W.ndim != 2 or W.shape[1] != D or bad:
+        raise UserError(f"{path}: corrupt {FORMAT} file (inconsistent array shapes: W {W.shape}, "
+                        f"feature_shape {fshape}, {bad}); save the model again", field="path")
     model = LinearSPR(W, jnp.asarray(d["b"], dt), scaler_from(d, "x", dt), scaler_from(d, "y", dt), fshape)
     if with_metadata:
-        return model, json.loads(str(d["metadata"]))
+        return model, file_metadata(d, path, FORMAT)
     return model

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._io import read_text
 from ..errors import UserError
 
 
@@ -54,8 +55,12 @@ def _setfl_header(path: Path, lines: list[str]):
     hdr = lines[4].split("#", 1)[0].split()
     if len(hdr) < 5:
         raise UserError(f"{path}: line 5 must be 'Nrho drho Nr dr cutoff', got {lines[4]!r}")
-    nrho, drho, nr, dr, cut = int(hdr[0]), float(hdr[1]), int(hdr[2]), float(hdr[3]), float(hdr[4])
-    if nrho < 5 or nr < 5 or not (drho > 0 and dr > 0 and cut > 0):
+    try:
+        nrho, drho, nr, dr, cut = int(hdr[0]), float(hdr[1]), int(hdr[2]), float(hdr[3]), float(hdr[4])
+    except ValueError as err:
+        raise UserError(f"{path}: line 5 must be 'Nrho drho Nr dr cutoff' (two integers, three numbers), "
+                        f"got {lines[4]!r}") from err
+    if nrho < 5 or nr < 5 or not all(np.isfinite(x) and x > 0 for x in (drho, dr, cut)):
         raise UserError(f"{path}: bad grid header Nrho={nrho} drho={drho} Nr={nr} dr={dr} cutoff={cut}")
     return elements, (nrho, drho, nr, dr, cut)
 
@@ -81,7 +86,11 @@ class _SetflReader:
                 raise UserError(f"{path}: line {self.pos + 1} while reading {what}: {err}") from err
             self.pos += 1
         self.spill = vals[n:]
-        return np.asarray(vals[:n], dtype=np.float64)
+        out = np.asarray(vals[:n], dtype=np.float64)
+        if not np.isfinite(out).all():
+            raise UserError(f"{path}: {what} holds NaN or inf (near line {self.pos}); the tables must be "
+                            "finite")
+        return out
 
     def element_line(self, el: str) -> tuple[int, float]:
         """``Z`` and mass from the ``Z mass a0 lattice`` line opening the block of element ``el``."""
@@ -96,7 +105,9 @@ class _SetflReader:
         tok = line.split("#", 1)[0].split()
         try:
             z, mass = int(float(tok[0])), float(tok[1])
-        except (IndexError, ValueError) as err:
+            if not (np.isfinite(mass) and mass > 0):
+                raise ValueError(f"mass {mass}")
+        except (IndexError, ValueError, OverflowError) as err:
             raise UserError(f"{path}: expected 'Z mass a0 lattice' for {el}, got {line!r}") from err
         self.pos += 1
         return z, mass
@@ -111,9 +122,7 @@ def parse_setfl(path: str | Path) -> SetflData:
     Values may be spread over lines freely; ``#`` starts a comment.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"path: setfl file {str(path)!r} does not exist")
-    lines = path.read_text().splitlines()
+    lines = read_text(path, "a LAMMPS setfl (eam/alloy) file", field="path").splitlines()
     if len(lines) < 6:
         raise UserError(f"{path}: too short for a setfl file ({len(lines)} lines)")
     comments = (lines[0], lines[1], lines[2])

@@ -29,6 +29,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .._io import read_text
 from ..errors import UserError
 from ..validation import check, positive
 from .base import Potential
@@ -94,9 +95,8 @@ def _path_and_elements(kind: str, body: str) -> tuple[str, tuple[str, ...] | Non
 def _file_elements(path: str) -> tuple[str, ...]:
     """Elements of a Tersoff/Vashishta file (17 tokens per entry), in order of first appearance."""
     tokens = []
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            tokens.extend(line.split("#", 1)[0].split())
+    for line in read_text(path, "a LAMMPS tersoff/vashishta file").splitlines():
+        tokens.extend(line.split("#", 1)[0].split())
     if not tokens or len(tokens) % 17:
         raise UserError(
             f"potential spec: {path!r} does not look like a LAMMPS tersoff/vashishta file "

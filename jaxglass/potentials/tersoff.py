@@ -53,6 +53,7 @@ from collections.abc import Mapping, Sequence
 import jax.numpy as jnp
 import numpy as np
 
+from .._io import read_text
 from ..errors import UserError
 from .base import Potential, Term
 
@@ -362,24 +363,27 @@ def read_tersoff_file(
         isinstance(path_or_text, str) and "\n" not in path_or_text
     ):
         path = os.fspath(path_or_text)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"path_or_text: no tersoff file at {path!r}")
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
+        text = read_text(path, "a LAMMPS .tersoff file", field="path_or_text")
         label = os.path.basename(path)
     elif isinstance(path_or_text, str):
-        text, label = path_or_text, "text"
+        path, text, label = None, path_or_text, "text"
     else:
         raise TypeError(f"path_or_text: expected a path or the file text, got {type(path_or_text).__name__}")
     if citation is None:
         found = re.search(r"CITATION:\s*(.+)", text)
         citation = found.group(1).strip() if found else ""
-    return tersoff(
-        parse_tersoff(text),
-        species,
-        name=name if name is not None else f"Tersoff ({label})",
-        citation=citation,
-    )
+    try:
+        return tersoff(
+            parse_tersoff(text),
+            species,
+            name=name if name is not None else f"Tersoff ({label})",
+            citation=citation,
+        )
+    except UserError as err:  # a broken file: name it
+        if path is None:
+            raise
+        raise UserError(f"{path}: {err}; fix the file (LAMMPS .tersoff format)",
+                        field="path_or_text") from err
 
 
 def lindsay_broido_carbon() -> Potential:

@@ -49,6 +49,7 @@ from collections.abc import Mapping, Sequence
 import jax.numpy as jnp
 import numpy as np
 
+from .._io import read_text
 from ..errors import UserError
 from ..units import QQR2E_LAMMPS_METAL
 from .base import Potential, Term
@@ -344,27 +345,29 @@ def read_vashishta_file(
     ``species`` plays the role of the element names after the file name in LAMMPS's
     ``pair_coeff * * file.vashishta Si C``; it also sets the potential's species order.
     """
+    path = None
     if isinstance(path_or_text, os.PathLike):
-        with open(path_or_text) as fh:
-            text = fh.read()
-        label = os.fspath(path_or_text)
+        path = os.fspath(path_or_text)
+    elif "\n" not in str(path_or_text) and len(str(path_or_text).split()) < 17:
+        path = str(path_or_text)
+    if path is not None:
+        text = read_text(path, "a LAMMPS .vashishta file", field="path_or_text")
+        label = path
     else:
-        s = str(path_or_text)
-        if "\n" not in s and len(s.split()) < 17:
-            if not os.path.isfile(s):
-                raise FileNotFoundError(f"path_or_text: no Vashishta file at {s!r}")
-            with open(s) as fh:
-                text = fh.read()
-            label = s
-        else:
-            text, label = s, "Vashishta"
-    table = parse_vashishta(text, species)
-    return vashishta(
-        table,
-        species,
-        name=name if name is not None else f"Vashishta ({os.path.basename(label)})",
-        citation=_file_citation(text),
-    )
+        text, label = str(path_or_text), "Vashishta"
+    try:
+        table = parse_vashishta(text, species)
+        return vashishta(
+            table,
+            species,
+            name=name if name is not None else f"Vashishta ({os.path.basename(label)})",
+            citation=_file_citation(text),
+        )
+    except UserError as err:  # a broken file: name it
+        if path is None:
+            raise
+        raise UserError(f"{path}: {err}; fix the file (LAMMPS .vashishta format)",
+                        field="path_or_text") from err
 
 
 def vashishta_sic_2007(species: Sequence[str] = ("Si", "C")) -> Potential:

@@ -25,7 +25,7 @@ from ..cache import cached_call
 from ..errors import UserError
 from ..hessian import as_f64, default_chunk, dynamical_matrix
 from ..minimize import MinimizeResult
-from ..modes import default_grid
+from ..modes import check_dense_memory, default_grid
 from ..validation import Integral, positive, validate
 
 #: ``method="auto"``: the dense route (Hessian + LAPACK eigen-solve) up to this many atoms, KPM above.
@@ -82,7 +82,7 @@ def dynamical_matrix_cached(pot, s, nbrs, programs: Path | None = None):
 
 
 _SIGMA = [None, positive, "the Gaussian broadening (THz, ω for LJ units; None: 1 % of the spectral width)"]
-_N_POINTS = [Integral(2, None), "the number of frequency grid points, e.g. 400"]
+_N_POINTS = [Integral(2, 10**7), "the number of frequency grid points, e.g. 400"]
 
 
 @validate({"sigma": _SIGMA, "n_points": _N_POINTS})
@@ -98,6 +98,7 @@ def dense_pdos(
 ):
     """Dense route: ``(pdos, modes, info)`` on :func:`jaxglass.modes.default_grid` (eigenvalues only
     when ``partial`` is False)."""
+    check_dense_memory(s.n_atoms)
     D = dynamical_matrix_cached(pot, s, nbrs, programs)
     m = phonons.modes(pot, s, nbrs, eigenvectors=partial, D=D)
     grid, sigma = default_grid(m.frequencies, sigma, n_points)
