@@ -49,7 +49,7 @@ from ..errors import UserError
 from ..observables.powder import MAX_SHELL_VECTORS, POWDER_TOL
 from ..observables.registry import REGISTRY, TARGETS  # TARGETS: the kinds datasets store (study targets)
 from ..units import THZ_TO_MEV
-from ..validation import Integral, check, positive
+from ..validation import Integral, Real, check, positive
 from .config import DatasetConfig
 from .schema import (
     FIELDS,
@@ -99,15 +99,12 @@ class ObservableConfig:
         check("q_min", self.q_min, positive)
         check("q_max", self.q_max, positive)
         check("n_q", self.n_q, Integral(1, 10**5))
-        check("n_directions", self.n_directions, Integral(1, 10**6))
+        check("n_directions", self.n_directions, None, Integral(1, 10**6),
+              "None (converged powder average) or a fixed count, e.g. 48")
+        check("powder_tol", self.powder_tol, Real(0, None), "a fraction of the shell's maximum, e.g. 0.02")
+        check("max_vectors", self.max_vectors, Integral(1, 10**8))
         if not 0 < self.q_min <= self.q_max:
-            raise UserError(f"ObservableConfig.q_min/q_max: need 0 < q_min <= q_max (1/Å), got "
-                             f"{self.q_min}, {self.q_max}")
-        if self.n_q < 1 or (self.n_directions is not None and self.n_directions < 1):
-            raise UserError("ObservableConfig.n_q / n_directions: must be >= 1 (n_directions: or None)")
-        if not self.powder_tol >= 0 or self.max_vectors < 1:
-            raise UserError(f"ObservableConfig.powder_tol / max_vectors: need powder_tol >= 0 and "
-                            f"max_vectors >= 1, got {self.powder_tol}, {self.max_vectors}")
+            raise UserError(f"q_min/q_max: need 0 < q_min <= q_max (1/Å), got {self.q_min}, {self.q_max}")
 
     def q(self) -> np.ndarray:
         return np.linspace(self.q_min, self.q_max, self.n_q)
