@@ -375,7 +375,8 @@ def test_zjw_fcc_lattice_and_cohesive_energy(el, lo, hi, a_ref, e_ref):
 def _check_forces_fd(pot, s, n_check=8, h=1e-5):
     nbrs = pot.neighbors(s, skin=0.01)
     f_e = jax.jit(pot.energy_fn(s, nbrs))
-    forces = np.asarray(total_forces(pot, s))
+    forces = np.asarray(total_forces(pot, s))  # the two-pass explicit forces (EAMPotential.forces)
+    np.testing.assert_allclose(forces, -np.asarray(jax.grad(f_e)(s.positions)), rtol=0, atol=1e-11)
     rng = np.random.default_rng(7)
     pos = np.asarray(s.positions)
     for flat in rng.choice(pos.size, n_check, replace=False):

@@ -270,4 +270,4 @@ def energy(potential: Potential, structure: Structure) -> float:
 def forces(potential: Potential, structure: Structure) -> jax.Array:
     """Forces ``-dE/dx`` ``(N, d)`` (host convenience; builds the neighbour lists)."""
     nbrs = potential.neighbors(structure)
-    return -jax.jit(jax.grad(potential.energy_fn(structure, nbrs)))(structure.positions)
+    return jax.jit(potential.forces)(structure, nbrs)
