@@ -506,21 +506,24 @@ def md_steps(info: dict) -> int:
 
 
 def time_generation(system: str, args, steps_rec: dict | None) -> dict:
-    """One paper-size, paper-protocol structure of the system's family, timed whole."""
+    """One structure of the system's family (``--gen-size``: paper size and protocol by default), timed
+    whole; its MD steps and seconds, and the LAMMPS-equivalent MD seconds from ``steps_rec``."""
     from jaxglass import families
 
     fam = FAMILY[system]
-    n = families.get(fam).defaults.n_atoms_paper
+    defaults = families.get(fam).defaults
+    n = defaults.n_atoms_paper if args.gen_size == "paper" else defaults.n_atoms_small
     kw = {"setfl": args.eam} if fam == "cualzr" else {}
     load0 = _load()
     t, c = time.perf_counter(), time.process_time()
-    g = families.generator(fam).generate(n, args.knob, args.seed, size="paper", **kw)
+    g = families.generator(fam).generate(n, args.knob, args.seed, size=args.gen_size, **kw)
     wall, cpu = time.perf_counter() - t, time.process_time() - c
     info = g.info
     steps = md_steps(info)
     rec = dict(
         system=system,
         family=fam,
+        size=args.gen_size,
         n_atoms=int(info.get("n_atoms", g.structure.n_atoms)),
         knob=args.knob,
         seed=args.seed,
@@ -589,14 +592,14 @@ def steps_table(records: list[dict]) -> str:
 
 def generation_table(records: list[dict]) -> str:
     lines = [
-        "| family | N | knob | generation wall s (CPU) | MD steps | jaxglass MD s (ms/step) "
+        "| family | protocol | N | knob | generation wall s (CPU) | MD steps | jaxglass MD s (ms/step) "
         "| LAMMPS-equivalent MD s | MD ratio | load before → after |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in records:
         lines.append(
-            f"| {r['family']} | {r['n_atoms']} | {r['knob']} | {r['wall_s']:.1f} ({r['cpu_s']:.1f}) "
-            f"| {r['md_steps']} "
+            f"| {r['family']} | {r['size']} | {r['n_atoms']} | {r['knob']} "
+            f"| {r['wall_s']:.1f} ({r['cpu_s']:.1f}) | {r['md_steps']} "
             f"| {_f(r['md_s'], '.1f')} ({_f(r.get('jaxglass_md_ms_per_step'), '.3f')}) "
             f"| {_f(r.get('lammps_equivalent_md_s'), '.1f')} | {_f(r.get('md_ratio'), '.1f')} "
             f"| {r['load_before'][0]} → {r['load_after'][0]} |"
@@ -675,6 +678,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--variant", action="append", help="NAME=JSON: extra nvt_langevin kwargs (repeatable)")
     ap.add_argument("--eam", default=DEFAULT_EAM, help="setfl file for cualzr")
     ap.add_argument("--knob", type=float, default=0.5, help="generation part: disorder knob")
+    ap.add_argument("--gen-size", choices=("paper", "small"), default="paper", help="generation protocol")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--core", type=int, default=None, help="CPU to pin to (default: the highest allowed)")
     ap.add_argument("--no-lammps", action="store_true", help="time jaxglass only")
