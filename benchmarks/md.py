@@ -263,12 +263,33 @@ def build(system: str, seed: int, work: str, eam: str) -> Case:
 # engines
 
 
+#: XLA compilations so far in this process (count, seconds), from jax.monitoring events.
+COMPILES = {"n": 0, "s": 0.0, "listening": False}
+COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
+
+
+def _on_event(event: str, duration: float, **kwargs) -> None:
+    if event == COMPILE_EVENT:
+        COMPILES["n"] += 1
+        COMPILES["s"] += duration
+
+
 def run_jaxglass(case: Case, structure, n_steps: int, seed: int, extra: dict) -> dict:
-    """``n_steps`` of ``nvt_langevin`` from ``structure``; ``extra`` goes straight to the call."""
+    """``n_steps`` of ``nvt_langevin`` from ``structure``; ``extra`` goes straight to the call.
+
+    Also returns the XLA compilations during the call (``compiles``, ``compile_s``): the engine
+    sizes its neighbour lists per call, and a width it has not seen before compiles its loop again.
+    """
+    import jax
+
     from jaxglass.md import nvt_langevin
 
+    if not COMPILES["listening"]:
+        jax.monitoring.register_event_duration_secs_listener(_on_event)
+        COMPILES["listening"] = True
     kw = dict(skin=case.skin, **case.jaxglass_md())
     kw.update(extra)
+    n0, s0 = COMPILES["n"], COMPILES["s"]
     t, c = time.perf_counter(), time.process_time()
     res = nvt_langevin(case.potential, structure, n_steps=n_steps, seed=seed, **kw)
     wall, cpu = time.perf_counter() - t, time.process_time() - c
@@ -276,6 +297,8 @@ def run_jaxglass(case: Case, structure, n_steps: int, seed: int, extra: dict) ->
         structure=res.structure,
         wall_s=wall,
         cpu_s=cpu,
+        compiles=COMPILES["n"] - n0,
+        compile_s=COMPILES["s"] - s0,
         rebuilds=int(res.n_rebuilds),
         kinetic_kT=float(res.kinetic_kT),
     )
@@ -390,7 +413,7 @@ def summarise(rounds: list[dict], n_atoms: int, n_steps: int) -> dict:
     wall = [r["wall_s"] for r in rounds]
     cpu = [r["cpu_s"] for r in rounds]
     med = statistics.median(wall)
-    return dict(
+    out = dict(
         ms_per_step=1e3 * med / n_steps,
         ms_per_step_best=1e3 * min(wall) / n_steps,
         cpu_ms_per_step=1e3 * statistics.median(cpu) / n_steps,
@@ -400,6 +423,12 @@ def summarise(rounds: list[dict], n_atoms: int, n_steps: int) -> dict:
         wall_s=wall,
         cpu_s=cpu,
     )
+    if "compiles" in rounds[0]:
+        out["compiles"] = [r["compiles"] for r in rounds]
+        out["ms_per_step_excl_compile"] = (
+            1e3 * statistics.median(r["wall_s"] - r["compile_s"] for r in rounds) / n_steps
+        )
+    return out
 
 
 def temperature_check(kT: float, dof: int, jg: list[float], lmp: list[float]) -> dict:
@@ -449,11 +478,16 @@ def time_system(case: Case, variants: dict[str, dict], lammps, args, work: str) 
     states = {name: case.structure for name in variants}
     errors: dict[str, str] = {}
     rounds: dict[str, list] = {name: [] for name in variants}
-    first = {}
-    for name, extra in variants.items():
-        r = _jaxglass_round(case, states, name, extra, args.warmup, args.seed, errors)
-        if r is not None:
-            first[name] = r["wall_s"]
+    first: dict[str, list] = {name: [] for name in variants}
+    calls = max(1, args.warmup_calls)
+    for k in range(calls):  # several calls: the list widths the engine meets compile here
+        for name, extra in variants.items():
+            if name not in errors:
+                r = _jaxglass_round(
+                    case, states, name, extra, args.warmup // calls, args.seed + 100 + k, errors
+                )
+                if r is not None:
+                    first[name].append(r["wall_s"])
     if peer is not None:
         peer.start()
         rec["lammps_warmup_s"] = peer.run(args.warmup)["wall_s"]
@@ -478,7 +512,7 @@ def time_system(case: Case, variants: dict[str, dict], lammps, args, work: str) 
         v = summarise(rounds[name], n, args.steps)
         v.update(
             kwargs=variants[name],
-            warmup_call_s=first[name],
+            warmup_calls_s=first[name],
             ratio=v["ms_per_step"] / lmp["ms_per_step"] if lmp else None,
             cpu_ratio=v["cpu_ms_per_step"] / lmp["cpu_ms_per_step"] if lmp else None,
             temperature=temperature_check(
@@ -556,37 +590,40 @@ def _f(x, fmt: str) -> str:
     return "n/a" if x is None else format(x, fmt)
 
 
+STEPS_HEADER = (
+    "| system | N | engine | ms/step: median (best; excl. compiles) | CPU ms/step | atom-steps/s "
+    "| jaxglass / LAMMPS: wall (CPU) | rebuilds / round (XLA compiles) | ⟨kT⟩ end of rounds (target) "
+    "| max abs ΔF, ΔE/atom | load before → after |"
+)
+
+
+def _steps_row(r: dict, engine: str, v: dict, dfs: str) -> str:
+    head = f"| {r['system']} | {r['n_atoms']} | {engine} "
+    if "error" in v:
+        return head + f"| error: {v['error'][:80]} ||||||||"
+    excl = f"; {v['ms_per_step_excl_compile']:.3f}" if "ms_per_step_excl_compile" in v else ""
+    compiles = f" ({'/'.join(str(x) for x in v['compiles'])})" if "compiles" in v else ""
+    return (
+        head + f"| {v['ms_per_step']:.3f} ({v['ms_per_step_best']:.3f}{excl}) | {v['cpu_ms_per_step']:.3f} "
+        f"| {v['atom_steps_per_s']:.3g} "
+        f"| {_f(v.get('ratio', 1.0), '.2f')} ({_f(v.get('cpu_ratio', 1.0), '.2f')}) "
+        f"| {'/'.join(str(x) for x in v['rebuilds'])}{compiles} "
+        f"| {statistics.fmean(v['kinetic_kT']):.4g} ({r['kT']:.4g}) "
+        f"| {dfs} | {r['load_before'][0]} → {r['load_after'][0]} |"
+    )
+
+
 def steps_table(records: list[dict]) -> str:
-    lines = [
-        "| system | N | engine | ms/step (best) | CPU ms/step | atom-steps/s | jaxglass / LAMMPS (CPU) "
-        "| rebuilds / round | ⟨kT⟩ end of rounds (target) | max abs ΔF, ΔE/atom | load before → after |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
+    lines = [STEPS_HEADER, "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in records:
         chk = r["check"]
-        dfs = (
-            f"{chk['max_force_diff']:.1e}, {chk['energy_diff_per_atom']:.1e}"
-            if "max_force_diff" in chk
-            else "no LAMMPS"
-        )
+        dfs = "no LAMMPS"
+        if "max_force_diff" in chk:
+            dfs = f"{chk['max_force_diff']:.1e}, {chk['energy_diff_per_atom']:.1e}"
         rows = [(f"jaxglass {k}", v) for k, v in r["jaxglass"].items()]
         if r["lammps"]:
             rows.append(("LAMMPS", r["lammps"]))
-        for engine, v in rows:
-            if "error" in v:
-                lines.append(
-                    f"| {r['system']} | {r['n_atoms']} | {engine} | error: {v['error'][:60]} |||||||"
-                )
-                continue
-            kt = statistics.fmean(v["kinetic_kT"])
-            head = f"| {r['system']} | {r['n_atoms']} | {engine} "
-            lines.append(
-                head + f"| {v['ms_per_step']:.3f} ({v['ms_per_step_best']:.3f}) | {v['cpu_ms_per_step']:.3f} "
-                f"| {v['atom_steps_per_s']:.3g} | {_f(v.get('ratio', 1.0), '.2f')} "
-                f"({_f(v.get('cpu_ratio', 1.0), '.2f')}) "
-                f"| {'/'.join(str(x) for x in v['rebuilds'])} | {kt:.4g} ({r['kT']:.4g}) "
-                f"| {dfs} | {r['load_before'][0]} → {r['load_after'][0]} |"
-            )
+        lines += [_steps_row(r, engine, v, dfs) for engine, v in rows]
     return "\n".join(lines)
 
 
@@ -675,6 +712,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--steps", type=int, default=1000, help="MD steps per timed round")
     ap.add_argument("--repeats", type=int, default=5, help="timed rounds per engine")
     ap.add_argument("--warmup", type=int, default=1000, help="untimed steps first (compilation, relaxation)")
+    ap.add_argument("--warmup-calls", type=int, default=3, help="jaxglass calls the warm-up is split into")
     ap.add_argument("--variant", action="append", help="NAME=JSON: extra nvt_langevin kwargs (repeatable)")
     ap.add_argument("--eam", default=DEFAULT_EAM, help="setfl file for cualzr")
     ap.add_argument("--knob", type=float, default=0.5, help="generation part: disorder knob")
