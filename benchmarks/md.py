@@ -646,11 +646,11 @@ def generation_table(records: list[dict]) -> str:
 
 
 def metadata(args, core: int, lammps) -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
     import jax
     import jaxlib
     import numpy as np
-
-    from importlib.metadata import PackageNotFoundError, version
 
     def dist(name: str) -> str | None:
         try:
