@@ -7,16 +7,18 @@ uses and ``neigh_modify every 1 delay 0 check yes`` (rebuild when an atom has mo
 jaxglass's criterion too). Both start from the same positions with Maxwell-Boltzmann velocities.
 
 One process, one thread, one core: ``OPENBLAS/OMP/MKL_NUM_THREADS=1``, ``XLA_FLAGS=
---xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1`` and ``os.sched_setaffinity`` to
-one core (``--core``), set before jax is imported. Per system: the initial energy and forces of the
-two codes are compared, each engine runs ``--warmup`` steps (compilation; the start relaxes), then
-``--repeats`` rounds of ``--steps`` steps, interleaved (every jaxglass variant, then LAMMPS, per round),
-so load changes hit both. A jaxglass round is one ``nvt_langevin`` call from the previous round's
-positions (fresh Maxwell-Boltzmann momenta; the per-call set-up is included); a LAMMPS round is one
-``run N`` (its set-up included). Reported: median wall and CPU ms/step, atom-steps/s, the ratio
-jaxglass / LAMMPS (> 1: jaxglass slower), neighbour-list rebuilds, and the kinetic temperature at the
-end of every round (``2 KE / (d N)``), compared between the codes within the canonical spread
-``kT sqrt(2 / (d N))`` of one sample.
+--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1`` and ``os.sched_setaffinity`` to one
+core (``--core``), set before jax is imported. Per system: the initial energy and forces of the two
+codes are compared, each engine runs ``--warmup`` steps (compilation; the start relaxes; jaxglass in
+``--warmup-calls`` calls, so the neighbour-list widths it meets compile there), then ``--repeats``
+rounds of ``--steps`` steps, interleaved (every jaxglass variant, then LAMMPS, per round), so load
+changes hit both. A jaxglass round is one ``nvt_langevin`` call from the previous round's positions
+(fresh Maxwell-Boltzmann momenta; the per-call set-up is included); a LAMMPS round is one ``run N`` (its
+set-up included). XLA compilations inside a jaxglass round are counted (jax.monitoring) and a second
+ms/step excludes their seconds. Reported: median wall and CPU ms/step, atom-steps/s, the ratio jaxglass
+/ LAMMPS (> 1: jaxglass slower), neighbour-list rebuilds, and the kinetic temperature at the end of
+every round (``2 KE / (d N)``), compared between the codes within the canonical spread ``kT sqrt(2 / (d
+N))`` of one sample.
 
 Systems (the families' potentials at their paper sizes):
 
