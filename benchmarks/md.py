@@ -17,8 +17,8 @@ changes hit both. A jaxglass round is one ``nvt_langevin`` call from the previou
 set-up included). XLA compilations inside a jaxglass round are counted (jax.monitoring) and a second
 ms/step excludes their seconds. Reported: median wall and CPU ms/step, atom-steps/s, the ratio jaxglass
 / LAMMPS (> 1: jaxglass slower), neighbour-list rebuilds, and the kinetic temperature at the end of
-every round (``2 KE / (d N)``), compared between the codes within the canonical spread ``kT sqrt(2 / (d
-N))`` of one sample.
+every round (``2 KE / (d N)``), compared between the codes within the canonical spread
+``kT sqrt(2 / (d N))`` of one sample.
 
 Systems (the families' potentials at their paper sizes):
 
