@@ -89,7 +89,7 @@ def _layout(structures: Sequence[Structure], cutoffs, skin: float, neighbors: st
     for c in cutoffs:
         reach = c + skin
         kmax = max(neighbor_list(s, c, skin=skin).shape[1] for s in structures)
-        caps.append(int(np.ceil(CAPACITY_HEADROOM * max(kmax, 1) / 4) * 4))
+        caps.append(int(np.ceil(CAPACITY_HEADROOM * max(kmax, 1) / 16) * 16))  # coarse: fewer recompiles
         grid = cell_grid(box, s0.periodic, reach) if neighbors in ("auto", "cells") else None
         if neighbors == "cells" and grid is None:
             raise UserError(f"neighbors: 'cells' needs at least 3 cells of side {reach:.4g} per axis; the "
@@ -99,7 +99,7 @@ def _layout(structures: Sequence[Structure], cutoffs, skin: float, neighbors: st
             grid = None  # all pairs is faster at this size (benchmarks/md.py)
         cells.append(grid)
         per_cell = s0.n_atoms / np.prod(grid) if grid else 0.0
-        ccaps.append(int(np.ceil(2.0 * per_cell + 8)) if grid else 0)
+        ccaps.append(int(np.ceil((1.5 * per_cell + 8) / 8) * 8) if grid else 0)
     return _Layout(box, tuple(s0.periodic), tuple(c + skin for c in cutoffs), tuple(caps), tuple(cells),
                    tuple(ccaps))
 
