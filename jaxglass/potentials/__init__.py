@@ -18,7 +18,7 @@ a-SiC, AMC             Tersoff 1989 Si-C, Lindsay-Broido carbon        :func:`te
 
 from ..units import FREQ_THZ
 from .base import Potential, Term, energy, forces
-from .eam import EAMPotential, read_setfl, zhou_johnson_wadley
+from .eam import EAMPotential, read_setfl, tabulate_setfl, write_setfl, zhou_johnson_wadley
 from .lj import kob_andersen, lennard_jones
 from .spec import SPEC_FORMS, from_spec
 from .tersoff import lindsay_broido_carbon, read_tersoff_file, tersoff_sic_1989
@@ -39,7 +39,9 @@ __all__ = [
     "read_tersoff_file",
     "read_setfl",
     "read_vashishta_file",
+    "tabulate_setfl",
     "tersoff_sic_1989",
     "vashishta_sic_2007",
+    "write_setfl",
     "zhou_johnson_wadley",
 ]
