@@ -98,7 +98,8 @@ def main() -> None:
     print("}")
     print(f"# max |F_lammps - F_read_setfl| = {np.abs(f_lmp - f_tab).max():.3e} eV/Å")
     print(f"# max |F_lammps - F_analytic|   = {np.abs(f_lmp - f_ana).max():.3e} eV/Å")
-    print(f"# E_lammps - E_read_setfl = {e_lmp - e_tab:.3e} eV, E_lammps - E_analytic = {e_lmp - e_ana:.3e} eV")
+    print(f"# E_lammps - E_read_setfl = {e_lmp - e_tab:.3e} eV")
+    print(f"# E_lammps - E_analytic   = {e_lmp - e_ana:.3e} eV")
 
 
 if __name__ == "__main__":

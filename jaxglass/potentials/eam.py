@@ -427,9 +427,11 @@ _ZJW_KEYS = (
 ZJW_TAPER = 0.5
 
 
-def zjw_default_cutoff(species: Sequence[str]) -> float:
-    """LAMMPS ``create_eam.py`` cutoff: sqrt(10)/2 × the largest fcc lattice constant sqrt(2) r_e."""
-    return math.sqrt(5.0) * max(ZJW_PARAMETERS[s]["r_e"] for s in species)
+def zjw_default_cutoff(species: Sequence[str], parameters: dict | None = None) -> float:
+    """LAMMPS ``create_eam.py`` cutoff: sqrt(10)/2 × the largest fcc lattice constant sqrt(2) r_e
+    (``parameters`` as in :func:`zhou_johnson_wadley`)."""
+    table = {**ZJW_PARAMETERS, **(parameters or {})}
+    return math.sqrt(5.0) * max(table[s]["r_e"] for s in species)
 
 
 def _smoothstep_taper(r, cutoff: float, width: float):
@@ -481,7 +483,7 @@ def zhou_johnson_wadley(
     unknown = [s for s in species if s not in table]
     if unknown:
         raise UserError(f"species: no ZJW parameters for {unknown}; known: {sorted(table)}")
-    rc = zjw_default_cutoff(species) if cutoff is None else float(cutoff)
+    rc = zjw_default_cutoff(species, table) if cutoff is None else float(cutoff)
     if not 0.0 < taper < rc:
         raise UserError(f"taper: must lie in (0, cutoff={rc}), got {taper}")
     params = {k: np.asarray([float(table[s][k]) for s in species]) for k in _ZJW_KEYS}
