@@ -156,10 +156,7 @@ def _al_sites(n_cells: int, rng: np.random.Generator) -> np.ndarray:
 
 def mean_coordination(s: Structure) -> dict[str, float]:
     """Mean number of neighbours within :data:`COORD_CUTOFFS` (per species and overall)."""
-    st = pm.bond_statistics(s, COORD_CUTOFFS)
-    out = {"mean_coordination": st["mean_coordination"]}
-    out.update({f"mean_coordination_{x}": st[f"mean_coordination_{x}"] for x in SPECIES})
-    return out
+    return pm.mean_coordination(s, COORD_CUTOFFS)
 
 
 def _start(n_atoms: int, seed: int, pot: Potential) -> tuple[Structure, float, int, np.random.Generator]:

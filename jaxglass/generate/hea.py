@@ -141,10 +141,7 @@ def supercell(n_atoms: int, a: float, cutoff: float) -> tuple[int, int, int]:
 
 def mean_coordination(s: Structure) -> dict[str, float]:
     """Mean number of neighbours within :data:`COORD_CUTOFFS` (per species and overall)."""
-    st = pm.bond_statistics(s, COORD_CUTOFFS)
-    out = {"mean_coordination": st["mean_coordination"]}
-    out.update({f"mean_coordination_{x}": st[f"mean_coordination_{x}"] for x in SPECIES})
-    return out
+    return pm.mean_coordination(s, COORD_CUTOFFS)
 
 
 def _start(n_atoms: int, seed: int, pot: Potential):

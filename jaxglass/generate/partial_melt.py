@@ -340,6 +340,13 @@ def pair_distances(structure: Structure, r_max: float) -> tuple[np.ndarray, np.n
     return i, j, r
 
 
+def mean_coordination(structure: Structure, cutoffs: np.ndarray) -> dict[str, float]:
+    """Mean number of neighbours within ``cutoffs[a, b]``, overall and per species (keys
+    ``mean_coordination`` and ``mean_coordination_<species>``), from :func:`bond_statistics`."""
+    st = bond_statistics(structure, cutoffs)
+    return {k: v for k, v in st.items() if k.startswith("mean_coordination")}
+
+
 def bond_statistics(structure: Structure, cutoffs: np.ndarray) -> dict:
     """Bonds by species-pair cutoffs ``cutoffs[a, b]`` (indices of ``structure.species_names``).
 
