@@ -129,6 +129,7 @@ def b2_lattice_constant(potential: Potential) -> float:
     n = int(np.ceil(2.0 * potential.cutoff / 2.9)) + 1
     return pm.lattice_minimum(potential, b2_crystal(1.0, n), np.linspace(2.9, 3.6, 15))
 
+
 def supercell(n_atoms: int, a: float, cutoff: float) -> int:
     """Cells per edge ``n`` of the cube (2 n³ atoms) nearest ``n_atoms`` with box > 2 (cutoff + skin)."""
     n_min = int(np.floor(2.0 * (cutoff + SKIN) / a)) + 1
