@@ -36,6 +36,7 @@ FEATURE_BANDS = {
     "lj3d": ("low-frequency (boson-peak) region ω < 6", 0.0, 6.0),
     "sic": ("acoustic region ν < 8 THz", 0.0, 8.0),
     "cualzr": ("low-frequency PDOS ν < 2 THz", 0.0, 2.0),
+    "hea": ("low-frequency PDOS ν < 2 THz", 0.0, 2.0),
 }
 
 

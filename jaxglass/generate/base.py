@@ -1,6 +1,6 @@
 """The generator contract shared by all glass families.
 
-Each family module (``amc``, ``lj``, ``sic``, ``cualzr``) provides
+Each family module (``amc``, ``lj``, ``sic``, ``cualzr``, ``hea``) provides
 
     generate(n_atoms: int, knob: float, seed: int, *, size: str = "small") -> Generated
     crystal(n_atoms: int, *, size: str = "small") -> Generated

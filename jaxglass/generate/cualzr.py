@@ -51,16 +51,13 @@ import functools
 import time
 from pathlib import Path
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from .._config import require_x64
 from ..errors import UserError
 from ..minimize import minimize
-from ..neighbors import neighbor_list
 from ..potentials.base import Potential
-from ..potentials.eam import ZJW_PARAMETERS, read_setfl, zhou_johnson_wadley
+from ..potentials.eam import ZJW_PARAMETERS, zhou_johnson_wadley
 from ..structure import Structure, make_structure
 from . import partial_melt as pm
 from .base import Generated, check_knob, check_n_atoms
@@ -92,20 +89,8 @@ PUSH_DIST = 0.85 * _R_MEAN
 COORD_CUTOFFS = 1.25 * _R_MEAN
 
 
-@dataclasses.dataclass(frozen=True)
-class Protocol:
-    """Anneal / quench settings. Temperatures in K, ``dt`` in fs, ``gamma`` in 1/ps."""
-
-    t_hot: float = 2000.0
-    n_hot: int = 150
-    t_end: float = 300.0
-    n_quench: int = 250
-    dt_fs: float = 2.0
-    gamma_per_ps: float = 20.0
-    fmax_tol: float = 1e-4
-    max_steps: int = 5000
-    chunk: int = 50
-
+#: Anneal / quench settings (the metallic families share the class).
+Protocol = pm.Protocol
 
 PROTOCOLS = {
     # 0.3 ps at 2000 K, 0.5 ps quench (3.4e15 K/s).
@@ -121,26 +106,8 @@ def default_potential() -> Potential:
     return zhou_johnson_wadley(SPECIES)
 
 
-@functools.cache
-def _setfl_potential(path: str) -> Potential:
-    return read_setfl(path)
-
-
 def _resolve_potential(potential: Potential | None, setfl: str | Path | None) -> Potential:
-    if potential is not None and setfl is not None:
-        raise UserError("potential, setfl: give at most one of them")
-    if setfl is not None:
-        pot = _setfl_potential(str(Path(setfl).resolve()))
-    elif potential is not None:
-        pot = potential
-    else:
-        pot = default_potential()
-    if not isinstance(pot, Potential):
-        raise UserError(f"potential: expected a jaxglass Potential, got {type(pot).__name__}")
-    missing = [s for s in SPECIES if s not in pot.species]
-    if missing:
-        raise UserError(f"potential: {pot.name} lacks the species {missing} (needs {SPECIES})")
-    return pot
+    return pm.resolve_potential(potential, setfl, SPECIES, default_potential)
 
 
 def b2_crystal(a: float, n: int, al_sites: np.ndarray | None = None) -> Structure:
@@ -160,35 +127,7 @@ def b2_lattice_constant(potential: Potential) -> float:
     """Equilibrium lattice constant (Å) of perfect B2 CuZr: grid 2.9-3.6 Å, then parabola fits."""
     require_x64("jaxglass.generate.cualzr.b2_lattice_constant")
     n = int(np.ceil(2.0 * potential.cutoff / 2.9)) + 1
-    ref = b2_crystal(1.0, n)
-    # positions scale with a; one jitted energy with lists of a fixed capacity
-    cap = int(neighbor_list(b2_crystal(2.9, n), potential.cutoff).shape[1])
-    idx_cache: dict[float, tuple] = {}
-
-    @jax.jit
-    def e_of(s, nbrs):
-        return potential.energy(s, nbrs)
-
-    def energy(a: float) -> float:
-        s = ref.replace(positions=ref.positions * a, box=ref.box * a)
-        if a not in idx_cache:
-            idx_cache[a] = tuple(
-                jnp.asarray(neighbor_list(s, t.cutoff, capacity=cap)) for t in potential.terms
-            )
-        return float(e_of(s, idx_cache[a])) / s.n_atoms
-
-    grid = np.linspace(2.9, 3.6, 15)
-    e = np.array([energy(a) for a in grid])
-    k = int(np.clip(np.argmin(e), 1, len(grid) - 2))
-    lo, hi = grid[k - 1], grid[k + 1]
-    for _ in range(3):
-        pts = np.linspace(lo, hi, 5)
-        ev = np.array([energy(a) for a in pts])
-        c = np.polyfit(pts, ev, 2)
-        a0 = float(-c[1] / (2.0 * c[0]))
-        half = 0.25 * (hi - lo)
-        lo, hi = a0 - half, a0 + half
-    return a0
+    return pm.lattice_minimum(potential, b2_crystal(1.0, n), np.linspace(2.9, 3.6, 15))
 
 
 def supercell(n_atoms: int, a: float, cutoff: float) -> int:
@@ -216,17 +155,9 @@ def _al_sites(n_cells: int, rng: np.random.Generator) -> np.ndarray:
     )
 
 
-def _composition(s: Structure) -> dict[str, int]:
-    sp = np.asarray(s.species)
-    return {name: int(np.sum(sp == k)) for k, name in enumerate(s.species_names)}
-
-
 def mean_coordination(s: Structure) -> dict[str, float]:
     """Mean number of neighbours within :data:`COORD_CUTOFFS` (per species and overall)."""
-    st = pm.bond_statistics(s, COORD_CUTOFFS)
-    out = {"mean_coordination": st["mean_coordination"]}
-    out.update({f"mean_coordination_{x}": st[f"mean_coordination_{x}"] for x in SPECIES})
-    return out
+    return pm.mean_coordination(s, COORD_CUTOFFS)
 
 
 def _start(n_atoms: int, seed: int, pot: Potential) -> tuple[Structure, float, int, np.random.Generator]:
@@ -261,7 +192,7 @@ def crystal(
         "cells": n_cells,
         "lattice_constant": a,
         "box": np.asarray(s.box).tolist(),
-        "composition": _composition(s),
+        "composition": pm.composition(s),
         "energy_per_atom": res.energy / s.n_atoms,
         "fmax": res.fmax,
         "fmax_tol": prot.fmax_tol,
@@ -313,11 +244,9 @@ def generate(
         "cells": n_cells,
         "lattice_constant": a,
         "box": box.tolist(),
-        "composition": _composition(s0),
+        "composition": pm.composition(s0),
         "protocol": dataclasses.asdict(prot),
-        "quench_rate_K_per_s": (prot.t_hot - prot.t_end) / (prot.n_quench * prot.dt_fs * 1e-15)
-        if prot.n_quench
-        else float("inf"),
+        "quench_rate_K_per_s": pm.quench_rate(prot),
         "melt_centre": centre.tolist(),
         "melt_radius": radius,
         "min_dist": MIN_DIST.tolist(),

@@ -32,7 +32,7 @@ from .base import Generated, check_knob
 #: Default force tolerance of the final relaxation.
 FMAX = 1e-4
 #: Default base-glass size per family (the generators' own rounding applies).
-BASE_ATOMS = {"amc": 800, "lj2d": 1024, "lj3d": 864, "sic": 512, "cualzr": 432}
+BASE_ATOMS = {"amc": 800, "lj2d": 1024, "lj3d": 864, "sic": 512, "cualzr": 432, "hea": 256}
 
 
 def replica_grid(n_base: int, n_atoms: int, periodic: tuple[bool, ...]) -> tuple[int, ...]:
@@ -65,7 +65,7 @@ def large_glass(
     """A relaxed glass of at least ``n_atoms`` atoms of family ``system`` (see the module docstring).
 
     Args:
-      system: family name (``amc``, ``lj2d``, ``lj3d``, ``sic``, ``cualzr``).
+      system: family name (``amc``, ``lj2d``, ``lj3d``, ``sic``, ``cualzr``, ``hea``).
       n_atoms: target size (the result has ``N_base · Π reps ≥ n_atoms`` atoms).
       knob, seed: passed to the family's generator for the base glass.
       base: a generated base glass to tile instead of generating one.

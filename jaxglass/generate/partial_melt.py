@@ -17,16 +17,117 @@ quenches it and relaxes everything:
    (done by the family modules with :func:`jaxglass.md.nvt_langevin` and
    :func:`jaxglass.minimize.minimize`).
 
-Also here: the numpy helpers the families record in ``info`` (pair distances, the height of the
+Also here: the :class:`Protocol` of the metallic families, their potential look-up
+(:func:`resolve_potential`), the lattice-constant fit (:func:`lattice_minimum`) and the numpy
+helpers the families record in ``info`` (pair distances, the height of the
 first peak of g(r), bonds and coordination by per-pair cutoffs).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+from pathlib import Path
+
 import numpy as np
 
+from ..errors import UserError
+from ..potentials.base import Potential
+from ..potentials.eam import read_setfl
 from ..space import displacement
 from ..structure import Structure
+
+
+@dataclasses.dataclass(frozen=True)
+class Protocol:
+    """Anneal / quench settings of the metallic families. Temperatures in K, ``dt`` in fs,
+    ``gamma`` in 1/ps; ``chunk``: MD steps per jitted call."""
+
+    t_hot: float = 2000.0
+    n_hot: int = 150
+    t_end: float = 300.0
+    n_quench: int = 250
+    dt_fs: float = 2.0
+    gamma_per_ps: float = 20.0
+    fmax_tol: float = 1e-4
+    max_steps: int = 5000
+    chunk: int = 50
+
+
+def quench_rate(prot) -> float:
+    """Linear quench rate (K/s) of a protocol; ``inf`` without a quench."""
+    if not prot.n_quench:
+        return float("inf")
+    return (prot.t_hot - prot.t_end) / (prot.n_quench * prot.dt_fs * 1e-15)
+
+
+@functools.cache
+def _setfl_potential(path: str) -> Potential:
+    return read_setfl(path)
+
+
+def resolve_potential(potential, setfl, species, default):
+    """The potential of a metallic family: ``potential``, a setfl file read once per path, or
+    ``default()``; a :class:`~jaxglass.errors.UserError` unless it has every one of ``species``."""
+    if potential is not None and setfl is not None:
+        raise UserError("potential, setfl: give at most one of them")
+    if setfl is not None:
+        pot = _setfl_potential(str(Path(setfl).resolve()))
+    elif potential is not None:
+        pot = potential
+    else:
+        pot = default()
+    if not isinstance(pot, Potential):
+        raise UserError(f"potential: expected a jaxglass Potential, got {type(pot).__name__}")
+    missing = [s for s in species if s not in pot.species]
+    if missing:
+        raise UserError(f"potential: {pot.name} lacks the species {missing} (needs {tuple(species)})")
+    return pot
+
+
+def composition(s: Structure) -> dict[str, int]:
+    """Atom count per species name."""
+    sp = np.asarray(s.species)
+    return {name: int(np.sum(sp == k)) for k, name in enumerate(s.species_names)}
+
+
+def lattice_minimum(potential, unit_cell: Structure, grid: np.ndarray) -> float:
+    """Lattice constant (Å) minimising the energy of ``unit_cell`` scaled by ``a`` (positions and box
+    given for a = 1; its box must exceed twice the cutoff at ``grid[0]``): the energy on ``grid``,
+    then three parabola fits on shrinking brackets around the minimum."""
+    import jax
+    import jax.numpy as jnp
+
+    from ..neighbors import neighbor_list
+
+    ref = unit_cell
+    smallest = ref.replace(positions=ref.positions * grid[0], box=ref.box * grid[0])
+    cap = int(neighbor_list(smallest, potential.cutoff).shape[1])  # one list capacity for all a
+    idx_cache: dict[float, tuple] = {}
+
+    @jax.jit
+    def e_of(s, nbrs):
+        return potential.energy(s, nbrs)
+
+    def energy(a: float) -> float:
+        s = ref.replace(positions=ref.positions * a, box=ref.box * a)
+        if a not in idx_cache:
+            idx_cache[a] = tuple(
+                jnp.asarray(neighbor_list(s, t.cutoff, capacity=cap)) for t in potential.terms
+            )
+        return float(e_of(s, idx_cache[a])) / s.n_atoms
+
+    e = np.array([energy(a) for a in grid])
+    k = int(np.clip(np.argmin(e), 1, len(grid) - 2))
+    lo, hi = grid[k - 1], grid[k + 1]
+    for _ in range(3):
+        pts = np.linspace(lo, hi, 5)
+        ev = np.array([energy(a) for a in pts])
+        c = np.polyfit(pts, ev, 2)
+        a0 = float(-c[1] / (2.0 * c[0]))
+        half = 0.25 * (hi - lo)
+        lo, hi = a0 - half, a0 + half
+    return a0
 
 
 def min_image(dr: np.ndarray, box: np.ndarray) -> np.ndarray:
@@ -159,7 +260,7 @@ def push_apart(
 
 
 def melt_quench_relax(pot, s0: Structure, f: float, rng, seed: int, prot, min_dist, push_dist, skin: float):
-    """The partial-melt protocol shared by the metal-units families (a-SiC, CuZrAl).
+    """The partial-melt protocol shared by the metal-units families (a-SiC, CuZrAl, HEA).
 
     A compact region of ``round(f N)`` atoms is refilled at random (species kept) and pushed apart,
     annealed at ``prot.t_hot`` and quenched to ``prot.t_end`` (K) by Langevin MD with the rest pinned,
@@ -237,6 +338,13 @@ def pair_distances(structure: Structure, r_max: float) -> tuple[np.ndarray, np.n
     i, j = pairs[:, 0], pairs[:, 1]
     r = np.linalg.norm(min_image(pos[j] - pos[i], box), axis=1)
     return i, j, r
+
+
+def mean_coordination(structure: Structure, cutoffs: np.ndarray) -> dict[str, float]:
+    """Mean number of neighbours within ``cutoffs[a, b]``, overall and per species (keys
+    ``mean_coordination`` and ``mean_coordination_<species>``), from :func:`bond_statistics`."""
+    st = bond_statistics(structure, cutoffs)
+    return {k: v for k, v in st.items() if k.startswith("mean_coordination")}
 
 
 def bond_statistics(structure: Structure, cutoffs: np.ndarray) -> dict:

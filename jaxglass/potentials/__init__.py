@@ -1,4 +1,4 @@
-"""Interatomic potentials for the five glass families (see :mod:`jaxglass.potentials.base`).
+"""Interatomic potentials for the six glass families (see :mod:`jaxglass.potentials.base`).
 
 =====================  ==============================================  =======================
 family                 potential                                       constructor
@@ -6,7 +6,8 @@ family                 potential                                       construct
 2D / 3D LJ glasses     Kob-Andersen, smooth to 2nd order (reduced),    :func:`kob_andersen`
                        or LAMMPS lj/cut (shifted), lj/smooth/linear
 CuAlZr metallic glass  EAM: setfl tables, analytic Zhou-Johnson-Wadley  :func:`read_setfl`,
-                                                                       :func:`zhou_johnson_wadley`
+CoCuFeNi HEA glass                                                     :func:`zhou_johnson_wadley`,
+                       (setfl writer for LAMMPS)                       :func:`write_setfl`
 a-SiC                  Vashishta 2007 (spectra)                        :func:`vashishta_sic_2007`
 a-SiC, AMC             Tersoff 1989 Si-C, Lindsay-Broido carbon        :func:`tersoff_sic_1989`,
                                                                        :func:`lindsay_broido_carbon`
@@ -18,7 +19,7 @@ a-SiC, AMC             Tersoff 1989 Si-C, Lindsay-Broido carbon        :func:`te
 
 from ..units import FREQ_THZ
 from .base import Potential, Term, energy, forces
-from .eam import EAMPotential, read_setfl, zhou_johnson_wadley
+from .eam import EAMPotential, read_setfl, tabulate_setfl, write_setfl, zhou_johnson_wadley
 from .lj import kob_andersen, lennard_jones
 from .spec import SPEC_FORMS, from_spec
 from .tersoff import lindsay_broido_carbon, read_tersoff_file, tersoff_sic_1989
@@ -39,7 +40,9 @@ __all__ = [
     "read_tersoff_file",
     "read_setfl",
     "read_vashishta_file",
+    "tabulate_setfl",
     "tersoff_sic_1989",
     "vashishta_sic_2007",
+    "write_setfl",
     "zhou_johnson_wadley",
 ]

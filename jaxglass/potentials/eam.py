@@ -34,8 +34,10 @@ Two sources of ``F``, ``f``, ``φ``:
   file's cutoff.
 
 * :func:`zhou_johnson_wadley` builds the analytic EAM of X. W. Zhou, R. A. Johnson and
-  H. N. G. Wadley, Phys. Rev. B 69, 144113 (2004) for Cu, Al, Zr (Ni, Ag, Au are also
-  tabulated; more via ``parameters=``), with the alloy pair mixing of that paper.
+  H. N. G. Wadley, Phys. Rev. B 69, 144113 (2004) for Cu, Al, Zr, Ni, Ag, Au, Co, Fe (more of
+  that paper's Table III via ``parameters=``), with the alloy pair mixing of that paper.
+  :func:`tabulate_setfl` and :func:`write_setfl` write any of these potentials as a setfl file
+  (e.g. for LAMMPS ``pair_style eam/alloy``).
 
 Per-species masses (amu) and atomic numbers from the file / parameter table are kept on the
 returned :class:`EAMPotential` (a small subclass of :class:`Potential` with extra fields
@@ -57,7 +59,7 @@ import numpy as np
 
 from ..errors import UserError
 from .base import Potential, Term, local_environment, neighbor_index, params_as_arrays
-from .setfl import SetflData, parse_setfl
+from .setfl import SetflData, parse_setfl, tabulate_setfl, write_setfl
 
 __all__ = [
     "EAMFunctions",
@@ -68,6 +70,8 @@ __all__ = [
     "lammps_spline_coefficients",
     "parse_setfl",
     "read_setfl",
+    "tabulate_setfl",
+    "write_setfl",
     "zhou_johnson_wadley",
     "zjw_default_cutoff",
 ]
@@ -429,6 +433,20 @@ ZJW_PARAMETERS: dict[str, dict[str, float]] = {
         F_0=-2.98, F_1=0.0, F_2=1.706587, F_3=-1.134778, F_3p=-1.134778,
         eta=1.021095, F_e=-2.978815, Z=79, mass=196.96654,
     ),
+    "Co": dict(
+        r_e=2.505979, f_e=1.975299, rho_e=27.206789, rho_s=27.206789, alpha=8.679625, beta=4.629134,
+        A=0.421378, B=0.640107, kappa=0.5, lam=1.0,
+        F_n0=-2.541799, F_n1=-0.219415, F_n2=0.733381, F_n3=-1.589003,
+        F_0=-2.56, F_1=0.0, F_2=0.705845, F_3=-0.687140, F_3p=-0.687140,
+        eta=0.694608, F_e=-2.559307, Z=27, mass=58.9332,
+    ),
+    "Fe": dict(
+        r_e=2.481987, f_e=1.885957, rho_e=20.041463, rho_s=20.041463, alpha=9.818270, beta=5.236411,
+        A=0.392811, B=0.646243, kappa=0.170306, lam=0.340613,
+        F_n0=-2.534992, F_n1=-0.059605, F_n2=0.193065, F_n3=-2.282322,
+        F_0=-2.54, F_1=0.0, F_2=0.200269, F_3=-0.148770, F_3p=-0.148770,
+        eta=0.391750, F_e=-2.539945, Z=26, mass=55.847,
+    ),
 }
 # fmt: on
 
@@ -443,9 +461,11 @@ _ZJW_KEYS = (
 ZJW_TAPER = 0.5
 
 
-def zjw_default_cutoff(species: Sequence[str]) -> float:
-    """LAMMPS ``create_eam.py`` cutoff: sqrt(10)/2 × the largest fcc lattice constant sqrt(2) r_e."""
-    return math.sqrt(5.0) * max(ZJW_PARAMETERS[s]["r_e"] for s in species)
+def zjw_default_cutoff(species: Sequence[str], parameters: dict | None = None) -> float:
+    """LAMMPS ``create_eam.py`` cutoff: sqrt(10)/2 × the largest fcc lattice constant sqrt(2) r_e
+    (``parameters`` as in :func:`zhou_johnson_wadley`)."""
+    table = {**ZJW_PARAMETERS, **(parameters or {})}
+    return math.sqrt(5.0) * max(table[s]["r_e"] for s in species)
 
 
 def _smoothstep_taper(r, cutoff: float, width: float):
@@ -497,7 +517,7 @@ def zhou_johnson_wadley(
     unknown = [s for s in species if s not in table]
     if unknown:
         raise UserError(f"species: no ZJW parameters for {unknown}; known: {sorted(table)}")
-    rc = zjw_default_cutoff(species) if cutoff is None else float(cutoff)
+    rc = zjw_default_cutoff(species, table) if cutoff is None else float(cutoff)
     if not 0.0 < taper < rc:
         raise UserError(f"taper: must lie in (0, cutoff={rc}), got {taper}")
     params = {k: np.asarray([float(table[s][k]) for s in species]) for k in _ZJW_KEYS}

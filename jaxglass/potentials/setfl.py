@@ -1,6 +1,9 @@
 """The LAMMPS ``eam/alloy`` (setfl) file format: :func:`parse_setfl` reads a file into
 :class:`SetflData` (host-side NumPy tables, with messages naming the file and line for a broken
-file); :func:`jaxglass.potentials.eam.read_setfl` turns it into a potential.
+file); :func:`jaxglass.potentials.eam.read_setfl` turns it into a potential. The other way:
+:func:`tabulate_setfl` samples any multi-species EAM potential (e.g. the analytic
+:func:`~jaxglass.potentials.eam.zhou_johnson_wadley`) on the setfl grids and :func:`write_setfl`
+writes the file, which LAMMPS reads with ``pair_style eam/alloy``.
 
 Format (LAMMPS ``pair_style eam/alloy`` documentation, after Daw & Baskes, Phys. Rev. B 29, 6443
 (1984)): three comment lines; the element count and names; ``Nrho drho Nr dr cutoff``; per element a
@@ -158,4 +161,99 @@ def parse_setfl(path: str | Path) -> SetflData:
         frho=frho,
         rhor=rhor,
         z2r=z2r,
+    )
+
+
+def _rows(values: np.ndarray, per_line: int = 5) -> list[str]:
+    """Values as lines of ``per_line`` numbers in ``%.16e`` (17 significant digits: exact round trip)."""
+    return [" ".join(f"{v:.16e}" for v in values[k : k + per_line]) for k in range(0, len(values), per_line)]
+
+
+def write_setfl(path: str | Path, data: SetflData) -> Path:
+    """Write ``data`` as a setfl (``eam/alloy``) file; the inverse of :func:`parse_setfl`.
+
+    Layout as in :func:`parse_setfl`, five values per line, every number with 17 significant
+    digits, so ``parse_setfl(write_setfl(p, d))`` returns the same floats. The per-element line
+    is ``Z mass 0.0 none`` (lattice constant and lattice type are not used by ``eam/alloy``).
+    """
+    path = Path(path)
+    nel = len(data.elements)
+    if data.frho.shape != (nel, data.nrho) or data.rhor.shape != (nel, data.nr):
+        raise UserError(
+            f"data: tables of shape frho {data.frho.shape}, rhor {data.rhor.shape} do not match "
+            f"{nel} elements, nrho={data.nrho}, nr={data.nr}"
+        )
+    if data.z2r.shape != (nel, nel, data.nr):
+        raise UserError(f"data: z2r has shape {data.z2r.shape}, expected {(nel, nel, data.nr)}")
+    lines = [c.replace("\n", " ") for c in data.comments]
+    lines.append(f"{nel} " + " ".join(data.elements))
+    lines.append(f"{data.nrho} {data.drho!r} {data.nr} {data.dr!r} {data.cutoff!r}")
+    for i in range(nel):
+        lines.append(f"{int(data.atomic_numbers[i])} {float(data.masses[i])!r} 0.0 none")
+        lines += _rows(np.asarray(data.frho[i], dtype=np.float64))
+        lines += _rows(np.asarray(data.rhor[i], dtype=np.float64))
+    for i in range(nel):
+        for j in range(i + 1):
+            lines += _rows(np.asarray(data.z2r[i, j], dtype=np.float64))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def tabulate_setfl(
+    potential,
+    *,
+    nr: int = 2000,
+    nrho: int = 2000,
+    rho_max: float = 100.0,
+    r_min: float = 0.5,
+    comments: tuple[str, str, str] | None = None,
+) -> SetflData:
+    """Sample an EAM potential's functions on the setfl grids (for :func:`write_setfl`).
+
+    ``potential`` is an :class:`~jaxglass.potentials.eam.EAMPotential` with analytic or tabulated
+    functions (its ``functions``, ``species``, ``cutoff``, ``masses``, ``atomic_numbers``). Grids
+    as LAMMPS's ``tools/eam_database/create_eam.py``: ``r_k = k dr``, ``dr = cutoff/(nr - 1)``
+    (the last node at the cutoff) with functions evaluated at ``max(r_k, r_min)`` (no pair of atoms
+    comes closer than ``r_min`` Å); ``ρ_k = k dρ``, ``dρ = rho_max/(nrho - 1)``. The pair table
+    holds ``r φ(r)`` at ``r = max(r_k, r_min)``. Needs float64 (the tables keep 17 digits).
+    """
+    import jax.numpy as jnp
+
+    from .._config import require_x64
+
+    require_x64("jaxglass.potentials.tabulate_setfl")
+    if int(nr) < 5 or int(nrho) < 5:
+        raise UserError(f"nr, nrho: need at least 5 grid points each, got nr={nr}, nrho={nrho}")
+    if not (rho_max > 0 and 0 <= r_min < potential.cutoff):
+        raise UserError(f"rho_max, r_min: need rho_max > 0 and 0 <= r_min < cutoff, got {rho_max}, {r_min}")
+    fn = potential.functions
+    if fn is None:
+        raise UserError(f"potential: {potential.name} carries no one-dimensional EAM functions")
+    species = tuple(potential.species)
+    nel = len(species)
+    cutoff = float(potential.cutoff)
+    r = jnp.maximum(jnp.linspace(0.0, cutoff, int(nr)), float(r_min))
+    rho = jnp.linspace(0.0, float(rho_max), int(nrho))
+    frho = np.stack([np.asarray(fn.embedding(jnp.full(rho.shape, k), rho)) for k in range(nel)])
+    rhor = np.stack([np.asarray(fn.density(jnp.full(r.shape, k), r)) for k in range(nel)])
+    z2r = np.empty((nel, nel, int(nr)))
+    for i in range(nel):
+        for j in range(nel):
+            z2r[i, j] = np.asarray(r * fn.pair(jnp.full(r.shape, i), jnp.full(r.shape, j), r))
+    if comments is None:
+        comments = (f"{potential.name}, tabulated by jaxglass.potentials.tabulate_setfl",
+                    str(potential.citation), f"nr={nr} nrho={nrho} rho_max={rho_max} r_min={r_min}")
+    return SetflData(
+        comments=tuple(comments),
+        elements=species,
+        nrho=int(nrho),
+        drho=float(rho_max) / (int(nrho) - 1),
+        nr=int(nr),
+        dr=cutoff / (int(nr) - 1),
+        cutoff=cutoff,
+        atomic_numbers=tuple(int(potential.atomic_numbers[s]) for s in species),
+        masses=tuple(float(potential.masses[s]) for s in species),
+        frho=frho,
+        rhor=rhor,
+        z2r=0.5 * (z2r + z2r.transpose(1, 0, 2)),
     )

@@ -6,6 +6,8 @@ Accepted forms (``SPEC_FORMS``):
 ``ka``, ``lb-carbon``,             the built-in potentials (Kob-Andersen with the C² cutoff,
 ``tersoff-sic``, ``vashishta-sic``, Lindsay-Broido carbon, Tersoff 1989 Si-C, Vashishta 2007
 ``zjw``                            Si-C, analytic Zhou-Johnson-Wadley Cu-Al-Zr EAM)
+``zjw:El1,El2,...``                the analytic Zhou-Johnson-Wadley EAM for those elements
+                                   (e.g. ``zjw:Co,Cu,Fe,Ni``, the ``hea`` family's potential)
 ``tersoff:PATH[:El1,El2,...]``     a LAMMPS ``.tersoff`` file
 ``vashishta:PATH[:El1,El2,...]``   a LAMMPS ``.vashishta`` file
 ``setfl:PATH[:El1,El2,...]``       a LAMMPS ``eam/alloy`` (setfl) file
@@ -41,6 +43,7 @@ SPEC_FORMS = (
     "tersoff-sic",
     "vashishta-sic",
     "zjw",
+    "zjw:El1,El2,...",
     "tersoff:PATH[:El1,El2,...]",
     "vashishta:PATH[:El1,El2,...]",
     "setfl:PATH[:El1,El2,...]",
@@ -149,6 +152,13 @@ def from_spec(spec: str) -> Potential:
     kind, sep, body = spec.partition(":")
     if sep and kind == "lj":
         return _lj(body)
+    if sep and kind == "zjw":
+        from .eam import zhou_johnson_wadley
+
+        elements = tuple(e.strip() for e in body.split(",") if e.strip())
+        if not elements:
+            raise UserError(f"potential spec: {spec!r}: give elements after 'zjw:', e.g. zjw:Co,Cu,Fe,Ni")
+        return zhou_johnson_wadley(elements)
     if sep and kind in ("tersoff", "vashishta", "setfl"):
         path, elements = _path_and_elements(kind, body)
         if kind == "setfl":
