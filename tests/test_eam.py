@@ -457,3 +457,20 @@ def test_cu_x_point_phonons_engine_vs_frozen_phonon(setfl, cu_eq):
         print(f"Cu X_{pol}: frozen phonon {fp} THz, engine {nearest:.6f} THz, experiment ~{expt} THz")
         np.testing.assert_allclose(fp, nearest, rtol=1e-3)
         assert nearest == pytest.approx(expt, rel=0.15)
+
+
+def test_tabulated_zjw_for_md_matches_analytic():
+    """The setfl tables an MD stage steps with (for_md) reproduce the analytic ZJW energy and forces
+    (the tabulation error of LAMMPS's splines on 4000-point grids), and leave tabulated potentials as
+    they are."""
+    from jaxglass.potentials.eam import for_md, tabulated
+
+    pot = zhou_johnson_wadley(("Cu", "Al", "Zr"))
+    tab = for_md(pot)
+    assert tab is tabulated(pot) and for_md(tab) is tab
+    s = mixed_cell(seed=13)
+    nbrs = pot.neighbors(s)
+    e_a, e_t = float(pot.energy(s, nbrs)), float(tab.energy(s, tab.neighbors(s)))
+    assert abs(e_a - e_t) / s.n_atoms < 1e-8
+    f_a, f_t = np.asarray(total_forces(pot, s)), np.asarray(total_forces(tab, s))
+    assert np.max(np.abs(f_a - f_t)) < 5e-4 * max(1.0, np.max(np.abs(f_a)))

@@ -70,6 +70,9 @@ __all__ = [
     "lammps_spline_coefficients",
     "parse_setfl",
     "read_setfl",
+    "setfl_potential",
+    "for_md",
+    "tabulated",
     "tabulate_setfl",
     "write_setfl",
     "zhou_johnson_wadley",
@@ -313,11 +316,18 @@ def read_setfl(
       An :class:`EAMPotential` with ``species`` in ``elements`` order, the file's cutoff,
       and ``masses`` / ``atomic_numbers`` from the element lines.
     """
-    if spline not in ("lammps", "cubic"):
-        raise UserError(f"spline: expected 'lammps' or 'cubic', got {spline!r}")
     data = parse_setfl(path)
     if elements is not None:
         data = _select_elements(data, elements, path)
+    return setfl_potential(data, spline=spline, name=name or Path(path).name, citation=citation)
+
+
+def setfl_potential(data: SetflData, *, spline: str = "lammps", name: str = "setfl EAM",
+                    citation: str | None = None) -> EAMPotential:
+    """The :class:`EAMPotential` of setfl tables held in memory (:func:`read_setfl` without the file;
+    e.g. :func:`tabulate_setfl` of an analytic EAM, see :func:`tabulated`)."""
+    if spline not in ("lammps", "cubic"):
+        raise UserError(f"spline: expected 'lammps' or 'cubic', got {spline!r}")
     coef_fn = lammps_spline_coefficients if spline == "lammps" else _c2_spline_coefficients
     nel = len(data.elements)
     z_coef = np.stack([np.stack([coef_fn(data.z2r[i, j]) for j in range(nel)]) for i in range(nel)])
@@ -332,10 +342,41 @@ def read_setfl(
     if citation is None:
         citation = " ".join(c.strip() for c in data.comments if c.strip())
     return _eam_from_params(
-        params, _setfl_functions, _setfl_site, data.cutoff, data.elements,
-        name or Path(path).name, citation,
+        params, _setfl_functions, _setfl_site, data.cutoff, data.elements, name, citation,
         dict(zip(data.elements, data.masses)), dict(zip(data.elements, data.atomic_numbers)),
     )
+
+
+def for_md(potential: Potential) -> Potential:
+    """The potential an MD stage should step with: :func:`tabulated` for an analytic EAM (ZJW or
+    user functions), the potential itself otherwise (setfl tables, pair and many-body potentials)."""
+    analytic = isinstance(potential, EAMPotential) and potential.form not in (None, _setfl_functions)
+    if analytic and all(s in ZJW_PARAMETERS for s in potential.species):  # the table's ρ range is known
+        return tabulated(potential)
+    return potential
+
+
+@functools.lru_cache(maxsize=8)
+def tabulated(potential: EAMPotential, nr: int = 4000, nrho: int = 4000, rho_max: float | None = None
+              ) -> EAMPotential:
+    """An analytic EAM sampled on setfl tables and read back with LAMMPS's splines: the form in which
+    LAMMPS runs the ZJW potentials (``tools/eam_database/create_eam.py``), and about 3× cheaper per
+    force than the analytic functions here. For MD stages; relax and take Hessians with the analytic
+    potential. Cached per potential object. The tables' ρ range is twice the largest density of a
+    close-packed neighbourhood (12 neighbours at each element's ZJW r_e; give ``rho_max`` for other
+    elements), extrapolated linearly beyond as LAMMPS does."""
+    fn = potential.functions
+    if fn is None:
+        raise UserError(f"potential: {potential.name} carries no one-dimensional EAM functions to tabulate")
+    if rho_max is None:
+        unknown = [s for s in potential.species if s not in ZJW_PARAMETERS]
+        if unknown:
+            raise UserError(f"rho_max: give the density range of the tables (no ZJW r_e for {unknown})")
+        rho_max = 2.0 * 12 * max(float(fn.density(jnp.int32(k), jnp.float64(ZJW_PARAMETERS[s]["r_e"])))
+                                 for k, s in enumerate(potential.species))
+    data = tabulate_setfl(potential, nr=nr, nrho=nrho, rho_max=rho_max)
+    return setfl_potential(data, name=f"{potential.name} (setfl tables, {nr} × {nrho})",
+                           citation=potential.citation)
 
 
 def _select_elements(data: SetflData, elements: Sequence[str], path) -> SetflData:
