@@ -66,6 +66,7 @@ class _Layout:
     capacity: tuple[int, ...]
     cells: tuple[tuple[int, ...] | None, ...]
     cell_capacity: tuple[int, ...]
+    one_by_one: bool = False  # step the replicas in turn (CPU) instead of vectorised (accelerators)
 
     def builders(self):
         return tuple(device_neighbor_fn(self.box, self.periodic, r, k, cells=c, cell_capacity=cc)
@@ -81,7 +82,8 @@ class _Layout:
                                    cell_capacity=tuple(grow(c) for c in self.cell_capacity))
 
 
-def _layout(structures: Sequence[Structure], cutoffs, skin: float, neighbors: str) -> _Layout:
+def _layout(structures: Sequence[Structure], cutoffs, skin: float, neighbors: str,
+            vectorize: bool | None = None) -> _Layout:
     """List widths (largest host count × headroom) and the cell grid of each term's list."""
     s0 = structures[0]
     box = tuple(float(b) for b in np.asarray(s0.box))
@@ -101,7 +103,8 @@ def _layout(structures: Sequence[Structure], cutoffs, skin: float, neighbors: st
         per_cell = s0.n_atoms / np.prod(grid) if grid else 0.0
         ccaps.append(int(np.ceil((1.5 * per_cell + 8) / 8) * 8) if grid else 0)
     return _Layout(box, tuple(s0.periodic), tuple(c + skin for c in cutoffs), tuple(caps), tuple(cells),
-                   tuple(ccaps))
+                   tuple(ccaps), one_by_one=len(structures) > 1 and not (
+                       jax.default_backend() != "cpu" if vectorize is None else vectorize))
 
 
 @functools.lru_cache(maxsize=16)
@@ -135,8 +138,7 @@ def _engine(dt: float, gamma: float, skin: float, layout: _Layout):
                      structure=structure, mob=mob, potential=potential)
         return st.set(momentum=jnp.where(mob[:, None], st.momentum, 0.0)), idx, structure.positions, over
 
-    @jax.jit
-    def run(state, idx, ref, kt_chunk, m, structures, mob, potential):
+    def run_together(state, idx, ref, kt_chunk, m, structures, mob, potential):
         """``m`` steps of every replica from ``state`` (batched) with lists ``idx`` built at ``ref``;
         returns the state, the lists, their reference positions, the rebuild count and whether a
         list overflowed."""
@@ -169,7 +171,19 @@ def _engine(dt: float, gamma: float, skin: float, layout: _Layout):
 
         return jax.lax.fori_loop(0, m, body, (state, idx, ref, jnp.int32(0), jnp.bool_(False)))
 
-    return jax.jit(jax.vmap(init, (0, 0, 0, None, None))), run
+    def run_one_by_one(state, idx, ref, kt_chunk, m, structures, mob, potential):
+        """The replicas in turn (``lax.map``), each with its own rebuilds: on a CPU, vectorising over
+        replicas gains nothing and shared rebuilds cost (benchmarks/md.py --batch)."""
+        def one(args):
+            out = run_together(*jax.tree.map(lambda a: a[None], args[:3]), kt_chunk, m,
+                               jax.tree.map(lambda a: a[None], args[3]), args[4][None], potential)
+            return jax.tree.map(lambda a: a[0], out[:3]), out[3], out[4]
+
+        (state, idx, ref), n_rb, over = jax.lax.map(one, (state, idx, ref, structures, mob))
+        return state, idx, ref, jnp.max(n_rb), jnp.any(over)
+
+    run = run_one_by_one if layout.one_by_one else run_together
+    return jax.jit(jax.vmap(init, (0, 0, 0, None, None))), jax.jit(run)
 
 
 def nvt_langevin(
@@ -210,6 +224,7 @@ def nvt_langevin_batch(
     chunk: int = 50,
     precision: str = "float64",
     neighbors: str = "auto",
+    vectorize: bool | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[MDResult]:
     """Langevin NVT dynamics of several replicas stepped together in one compiled program.
@@ -231,6 +246,9 @@ def nvt_langevin_batch(
       chunk: steps per compiled call (between host checks and ``progress`` calls).
       precision: ``"float64"`` (default) or ``"float32"`` for the dynamics; results come back float64.
       neighbors: ``"auto"`` (cell lists for large boxes, else all pairs), ``"cells"`` or ``"all-pairs"``.
+      vectorize: step the replicas as one vectorised system (``vmap``; their lists rebuilt together)
+        or in turn inside the same program; default: vectorised on accelerators, in turn on a CPU,
+        where vectorising gains nothing (``benchmarks/md.py --batch``).
       progress: called as ``progress(steps_done, n_steps)`` after each chunk.
     """
     require_x64("jaxglass.md.nvt_langevin")
@@ -247,7 +265,7 @@ def nvt_langevin_batch(
     check_box(structures[0], max(cutoffs) + skin)
     structures = [s.replace(positions=jnp.asarray(wrap(np.asarray(s.positions), per, s.periodic)))
                   for s in structures]
-    layout = _layout(structures, cutoffs, skin, neighbors)
+    layout = _layout(structures, cutoffs, skin, neighbors, vectorize)
     dtype = PRECISIONS[precision]
     batch = jax.tree.map(lambda *a: jnp.stack(a), *structures)
     batch = batch.replace(positions=batch.positions.astype(dtype), box=batch.box.astype(dtype),

@@ -93,8 +93,10 @@ def test_device_lists_equal_host_lists(dim, n):
     assert int(count) > 8
 
 
-def test_batched_replicas_match_single_runs():
-    """Replicas stepped together (vmap, shared rebuilds) follow their single-structure trajectories."""
+@pytest.mark.parametrize("vectorize", [True, False])
+def test_batched_replicas_match_single_runs(vectorize):
+    """Replicas stepped in one program, vectorised (vmap, shared rebuilds) or in turn, follow their
+    single-structure trajectories."""
     from jaxglass.md import nvt_langevin_batch
 
     s, _ = lj.lattice(3, 256)
@@ -102,7 +104,7 @@ def test_batched_replicas_match_single_runs():
     reps = [s.replace(species=jnp.asarray((rng.random(s.n_atoms) < 0.2).astype(np.int32))) for _ in range(2)]
     mobile = [np.ones(s.n_atoms, bool), rng.random(s.n_atoms) < 0.7]
     kw = dict(kT=1.5, n_steps=60, dt=0.005, gamma=1.0, skin=0.3, chunk=20)
-    batch = nvt_langevin_batch(lj.potential(), reps, seeds=[5, 9], mobile=mobile, **kw)
+    batch = nvt_langevin_batch(lj.potential(), reps, seeds=[5, 9], mobile=mobile, vectorize=vectorize, **kw)
     for b, (r, m, seed) in enumerate(zip(reps, mobile, [5, 9])):
         one = nvt_langevin(lj.potential(), r, seed=seed, mobile=m, **kw)
         d = np.asarray(batch[b].structure.positions) - np.asarray(one.structure.positions)
