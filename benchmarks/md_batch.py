@@ -107,5 +107,6 @@ def main(argv=None) -> None:
 
 if __name__ == "__main__":
     print("| system | N | precision | B | wall ms / replica-step | CPU ms / replica-step | "
-          "LAMMPS CPU ms / step | CPU ratio | structures/h/core (MD) | LAMMPS structures/h/core (MD) |\n|" + "---|" * 10, flush=True)
+          "LAMMPS CPU ms / step | CPU ratio | structures/h/core (MD) | LAMMPS structures/h/core (MD) |\n|"
+          + "---|" * 10, flush=True)
     main()
