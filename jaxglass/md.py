@@ -77,9 +77,9 @@ class _Layout:
         return jax.jit(jax.vmap(lambda x: tuple(b(x)[0] for b in self.builders())))(R)
 
     def wider(self) -> _Layout:
-        grow = lambda v: int(np.ceil(CAPACITY_HEADROOM * v / 4) * 4)  # noqa: E731
-        return dataclasses.replace(self, capacity=tuple(grow(k) for k in self.capacity),
-                                   cell_capacity=tuple(grow(c) for c in self.cell_capacity))
+        return dataclasses.replace(
+            self, capacity=tuple(_round_capacity(CAPACITY_HEADROOM * k) for k in self.capacity),
+            cell_capacity=tuple(int(np.ceil(CAPACITY_HEADROOM * c / 8) * 8) for c in self.cell_capacity))
 
 
 def _layout(structures: Sequence[Structure], cutoffs, skin: float, neighbors: str,
@@ -91,7 +91,7 @@ def _layout(structures: Sequence[Structure], cutoffs, skin: float, neighbors: st
     for c in cutoffs:
         reach = c + skin
         kmax = max(neighbor_list(s, c, skin=skin).shape[1] for s in structures)
-        caps.append(int(np.ceil(CAPACITY_HEADROOM * max(kmax, 1) / 16) * 16))  # coarse: fewer recompiles
+        caps.append(_round_capacity(CAPACITY_HEADROOM * max(kmax, 1)))
         grid = cell_grid(box, s0.periodic, reach) if neighbors in ("auto", "cells") else None
         if neighbors == "cells" and grid is None:
             raise UserError(f"neighbors: 'cells' needs at least 3 cells of side {reach:.4g} per axis; the "
@@ -105,6 +105,13 @@ def _layout(structures: Sequence[Structure], cutoffs, skin: float, neighbors: st
     return _Layout(box, tuple(s0.periodic), tuple(c + skin for c in cutoffs), tuple(caps), tuple(cells),
                    tuple(ccaps), one_by_one=len(structures) > 1 and not (
                        jax.default_backend() != "cpu" if vectorize is None else vectorize))
+
+
+def _round_capacity(k: float) -> int:
+    """A list width: to a multiple of 16 above 32 (few distinct widths, so structures of one family
+    share the compiled engine), of 4 below (three-body site terms cost ∝ K²)."""
+    step = 16 if k > 32 else 4
+    return int(np.ceil(k / step) * step)
 
 
 @functools.lru_cache(maxsize=16)
