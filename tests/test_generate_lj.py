@@ -220,3 +220,22 @@ def test_bad_arguments(name):
         f.generate(256.5, 0.5, 0)
     with pytest.raises(ValueError, match="seed"):
         f.generate(N, 0.5, -1)
+
+
+def test_batched_generation_and_dataset_build(tmp_path):
+    """generate_batch (MD of several glasses in one program) gives relaxed glasses of the requested
+    knobs, records the batch, and a dataset built with batch=2 holds valid records."""
+    from jaxglass.data import DatasetConfig, build_dataset, load_dataset
+
+    prot = dataclasses.replace(lj.PROTOCOLS["small"], n_melt=100, n_quench=200)
+    gens = lj.generate_batch(2, 128, [0.0, 0.5, 1.0], [1, 2, 3], protocol=prot)
+    assert [g.knob for g in gens] == [0.0, 0.5, 1.0]
+    assert "md_batch" not in gens[0].info and gens[1].info["md_batch"] == gens[2].info["md_batch"] == 2
+    for g in gens:
+        assert g.info["fmax"] <= g.info["fmax_tol"]
+    melted = [g.knob_values["n_melted"] for g in gens]
+    assert melted[0] == 0 < melted[1] < melted[2]
+    cfg = DatasetConfig.make("lj2d", 3, n_atoms=128)
+    assert build_dataset(tmp_path / "d", cfg, workers=0, progress=False, batch=2) == [0, 1, 2]
+    ds = load_dataset(tmp_path / "d")
+    assert len(ds.knob) == 3 and np.all(np.isfinite(ds.pdos_total))

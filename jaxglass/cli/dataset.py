@@ -50,6 +50,11 @@ class Generate:
             default=":8787",
             help="where the local cluster serves its dashboard (':0' picks a free port)",
         )
+        p.add_argument(
+            "--batch", type=int, default=1,
+            help="structures generated together in one program (with --workers 0; families with "
+            "generate_batch: lj2d, lj3d), e.g. 4",
+        )
         p.add_argument("--no-crystal", action="store_true", help="omit the crystalline reference (index 0)")
         p.add_argument(
             "--quiet", action="store_true", help="no progress lines (DIR/build.log still gets them)"
@@ -69,7 +74,7 @@ class Generate:
             include_crystal=not args.no_crystal,
         )
         scheduler = args.scheduler or os.environ.get("JAXGLASS_SCHEDULER") or None
-        check_args(build_dataset, workers=args.workers)
+        check_args(build_dataset, workers=args.workers, batch=args.batch)
         t0 = time.time()
         try:
             done = build_dataset(
@@ -80,6 +85,7 @@ class Generate:
                 memory_limit=args.memory_limit,
                 dashboard_address=args.dashboard_address,
                 progress=not args.quiet,
+                batch=args.batch,
             )
         except KeyboardInterrupt:
             left = len(pending_structures(args.out, cfg))

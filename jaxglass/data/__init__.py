@@ -42,7 +42,7 @@ from .observables import (
     target_arrays,
 )
 from .progress import HEARTBEAT_S
-from .records import compute_record
+from .records import compute_record, compute_records
 from .schema import (
     FORMAT,
     FORMAT_VERSION,
@@ -86,6 +86,7 @@ __all__ = [
     "build_dataset",
     "compute_observables",
     "compute_record",
+    "compute_records",
     "default_observable_config",
     "default_workers",
     "export_dataset",

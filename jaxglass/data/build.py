@@ -22,7 +22,7 @@ from .config import DatasetConfig
 from .dask_build import build_dask
 from .observables import default_observable_config, manifest_entry
 from .progress import BuildProgress
-from .records import run_one
+from .records import run_batch, run_one
 from .schema import (
     FORMAT,
     FORMAT_VERSION,
@@ -88,20 +88,26 @@ def pending_structures(out: str | Path, cfg: DatasetConfig) -> list[int]:
 
 
 def _build_here(out: Path, todo: list[int], rep: BuildProgress, cfg: DatasetConfig,
-                on_done: Callable[[int], None] | None, compute: Callable | None) -> list[int]:
+                on_done: Callable[[int], None] | None, compute: Callable | None, batch: int = 1) -> list[int]:
     computed = []
-    for k in todo:
-        rep.started(k, f"pid {os.getpid()}")
-        s = run_one(cfg, out, k, compute, f"pid {os.getpid()}")
-        computed.append(k)
-        rep.finished(s)
-        if on_done:
-            on_done(k)
+    where = f"pid {os.getpid()}"
+    for start in range(0, len(todo), batch):
+        ks = todo[start : start + batch]
+        for k in ks:
+            rep.started(k, where)
+        done = (run_batch(cfg, out, ks, where) if batch > 1 and compute is None
+                else [run_one(cfg, out, k, compute, where) for k in ks])
+        for k, s in zip(ks, done):
+            computed.append(k)
+            rep.finished(s)
+            if on_done:
+                on_done(k)
     rep.line(f"build finished: {len(computed)} computed {rep.status()}")
     return computed
 
 
-@validate({"workers": [None, Integral(0, 4096), "worker processes (0: in this process), e.g. 4"]})
+@validate({"workers": [None, Integral(0, 4096), "worker processes (0: in this process), e.g. 4"],
+           "batch": [Integral(1, 4096), "structures generated together in one process (workers=0), e.g. 4"]})
 def build_dataset(
     out: str | Path,
     cfg: DatasetConfig,
@@ -113,6 +119,7 @@ def build_dataset(
     progress: bool = True,
     on_done: Callable[[int], None] | None = None,
     compute: Callable[[DatasetConfig, int], dict[str, Any]] | None = None,
+    batch: int = 1,
 ) -> list[int]:
     """Build (or resume, or grow) the dataset in ``out``; returns the indices computed in this call.
 
@@ -130,6 +137,8 @@ def build_dataset(
     structures, stops the workers and re-raises ``KeyboardInterrupt`` within seconds; finished
     records are kept. ``compute(cfg, k) -> record`` replaces :func:`compute_record` (it must be
     importable where the workers run). ``on_done(k)`` is called after each record is written.
+    ``batch`` > 1 (in this process, ``workers=0``) generates that many structures together where the
+    family has ``generate_batch`` (their MD in one compiled program; see :func:`compute_records`).
     """
     out = Path(out).resolve()
     prepare_manifest(out, cfg)
@@ -144,6 +153,8 @@ def build_dataset(
     if not todo:
         return []
     if not scheduler and workers == 0:
-        return _build_here(out, todo, rep, cfg, on_done, compute)
+        return _build_here(out, todo, rep, cfg, on_done, compute, batch)
+    if batch > 1:
+        raise UserError("batch: batched generation runs in this process; use workers=0 (--workers 0)")
     return build_dask(out, cfg, todo, rep, workers=workers, scheduler=scheduler, memory_limit=memory_limit,
                       dashboard_address=dashboard_address, on_done=on_done, compute=compute)

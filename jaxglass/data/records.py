@@ -37,10 +37,7 @@ def compute_record(cfg: DatasetConfig, k: int, family: Any = None, *,
     ``family`` (an object with ``generate`` and ``crystal`` as in :mod:`jaxglass.generate`) replaces
     the generator of ``cfg.system``, e.g. for a custom family or a fast test double.
     """
-    from .. import phonons
     from .._config import require_x64
-    from ..rdf import rdf, rdf_neighbors
-    from ..structure import with_species_names
 
     require_x64("jaxglass.data.compute_record")
     t0 = time.time()
@@ -51,6 +48,40 @@ def compute_record(cfg: DatasetConfig, k: int, family: Any = None, *,
         if knob < 0
         else fam.generate(cfg.n_atoms, knob, seed, size=cfg.size)
     )
+    return characterise(cfg, gen, knob, seed, t0, observables=observables)
+
+
+def compute_records(cfg: DatasetConfig, ks: list[int], family: Any = None, *,
+                    observables: bool = True) -> list[dict[str, Any]]:
+    """Records ``ks`` (as :func:`compute_record`), the glasses generated together when the family has
+    ``generate_batch`` (their MD stepped in one compiled program), the crystal on its own."""
+    from .._config import require_x64
+
+    require_x64("jaxglass.data.compute_records")
+    fam = _family(cfg.system) if family is None else family
+    plans = [cfg.plan(k) for k in ks]
+    glass = [i for i, (knob, _) in enumerate(plans) if knob >= 0]
+    if not hasattr(fam, "generate_batch") or len(glass) < 2:
+        return [compute_record(cfg, k, fam, observables=observables) for k in ks]
+    t0 = time.time()
+    gens = fam.generate_batch(cfg.n_atoms, [plans[i][0] for i in glass], [plans[i][1] for i in glass],
+                              size=cfg.size)
+    out: dict[int, dict[str, Any]] = {}
+    for i, gen in zip(glass, gens):
+        out[i] = characterise(cfg, gen, plans[i][0], plans[i][1], t0, observables=observables)
+    for i in set(range(len(ks))) - set(glass):
+        out[i] = compute_record(cfg, ks[i], fam, observables=observables)
+    return [out[i] for i in range(len(ks))]
+
+
+def characterise(cfg: DatasetConfig, gen: Any, knob: float, seed: int, t0: float, *,
+                 observables: bool = True) -> dict[str, Any]:
+    """The record of a generated structure: RDF, modes, PDOS and (if ``observables``) the
+    spectroscopic observables on the dataset's grids."""
+    from .. import phonons
+    from ..rdf import rdf, rdf_neighbors
+    from ..structure import with_species_names
+
     # one species order for the whole dataset, so partials line up (absent species give zeros)
     s = with_species_names(gen.structure, families.get(cfg.system).defaults.species)
     pot = gen.potential
@@ -104,6 +135,18 @@ def summary(k: int, rec: dict[str, Any], seconds: float, where: str) -> dict[str
     info = json.loads(str(rec["info"]))
     return dict(k=k, seconds=seconds, where=where, n_atoms=int(len(rec["species"])),
                 knob=float(rec["knob"]), n_imaginary=int(rec["n_imaginary"]), relax_steps=_relax_steps(info))
+
+
+def run_batch(cfg: DatasetConfig, out: Path, ks: list[int], where: str) -> list[dict[str, Any]]:
+    """Compute records ``ks`` together (:func:`compute_records`), write each atomically, summarise."""
+    t0 = time.time()
+    recs = compute_records(cfg, ks)
+    seconds = (time.time() - t0) / len(ks)
+    out_s = []
+    for k, rec in zip(ks, recs):
+        write_record(out, k, rec)
+        out_s.append(summary(k, rec, seconds, where))
+    return out_s
 
 
 def run_one(cfg: DatasetConfig, out: Path, k: int, compute: Callable | None, where: str) -> dict[str, Any]:

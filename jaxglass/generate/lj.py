@@ -123,7 +123,7 @@ import numpy as np
 
 from .._config import require_x64
 from ..errors import UserError
-from ..md import nvt_langevin
+from ..md import nvt_langevin_batch
 from ..minimize import minimize
 from ..potentials.base import Potential
 from ..potentials.lj import CITATION_KA, CITATION_KA2D, KA_2D, KA_3D, KA_CUTOFF, kob_andersen
@@ -394,80 +394,120 @@ def melt_slab(positions: np.ndarray, box: np.ndarray, fraction: float, rng: np.r
     return np.sort(order[:k]), x0
 
 
-def _generate(
-    dim: int, n_atoms: int, knob: float, seed: int, size: str, protocol: Protocol | None
-) -> Generated:
+@dataclasses.dataclass(frozen=True)
+class _Start:
+    """A partial melt before its MD: the lattice with B atoms and the mobile slab chosen."""
+
+    structure: Structure
+    mobile: np.ndarray
+    knob: float
+    seed: int
+    x0: float
+    reps: tuple[int, ...]
+    n_requested: int
+
+
+def _start(dim: int, n_atoms: int, knob: float, seed: int, size: str) -> _Start:
     check_knob(knob, size)
-    require_x64("jaxglass.generate.lj._generate")
     n_req = check_n_atoms(n_atoms)
     seed = check_seed(seed)
-    t0 = time.perf_counter()
-    prot = PROTOCOLS[size] if protocol is None else protocol
     s0, reps = lattice(dim, n_req)
-    n = s0.n_atoms
-    box = np.asarray(s0.box)
     pos0 = np.asarray(s0.positions)
-    f = float(knob)
-    x_std = X_B[dim]
     rng = np.random.default_rng(seed)
-    chosen, x0 = melt_slab(pos0, box, f, rng)
-    k = len(chosen)
-    n_b = int(round(x_std * k))
-    species = np.zeros(n, np.int32)
-    species[rng.permutation(chosen)[:n_b]] = 1
-    s = make_structure(pos0, species, box, species_names=SPECIES, masses=np.ones(len(pos0)))
-    md_info: dict[str, Any] = {}
-    if k:
-        t = time.perf_counter()
-        mobile = np.zeros(n, bool)
-        mobile[chosen] = True
-        ramp = np.linspace(prot.kT_melt, prot.kT_end, prot.n_quench + 1)[1:]
-        kts = np.concatenate([np.full(prot.n_melt, prot.kT_melt), ramp])
-        md = nvt_langevin(
-            potential(),
-            s,
-            kT=kts,
-            n_steps=len(kts),
-            dt=prot.dt,
-            gamma=prot.gamma,
-            seed=seed,
-            mobile=mobile,
-            skin=SKIN,
-            chunk=prot.chunk,
-        )
-        s = md.structure
-        md_info = {"md_steps": md.n_steps, "md_rebuilds": md.n_rebuilds, "md_final_kinetic_kT": md.kinetic_kT}
-        md_info["md_s"] = time.perf_counter() - t
+    chosen, x0 = melt_slab(pos0, np.asarray(s0.box), float(knob), rng)
+    species = np.zeros(len(pos0), np.int32)
+    species[rng.permutation(chosen)[: int(round(X_B[dim] * len(chosen)))]] = 1
+    s = make_structure(pos0, species, np.asarray(s0.box), species_names=SPECIES, masses=np.ones(len(pos0)))
+    mobile = np.zeros(len(pos0), bool)
+    mobile[chosen] = True
+    return _Start(s, mobile, float(knob), seed, x0, tuple(reps), n_req)
+
+
+def _melt_quench(starts: list[_Start], prot: Protocol) -> list[tuple[Structure, dict[str, Any]]]:
+    """The melt-quench MD of several starts of one size, stepped together (one compiled program,
+    :func:`jaxglass.md.nvt_langevin_batch`); starts with nothing melted are returned as they are."""
+    out: list[tuple[Structure, dict[str, Any]]] = [(st.structure, {}) for st in starts]
+    todo = [b for b, st in enumerate(starts) if st.mobile.any()]
+    if not todo:
+        return out
+    t = time.perf_counter()
+    ramp = np.linspace(prot.kT_melt, prot.kT_end, prot.n_quench + 1)[1:]
+    kts = np.concatenate([np.full(prot.n_melt, prot.kT_melt), ramp])
+    mds = nvt_langevin_batch(potential(), [starts[b].structure for b in todo], kT=kts, n_steps=len(kts),
+                             dt=prot.dt, gamma=prot.gamma, seeds=[starts[b].seed for b in todo],
+                             mobile=[starts[b].mobile for b in todo], skin=SKIN, chunk=prot.chunk)
+    seconds = (time.perf_counter() - t) / len(todo)
+    for b, md in zip(todo, mds):
+        out[b] = (md.structure, {"md_steps": md.n_steps, "md_rebuilds": md.n_rebuilds,
+                                 "md_final_kinetic_kT": md.kinetic_kT, "md_s": seconds,
+                                 "md_batch": len(todo)})
+    return out
+
+
+def _finish(dim: int, st: _Start, s: Structure, md_info: dict, prot: Protocol, size: str,
+            t0: float) -> Generated:
     s, rinfo = relax(s, prot)
+    species = np.asarray(st.structure.species)
+    n, k = len(species), int(st.mobile.sum())
+    n_b = int(np.sum(species == 1))
     info = {
         "generator": f"lj{dim}d.generate",
-        "seed": seed,
+        "seed": st.seed,
         "size": size,
         "n_atoms": n,
-        "n_atoms_requested": n_req,
-        "n_A": int(np.sum(species == 0)),
-        "n_B": int(np.sum(species == 1)),
+        "n_atoms_requested": st.n_requested,
+        "n_A": n - n_b,
+        "n_B": n_b,
         "lattice": "triangular" if dim == 2 else "fcc",
-        "reps": list(reps),
-        "box": box.tolist(),
+        "reps": list(st.reps),
+        "box": np.asarray(st.structure.box).tolist(),
         "lattice_constant": lattice_constant(dim),
         "density": DENSITY,
         "units": "lj",
         "citation": citation(dim),
         "protocol": dataclasses.asdict(prot),
-        "quench_rate": (prot.kT_melt - prot.kT_end) / (prot.n_quench * prot.dt)
-        if prot.n_quench
-        else float("inf"),
+        "quench_rate": ((prot.kT_melt - prot.kT_end) / (prot.n_quench * prot.dt) if prot.n_quench
+                        else float("inf")),
         "melt_region": "slab",
-        "melt_x0": x0,
+        "melt_x0": st.x0,
         "skin": SKIN,
         **md_info,
         **rinfo,
         "first_peak": first_peak_heights(s),
         "wall_time_s": time.perf_counter() - t0,
     }
-    knob_values = {"melt_fraction": f, "n_melted": k, "x_B": n_b / n, "x_B_melt": x_std}
-    return Generated(s, potential(), f, knob_values, info)
+    knob_values = {"melt_fraction": st.knob, "n_melted": k, "x_B": n_b / n, "x_B_melt": X_B[dim]}
+    return Generated(s, potential(), st.knob, knob_values, info)
+
+
+def _generate_batch(dim: int, n_atoms: int, knobs, seeds, size: str,
+                    protocol: Protocol | None) -> list[Generated]:
+    require_x64("jaxglass.generate.lj.generate")
+    t0 = time.perf_counter()
+    prot = PROTOCOLS[size] if protocol is None else protocol
+    if len(knobs) != len(seeds):
+        raise UserError(f"knobs, seeds: one seed per knob, got {len(knobs)} knobs and {len(seeds)} seeds")
+    starts = [_start(dim, n_atoms, kn, sd, size) for kn, sd in zip(knobs, seeds)]
+    melted = _melt_quench(starts, prot)
+    return [_finish(dim, st, s, md_info, prot, size, t0) for st, (s, md_info) in zip(starts, melted)]
+
+
+def _generate(
+    dim: int, n_atoms: int, knob: float, seed: int, size: str, protocol: Protocol | None
+) -> Generated:
+    return _generate_batch(dim, n_atoms, [knob], [seed], size, protocol)[0]
+
+
+def generate_batch(dim: int, n_atoms: int, knobs, seeds, *, size: str = "small",
+                   protocol: Protocol | None = None) -> list[Generated]:
+    """Several glasses of one size at once: the same as ``generate_2d``/``generate_3d`` per
+    ``(knob, seed)``, with the melt-quench MD of all of them stepped in one compiled program
+    (:func:`jaxglass.md.nvt_langevin_batch`); each structure is then relaxed on its own. Trajectories
+    equal the single runs' up to round-off, which the chaotic MD amplifies over a long protocol: a
+    batched structure is another sample of the same ensemble (``info["md_batch"]`` records the batch)."""
+    if dim not in (2, 3):
+        raise UserError(f"dim: expected 2 or 3, got {dim}")
+    return _generate_batch(dim, n_atoms, list(knobs), list(seeds), size, protocol)
 
 
 def generate_2d(
@@ -521,6 +561,8 @@ def crystal_3d(n_atoms: int = 256, *, size: str = "small") -> Generated:
 
 
 #: The 2D family for the registry: ``LJ2D.generate(n_atoms, knob, seed, *, size)``, ``LJ2D.crystal``.
-LJ2D = SimpleNamespace(name="lj2d", dim=2, generate=generate_2d, crystal=crystal_2d, potential=potential)
+LJ2D = SimpleNamespace(name="lj2d", dim=2, generate=generate_2d, crystal=crystal_2d, potential=potential,
+                       generate_batch=functools.partial(generate_batch, 2))
 #: The 3D family for the registry: ``LJ3D.generate(n_atoms, knob, seed, *, size)``, ``LJ3D.crystal``.
-LJ3D = SimpleNamespace(name="lj3d", dim=3, generate=generate_3d, crystal=crystal_3d, potential=potential)
+LJ3D = SimpleNamespace(name="lj3d", dim=3, generate=generate_3d, crystal=crystal_3d, potential=potential,
+                       generate_batch=functools.partial(generate_batch, 3))
