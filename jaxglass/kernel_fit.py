@@ -127,12 +127,15 @@ class PairKernelFit(NamedTuple):
     l2: float
 
 
-def fit_pair_kernel(potential: Potential, structures, basis, traces=None, l2: float = 0.0) -> PairKernelFit:
+def fit_pair_kernel(potential: Potential, structures, basis, traces=None, l2: float = 0.0,
+                    designs=None) -> PairKernelFit:
     """Least-squares pair kernel for the per-atom traces of ``structures`` (see the module docstring).
 
     ``traces``: per structure, the ``(N,)`` per-atom traces (computed by :func:`atom_traces` if omitted).
-    ``l2`` ≥ 0: ridge penalty relative to the mean diagonal of the normal matrix (0: minimum-norm least
-    squares). Species pairs that never occur get zero coefficients.
+    ``l2`` ≥ 0: ridge penalty on the coefficients relative to the mean diagonal of the normal matrix
+    (0: minimum-norm least squares; unscaled, so basis functions that few pairs reach stay small
+    instead of extrapolating). ``designs``: the structures' :func:`pair_design` arrays, if already
+    computed (e.g. for cross-validation). Species pairs that never occur get zero coefficients.
     """
     structures = list(structures)
     if not structures:
@@ -143,26 +146,30 @@ def fit_pair_kernel(potential: Potential, structures, basis, traces=None, l2: fl
         raise UserError("traces: expected one (N,) array of per-atom traces per structure")
     if not (np.isfinite(l2) and l2 >= 0):
         raise UserError(f"l2: expected a finite penalty >= 0, got {l2}")
-    X = np.concatenate([_rows(potential, s, pair_design(potential, s, basis)) for s in structures])
+    if designs is None:
+        designs = [pair_design(potential, s, basis) for s in structures]
+    X = np.concatenate([_rows(potential, s, A) for s, A in zip(structures, designs)])
     y = np.concatenate([np.asarray(t, np.float64) for t in traces])
-    scale = np.sqrt(np.mean(X * X, axis=0))
-    used = scale > 0
-    Xs = X[:, used] / scale[used]
+    used = np.any(X != 0, axis=0)
+    Xu = X[:, used]
     if l2 > 0:
-        G = Xs.T @ Xs
-        c = np.linalg.solve(G + l2 * np.trace(G) / G.shape[0] * np.eye(G.shape[0]), Xs.T @ y)
+        G = Xu.T @ Xu
+        c = np.linalg.solve(G + l2 * np.trace(G) / G.shape[0] * np.eye(G.shape[0]), Xu.T @ y)
     else:
-        c = np.linalg.lstsq(Xs, y, rcond=None)[0]
+        c = np.linalg.lstsq(Xu, y, rcond=None)[0]
     coef = np.zeros(X.shape[1])
-    coef[used] = c / scale[used]
+    coef[used] = c
     ns = len(potential.species)
     return PairKernelFit(coef.reshape(ns, ns, -1), basis, tuple(potential.species),
                          float(potential.freq_factor), float(l2))
 
 
-def predict_atom_traces(potential: Potential, fit: PairKernelFit, structure: Structure) -> np.ndarray:
-    """``(N,)`` per-atom traces of the fitted kernel (eV/Å²/amu); their sum estimates Tr D."""
-    return _rows(potential, structure, pair_design(potential, structure, fit.basis)) @ fit.coef.ravel()
+def predict_atom_traces(potential: Potential, fit: PairKernelFit, structure: Structure,
+                        design=None) -> np.ndarray:
+    """``(N,)`` per-atom traces of the fitted kernel (eV/Å²/amu); their sum estimates Tr D.
+    ``design``: the structure's :func:`pair_design` on ``fit.basis``, if already computed."""
+    A = pair_design(potential, structure, fit.basis) if design is None else design
+    return _rows(potential, structure, A) @ fit.coef.ravel()
 
 
 def kernel_values(fit: PairKernelFit, r) -> np.ndarray:
