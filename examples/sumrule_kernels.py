@@ -182,7 +182,7 @@ def run_family(fam, small_root, max_traces):
 def figure(results, path):
     import matplotlib.pyplot as plt
 
-    fams = list(results)
+    fams = [f for f in ("amc", "sic", "cualzr", "hea") if f in results]
     fig, axes = plt.subplots(2, len(fams), figsize=(4.2 * len(fams), 7), squeeze=False)
     for j, fam in enumerate(fams):
         res = results[fam]
@@ -215,12 +215,13 @@ def main():
     ap.add_argument("--small", default="/tmp/sumrule_small", help="where the small datasets are built")
     ap.add_argument("--families", nargs="+", default=["amc", "sic", "cualzr", "hea"])
     ap.add_argument("--max-traces", type=int, default=12, help="structures given per-atom traces")
+    ap.add_argument("--plot-only", action="store_true", help="redraw the figure from the JSON")
     args = ap.parse_args()
     jaxglass.enable_x64()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     results = {}
-    for fam in args.families:
+    for fam in [] if args.plot_only else args.families:
         res = run_family(fam, Path(args.small), args.max_traces)
         results[fam] = res
         keys = ("n_structures", "n_with_traces", "n_atoms", "sources", "trace_vs_modes_max_rel", "l2",
