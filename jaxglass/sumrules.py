@@ -25,7 +25,7 @@ kernel f² c_α ρ_β k_αβ(r) S_d(r) Δr / (d m_α)), and that of ``b`` must e
 quadrature error of the grid). These hold *exactly* only for pair potentials with partial-g
 features; with the total g(r) of a multi-component system (one column mixes the species pairs
 with composition-dependent weights) or a many-body potential (Tr D involves triplets), the
-relation is only approximate: a best-fit kernel, not an identity.
+relation is only approximate: a best-fit kernel, not an identity (:mod:`jaxglass.kernel_fit` fits it).
 
 Kob-Andersen parameters: W. Kob and H. C. Andersen, Phys. Rev. Lett. 73, 1376 (1994).
 Checked in ``tests/test_sumrules.py``.
