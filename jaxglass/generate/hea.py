@@ -8,12 +8,12 @@ doi:10.1038/s41598-022-06133-7), and Ti16.6Zr16.6Hf16.6Ni20Cu20Al10 is a metalli
 equiatomic substitution ("Crystallization behaviour in a new multicomponent
 Ti16.6Zr16.6Hf16.6Ni20Cu20Al10 metallic glass developed by the equiatomic substitution technique").
 Why this one: it has to form a glass under the potential for the knob to reach one, and every
-element must be in Table III of the potential below (Hf is not). Its atomic size
-mismatch is large: δ = sqrt(Σ c_i (1 - r_i/r̄)²) = 10.3 % with the ZJW ``r_e`` (Ti 2.93, Zr 3.20,
-Cu 2.56, Ni 2.49 Å), well above δ ≤ 6.6 %, the empirical bound for high-entropy solid solutions
-(the Ω-δ criterion, Mater. Chem. Phys. 2012), and far above the 1.2 % of the FCC CoCuFeNi this
-family used first. CoCuFeNi is no
-glass former: there the FCC crystal regrew into any melt of f ≤ 0.5 and the knob was a switch.
+element must be in Table III of the potential below (Hf is not). Its atomic size mismatch is
+large: δ = sqrt(Σ c_i (1 - r_i/r̄)²) = 10.3 % with the ZJW ``r_e`` (Ti 2.93, Zr 3.20, Cu 2.56,
+Ni 2.49 Å), well above δ ≤ 6.6 %, the empirical bound for high-entropy solid solutions (the Ω-δ
+criterion, Mater. Chem. Phys. 2012), and far above the 1.2 % of the FCC CoCuFeNi this family used
+first. CoCuFeNi is no glass former: its FCC crystal regrew into any melt of f ≤ 0.5, and the knob
+was a switch.
 
 Potential: the analytic EAM of X. W. Zhou, R. A. Johnson and H. N. G. Wadley, Phys. Rev. B 69,
 144113 (2004) (:func:`~jaxglass.potentials.zhou_johnson_wadley`, Ti, Zr, Cu, Ni from that paper's
@@ -28,17 +28,17 @@ Cu15Ni35Hf12.5Ti25Zr12.5, S.-Y. Kuo et al., Materials 16, 3212 (2023); TiZrHfCoN
 T. A. Kosorukova et al., Materials 12, 4227 (2019)), early (Ti, Zr) on one sublattice, late
 (Cu, Ni) on the other as in B2 TiNi and CuZr. Lattice constant :func:`b2_lattice_constant`
 (energy of a fixed 432-atom occupancy, unrelaxed, grid refined by parabolas: 3.1137 Å for ZJW);
-positions relaxed at fixed box. Measured (300 atoms, seed 0, ZJW): the B2 stays B2 (rms
-displacement 0.056 Å from the sites, 0 imaginary modes, highest mode 8.5 THz, -5.287 eV/atom),
-whereas a *random* BCC (a = 3.18 Å) or FCC (a = 3.99 Å) solid solution of the same composition
-amorphises during the relaxation itself (rms displacement 0.62 and 0.39 Å, first g(r) peak
-26.6 / 37.9 -> 4.5, ending at -5.140 / -5.158 eV/atom, above the quenched glass): with δ = 10 %
-no random lattice is mechanically stable, so chemical order on two sublattices is what makes
-this HEA crystalline. Minimum image with the cutoff needs every box length above
-``2 (r_c + skin)`` = 15.31 Å (:data:`SKIN` 0.5 Å), i.e. 5 cells, and equal numbers of Ti and Zr
-need an even count of corner sites: :func:`supercell` picks the ``n×n×n``, ``n×n×(n+1)`` or
-``n×(n+1)×(n+1)`` cell with an even cell count nearest ``n_atoms``: 300 (5×5×6, small),
-1024 (8×8×8, paper).
+positions relaxed at fixed box. Measured (300 atoms, ZJW, tests/test_hea.py): the B2 stays B2
+(every atom within 0.1 a of its site with its 8 nearest neighbours on the other sublattice,
+0 imaginary modes, highest mode 8.5 THz, -5.287 eV/atom), whereas a *random* BCC solid solution
+of the same composition (a = 3.18 Å, its own energy minimum) amorphises during the relaxation
+itself (first g(r) peak 26.6 -> 4.4, -5.160 eV/atom, the energy of the quenched glass); a random
+FCC did the same in a scratch run. With δ = 10 % no random lattice is mechanically stable, so the
+chemical order on two sublattices is what keeps this HEA crystalline. Minimum image with the cutoff
+needs every box length above ``2 (r_c + skin)`` = 15.31 Å (:data:`SKIN` 0.5 Å), i.e. 5 cells, and
+equal numbers of Ti and Zr need an even count of corner sites: :func:`supercell` picks the
+``n×n×n``, ``n×n×(n+1)`` or ``n×(n+1)×(n+1)`` cell with an even cell count nearest ``n_atoms``: 300
+(5×5×6, small), 1024 (8×8×8, paper).
 
 Glass (knob = f, the melt fraction; :func:`jaxglass.generate.partial_melt.melt_quench_relax`,
 the protocol of the Cu-Zr-Al family): the ``round(f N)`` atoms nearest a random centre are put
@@ -50,12 +50,14 @@ and all atoms relaxed with L-BFGS to ``fmax_tol``. f = 1 melts the whole cell. :
 3.4e13 K/s). The box stays at the crystal's volume.
 
 Measured knob response (300 atoms, ``small`` protocol, seeds 0/1/2; highest 0.05 Å bin of the
-total g(r) / energy in eV/atom): crystal 12.7/12.3/12.6, -5.287; f = 0.25 8.3/8.1/8.8,
--5.240 (mean); 0.5 5.6/5.7/6.1, -5.203; 0.75 3.9/3.7/4.2, -5.166; 1 3.8/3.9/3.9, -5.171. The
-first peak falls monotonically up to f = 0.75 and then saturates at the glass value (the 25 %
-crystal left at f = 0.75 is a shell thinner than two cells, disordered by the melt around it);
-the energy rises monotonically to f = 0.75, and f = 1 lies within the seed scatter (±0.01) of it.
-No regrowth: the mixed sublattices and the size mismatch frustrate the B2 template.
+total g(r), energy in eV/atom averaged over the seeds): crystal 12.7/12.3/12.6, -5.287;
+f = 0.25 8.6/8.1/8.1, -5.244; 0.5 5.5/6.1/6.1, -5.206; 0.75 4.1/4.3/4.6, -5.167;
+1 3.6/3.8/3.9, -5.162. The first peak falls monotonically with f for every seed, fast up to
+f = 0.5 and then towards the glass value; the mean energy rises monotonically, but the last step
+(0.005 eV/atom) is inside the seed scatter (±0.005-0.009): the 25 % of crystal left at f = 0.75 is a
+shell under two cells thick, and the glass next to it is constrained by it. No regrowth: the two
+mixed sublattices and the size mismatch frustrate the B2 template (CoCuFeNi's FCC regrew).
+The f = 0 and f = 1 structures of seed 0 have no imaginary modes (highest modes 8.5, 10.9 THz).
 
 ``info`` records the protocol, lattice constant, composition, timings, the relaxation result and
 the mean coordination (neighbours within 1.25 × the mean ``r_e`` of the pair).

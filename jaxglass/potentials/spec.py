@@ -157,7 +157,7 @@ def from_spec(spec: str) -> Potential:
 
         elements = tuple(e.strip() for e in body.split(",") if e.strip())
         if not elements:
-            raise UserError(f"potential spec: {spec!r}: give elements after 'zjw:', e.g. zjw:Co,Cu,Fe,Ni")
+            raise UserError(f"potential spec: {spec!r}: give elements after 'zjw:', e.g. zjw:Ti,Zr,Cu,Ni")
         return zhou_johnson_wadley(elements)
     if sep and kind in ("tersoff", "vashishta", "setfl"):
         path, elements = _path_and_elements(kind, body)
