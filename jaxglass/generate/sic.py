@@ -117,6 +117,8 @@ class Protocol:
     fmax_tol: float = 1e-4
     max_steps: int = 5000
     chunk: int = 50
+    #: read by the shared partial-melt driver (EAM setfl tables for MD); Vashishta has none
+    md_tables: bool = False
 
 
 PROTOCOLS = {
