@@ -51,7 +51,14 @@ from .modes import PDOS, default_grid, gaussian, species_projector
 from .potentials.base import Potential
 from .structure import Structure
 from .units import HBAR_OVER_AMU_THZ_A2, MBARN_PER_FM2, THZ_TO_MEV
-from .validation import Integral, memory_check, nonnegative, positive, validate
+from .validation import (
+    Integral,
+    broadening,
+    memory_check,
+    nonnegative,
+    temperature_kelvin,
+    validate,
+)
 
 #: Default number of Chebyshev moments (docs/kpm.md accuracy table: above ~256 moments the error at the
 #: default 1 % broadening is the stochastic one).
@@ -336,7 +343,7 @@ def _bounds_and_moments(potential, structure, nbrs, key, bounds, n_moments, n_ve
 
 
 @validate({
-    "sigma": [None, positive, "the Gaussian broadening in the frequency unit (THz, ω for LJ units)"],
+    "sigma": [None, broadening, "the Gaussian broadening in the frequency unit (THz, ω for LJ units)"],
     "moments": [Integral(2, None), f"the number of Chebyshev moments, e.g. {DEFAULT_MOMENTS}"],
     "vectors": [None, Integral(1, None), "random vectors per species, e.g. 4 (None: default_vectors)"],
     "lanczos_steps": [Integral(2, None)],
@@ -446,8 +453,8 @@ def spectral_moments(
 
 
 @validate({
-    "sigma": [positive, "the Gaussian broadening in THz, e.g. 0.3"],
-    "temperature": [positive, "the temperature in K; use e.g. 1e-3 for T → 0"],
+    "sigma": [broadening, "the Gaussian broadening in THz, e.g. 0.3"],
+    "temperature": [temperature_kelvin, "the temperature in K; use e.g. 1e-3 for T → 0"],
     "moments": [Integral(2, None), f"the number of Chebyshev moments, e.g. {DEFAULT_MOMENTS}"],
     "freq_min": [None, nonnegative, "the lowest frequency kept (THz), e.g. 0.5"],
 })

@@ -17,7 +17,7 @@ import pytest
 
 from jaxglass.cli.main import COMMANDS, FIELD_DESTS, build_parser
 
-BAD = {float: ("nan", "inf", "-inf", "0", "-1"), int: ("0", "-1", str(10**15), "nan")}
+BAD = {float: ("nan", "inf", "-inf", "0", "-1", "1e300"), int: ("0", "-1", str(10**15), "nan")}
 #: Values that are valid for an option (command, option) -> values; everything else in BAD must fail.
 VALID = {
     ("*", "--seed"): {"0", str(10**15)},  # any non-negative integer seeds numpy's generator
@@ -30,7 +30,8 @@ VALID = {
     ("train", "--l1"): {"0"},
     ("train", "--test-fraction"): {"0"},  # with --features: fit on every row (evaluate then needs new data)
     ("predict", "--q-min"): {"0"},  # the transform starts at Q = 0
-    ("spectra", "--powder-tol"): {"0"},  # no early stop: every sampled vector of a shell (a bounded pool)
+    ("spectra", "--powder-tol"): {"0"},
+    ("predict", "--q-max"): {"1e300"},  # a cap on the file's Q range (predict.json records the Q used)  # no early stop: every sampled vector of a shell (a bounded pool)
 }
 
 

@@ -12,10 +12,11 @@ import numpy as np
 
 from .._io import atomic_savez, atomic_write_text, read_array, write_csv
 from ..errors import UserError
-from ..validation import nonnegative, positive, validate
+from ..validation import Real, nonnegative, positive, smoothing_width, validate
 
 #: ``r_sigma`` of the functions below (and of ``jaxglass train --r-sigma``, which stores it for them).
-_R_SIGMA = [None, positive, "the Gaussian width of the g(r) smoothing (the model's length unit), e.g. 0.05"]
+_R_SIGMA = [None, smoothing_width,
+            "the Gaussian width of the g(r) smoothing (the model's length unit), e.g. 0.05"]
 
 
 def structure_frames(files: Sequence, index: str = ":"):
@@ -109,8 +110,8 @@ def features_from_structures(
 
 
 @validate({
-    "density": [positive, "the number density of the sample (atoms per length unit^d of the model's r grid, "
-                "e.g. atoms/Å^3)"],
+    "density": [Real(0, 1e3, closed="right"), "the number density of the sample (atoms per length unit^d of "
+                "the model's r grid, e.g. 0.05 atoms/Å^3 for a silicate glass, 1.2 σ^-3 for KA)"],
     "q_min": [None, nonnegative, "the lowest Q used (1/length, 2π included; None: the file's)"],
     "q_max": [None, positive, "the highest Q used (1/length, 2π included; None: the file's)"],
     "r_sigma": _R_SIGMA,

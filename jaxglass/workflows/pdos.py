@@ -26,7 +26,7 @@ from ..errors import UserError
 from ..hessian import as_f64, default_chunk, dynamical_matrix
 from ..minimize import MinimizeResult
 from ..modes import check_dense_memory, default_grid
-from ..validation import Integral, positive, validate
+from ..validation import Integral, broadening, validate
 
 #: ``method="auto"``: the dense route (Hessian + LAPACK eigen-solve) up to this many atoms, KPM above.
 #: Dense memory is ≈ 0.43 GB + 346 B·N² (docs/benchmarks.md): 3.5 GB at N = 3,000 (24 GB ends at
@@ -81,7 +81,7 @@ def dynamical_matrix_cached(pot, s, nbrs, programs: Path | None = None):
     )
 
 
-_SIGMA = [None, positive, "the Gaussian broadening (THz, ω for LJ units; None: 1 % of the spectral width)"]
+_SIGMA = [None, broadening, "the Gaussian broadening (THz, ω for LJ units; None: 1 % of the spectral width)"]
 _N_POINTS = [Integral(2, 10**7), "the number of frequency grid points, e.g. 400"]
 
 
