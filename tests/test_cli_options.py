@@ -30,8 +30,8 @@ VALID = {
     ("train", "--l1"): {"0"},
     ("train", "--test-fraction"): {"0"},  # with --features: fit on every row (evaluate then needs new data)
     ("predict", "--q-min"): {"0"},  # the transform starts at Q = 0
-    ("spectra", "--powder-tol"): {"0"},
-    ("predict", "--q-max"): {"1e300"},  # a cap on the file's Q range (predict.json records the Q used)  # no early stop: every sampled vector of a shell (a bounded pool)
+    ("spectra", "--powder-tol"): {"0"},  # no early stop: every sampled vector of a shell (a bounded pool)
+    ("predict", "--q-max"): {"1e300"},  # a cap on the file's Q range (predict.json records the Q used)
 }
 
 

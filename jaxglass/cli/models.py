@@ -71,6 +71,7 @@ def _train_arrays(args, out: Path) -> int:
     est = _estimator(
         args.model, args, r=r, freq=freq, r_unit=args.r_unit, freq_unit=args.omega_unit, y_unit=y_unit
     )
+    print(f"train: fitting {args.model} on {len(tr)} of {len(X)} samples ...", flush=True)
     t0 = time.time()
     est.fit(X[tr], Y[tr])
     sc = scores(Y[tr], est.predict(X[tr]).reshape(len(tr), -1))
@@ -361,6 +362,7 @@ class Train:
         args.features = kind
         cfg = study_config(args)
         ds = load_dataset(args.dataset, allow_partial=args.partial)
+        print(f"train: fitting {args.model} on the training split of {len(ds)} structures ...", flush=True)
         t0 = time.time()
         est = fit_dataset_model(ds, args.model, cfg, dataset=args.dataset,
                                 dim=load_structure(args.dataset, int(ds.indices[0])).dim)
