@@ -1,6 +1,6 @@
 """Ctrl-C in the single-process commands, and a build process killed while writing a record.
 
-Each command runs in a subprocess (``python -m jaxglass.cli``) and gets SIGINT once a line it prints
+Each command runs in a subprocess (the ``jaxglass.cli`` module) and gets SIGINT once a line it prints
 shows that its work is under way. The command must exit with status 130 (``cli/main.py``: the
 interrupt status), print exactly one ``jaxglass:`` line on stderr (no traceback) and leave no partial
 output in ``--out``: no temporary files and none of the files a finished run writes (a dataset's
@@ -36,12 +36,16 @@ def _env() -> dict:
             "PYTHONUNBUFFERED": "1", "JAXGLASS_COMPILE_CACHE": "0"}
 
 
+#: The CLI with Python's own SIGINT handler (KeyboardInterrupt), as in a terminal: a test run started in
+#: the background inherits SIGINT ignored, and Python then installs no handler.
+CLI = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+       "sys.argv[0] = 'jaxglass'; runpy.run_module('jaxglass.cli', run_name='__main__')")
+
+
 def _start(args: list[str], stdout: Path) -> subprocess.Popen:
     fh = open(stdout, "w")  # noqa: SIM115 (closed by the caller through proc.stdout_file)
-    # SIGINT back to its default disposition, as in a terminal (a background test run inherits it ignored)
-    proc = subprocess.Popen([sys.executable, "-m", "jaxglass.cli", *args], stdout=fh, stderr=subprocess.PIPE,
-                            env=_env(), text=True, start_new_session=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen([sys.executable, "-c", CLI, *args], stdout=fh, stderr=subprocess.PIPE, env=_env(),
+                            text=True, start_new_session=True)  # its own process group, as a terminal job
     proc.stdout_file = fh
     return proc
 
@@ -91,6 +95,20 @@ def arrays(tmp_path_factory):
     return d
 
 
+def test_ctrl_c_in_pdos_kpm(tmp_path):
+    """Interrupted in the KPM recursion: the host runs it chunk by chunk, so Ctrl-C lands between chunks."""
+    from jaxglass.generate import random_packing
+    from jaxglass.structure import write
+
+    write(str(tmp_path / "s.extxyz"), random_packing(300, 1.2, 3, {"A": 0.8, "B": 0.2}, min_distance=0.7,
+                                                     seed=0))
+    rc, out, err = _interrupt(["pdos", str(tmp_path / "s.extxyz"), "--potential", "ka", "--method", "kpm",
+                               "--moments", "8192", "--vectors", "4", "--allow-imaginary", "--out",
+                               str(tmp_path / "out")], "pdos: KPM start", tmp_path)
+    _clean_interrupt(rc, out, err)
+    _no_partial_files(tmp_path / "out", ("pdos.npz", "summary.json", "pdos.png"))
+
+
 def test_ctrl_c_in_train(arrays, tmp_path):
     model = tmp_path / "out" / "m.npz"
     rc, out, err = _interrupt(["train", "--features", str(arrays / "X.npy"), "--targets",
@@ -118,7 +136,7 @@ def test_ctrl_c_in_study(tmp_path):
 
 def test_ctrl_c_in_demo(tmp_path):
     out_dir = tmp_path / "out"
-    rc, out, err = _interrupt(["demo", "--system", "lj2d", "--n-structures", "4", "--n-atoms", "32",
+    rc, out, err = _interrupt(["demo", "--system", "lj2d", "--n-structures", "4", "--n-atoms", "64",
                                "--workers", "0", "--out", str(out_dir)], "demo: lj2d", tmp_path)
     _clean_interrupt(rc, out, err)
     _no_partial_files(out_dir, ("study.json", "study.md", "rdf_pdos.png"))

@@ -22,6 +22,7 @@ import numpy as np
 from .. import kpm, phonons
 from .._io import atomic_savez, atomic_write_text
 from ..cache import cached_call
+from ..data.progress import EtaProgress
 from ..errors import UserError
 from ..hessian import as_f64, default_chunk, dynamical_matrix
 from ..minimize import MinimizeResult
@@ -128,7 +129,8 @@ def kpm_pdos(
     log: Callable[[str], None] | None = None,
 ):
     """KPM route: ``(pdos, info)``; the grid is :func:`jaxglass.modes.default_grid` over the spectral
-    bounds (Lanczos). ``log`` gets a start and a finish line."""
+    bounds (Lanczos). ``log`` gets a start line, progress lines with an ETA while the recursion runs
+    (:class:`jaxglass.data.progress.EtaProgress`, every 2 s) and a finish line."""
     s = as_f64(s)
     n, d = s.positions.shape
     moments = moments or kpm.DEFAULT_MOMENTS
@@ -161,6 +163,7 @@ def kpm_pdos(
         key=seed,
         partial=partial,
         bounds=(a, b),
+        progress=EtaProgress("pdos: KPM", log, unit="moments") if log else None,
     )
     jax.block_until_ready(p.total)
     if log:
