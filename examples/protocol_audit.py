@@ -197,15 +197,19 @@ def figure(family: str, runs: list[dict], summ: dict, path: Path, unit_time: str
     for ax, f in zip(axes.flat, feats):
         for knob, by_len in summ.items():
             x = np.array(list(by_len)) * dt
-            m = np.array([by_len[k][f][0] for k in by_len])
+            ref = by_len[max(by_len)][f][0]
+            m = np.array([by_len[k][f][0] for k in by_len]) - ref
             e = np.array([by_len[k][f][1] for k in by_len])
-            ax.errorbar(x, m, yerr=np.nan_to_num(e), marker="o", capsize=3, label=f"knob {knob:g}")
+            line = ax.errorbar(x, m, yerr=np.nan_to_num(e), marker="o", capsize=3,
+                               label=f"knob {knob:g} (longest: {ref:.4g})")
             pts = [r for r in runs if r["knob"] == knob]
-            ax.plot([r["n_quench"] * dt for r in pts], [r[f] for r in pts], ".", color="0.6", ms=3)
+            ax.plot([r["n_quench"] * dt for r in pts], [r[f] - ref for r in pts], ".",
+                    color=line[0].get_color(), alpha=0.35, ms=3)
+        ax.axhline(0.0, color="0.5", lw=0.8)
         ax.set_xscale("log")
         ax.set_xlabel(f"quench length ({unit_time})")
-        ax.set_title(FEATURES[f])
-    axes.flat[0].legend(fontsize=8)
+        ax.set_title(f"{FEATURES[f]} − longest quench's mean")
+        ax.legend(fontsize=7)
     grid = np.linspace(0.0, cfg.freq_max, N_PDOS)
     for ax, knob in zip(axes.flat[len(feats):], list(summ)[:2]):
         for nq in summ[knob]:
@@ -218,7 +222,7 @@ def figure(family: str, runs: list[dict], summ: dict, path: Path, unit_time: str
         ax.axis("off")
     n_atoms = runs[0]["n_atoms"]
     fig.suptitle(f"{family}: protocol audit, {n_atoms} atoms, paper protocol with the quench shortened "
-                 "(mean ± standard error over seeds; grey: single structures)")
+                 "(mean ± standard error over seeds; dots: single structures)")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
