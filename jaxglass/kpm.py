@@ -260,7 +260,7 @@ def _bounds_and_moments(potential, structure, nbrs, key, bounds, n_moments, n_ve
 # (and a prompt Ctrl-C: Python runs between chunks). Same probes, same arithmetic (the dot products are
 # summed in another order: equal to round-off).
 #: Progress reports per KPM DOS (chunks of the recursion).
-PROGRESS_CHUNKS = 50
+PROGRESS_CHUNKS = 10
 
 
 @partial(jax.jit, static_argnames=("n_vectors", "partial", "steps"))
@@ -272,17 +272,21 @@ def _probes_and_bounds(potential, structure, nbrs, key, bounds, n_vectors, parti
     z = probe_vectors(k_trace, n_vectors, structure.positions.shape, structure.positions.dtype)
     proj = (species_projector(structure).reshape(-1, *structure.positions.shape) if partial
             else jnp.ones((1, *structure.positions.shape), z.dtype))
-    return jnp.stack(bounds), (proj[:, None] * z[None]).reshape(-1, *structure.positions.shape)
+    return jnp.stack(bounds), proj[:, None] * z[None]  # (S, R, N, d)
 
 
+# One projection at a time (lax.map), its R vectors together (vmap), as in _bounds_and_moments: a vmap
+# over all S·R vectors at once was measured slower per vector on the CPU.
 @jax.jit
 def _recursion_start(potential, structure, nbrs, ab, zs):
-    return chebyshev_start(_rescaled_hvp(potential, structure, nbrs, *ab), zs)
+    matvec = _rescaled_hvp(potential, structure, nbrs, *ab)
+    return jax.lax.map(lambda z: chebyshev_start(matvec, z), zs)
 
 
 @partial(jax.jit, static_argnames=("chunk",))
 def _recursion_chunk(potential, structure, nbrs, ab, state, n_steps, chunk):
-    return chebyshev_steps(_rescaled_hvp(potential, structure, nbrs, *ab), state, n_steps, chunk)
+    matvec = _rescaled_hvp(potential, structure, nbrs, *ab)
+    return jax.lax.map(lambda st: chebyshev_steps(matvec, st, n_steps, chunk), state)
 
 
 def _moments_with_progress(potential, structure, nbrs, key, bounds, n_moments, n_vectors, partial, steps,
@@ -295,17 +299,18 @@ def _moments_with_progress(potential, structure, nbrs, key, bounds, n_moments, n
     state, mu01 = _recursion_start(potential, structure, nbrs, ab, zs)
     total = (n_moments + 1) // 2 - 1  # recursion steps after the first product
     chunk = max(1, -(-total // PROGRESS_CHUNKS))
-    parts, done = [np.asarray(mu01)], 0  # host copies (small): no device work between chunks
+    parts, done = [np.asarray(mu01)], 0  # (S, 2, R) host copies (small): no device work between chunks
     progress(min(2, n_moments), n_moments)
     while done < total:
         k = min(chunk, total - done)
         state, out = _recursion_chunk(potential, structure, nbrs, ab, state, k, chunk)
-        parts.append(np.asarray(out)[:k].reshape(2 * k, -1))  # waits for the chunk
+        out = np.asarray(out)  # (S, chunk, 2, R); waits for the chunk
+        parts.append(out[:, :k].reshape(out.shape[0], 2 * k, -1))
         done += k
         progress(min(2 + 2 * done, n_moments), n_moments)
     n, d = structure.positions.shape
-    mu = np.concatenate(parts)[:n_moments].T.reshape(-1, n_vectors, n_moments)  # (S, R, M)
-    return ab, jnp.asarray(mu.mean(axis=1) / (n * d))
+    mu = np.concatenate(parts, axis=1)[:, :n_moments]  # (S, M, R)
+    return ab, jnp.asarray(mu.mean(axis=2) / (n * d))
 
 
 @validate({
