@@ -1,17 +1,17 @@
-"""Reference values for the CoCuFeNi ZJW EAM: LAMMPS ``pair_style eam/alloy`` on the setfl jaxglass writes.
+"""Reference values for the TiZrCuNi ZJW EAM: LAMMPS ``pair_style eam/alloy`` on the setfl jaxglass writes.
 
 Regenerates the numbers in ``tests/test_hea.py`` (``LAMMPS_ENERGY``, ``LAMMPS_FORCES``):
 
-1. the analytic Zhou-Johnson-Wadley EAM (PRB 69, 144113 (2004)) for Co, Cu, Fe, Ni
+1. the analytic Zhou-Johnson-Wadley EAM (PRB 69, 144113 (2004)) for Ti, Zr, Cu, Ni
    (:func:`jaxglass.generate.hea.default_potential`) is tabulated with
    :func:`jaxglass.potentials.tabulate_setfl` (2000 x 2000 points, as LAMMPS's
    ``tools/eam_database/create_eam.py``) and written with :func:`jaxglass.potentials.write_setfl`;
-2. the test cell: 4x4x4 FCC cells of a = 3.57 Å (256 atoms, box 14.28 Å), the species drawn by
-   :func:`jaxglass.generate.hea.random_fcc` with ``numpy.random.default_rng(2024)``, then every
-   coordinate displaced by ``0.1 * rng.standard_normal`` from the same generator;
-3. LAMMPS (the ``lammps`` Python module, in memory) reads the setfl with ``pair_coeff * * FILE Co Cu
-   Fe Ni``, ``run 0``; the script prints the potential energy (eV) and the forces (eV/Å) of
-   atoms 0, 1, 100, 255, next to jaxglass's values from the same file (``read_setfl``) and from the
+2. the test cell: 5x5x6 B2 cells of a = 3.11 Å (300 atoms, box 15.55 x 15.55 x 18.66 Å), the
+   species drawn by :func:`jaxglass.generate.hea.random_b2` with ``numpy.random.default_rng(2024)``,
+   then every coordinate displaced by ``0.1 * rng.standard_normal`` from the same generator;
+3. LAMMPS (the ``lammps`` Python module, in memory) reads the setfl with ``pair_coeff * * FILE Ti Zr
+   Cu Ni``, ``run 0``; the script prints the potential energy (eV) and the forces (eV/Å) of
+   atoms 0, 1, 100, 299, next to jaxglass's values from the same file (``read_setfl``) and from the
    analytic potential.
 
 Usage::
@@ -33,12 +33,12 @@ import jaxglass
 from jaxglass.generate import hea
 from jaxglass.potentials import energy, forces, read_setfl, tabulate_setfl, write_setfl
 
-ATOMS = (0, 1, 100, 255)
+ATOMS = (0, 1, 100, 299)
 
 
 def test_cell():
     rng = np.random.default_rng(2024)
-    s = hea.random_fcc(3.57, (4, 4, 4), rng)
+    s = hea.random_b2(3.11, (5, 5, 6), rng)
     pos = np.asarray(s.positions) + 0.1 * rng.standard_normal((s.n_atoms, 3))
     return s.with_positions(pos)
 
@@ -84,7 +84,7 @@ def main() -> None:
     pot = hea.default_potential()
     s = test_cell()
     with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "CoCuFeNi.eam.alloy")
+        path = os.path.join(tmp, "TiZrCuNi.eam.alloy")
         write_setfl(path, tabulate_setfl(pot))
         e_lmp, f_lmp = lammps_energy_forces(path, s)
         tab = read_setfl(path)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .errors import UserError
+from .validation import Integral, Real, validate
 
 
 def atomic_write_bytes(path, data: bytes) -> Path:
@@ -197,11 +198,13 @@ def read_split(path, n: int, field: str = "split") -> tuple[np.ndarray, np.ndarr
 
 
 
-def random_split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(train, test) rows of a seeded random split holding out ``round(fraction * n)`` rows."""
-    if not 0 <= fraction < 1:
-        raise UserError(f"test_fraction: must be in [0, 1), got {fraction}")
-    n_test = int(round(fraction * n))
+@validate({
+    "test_fraction": [Real(0, 1, closed="left"), "the held-out fraction, e.g. 0.2 (0: train on every row)"],
+    "seed": [Integral(0, None), "a non-negative integer seed, e.g. 0"],
+})
+def random_split(n: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(train, test) rows of a seeded random split holding out ``round(test_fraction * n)`` rows."""
+    n_test = int(round(test_fraction * n))
     test = np.sort(np.random.default_rng([seed, 104729]).choice(n, n_test, replace=False))
     return np.setdiff1d(np.arange(n), test), test
 

@@ -4,10 +4,13 @@ At a minimum ``x*(θ)`` of ``E(x; θ)`` the gradient vanishes, ``∇_x E(x*, θ)
 function theorem ``dx*/dθ = -H⁻¹ ∂²E/∂x∂θ`` with ``H = ∇²_x E`` at ``x*``. In reverse mode, given the
 cotangent ``x̄`` of ``x*``: solve ``H u = x̄`` and ``θ̄ = -∇_θ [∇_x E(x*, θ) · u]`` (one VJP).
 
-The d uniform translations are zero modes of ``H`` (the energy depends on neighbour vectors only):
-they are projected out of the right-hand side and of the solution by subtracting the mean
-displacement per Cartesian direction (a mass-independent projector), so the solve runs on the
-complement, where ``H`` is positive definite at a true minimum. The solve is matrix-free conjugate
+The rigid-body motions are zero modes of ``H`` (the energy depends on neighbour vectors only): the d
+uniform translations always, and, at a stationary point, the rotations in every plane spanned by two
+non-periodic axes (a cluster: 3 in 3D; a wire periodic along z: the rotation about z; a sheet
+periodic in x and y has none, since tilting it breaks its periodic images). They are projected out of
+the right-hand side and of the solution with the Euclidean (mass-independent) projector of
+:func:`rigid_modes`, so the solve runs on the complement, where ``H`` is positive definite at a true
+minimum. The solve is matrix-free conjugate
 gradients on Hessian-vector products (:func:`jaxglass.hessian.hvp`); a negative curvature, a solve
 that does not converge or a structure whose forces are not small raise :class:`UserError` (field
 ``structure``) instead of returning a silently wrong derivative.
@@ -16,7 +19,15 @@ What is held fixed: the neighbour lists are built once at the minimum and reused
 (exact for the derivative, which is local to ``x*``; finite displacements large enough to change the
 lists are outside its scope). The forward pass runs the host minimiser (L-BFGS,
 :func:`jaxglass.minimize.minimize`) on concrete values, like ``modes.pdos(backend="host")``: call
-these functions outside ``jax.jit``/``vmap`` (``jax.grad`` is fine); the backward pass is pure JAX.
+:func:`relaxed_positions` outside ``jax.jit``/``vmap`` (``jax.grad`` and ``jax.jvp`` are fine); the
+backward pass is pure JAX. :func:`equilibrium_positions` with ``nbrs`` given also runs under
+``jax.jit`` and ``jax.vmap`` (there its force check is skipped).
+
+Modes: ``mode="reverse"`` (default) defines a ``jax.custom_vjp`` whose backward pass checks the CG
+solve (curvature, convergence); ``mode="forward"`` defines a ``jax.custom_jvp`` whose tangent is
+``-H⁻¹ (∂²E/∂x∂θ · θ̇)`` through ``jax.lax.custom_linear_solve`` (symmetric), so ``jax.jvp``,
+``jax.jacfwd`` and (by transposition) ``jax.grad`` all work; its checks run only when the tangent is
+concrete (``jax.jvp`` outside ``jit``).
 """
 
 from __future__ import annotations
@@ -32,8 +43,12 @@ from .hessian import as_f64, hvp, is_traced
 from .minimize import minimize
 from .potentials.base import Potential
 from .structure import Structure
+from .validation import Integral, Options, Real, validate
 
-__all__ = ["equilibrium_positions", "project_translations", "relaxed_positions", "solve_hessian"]
+__all__ = [
+    "equilibrium_positions", "project_translations", "project_zero_modes", "relaxed_positions", "rigid_modes",
+    "solve_hessian",
+]
 
 
 def project_translations(v: jax.Array) -> jax.Array:
@@ -41,14 +56,44 @@ def project_translations(v: jax.Array) -> jax.Array:
     return v - jnp.mean(v, axis=0, keepdims=True)
 
 
+def rigid_modes(structure: Structure) -> jax.Array:
+    """Orthonormal rigid-body zero modes ``(m, N, d)`` of a structure's Hessian (Euclidean metric).
+
+    The d uniform translations, then one rotation about the centroid for every pair of non-periodic
+    axes ``(a, b)`` (``v_a = -(x_b - c_b)``, ``v_b = x_a - c_a``): 0 rotations for a bulk or a sheet
+    periodic in two of three axes, 1 for a wire (one periodic axis in 3D), 3 for a 3D cluster, 1 for a
+    2D cluster. Rotations are zero modes only at a stationary point (zero forces). Pure (jit-able).
+    """
+    x = jnp.asarray(structure.positions)
+    n, d = x.shape
+    vecs = [jnp.zeros_like(x).at[:, a].set(1.0) for a in range(d)]
+    free = [a for a in range(d) if not structure.periodic[a]]
+    xc = x - jnp.mean(x, axis=0)
+    for i, a in enumerate(free):
+        for b in free[i + 1:]:
+            vecs.append(jnp.zeros_like(x).at[:, a].set(-xc[:, b]).at[:, b].set(xc[:, a]))
+    q, _ = jnp.linalg.qr(jnp.stack([v.reshape(-1) for v in vecs], axis=1))
+    return q.T.reshape(len(vecs), n, d)
+
+
+def project_zero_modes(v: jax.Array, modes: jax.Array) -> jax.Array:
+    """``v`` ``(N, d)`` minus its components along the orthonormal ``modes`` ``(m, N, d)``."""
+    c = jnp.tensordot(modes, v, axes=((1, 2), (0, 1)))
+    return v - jnp.tensordot(c, modes, axes=(0, 0))
+
+
 @jax.jit
-def _cg(potential, structure, nbrs, b, tol, maxiter):
-    """CG for ``P H P u = P b``; returns ``(u, iterations, relative residual, min curvature pᵀHp/pᵀp)``."""
+def _cg(potential, structure, nbrs, modes, b, tol, maxiter):
+    """CG for ``P H P u = P b`` (P removes ``modes``); returns ``(u, iterations, relative residual,
+    min curvature pᵀHp/pᵀp)``."""
+
+    def proj(v):
+        return project_zero_modes(v, modes)
 
     def matvec(v):
-        return project_translations(hvp(potential, structure, nbrs, project_translations(v)))
+        return proj(hvp(potential, structure, nbrs, proj(v)))
 
-    b = project_translations(b)
+    b = proj(b)
     bnorm = jnp.sqrt(jnp.vdot(b, b))
     scale = jnp.where(bnorm > 0, bnorm, 1.0)
 
@@ -69,7 +114,7 @@ def _cg(potential, structure, nbrs, b, tol, maxiter):
 
     init = (jnp.zeros_like(b), b, b, bnorm**2, 0, jnp.asarray(jnp.inf, b.dtype))
     x, _, _, rs, k, curv = jax.lax.while_loop(cond, body, init)
-    return project_translations(x), k, jnp.sqrt(rs) / scale, curv
+    return proj(x), k, jnp.sqrt(rs) / scale, curv
 
 
 def solve_hessian(
@@ -81,15 +126,16 @@ def solve_hessian(
     tol: float = 1e-10,
     maxiter: int | None = None,
 ) -> jax.Array:
-    """Solve ``H u = b`` on the complement of the translations (matrix-free CG), ``(N, d)``.
+    """Solve ``H u = b`` on the complement of the rigid-body zero modes (matrix-free CG), ``(N, d)``.
 
-    ``b`` and ``u`` have their mean per direction removed. Raises :class:`UserError` (``structure``)
+    ``b`` and ``u`` have their components along :func:`rigid_modes` removed (the translations; also
+    the rotations of non-periodic directions, see there). Raises :class:`UserError` (``structure``)
     when CG meets negative curvature (not a minimum) or does not reach the relative residual ``tol``
     within ``maxiter`` iterations (default ``10 N d``); traced inputs skip these checks.
     """
     n, d = structure.positions.shape
     maxiter = 10 * n * d if maxiter is None else int(maxiter)
-    u, k, res, curv = _cg(potential, structure, tuple(nbrs), b, tol, maxiter)
+    u, k, res, curv = _cg(potential, structure, tuple(nbrs), rigid_modes(structure), b, tol, maxiter)
     if is_traced(u):
         return u
     if float(jnp.vdot(b, b)) > 0 and not float(curv) > 0:
@@ -131,16 +177,16 @@ def _concrete(trees, what):
         )
 
 
-def _implicit(potential, structure, forward, tol, maxiter):
-    """``x*`` from ``forward(potential, x0) -> (x*, nbrs)`` (host), with the implicit-function VJP."""
+def _implicit(potential, structure, forward, tol, maxiter, mode):
+    """``x*`` from ``forward(potential, x0) -> (x*, nbrs)`` with the implicit-function VJP or JVP."""
+    if mode == "forward":
+        return _implicit_jvp(potential, structure, forward, tol, maxiter)
 
     @jax.custom_vjp
     def positions(pot, x0):
-        _concrete((pot, x0), "the relaxation")
         return forward(pot, x0)[0]
 
     def fwd(pot, x0):
-        _concrete((pot, x0), "the relaxation")
         xs, nb = forward(pot, x0)
         return xs, (pot, xs, nb)
 
@@ -154,10 +200,45 @@ def _implicit(potential, structure, forward, tol, maxiter):
     return positions(potential, structure.positions)
 
 
-def _prepare(potential, structure, what):
+@jax.jit
+def _linear_solve(potential, structure, nbrs, modes, b, tol, maxiter):
+    """``u = H⁺ b`` on the complement of ``modes`` as a transposable linear map of ``b`` (symmetric H)."""
+
+    def matvec(v):
+        return project_zero_modes(hvp(potential, structure, nbrs, project_zero_modes(v, modes)), modes)
+
+    def solve(_, rhs):
+        return _cg(potential, structure, nbrs, modes, rhs, tol, maxiter)[0]
+
+    return jax.lax.custom_linear_solve(matvec, project_zero_modes(b, modes), solve, symmetric=True)
+
+
+def _implicit_jvp(potential, structure, forward, tol, maxiter):
+    """Forward-mode variant: ``ẋ* = -H⁻¹ (∂²E/∂x∂θ · θ̇)`` (``jax.jvp``; ``jax.grad`` by transposition)."""
+
+    @jax.custom_jvp
+    def positions(pot, x0):
+        return forward(pot, x0)[0]
+
+    @positions.defjvp
+    def jvp(primals, tangents):
+        pot, x0 = primals
+        xs, nb = forward(pot, x0)
+        s = structure.with_positions(xs)
+        rhs = -jax.jvp(lambda p: _grad_x(p, s, nb), (pot,), (tangents[0],))[1]
+        if is_traced(rhs):
+            cap = 10 * rhs.size if maxiter is None else maxiter
+            return xs, _linear_solve(pot, s, nb, rigid_modes(s), rhs, tol, cap)
+        return xs, solve_hessian(pot, s, nb, rhs, tol=tol, maxiter=maxiter)
+
+    return positions(potential, structure.positions)
+
+
+def _prepare(potential, structure, what, allow_traced=False):
     require_x64(f"jaxglass.equilibrium.{what}")
     potential.check(structure)
-    _concrete(structure, what)  # the potential may be traced by jax.grad here; fwd checks it is not jitted
+    if not allow_traced:
+        _concrete(structure, what)  # the potential may be traced by jax.grad; forward checks it is not jitted
     return as_f64(structure)
 
 
@@ -166,6 +247,15 @@ def _lists(potential, structure, nbrs):
     return tuple(jnp.asarray(i) for i in nb)
 
 
+_COMMON = {
+    "fmax": [Real(0, None, closed="neither"), "a force tolerance > 0, e.g. 1e-8"],
+    "tol": [Real(0, 1, closed="neither"), "a relative CG residual in (0, 1), e.g. 1e-10"],
+    "maxiter": [None, Integral(1, None), "a positive iteration cap, or None for 10 N d"],
+    "mode": [Options("reverse", "forward")],
+}
+
+
+@validate(_COMMON)
 def equilibrium_positions(
     potential: Potential,
     structure: Structure,
@@ -174,12 +264,15 @@ def equilibrium_positions(
     nbrs: Sequence[jax.Array] | None = None,
     tol: float = 1e-10,
     maxiter: int | None = None,
+    mode: str = "reverse",
 ) -> jax.Array:
     """The positions of a structure already at a minimum, differentiable w.r.t. the potential's parameters.
 
-    Returns ``structure.positions`` ``(N, d)`` unchanged; under ``jax.grad`` with respect to the
-    potential (its PyTree leaves) the derivative is the implicit one, ``dx*/dθ = -H⁻¹ ∂²E/∂x∂θ`` (the
-    derivative with respect to the positions passed in is zero: the minimum does not depend on them).
+    Returns ``structure.positions`` ``(N, d)`` unchanged; under ``jax.grad`` (or, with
+    ``mode="forward"``, ``jax.jvp``) with respect to the potential (its PyTree leaves) the derivative is
+    the implicit one, ``dx*/dθ = -H⁻¹ ∂²E/∂x∂θ`` (the derivative with respect to the positions passed
+    in is zero: the minimum does not depend on them). With ``nbrs`` given it also runs under
+    ``jax.jit``/``jax.vmap``, where the force check below and the CG checks are skipped.
 
     Args:
       fmax: the largest per-atom force norm accepted as "at a minimum"; above it :class:`UserError`
@@ -187,11 +280,19 @@ def equilibrium_positions(
       nbrs: neighbour lists at the minimum (built here if omitted); held fixed in the backward pass.
       tol: relative residual of the CG solve (:func:`solve_hessian`).
       maxiter: CG iteration cap (default ``10 N d``).
+      mode: ``"reverse"`` (custom VJP, checked solve) or ``"forward"`` (custom JVP; see the module).
     """
-    structure = _prepare(potential, structure, "equilibrium_positions")
+    if nbrs is None and is_traced(structure):
+        raise UserError(
+            "nbrs: equilibrium_positions was called inside jax.jit/vmap without neighbour lists; pass "
+            "nbrs=potential.neighbors(structure) built outside the transformed function"
+        )
+    structure = _prepare(potential, structure, "equilibrium_positions", allow_traced=nbrs is not None)
 
     def forward(pot, x0):
         nb = _lists(pot, structure, nbrs)
+        if is_traced(pot, x0):
+            return x0, nb
         f = _max_force(pot, structure, nb)
         if not f <= fmax:
             raise UserError(
@@ -201,9 +302,10 @@ def equilibrium_positions(
             )
         return jnp.asarray(x0), nb
 
-    return _implicit(potential, structure, forward, tol, maxiter)
+    return _implicit(potential, structure, forward, tol, maxiter, mode)
 
 
+@validate(_COMMON | {"max_steps": [Integral(1, None), "a positive step cap, e.g. 20000"]})
 def relaxed_positions(
     potential: Potential,
     structure: Structure,
@@ -213,14 +315,16 @@ def relaxed_positions(
     nbrs: Sequence[jax.Array] | None = None,
     tol: float = 1e-10,
     maxiter: int | None = None,
+    mode: str = "reverse",
 ) -> jax.Array:
     """Relax ``structure`` (L-BFGS, host) and return the minimum ``x*(θ)`` ``(N, d)``, differentiable
     with respect to the potential's parameters by the implicit function theorem.
 
     The forward pass runs :func:`jaxglass.minimize.minimize` on concrete values (call it outside
-    ``jax.jit``/``vmap``; ``jax.grad`` is fine); the backward pass solves ``H u = x̄`` by CG on
-    Hessian-vector products with the translations projected out and returns
-    ``θ̄ = -∇_θ [∇_x E(x*, θ) · u]``. The derivative with respect to the initial positions is zero.
+    ``jax.jit``/``vmap``; ``jax.grad`` and ``jax.jvp`` are fine); the backward pass solves
+    ``H u = x̄`` by CG on Hessian-vector products with the rigid-body zero modes projected out and
+    returns ``θ̄ = -∇_θ [∇_x E(x*, θ) · u]``. The derivative with respect to the initial positions is
+    zero.
 
     Args:
       fmax: force tolerance of the relaxation; a run that does not converge raises
@@ -229,13 +333,16 @@ def relaxed_positions(
       nbrs: neighbour lists *at the minimum*, held fixed in the backward pass (built there if omitted).
       tol: relative residual of the CG solve (:func:`solve_hessian`).
       maxiter: CG iteration cap (default ``10 N d``).
+      mode: ``"reverse"`` (custom VJP, checked solve) or ``"forward"`` (custom JVP: ``jax.jvp``,
+        ``jax.jacfwd``; ``jax.grad`` by transposition, checks only with concrete tangents).
     """
     structure = _prepare(potential, structure, "relaxed_positions")
 
     def forward(pot, x0):
+        _concrete((pot, x0), "the relaxation")
         res = minimize(pot, structure.with_positions(x0), method="lbfgs", fmax=fmax, max_steps=max_steps)
         if not res.converged:
             raise UserError(f"structure: relaxation to a minimum failed: {res.message}")
         return res.structure.positions, _lists(pot, res.structure, nbrs)
 
-    return _implicit(potential, structure, forward, tol, maxiter)
+    return _implicit(potential, structure, forward, tol, maxiter, mode)

@@ -37,7 +37,7 @@ forward; a gradient keeps the two recursion vectors of every step (O(M R N)).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 
 import jax
@@ -45,13 +45,30 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._config import require_x64
+from .chebyshev import (  # re-exported: the linear-algebra core of KPM
+    BOUND_MARGIN,
+    LANCZOS_STEPS,
+    chebyshev_coefficients,
+    chebyshev_moments,
+    chebyshev_start,
+    chebyshev_steps,
+    jackson_kernel,
+    spectral_bounds,
+)
 from .errors import UserError
 from .hessian import as_f64, dynamical_hvp, is_traced, neighbors_for
 from .modes import PDOS, default_grid, gaussian, species_projector
 from .potentials.base import Potential
 from .structure import Structure
 from .units import HBAR_OVER_AMU_THZ_A2, MBARN_PER_FM2, THZ_TO_MEV
-from .validation import Integral, memory_check, nonnegative, positive, validate
+from .validation import (
+    Integral,
+    broadening,
+    memory_check,
+    nonnegative,
+    temperature_kelvin,
+    validate,
+)
 
 #: Default number of Chebyshev moments (docs/kpm.md accuracy table: above ~256 moments the error at the
 #: default 1 % broadening is the stochastic one).
@@ -96,103 +113,6 @@ def check_pdos_memory(n_dof: int, n_proj: int, moments: int, vectors: int, n_poi
         f"on {n_dof} degrees of freedom",
         f"lower {name} (defaults: moments {DEFAULT_MOMENTS}, vectors {default_vectors(n_dof)})",
     )
-
-
-#: Lanczos steps for the spectral bounds and the relative safety margin added on both sides.
-LANCZOS_STEPS = 40
-BOUND_MARGIN = 0.01
-
-
-# -------------------------------------------------------------------------------------------
-# Linear-algebra core (any symmetric matvec on arrays of any shape)
-
-
-def lanczos_tridiagonal(matvec, v0: jax.Array, steps: int):
-    """``steps`` Lanczos steps from ``v0`` (no reorthogonalisation: enough for the extremes).
-
-    Returns the diagonal ``alpha`` ``(steps,)`` and off-diagonal ``beta`` ``(steps,)``; ``beta[-1]``
-    is the norm of the last residual.
-    """
-    v = v0 / jnp.linalg.norm(v0)
-
-    def body(carry, _):
-        v_prev, v, b_prev = carry
-        w = matvec(v) - b_prev * v_prev
-        a = jnp.vdot(w, v)
-        w = w - a * v
-        b = jnp.linalg.norm(w)
-        v_next = w / jnp.where(b > 0, b, 1.0)
-        return (v, v_next, b), (a, b)
-
-    _, (alpha, beta) = jax.lax.scan(body, (jnp.zeros_like(v), v, jnp.zeros((), v.dtype)), None, length=steps)
-    return alpha, beta
-
-
-def spectral_bounds(matvec, v0: jax.Array, steps: int = LANCZOS_STEPS, margin: float = BOUND_MARGIN):
-    """Interval ``(a, b)`` enclosing the spectrum of the symmetric operator ``matvec``.
-
-    Lanczos Ritz values ``θ`` with residual bounds ``|β_k s_{k,last}|`` (each Ritz interval
-    ``θ ± |β s|`` holds an eigenvalue), widened by ``margin`` of the width on both sides; the lower
-    end is at most 0 (the translational zero modes of a periodic cell).
-    """
-    alpha, beta = lanczos_tridiagonal(matvec, v0, steps)
-    T = jnp.diag(alpha) + jnp.diag(beta[:-1], 1) + jnp.diag(beta[:-1], -1)
-    theta, s = jnp.linalg.eigh(T)
-    resid = jnp.abs(beta[-1] * s[-1, :])
-    hi = theta[-1] + resid[-1]
-    lo = jnp.minimum(theta[0] - resid[0], 0.0)
-    width = hi - lo
-    return lo - margin * width, hi + margin * width
-
-
-def jackson_kernel(n_moments: int, dtype=jnp.float64) -> jax.Array:
-    """Jackson damping factors ``g_n``, n = 0 … M-1 (Weiße et al., Rev. Mod. Phys. 78, 275, eq. 71)."""
-    m = n_moments
-    n = jnp.arange(m, dtype=dtype)
-    q = jnp.pi / (m + 1)
-    return ((m - n + 1) * jnp.cos(q * n) + jnp.sin(q * n) / jnp.tan(q)) / (m + 1)
-
-
-def chebyshev_moments(matvec, z: jax.Array, n_moments: int) -> jax.Array:
-    """``μ_n = ⟨z, T_n(X) z⟩`` for n = 0 … M-1, ``X`` = ``matvec`` (spectrum inside [-1, 1]).
-
-    ``z`` may have any shape (one vector); batch over vectors with ``jax.vmap``. Uses the doubling
-    identities: ``ceil(M/2)`` products. The loop body is rematerialised under reverse-mode AD, so a
-    gradient stores only the two recursion vectors per step.
-    """
-    if n_moments < 2:
-        raise UserError(f"n_moments: need at least 2 Chebyshev moments, got {n_moments}")
-    half = (n_moments + 1) // 2
-    t0, t1 = z, matvec(z)
-    mu0, mu1 = jnp.vdot(z, z), jnp.vdot(t1, z)
-
-    @jax.checkpoint
-    def body(carry, _):
-        t_prev, t = carry  # T_{n-1} z, T_n z
-        t_next = 2.0 * matvec(t) - t_prev
-        return (t, t_next), (2.0 * jnp.vdot(t, t) - mu0, 2.0 * jnp.vdot(t_next, t) - mu1)
-
-    # n = 1 … half-1 gives μ_2 … μ_{2 half - 1}
-    _, (even, odd) = jax.lax.scan(body, (t0, t1), None, length=half - 1)
-    mu = jnp.concatenate([jnp.stack([mu0, mu1]), jnp.stack([even, odd], axis=1).reshape(-1)])
-    return mu[:n_moments]
-
-
-def chebyshev_coefficients(f, a: float, b: float, n_moments: int, n_nodes: int | None = None) -> jax.Array:
-    """Chebyshev coefficients ``c_n`` of ``f(λ)`` on ``[a, b]``: ``f ≈ Σ_n c_n T_n((λ - c)/h)``.
-
-    ``f`` maps ``(K,)`` λ values to ``(..., K)``; returns ``(..., M)``. Chebyshev–Gauss quadrature on
-    ``n_nodes`` (default ``2M``) nodes.
-    """
-    k = 2 * n_moments if n_nodes is None else n_nodes
-    theta = jnp.pi * (jnp.arange(k) + 0.5) / k
-    x = jnp.cos(theta)
-    c, h = 0.5 * (a + b), 0.5 * (b - a)
-    fx = f(c + h * x)  # (..., K)
-    n = jnp.arange(n_moments)
-    tn = jnp.cos(n[:, None] * theta[None, :])  # (M, K)
-    coef = fx @ tn.T * (2.0 / k)
-    return coef.at[..., 0].multiply(0.5)
 
 
 # -------------------------------------------------------------------------------------------
@@ -280,6 +200,12 @@ def probe_vectors(key: jax.Array, n_vectors: int, shape: tuple[int, ...], dtype=
     return jax.random.rademacher(key, (n_vectors, *shape), dtype=dtype)
 
 
+def _rescaled_hvp(potential, structure, nbrs, a, b):
+    """``v ↦ X v`` with ``X = (D - c) / h`` (spectrum of D in ``[a, b]`` mapped into [-1, 1])."""
+    c, h = 0.5 * (a + b), 0.5 * (b - a)
+    return lambda v: (dynamical_hvp(potential, structure, nbrs, v) - c * v) / h
+
+
 def moments(
     potential: Potential,
     structure: Structure,
@@ -301,12 +227,7 @@ def moments(
     """
     pos = structure.positions
     n, d = pos.shape
-    a, b = bounds
-    c, h = 0.5 * (a + b), 0.5 * (b - a)
-
-    def matvec(v):
-        return (dynamical_hvp(potential, structure, nbrs, v) - c * v) / h
-
+    matvec = _rescaled_hvp(potential, structure, nbrs, *bounds)
     if projectors is None:
         projectors = jnp.ones((1, n, d), pos.dtype)
     zs = projectors[:, None] * z[None]  # (S, R, N, d)
@@ -335,8 +256,65 @@ def _bounds_and_moments(potential, structure, nbrs, key, bounds, n_moments, n_ve
     return jnp.stack(bounds), mu
 
 
+# The same moments with the recursion cut into compiled chunks run from the host, for progress reports
+# (and a prompt Ctrl-C: Python runs between chunks). Same probes, same arithmetic (the dot products are
+# summed in another order: equal to round-off).
+#: Progress reports per KPM DOS (chunks of the recursion).
+PROGRESS_CHUNKS = 10
+
+
+@partial(jax.jit, static_argnames=("n_vectors", "partial", "steps"))
+def _probes_and_bounds(potential, structure, nbrs, key, bounds, n_vectors, partial, steps):
+    k_lanczos, k_trace = jax.random.split(key)  # as in _bounds_and_moments
+    if bounds is None:
+        v0 = jax.random.normal(k_lanczos, structure.positions.shape, structure.positions.dtype)
+        bounds = spectral_bounds(lambda v: dynamical_hvp(potential, structure, nbrs, v), v0, steps)
+    z = probe_vectors(k_trace, n_vectors, structure.positions.shape, structure.positions.dtype)
+    proj = (species_projector(structure).reshape(-1, *structure.positions.shape) if partial
+            else jnp.ones((1, *structure.positions.shape), z.dtype))
+    return jnp.stack(bounds), proj[:, None] * z[None]  # (S, R, N, d)
+
+
+# One projection at a time (lax.map), its R vectors together (vmap), as in _bounds_and_moments: a vmap
+# over all S·R vectors at once was measured slower per vector on the CPU.
+@jax.jit
+def _recursion_start(potential, structure, nbrs, ab, zs):
+    matvec = _rescaled_hvp(potential, structure, nbrs, *ab)
+    return jax.lax.map(lambda z: chebyshev_start(matvec, z), zs)
+
+
+@partial(jax.jit, static_argnames=("chunk",))
+def _recursion_chunk(potential, structure, nbrs, ab, state, n_steps, chunk):
+    matvec = _rescaled_hvp(potential, structure, nbrs, *ab)
+    return jax.lax.map(lambda st: chebyshev_steps(matvec, st, n_steps, chunk), state)
+
+
+def _moments_with_progress(potential, structure, nbrs, key, bounds, n_moments, n_vectors, partial, steps,
+                           mesh, progress):
+    """``(bounds, (S, M) moments)`` as :func:`_bounds_and_moments`, reporting ``progress(done, M)``."""
+    if mesh is not None or is_traced(potential, structure.positions):
+        raise UserError("progress: reported from the host between chunks of the recursion; not under "
+                        "jit/grad/vmap or with mesh=")
+    ab, zs = _probes_and_bounds(potential, structure, nbrs, key, bounds, n_vectors, partial, steps)
+    state, mu01 = _recursion_start(potential, structure, nbrs, ab, zs)
+    total = (n_moments + 1) // 2 - 1  # recursion steps after the first product
+    chunk = max(1, -(-total // PROGRESS_CHUNKS))
+    parts, done = [np.asarray(mu01)], 0  # (S, 2, R) host copies (small): no device work between chunks
+    progress(min(2, n_moments), n_moments)
+    while done < total:
+        k = min(chunk, total - done)
+        state, out = _recursion_chunk(potential, structure, nbrs, ab, state, k, chunk)
+        out = np.asarray(out)  # (S, chunk, 2, R); waits for the chunk
+        parts.append(out[:, :k].reshape(out.shape[0], 2 * k, -1))
+        done += k
+        progress(min(2 + 2 * done, n_moments), n_moments)
+    n, d = structure.positions.shape
+    mu = np.concatenate(parts, axis=1)[:, :n_moments]  # (S, M, R)
+    return ab, jnp.asarray(mu.mean(axis=2) / (n * d))
+
+
 @validate({
-    "sigma": [None, positive, "the Gaussian broadening in the frequency unit (THz, ω for LJ units)"],
+    "sigma": [None, broadening, "the Gaussian broadening in the frequency unit (THz, ω for LJ units)"],
     "moments": [Integral(2, None), f"the number of Chebyshev moments, e.g. {DEFAULT_MOMENTS}"],
     "vectors": [None, Integral(1, None), "random vectors per species, e.g. 4 (None: default_vectors)"],
     "lanczos_steps": [Integral(2, None)],
@@ -355,6 +333,7 @@ def pdos(
     bounds: tuple[float, float] | None = None,
     lanczos_steps: int = LANCZOS_STEPS,
     mesh: jax.sharding.Mesh | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> PDOS:
     """Γ-point phonon DOS (and partial DOS) by KPM, without forming the Hessian (float64).
 
@@ -376,6 +355,9 @@ def pdos(
         rows and probe vectors are split block-wise and XLA partitions the Hessian-vector products
         (gathering the neighbour positions it needs); the result equals the single-device one to
         round-off. The atom count must be a multiple of the device count.
+      progress: called as ``progress(moments_done, moments)`` as the recursion advances (about
+        :data:`PROGRESS_CHUNKS` times): the recursion then runs from the host in compiled chunks
+        (concrete inputs, one device; same result to round-off).
 
     Differentiable with respect to positions and potential parameters (``jax.grad`` through the
     Chebyshev recursion; memory O(M R N) for a gradient).
@@ -399,9 +381,8 @@ def pdos(
         structure, nbrs = shard_atoms(structure, nbrs, mesh)
     if bounds is not None:
         bounds = (jnp.asarray(bounds[0], jnp.float64), jnp.asarray(bounds[1], jnp.float64))
-    ab, mu = _bounds_and_moments(
-        potential, structure, nbrs, key, bounds, moments, vectors, bool(partial), lanczos_steps, mesh
-    )
+    args = (potential, structure, nbrs, key, bounds, moments, vectors, bool(partial), lanczos_steps, mesh)
+    ab, mu = _bounds_and_moments(*args) if progress is None else _moments_with_progress(*args, progress)
     factor = potential.freq_factor
     if grid is None or sigma is None:
         nu_max = factor * float(np.sqrt(max(float(ab[1]), 0.0)) / (1.0 + 2 * BOUND_MARGIN))
@@ -446,8 +427,8 @@ def spectral_moments(
 
 
 @validate({
-    "sigma": [positive, "the Gaussian broadening in THz, e.g. 0.3"],
-    "temperature": [positive, "the temperature in K; use e.g. 1e-3 for T → 0"],
+    "sigma": [broadening, "the Gaussian broadening in THz, e.g. 0.3"],
+    "temperature": [temperature_kelvin, "the temperature in K; use e.g. 1e-3 for T → 0"],
     "moments": [Integral(2, None), f"the number of Chebyshev moments, e.g. {DEFAULT_MOMENTS}"],
     "freq_min": [None, nonnegative, "the lowest frequency kept (THz), e.g. 0.5"],
 })

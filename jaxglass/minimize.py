@@ -21,7 +21,7 @@ from .neighbors import fixed_capacity_lists
 from .potentials.base import Potential
 from .space import displacement, wrap
 from .structure import Structure
-from .validation import Integral, nonnegative, positive, validate
+from .validation import Integral, force_tolerance, nonnegative, positive, validate
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,7 +80,7 @@ def _fmax(grad: np.ndarray) -> float:
 
 
 @validate({
-    "fmax": [positive, "the force tolerance (eV/Å; LJ: ε/σ), e.g. 1e-4"],
+    "fmax": [force_tolerance, "the force tolerance (eV/Å; LJ: ε/σ), e.g. 1e-4"],
     "max_steps": [Integral(1, None), "the step budget of the relaxation, e.g. 20000"],
     "skin": [None, nonnegative, "the neighbour-list skin (length unit), e.g. 0.3"],
     "fire_dt": [None, positive, "the FIRE time step, e.g. 0.01"],

@@ -37,7 +37,7 @@ from .errors import UserError
 from .hessian import as_f64, dynamical_matrix, is_traced, mass_weight
 from .potentials.base import Potential
 from .structure import Structure
-from .validation import Integral, check, memory_check, positive, validate
+from .validation import Integral, broadening, check, memory_check, validate
 
 #: Eigenvalues closer than this fraction of max|λ| are treated as one degenerate block.
 DEGENERACY_RTOL = 1e-9
@@ -139,7 +139,7 @@ def dos(freqs: jax.Array, grid: jax.Array, sigma: float, weights: jax.Array | No
     plus a few ``sigma``). ``weights`` ``(..., M)`` gives weighted (e.g. partial) DOS whose sum over
     the leading axis is the total.
     """
-    check("sigma", sigma, positive, _SIGMA_FIX)
+    check("sigma", sigma, broadening, _SIGMA_FIX)
     return _dos(jnp.asarray(freqs), jnp.asarray(grid), sigma, weights)
 
 
@@ -177,7 +177,7 @@ def partial_dos_from_dynamical(
     when they partition the coordinates. Derivative with respect to ``D`` by the degeneracy-safe
     Daleckii–Krein rule (none with respect to ``proj`` or ``grid``).
     """
-    check("sigma", sigma, positive, _SIGMA_FIX)
+    check("sigma", sigma, broadening, _SIGMA_FIX)
     proj, grid = jnp.asarray(proj, D.dtype), jnp.asarray(grid, D.dtype)
     return _projected_dos(D, proj, grid, float(sigma), float(factor))
 
@@ -371,7 +371,7 @@ class PDOS:
     unit: str = dataclasses.field(default="THz", metadata=dict(static=True))
 
 
-@validate({"sigma": [None, positive, _SIGMA_FIX], "n": [Integral(2, None), _N_FIX]})
+@validate({"sigma": [None, broadening, _SIGMA_FIX], "n": [Integral(2, None), _N_FIX]})
 def default_grid(freqs, sigma: float | None = None, n: int = GRID_POINTS) -> tuple[jax.Array, float]:
     """The default frequency grid and Gaussian width of every DOS and spectrum: the one rule.
 
@@ -401,7 +401,7 @@ def default_grid(freqs, sigma: float | None = None, n: int = GRID_POINTS) -> tup
     return jnp.asarray(np.linspace(float(f.min()) - pad, float(f.max()) + pad, n)), float(sigma)
 
 
-@validate({"sigma": [None, positive, _SIGMA_FIX]})
+@validate({"sigma": [None, broadening, _SIGMA_FIX]})
 def pdos(
     potential: Potential,
     structure: Structure,

@@ -96,11 +96,13 @@ class _Sensitivity(NamedTuple):
 
 
 @validate({
-    "n_test": [Integral(1, None), "the number of test structures analysed, e.g. 3"],
-    "n_train": [Integral(1, None), "the number of training structures for W_phys, e.g. 3"],
-    "n_random": [Integral(0, None), "random directions per structure, e.g. 6"],
-    "n_soft": [Integral(0, None), "softest-mode directions per structure, e.g. 6"],
-    "seed": [Integral(), "the seed of the random directions"],
+    "n_test": [Integral(1, 10**6), "the number of test structures analysed, e.g. 3 (minutes each)"],
+    "n_train": [Integral(1, 10**6), "the number of training structures for W_phys, e.g. 3 (minutes each)"],
+    "n_random": [Integral(1, 10**4), "random directions per structure, e.g. 6 (one Jacobian-vector "
+                 "product each)"],
+    "n_soft": [Integral(1, 10**4), "softest-mode directions per structure, e.g. 6 (one Jacobian-vector "
+               "product each)"],
+    "seed": [Integral(0, None), "a non-negative integer seed of the random directions, e.g. 0"],
 })
 def run(
     dataset: str | Path,

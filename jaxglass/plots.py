@@ -282,3 +282,25 @@ def plot_sensitivity(s, exact, linear, corr, label, path) -> None:
     axes[2].set_ylabel("linear surrogate (relative)")
     axes[2].set_title(f"{label}\nPearson {corr['pearson']:.2f}, Spearman {corr['spearman']:.2f}")
     save_figure(fig, path, dpi=120, tight=False)
+
+
+def plot_parameter_fit(fits: dict, path) -> None:
+    """Planted-parameter recovery: loss vs step (log) and relative parameter error |θ/θ* - 1| vs step.
+
+    ``fits``: ``{label: {"loss": [...], "value": [...], "planted": float}}``.
+    """
+    fig = _figure(figsize=(9, 3.6))
+    ax_l, ax_p = fig.subplots(1, 2)
+    for label, f in fits.items():
+        steps = range(len(f["loss"]))
+        ax_l.semilogy(steps, f["loss"], marker="o", ms=3, label=label)
+        err = [max(abs(v / f["planted"] - 1.0), 1e-16) for v in f["value"]]
+        ax_p.semilogy(steps, err, marker="o", ms=3, label=label)
+    ax_l.set_xlabel("gradient step")
+    ax_l.set_ylabel("loss (PDOS misfit)")
+    ax_p.set_xlabel("gradient step")
+    ax_p.set_ylabel("|θ / θ_planted − 1|")
+    ax_l.legend()
+    ax_p.legend()
+    fig.tight_layout()
+    save_figure(fig, path)

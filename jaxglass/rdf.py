@@ -53,7 +53,7 @@ from .errors import UserError
 from .neighbors import check_box, neighbor_list
 from .space import displacement
 from .structure import Structure, check_finite
-from .validation import Integral, memory_check, nonnegative, positive, validate
+from .validation import Integral, memory_check, nonnegative, positive, smoothing_width, validate
 
 #: Fine-bin width in units of σ, Gaussian window half-width in σ, moments per bin (float64, float32).
 _BIN = 0.25
@@ -414,17 +414,37 @@ def _kernel_bytes(n_r: int, n_mom: int = 10) -> float:
     return float(n_r) * width * (8 * n_mom + 8 + 8)
 
 
+def _fine_bins(r_lo: float, r_hi: float, sigma: float) -> tuple[float, int, int]:
+    """``(h, k_lo, n_fine)``: the fine bins of width ``h = σ/4`` that a g(r) on ``[r_lo, r_hi]`` sums
+    pairs into (every bin a Gaussian window reaches)."""
+    h = _BIN * sigma
+    reach = _WINDOW * sigma + h
+    k_lo = max(0, int(math.floor((r_lo - reach) / h)))
+    return h, k_lo, int(math.ceil((r_hi + reach) / h)) + 1 - k_lo
+
+
+def _fine_bytes(n_fine: int, n_sp: int, n_mom: int) -> float:
+    return 8.0 * n_sp * n_sp * n_fine * n_mom
+
+
 @validate({
     "r_min": [nonnegative, "the first r of the grid (length unit of the positions), e.g. 0"],
     "r_max": [positive, "the last r of the grid (length unit of the positions), e.g. 6"],
     "n_r": [Integral(2, None), "the number of grid points, e.g. 300"],
+    "sigma": [None, smoothing_width, "the Gaussian smoothing width the g(r) will use, e.g. 0.05"],
 })
-def r_grid(r_min: float, r_max: float, n_r: int) -> np.ndarray:
+def r_grid(r_min: float, r_max: float, n_r: int, sigma: float | None = None) -> np.ndarray:
     """The ``n_r``-point grid from ``r_min`` to ``r_max`` of :func:`rdf`, checked (``0 <= r_min <
-    r_max``, ``n_r >= 2``, and the memory an RDF on it needs) before it is allocated."""
+    r_max``, ``n_r >= 2``, and the memory an RDF on it needs: its kernel, and with ``sigma`` the fine
+    bins of one species pair, a lower bound) before it is allocated."""
     if not r_min < r_max:
         raise UserError(f"r_min/r_max: need r_min < r_max, got {r_min:g} and {r_max:g}")
     memory_check("n_r", _kernel_bytes(n_r), f"a g(r) on {n_r} grid points", "use fewer points (e.g. 300)")
+    if sigma is not None:
+        n_fine = _fine_bins(float(r_min), float(r_max), float(sigma))[2]
+        memory_check("sigma/r_max", _fine_bytes(n_fine, 1, 10),  # the bins grow as r_max / sigma
+                     f"a g(r) up to r = {r_max:g} with sigma = {sigma:g} ({float(n_fine):.3g} fine bins of "
+                     "width sigma/4)", "widen sigma or shorten the grid (r_max)")
     return np.linspace(float(r_min), float(r_max), int(n_r))
 
 
@@ -433,15 +453,12 @@ def _concrete_plan(structure: Structure, r_host: np.ndarray, sigma: float, dtype
     memory check of the bins and the kernel."""
     r_max = float(r_host.max())
     n_mom = _MOMENTS.get(jnp.dtype(dtype), 10)
-    h = _BIN * sigma
-    reach = _WINDOW * sigma + h
-    k_lo = max(0, int(math.floor((float(r_host.min()) - reach) / h)))
-    n_fine = int(math.ceil((r_max + reach) / h)) + 1 - k_lo
-    fine = 8.0 * n_sp * n_sp * n_fine * n_mom
+    h, k_lo, n_fine = _fine_bins(float(r_host.min()), r_max, sigma)
+    fine = _fine_bytes(n_fine, n_sp, n_mom)
     memory_check(
         "sigma" if fine > _kernel_bytes(r_host.size, n_mom) else "r",
         fine + _kernel_bytes(r_host.size, n_mom),
-        f"a g(r) up to r = {r_max:g} with sigma = {sigma:g} ({n_fine} fine bins of width sigma/4, "
+        f"a g(r) up to r = {r_max:g} with sigma = {sigma:g} ({float(n_fine):.3g} fine bins of width sigma/4, "
         f"{r_host.size} grid points)",
         "widen sigma, shorten the grid or use fewer grid points",
     )
@@ -452,7 +469,7 @@ def _concrete_plan(structure: Structure, r_host: np.ndarray, sigma: float, dtype
 
 
 @validate({
-    "sigma": [positive, "the Gaussian smoothing width (length unit of the positions), e.g. 0.05"],
+    "sigma": [smoothing_width, "the Gaussian smoothing width (length unit of the positions), e.g. 0.05"],
     "chunk": [None, Integral(1, None), "pairs per scan step, e.g. 16384"],
 })
 def rdf(

@@ -85,6 +85,7 @@ def g_from_sq(q, s, r, density: float, *, dim: int = 3, window: str = "lorch", s
     if keep.sum() < 10:
         raise UserError(f"q_min/q_max: only {int(keep.sum())} Q points in [{lo:g}, {hi:g}]; need >= 10")
     q, s = q[keep], s[keep]
+    used = [float(q[0]), float(q[-1])]  # the measured Q range used (q_min/q_max may be caps beyond it)
     if q[0] > 0:  # S(Q) held at its first value down to Q = 0 (the integrand vanishes as Q^(d-1) there)
         lowq = np.linspace(0.0, q[0], max(3, int(np.ceil(q[0] / np.diff(q).min()))), endpoint=False)
         q, s = np.concatenate([lowq, q]), np.concatenate([np.full(lowq.size, s[0]), s])
@@ -99,6 +100,7 @@ def g_from_sq(q, s, r, density: float, *, dim: int = 3, window: str = "lorch", s
     info = dict(transform=f"g(r) = 1 + 1/((2pi)^{dim} rho) Int (S(Q)-1) M(Q) K_{dim}(Qr) S_{dim}(Q) dQ "
                           f"({'sin(Qr)/(Qr)' if dim == 3 else 'J0(Qr)'} kernel, trapezoid)",
                 density=float(density), dim=dim, q_min=float(lo), q_max=float(hi),
+                q_used=used,
                 low_q="S(Q) held at S(Q_min) for 0 <= Q < Q_min",
                 window="Lorch M(Q) = sin(pi Q/Q_max)/(pi Q/Q_max), resolution 2 pi/Q_max"
                 if window == "lorch" else "none (truncation ripples of period 2 pi/Q_max)",

@@ -45,12 +45,18 @@ __all__ = [
     "Options",
     "Real",
     "check",
+    "broadening",
     "check_args",
     "finite",
+    "force_tolerance",
     "memory_check",
     "memory_limit",
     "nonnegative",
     "positive",
+    "q_magnitude",
+    "relative_tolerance",
+    "smoothing_width",
+    "temperature_kelvin",
     "validate",
 ]
 
@@ -192,6 +198,23 @@ class Each(Constraint):
 finite = Real()
 positive = Real(0, None, closed="neither")
 nonnegative = Real(0, None, closed="left")
+
+#: Physical ranges shared by many declarations: a value beyond them is a typo, not a request (each bound
+#: is orders of magnitude past any real case, and refusing it keeps grids, Bose factors and lattice
+#: enumerations finite). A frequency broadening (THz, or ω in LJ units; the highest vibrational
+#: frequency of any material, the H2 stretch, is 125 THz):
+broadening = Real(0, 1e3, closed="right")
+#: A temperature in K (harmonic spectra of solids):
+temperature_kelvin = Real(0, 1e5, closed="right")
+#: A |Q| in 1/Å (2π included): beyond 100 Å⁻¹ the Debye-Waller factor exp(-Q²<u²>) leaves no one-phonon
+#: intensity (<u²> ≳ 3e-3 Å² even at T = 0 gives exp(-30)), and the shells' lattice enumeration grows as Q³:
+q_magnitude = Real(0, 100, closed="right")
+#: A relaxation's force tolerance (eV/Å, or ε/σ in LJ units):
+force_tolerance = Real(0, 1e3, closed="right")
+#: A Gaussian smoothing width along r (Å, or σ in LJ units): wider than 100 smooths g(r) to a constant:
+smoothing_width = Real(0, 100, closed="right")
+#: A relative tolerance (a fraction of a maximum):
+relative_tolerance = Real(0, 1)
 
 
 def _show(value) -> str:

@@ -17,7 +17,7 @@ import pytest
 
 from jaxglass.cli.main import COMMANDS, FIELD_DESTS, build_parser
 
-BAD = {float: ("nan", "inf", "-inf", "0", "-1"), int: ("0", "-1", str(10**15), "nan")}
+BAD = {float: ("nan", "inf", "-inf", "0", "-1", "1e300"), int: ("0", "-1", str(10**15), "nan")}
 #: Values that are valid for an option (command, option) -> values; everything else in BAD must fail.
 VALID = {
     ("*", "--seed"): {"0", str(10**15)},  # any non-negative integer seeds numpy's generator
@@ -28,6 +28,10 @@ VALID = {
     ("pdos", "--seed"): {"-1"},  # the KPM probe key: any integer
     ("train", "--l2"): {"0"},  # no penalty: least squares
     ("train", "--l1"): {"0"},
+    ("train", "--test-fraction"): {"0"},  # with --features: fit on every row (evaluate then needs new data)
+    ("predict", "--q-min"): {"0"},  # the transform starts at Q = 0
+    ("spectra", "--powder-tol"): {"0"},  # no early stop: every sampled vector of a shell (a bounded pool)
+    ("predict", "--q-max"): {"1e300"},  # a cap on the file's Q range (predict.json records the Q used)
 }
 
 
@@ -52,15 +56,7 @@ def _cases():
     return cases
 
 
-#: Known gaps (issue 25, left for a later step): options checked only after the inputs are read or
-#: the model is set up. Strict xfail: a fixed case fails here until it is removed from this set.
-GAPS = {("train", "--r-sigma"), ("train", "--test-fraction"), ("train", "--seed"),
-        ("train", "--cnn-max-epochs"),
-        ("perturb", "--n-test"), ("perturb", "--n-train"), ("perturb", "--n-random"), ("perturb", "--n-soft"),
-        ("perturb", "--seed"), ("study", "--cnn-max-epochs"), ("predict", "--density"),
-        ("predict", "--q-min"), ("predict", "--q-max"), ("predict", "--r-sigma")}
-CASES = [pytest.param(*c, marks=pytest.mark.xfail(strict=False, reason="known gap: checked late"))
-         if c[:2] in GAPS else c for c in _cases()]
+CASES = _cases()
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +81,15 @@ def files(tmp_path_factory):
     for k in range(cfg.n_structures):
         schema.write_record(d / "ds", k, fake_record(cfg, k))
     save_linear(fit_ridge(rng.random((8, 10)), rng.random((8, 20)), 1e-2), d / "m.npz")
+    # a model on an r grid with its g(r) width, and a measured S(Q) it can read: `predict --sq` is real
+    from jaxglass.models import Ridge
+
+    r = np.linspace(0.5, 3.0, 10)
+    Ridge(l2=1e-2, r=r, freq=np.linspace(0, 5, 20)).fit(rng.random((8, 10)), rng.random((8, 20))).save(
+        d / "mr.npz", metadata=dict(r_sigma=0.05, dim=3))
+    q = np.linspace(0.1, 20.0, 200)
+    np.savetxt(d / "sq.csv", np.column_stack([q, 1 + np.sin(q) / q]), delimiter=",", header="Q,S",
+               comments="")
     return d
 
 
@@ -101,18 +106,41 @@ BASE = {
     "train": ["train", "--features", "{X}", "--targets", "{Y}"],
     "evaluate": ["evaluate", "{m}", "--features", "{X}", "--targets", "{Y}"],
     "predict": ["predict", "{m}", "--features", "{X}"],
+    "predict --sq": ["predict", "{mr}", "--sq", "{sq}", "--density", "0.05"],
     "rdf": ["rdf", "{s}"],
     "study": ["study", "--system", "lj2d", "--dataset", "{ds}"],
     "perturb": ["perturb", "{ds}", "--model", "{m}"],
 }
 #: Options that only act together with another one.
-WITH = {"--density": ["--sq", "{X}"], "--q-min": ["--sq", "{X}"], "--q-max": ["--sq", "{X}"],
-        "--moments": ["--method", "kpm"], "--vectors": ["--method", "kpm"], "--l1": ["--model", "lasso"],
+WITH = {"--moments": ["--method", "kpm"], "--vectors": ["--method", "kpm"], "--l1": ["--model", "lasso"],
         "--cnn-max-epochs": ["--model", "cnn"]}
 
 
+#: Options of `predict --sq`: they run on BASE["predict --sq"] (a model with an r grid, an S(Q) file).
+SQ_OPTIONS = {"--density", "--q-min", "--q-max", "--r-sigma"}
+
+
+def _argv(cmd, opt, value, files, tmp_path):
+    fmt = dict(s=files / "s.extxyz", X=files / "X.npy", Y=files / "Y.npy", ds=files / "ds", m=files / "m.npz",
+               mr=files / "mr.npz", sq=files / "sq.csv", tmp=tmp_path)
+    base = BASE["predict --sq"] if cmd == "predict" and (opt is None or opt in SQ_OPTIONS) else BASE[cmd]
+    if opt == "--density":
+        base = base[:-2]  # the bad value replaces the valid one
+    return [a.format(**fmt) for a in [*base, *WITH.get(opt, []), *([f"{opt}={value}"] if opt else [])]]
+
+
 def test_every_command_has_a_base_command_line():
-    assert set(BASE) == {name for name, _ in COMMANDS}
+    assert {b.split()[0] for b in BASE} == {name for name, _ in COMMANDS}
+
+
+def test_predict_sq_base_is_a_valid_run(files, tmp_path, capsys):
+    """The S(Q) cases are real: without the bad value the same command line succeeds."""
+    from jaxglass.cli.main import main
+
+    rc = main([*_argv("predict", None, None, files, tmp_path), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert (tmp_path / "out" / "predictions.npz").is_file()
 
 
 def _alarm(signum, frame):
@@ -128,11 +156,7 @@ def test_bad_numeric_option_exits_2_naming_it(cmd, opt, value, files, tmp_path, 
         raise RuntimeError("a Dask build started instead of refusing the option")
 
     monkeypatch.setattr(build, "build_dask", no_dask)
-    fmt = dict(s=files / "s.extxyz", X=files / "X.npy", Y=files / "Y.npy", ds=files / "ds", m=files / "m.npz",
-               tmp=tmp_path)
-    base = BASE[cmd][:2] if cmd == "predict" and opt in WITH else BASE[cmd]  # --sq replaces --features
-    argv = [a.format(**fmt) for a in [*base, *WITH.get(opt, []), f"{opt}={value}"]]
-    argv += ["--out", str(tmp_path / "out")]
+    argv = _argv(cmd, opt, value, files, tmp_path) + ["--out", str(tmp_path / "out")]
     old = signal.signal(signal.SIGALRM, _alarm)
     signal.alarm(int(os.environ.get("JAXGLASS_TEST_ALARM", "20")))
     try:

@@ -229,6 +229,8 @@ def test_bad_arguments():
         amc.generate(N, 0.5, 0, size="huge")
     with pytest.raises(ValueError, match="n_atoms"):
         amc.generate(20, 0.5, 0)
+    with pytest.raises(ValueError, match="protocol: unknown setting.*anneal_steps"):
+        amc.generate(N, 0.5, 0, protocol={"anneal_steps": 10})
     with pytest.raises(ValueError, match="n_atoms"):
         amc.crystal(40)
     with pytest.raises(ValueError, match="method"):

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from _helpers import vashishta_short
 
+import jaxglass.errors
 from jaxglass import kpm, phonons
 from jaxglass.generate import random_packing, zincblende
 from jaxglass.hessian import as_f64, dynamical_hvp, dynamical_matrix
@@ -224,3 +225,36 @@ def test_coherent_sqw_fixed_vectors_vs_modes():
     assert np.all(err < 3e-3), err
     with pytest.raises(ValueError, match="temperature"):
         kpm.coherent_sqw(pot, s, q, grid, sigma, 0.0)
+
+
+def test_progress_route_equals_one_program(ka2d):
+    """``progress=``: the recursion run from the host in chunks gives the one-program result (same
+    probes and bounds) to round-off, and reports monotone counts ending at (M, M)."""
+    pot, s, nb = ka2d
+    grid, sigma, moments = jnp.linspace(-3.0, 52.0, 121), 1.5, 101  # odd M: the last step is cut
+    ref = kpm.pdos(pot, s, grid, sigma, nbrs=nb, moments=moments, vectors=3, key=5)
+    seen = []
+    res = kpm.pdos(pot, s, grid, sigma, nbrs=nb, moments=moments, vectors=3, key=5,
+                   progress=lambda done, total: seen.append((done, total)))
+    np.testing.assert_allclose(res.partial, ref.partial, rtol=1e-10, atol=1e-12 * float(ref.total.max()))
+    assert seen[0] == (2, moments) and seen[-1] == (moments, moments)
+    assert all(b[0] > a[0] for a, b in zip(seen, seen[1:])) and len(seen) <= kpm.PROGRESS_CHUNKS + 1
+    with pytest.raises(jaxglass.errors.UserError, match="progress"):
+        jax.jit(lambda x: kpm.pdos(pot, s.with_positions(x), grid, sigma, nbrs=nb, moments=8, vectors=1,
+                                   progress=print).total)(s.positions)
+
+
+def test_eta_progress_lines():
+    """EtaProgress: throttled lines, the ETA from the rate after the first chunk (compilation excluded)."""
+    from jaxglass.data.progress import EtaProgress
+
+    now, lines = [0.0], []
+    p = EtaProgress("pdos: KPM", lines.append, unit="moments", every=2.0, clock=lambda: now[0])
+    for t, done in [(0.0, 2), (30.0, 102), (31.0, 202), (33.0, 402), (35.0, 602), (43.0, 1000)]:
+        now[0] = t
+        p(done, 1000)
+    # the 30 s first chunk (compilation) is not in the rate: 100 moments/s after it
+    assert lines[0] == "pdos: KPM: 102/1000 moments (10 %), elapsed 0:00:30, ETA n/a"
+    assert lines[1] == "pdos: KPM: 402/1000 moments (40 %), elapsed 0:00:33, ETA 0:00:06"
+    assert lines[-1] == "pdos: KPM: 1000/1000 moments (100 %), elapsed 0:00:43, ETA 0:00:00"
+    assert len(lines) == 4  # 31 s: within 2 s of the last line

@@ -68,8 +68,8 @@ def test_sears_table_matches_euphonic_transcription():
 
 def test_form_factors_neutral_limit_and_xraydb():
     names = list(sd.WAASMAIER_KIRFEL_1995)
-    z = {"H": 1, "B": 5, "C": 6, "N": 7, "O": 8, "Al": 13, "Si": 14, "Fe": 26, "Co": 27, "Ni": 28, "Cu": 29,
-         "Ge": 32, "Zr": 40}
+    z = {"H": 1, "B": 5, "C": 6, "N": 7, "O": 8, "Al": 13, "Si": 14, "Ti": 22, "Fe": 26, "Co": 27, "Ni": 28,
+         "Cu": 29, "Ge": 32, "Zr": 40}
     f0 = np.asarray(sd.form_factors(names, jnp.zeros(1)))[0]
     np.testing.assert_allclose(f0, [z[n] for n in names], atol=0.03)  # f(0) = Z, fit accuracy
     xraydb = pytest.importorskip("xraydb")

@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 _FIELDS = re.compile(r"^([A-Za-z_]\w*(?:/[A-Za-z_]\w*)*):")
 #: Library argument names whose option is spelled differently (field → option ``dest``).
-FIELD_DESTS = {"allow_partial": "partial"}
+FIELD_DESTS = {"allow_partial": "partial", "max_epochs": "cnn_max_epochs"}
 
 
 def with_flags(message: str, parser: argparse.ArgumentParser | None, field: str | None = None) -> str:

@@ -14,6 +14,8 @@ import numpy as np
 from .._config import enable_x64
 from .._io import atomic_write_text, random_split, read_array, read_grid, read_split
 from ..errors import UserError
+from ..validation import check_args
+from ..workflows.features import features_from_sq, features_from_structures
 from ._common import add_partial_arg, add_study_args, out_dir, out_file, study_config
 
 
@@ -51,11 +53,15 @@ def _train_arrays(args, out: Path) -> int:
             "train: --features and --targets go together (X: (n_samples, n_r) g(r) or "
             "(n_samples, C, n_r) partials; Y: (n_samples, n_freq) spectra)"
         )
+    check_args(random_split, test_fraction=args.test_fraction, seed=args.seed)  # before reading anything
+    check_args(features_from_structures, r_sigma=args.r_sigma)  # the width `predict` will smooth with
+    if args.model == "cnn" and args.cnn_max_epochs is not None:
+        from ..models import CNNConfig
+
+        check_args(CNNConfig, max_epochs=args.cnn_max_epochs)
     X, Y = _read_xy(args)
     r = read_grid(args.r_grid, "r_grid", X.shape[-1], "--features (last axis)")
     freq = read_grid(args.omega_grid, "omega_grid", Y.shape[1], "--targets (columns)")
-    if args.r_sigma is not None and not args.r_sigma > 0:
-        raise UserError(f"--r-sigma: must be positive, got {args.r_sigma}")
     tr, te = (
         read_split(args.split, len(X)) if args.split else random_split(len(X), args.test_fraction, args.seed)
     )
@@ -65,6 +71,7 @@ def _train_arrays(args, out: Path) -> int:
     est = _estimator(
         args.model, args, r=r, freq=freq, r_unit=args.r_unit, freq_unit=args.omega_unit, y_unit=y_unit
     )
+    print(f"train: fitting {args.model} on {len(tr)} of {len(X)} samples ...", flush=True)
     t0 = time.time()
     est.fit(X[tr], Y[tr])
     sc = scores(Y[tr], est.predict(X[tr]).reshape(len(tr), -1))
@@ -355,6 +362,7 @@ class Train:
         args.features = kind
         cfg = study_config(args)
         ds = load_dataset(args.dataset, allow_partial=args.partial)
+        print(f"train: fitting {args.model} on the training split of {len(ds)} structures ...", flush=True)
         t0 = time.time()
         est = fit_dataset_model(ds, args.model, cfg, dataset=args.dataset,
                                 dim=load_structure(args.dataset, int(ds.indices[0])).dim)
@@ -439,7 +447,7 @@ class Predict:
 
     @staticmethod
     def run(args) -> int:
-        from ..workflows.features import features_from_sq, features_from_structures, write_predictions
+        from ..workflows.features import write_predictions
 
         out = out_dir(args.out)
         given = [
@@ -451,6 +459,11 @@ class Predict:
             raise UserError(
                 f"predict: give exactly one of --features, --structure, --sq (got {given or 'none'})"
             )
+        if args.sq:  # every option checked before the model or the S(Q) file is read
+            check_args(features_from_sq, density=args.density, q_min=args.q_min, q_max=args.q_max,
+                       r_sigma=args.r_sigma)
+        else:
+            check_args(features_from_structures, r_sigma=args.r_sigma)
         enable_x64()
         est, meta = _load_model(args.model)
         if args.features:

@@ -34,7 +34,7 @@ class Rdf:
 
         out = out_dir(args.out)
         check_args(rdf, sigma=args.sigma)
-        r = r_grid(args.r_min, args.r_max, args.n_r)
+        r = r_grid(args.r_min, args.r_max, args.n_r, sigma=args.sigma)
         frames = structure_frames(args.files, args.index)
         res = rdf_of_frames(
             frames, r, args.sigma, warn=lambda msg: print(f"jaxglass: warning: {msg}", file=sys.stderr)

@@ -49,7 +49,7 @@ from ..errors import UserError
 from ..observables.powder import MAX_SHELL_VECTORS, POWDER_TOL
 from ..observables.registry import REGISTRY, TARGETS  # TARGETS: the kinds datasets store (study targets)
 from ..units import THZ_TO_MEV
-from ..validation import Integral, Real, check, positive
+from ..validation import Integral, check, positive, relative_tolerance, temperature_kelvin
 from .config import DatasetConfig
 from .schema import (
     FIELDS,
@@ -95,13 +95,15 @@ class ObservableConfig:
     max_vectors: int = MAX_SHELL_VECTORS
 
     def __post_init__(self):
-        check("temperature", self.temperature, positive, "the temperature in K; use e.g. 1e-3 for T → 0")
+        check("temperature", self.temperature, temperature_kelvin,
+              "the temperature in K; use e.g. 1e-3 for T → 0")
         check("q_min", self.q_min, positive)
         check("q_max", self.q_max, positive)
         check("n_q", self.n_q, Integral(1, 10**5))
         check("n_directions", self.n_directions, None, Integral(1, 10**6),
               "None (converged powder average) or a fixed count, e.g. 48")
-        check("powder_tol", self.powder_tol, Real(0, None), "a fraction of the shell's maximum, e.g. 0.02")
+        check("powder_tol", self.powder_tol, relative_tolerance,
+              "a fraction of the shell's maximum, e.g. 0.02")
         check("max_vectors", self.max_vectors, Integral(1, 10**8))
         if not 0 < self.q_min <= self.q_max:
             raise UserError(f"q_min/q_max: need 0 < q_min <= q_max (1/Å), got {self.q_min}, {self.q_max}")

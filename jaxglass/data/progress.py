@@ -1,7 +1,8 @@
-"""Progress of a dataset build: done / failed / running counts, rate and ETA, one line per event.
-
-Every line goes to ``DIR/build.log`` (:func:`jaxglass.data.schema.log_line`) and, when echoing, to
-stdout. See docs/datasets.md.
+"""Progress with an ETA: of a dataset build (done / failed / running counts, rate and ETA, one line per
+event; every line goes to ``DIR/build.log`` (:func:`jaxglass.data.schema.log_line`) and, when echoing,
+to stdout; see docs/datasets.md), and of one long computation that reports ``progress(done, total)``
+(:class:`EtaProgress`: the KPM recursion of :func:`jaxglass.kpm.pdos`, the MD chunks of
+:func:`jaxglass.md.nvt_langevin`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,36 @@ def fmt_duration(seconds: float) -> str:
     h, rem = divmod(seconds, 3600)
     m, s = divmod(rem, 60)
     return f"{h}:{m:02d}:{s:02d}"
+
+
+class EtaProgress:
+    """A ``progress(done, total)`` callable that writes ``"LABEL: done/total UNIT (p %), elapsed H:MM:SS,
+    ETA H:MM:SS"`` through ``write``, at most once per ``every`` seconds, and always at the end.
+
+    The rate is measured from the second report on: the first chunk of a compiled loop includes its
+    compilation, which would inflate the ETA (until then the line says ``ETA n/a``).
+    """
+
+    def __init__(self, label: str, write, unit: str = "", every: float = 2.0, clock=time.monotonic):
+        self.label, self.write, self.unit, self.every, self.clock = label, write, unit, every, clock
+        self.t0 = self.ref = None
+        self.last = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        now = self.clock()
+        if self.t0 is None:
+            self.t0 = self.last = now
+        elif self.ref is None:
+            self.ref = (now, done)  # after the first chunk (and its compilation)
+        if now - self.last < self.every and done < total:
+            return
+        self.last = now
+        eta = "ETA n/a"
+        if self.ref is not None and done > self.ref[1]:
+            eta = f"ETA {fmt_duration((total - done) * (now - self.ref[0]) / (done - self.ref[1]))}"
+        unit = f" {self.unit}" if self.unit else ""
+        self.write(f"{self.label}: {done}/{total}{unit} ({100.0 * done / max(total, 1):.0f} %), "
+                   f"elapsed {fmt_duration(now - self.t0)}, {eta}")
 
 
 class BuildProgress:

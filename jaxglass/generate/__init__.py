@@ -2,7 +2,7 @@
 
 :func:`jaxglass.families.generator` gives the family object (``.generate(n_atoms, knob, seed, *,
 size)`` and ``.crystal(n_atoms, *, size)``, see :mod:`jaxglass.generate.base`) for the six glass
-families: ``amc``, ``lj2d``, ``lj3d``, ``sic``, ``cualzr``, ``hea`` (equiatomic CoCuFeNi), and the
+families: ``amc``, ``lj2d``, ``lj3d``, ``sic``, ``cualzr``, ``hea`` (equiatomic TiZrCuNi), and the
 alternative Kob-Andersen generators ``lj2d-comp``, ``lj3d-comp`` (composition knob) and
 ``lj2d-quench``, ``lj3d-quench`` (quench-rate knob) of :mod:`jaxglass.generate.lj_knobs`. Family
 modules are imported on first use.

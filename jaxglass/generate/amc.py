@@ -232,10 +232,15 @@ def _check_n(n_atoms: int) -> None:
         )
 
 
-def _resolve(n_atoms: int | None, size: str) -> tuple[int, dict[str, Any]]:
+def _resolve(n_atoms: int | None, size: str, protocol: dict[str, Any] | None = None
+             ) -> tuple[int, dict[str, Any]]:
     if size not in PROTOCOLS:
         raise UserError(f"size: expected one of {tuple(PROTOCOLS)}, got {size!r}")
     proto = dict(PROTOCOLS[size])
+    unknown = sorted(set(protocol or {}) - set(proto))
+    if unknown:
+        raise UserError(f"protocol: unknown setting(s) {unknown}; the settings are {sorted(proto)}")
+    proto.update(protocol or {})
     if n_atoms is None:
         n_atoms = proto["n_atoms"]
     _check_n(n_atoms)
@@ -408,7 +413,10 @@ def _generate_info(st, res, rs, preserved: bool, z_axis: int, proto, seed: int, 
     )
 
 
-def generate(n_atoms: int | None, knob: float, seed: int, *, size: str = "small") -> Generated:
+def generate(
+    n_atoms: int | None, knob: float, seed: int, *, size: str = "small",
+    protocol: dict[str, Any] | None = None,
+) -> Generated:
     """AMC by K random Stone-Wales switches, a Metropolis anneal and LB Tersoff relaxation.
 
     Args:
@@ -417,6 +425,8 @@ def generate(n_atoms: int | None, knob: float, seed: int, *, size: str = "small"
       seed: RNG seed (numpy ``default_rng``): switch choices, Metropolis draws and z noise.
       size: ``"small"`` (N ~ 160, 4N Metropolis trials, fmax 1e-4) or ``"paper"`` (N ~ 800,
         10N trials, 600 Keating FIRE steps per trial, fmax 1e-5); see :data:`PROTOCOLS`.
+      protocol: entries that override the size's :data:`PROTOCOLS` settings, e.g.
+        ``{"anneal_per_atom": 4.0}``.
 
     Returns a :class:`Generated` with ``knob_values`` {K, K_per_N, kT_a, hexagon_fraction,
     n_ring4..n_ring9, n_ring_other} (rings of the relaxed geometry, :func:`ring_statistics`, faces)
@@ -427,7 +437,7 @@ def generate(n_atoms: int | None, knob: float, seed: int, *, size: str = "small"
     require_x64("jaxglass.generate.amc.generate")
     t0 = time.perf_counter()
     check_knob(knob, size)
-    n_atoms, proto = _resolve(n_atoms, size)
+    n_atoms, proto = _resolve(n_atoms, size, protocol)
     rng = np.random.default_rng(seed)
     st = _switched_network(n_atoms, knob, rng, proto)
     timing = st["timing"]

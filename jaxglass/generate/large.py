@@ -32,7 +32,7 @@ from .base import Generated, check_knob
 #: Default force tolerance of the final relaxation.
 FMAX = 1e-4
 #: Default base-glass size per family (the generators' own rounding applies).
-BASE_ATOMS = {"amc": 800, "lj2d": 1024, "lj3d": 864, "sic": 512, "cualzr": 432, "hea": 256}
+BASE_ATOMS = {"amc": 800, "lj2d": 1024, "lj3d": 864, "sic": 512, "cualzr": 432, "hea": 300}
 
 
 def replica_grid(n_base: int, n_atoms: int, periodic: tuple[bool, ...]) -> tuple[int, ...]:

@@ -28,12 +28,34 @@ import numpy as np
 
 from .._io import atomic_savez
 from ..errors import UserError
+from ..validation import Each, Integral, Options, Real, check, nonnegative, positive
 from ._files import CNN_FORMAT, FORMAT_VERSION, file_metadata, read_npz, scaler_arrays, scaler_from
 from ._scaling import SCALINGS, Standardizer, scalers
 from ._training import batches, history, split_validation, train_loop
 
 FORMAT = CNN_FORMAT
 _DTYPE = jnp.float32
+
+
+#: What each :class:`CNNConfig` field accepts (checked on construction; see :mod:`jaxglass.validation`).
+#: The epoch bound keeps the per-epoch history (an array of ``max_epochs``) and the int32 epoch
+#: counter of the compiled training loop in range.
+CNN_CONSTRAINTS = {
+    "channels": [Each(Integral(1, 4096)), "output channels of each conv block, e.g. (8, 16)"],
+    "kernel_sizes": [Each(Integral(1, 4096)), "one kernel width per conv block, e.g. (7, 5)"],
+    "pool": [Integral(1, 4096)],
+    "hidden": [Integral(1, 10**6)],
+    "learning_rate": [positive],
+    "max_epochs": [Integral(1, 10**7), "the CNN's epoch budget, e.g. 300"],
+    "patience": [None, Integral(1, None)],
+    "batch_size": [None, Integral(1, None)],
+    "weight_decay": [nonnegative],
+    "final_lr_fraction": [Real(0, 1)],
+    "val_fraction": [Real(0, 1, closed="neither")],
+    "seed": [Integral(0, None), "a non-negative integer seed, e.g. 0"],
+    "target_scaling": [Options(*SCALINGS)],
+    "input_scaling": [Options(*SCALINGS)],
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,28 +84,17 @@ class CNNConfig:
     input_scaling: str = "pooled"
 
     def __post_init__(self):
+        for name, constraints in CNN_CONSTRAINTS.items():  # before any conversion: NaN, strings ...
+            check(name, getattr(self, name), *constraints)
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
         object.__setattr__(self, "kernel_sizes", tuple(int(k) for k in self.kernel_sizes))
-        if len(self.channels) != len(self.kernel_sizes) or not self.channels:
+        if len(self.channels) != len(self.kernel_sizes):
             raise UserError(
-                f"CNNConfig: channels {self.channels} and kernel_sizes {self.kernel_sizes} must be "
-                "non-empty and of equal length"
+                f"kernel_sizes: {self.kernel_sizes} must have one entry per entry of channels "
+                f"{self.channels}", field="kernel_sizes"
             )
-        if min(self.channels) < 1 or min(self.kernel_sizes) < 1 or self.pool < 1 or self.hidden < 1:
-            raise UserError("CNNConfig: channels, kernel_sizes, pool and hidden must be >= 1")
-        if self.learning_rate <= 0 or self.weight_decay < 0:
-            raise UserError("CNNConfig: learning_rate must be > 0 and weight_decay >= 0")
-        if self.max_epochs < 1:
-            raise UserError(f"CNNConfig.max_epochs: must be >= 1, got {self.max_epochs}")
-        if self.patience is not None and self.patience < 1:
-            raise UserError(f"CNNConfig.patience: must be >= 1 or None, got {self.patience}")
-        if self.batch_size is not None and self.batch_size < 1:
-            raise UserError(f"CNNConfig.batch_size: must be >= 1 or None, got {self.batch_size}")
-        if not 0 < self.val_fraction < 1:
-            raise UserError(f"CNNConfig.val_fraction: must be in (0, 1), got {self.val_fraction}")
-        for name in ("target_scaling", "input_scaling"):
-            if getattr(self, name) not in SCALINGS:
-                raise UserError(f"CNNConfig.{name}: one of {SCALINGS}, got {getattr(self, name)!r}")
+
+    __parameter_constraints__ = CNN_CONSTRAINTS  # for validation.check_args (a command's early check)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))

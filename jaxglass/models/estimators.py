@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UserError
-from ..validation import check, nonnegative
+from ..validation import Real, check
 from ._files import CNN_FORMAT, metadata_json, model_format, split_metadata
 from ._metrics import r2
 from ._selection import (
@@ -56,8 +56,10 @@ from ._selection import (
     select_ridge_l2_constrained,
 )
 
-#: The constraint of a fixed penalty ``l1``/``l2`` (:mod:`jaxglass.validation`).
-PENALTY = (None, nonnegative, "a fixed penalty (None: chosen by cross-validation)")
+#: The constraint of a fixed penalty ``l1``/``l2`` (:mod:`jaxglass.validation`). On standardised data
+#: (module :mod:`jaxglass.models.linear`) the cross-validation grids end at 1e2; a penalty above 1e6 only
+#: shrinks every weight to (near) zero, a model that predicts the training mean.
+PENALTY = (None, Real(0, 1e6), "a fixed penalty, at most 1e6 (None: chosen by cross-validation)")
 
 try:  # scikit-learn is optional: subclass its bases only when it is there
     from sklearn.base import BaseEstimator as _SkBase

@@ -19,7 +19,7 @@ from .._config import require_x64
 from ..errors import UserError
 from ..structure import Structure
 from ..units import HBAR_OVER_AMU_THZ_A2, MBARN_PER_FM2, THZ_TO_K, THZ_TO_MEV
-from ..validation import Integral, Real, validate
+from ..validation import Integral, relative_tolerance, validate
 from ._common import (
     Spectrum,
     bose_occupation,
@@ -248,7 +248,8 @@ def _broadening_matrix(f, grid, sigma, temperature):
 
 
 @validate({
-    "powder_tol": [Real(0, None), "the standard error of the powder average as a fraction of the shell's "
+    "powder_tol": [relative_tolerance, "the standard error of the powder average as a fraction of the "
+                   "shell's "
                    "maximum, e.g. 0.02"],
     "max_vectors": [Integral(1, None), "reciprocal-lattice vectors per shell, e.g. 4096"],
     "n_directions": [None, Integral(1, None), "None (converged average) or a fixed count, e.g. 48"],

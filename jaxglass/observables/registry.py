@@ -23,7 +23,7 @@ from ..errors import UserError
 from ..scattering_data import check_form_factor_range
 from ..structure import Structure
 from ..units import THZ_TO_CM1, THZ_TO_MEV
-from ..validation import Each, positive, validate
+from ..validation import Each, broadening, q_magnitude, temperature_kelvin, validate
 from ._common import PDOS_UNIT, Spectrum, pdos_spectrum
 from .neutron import NEUTRON_UNIT, XRAY_UNIT, ins_sqw, neutron_dos
 from .raman import RAMAN_UNIT, raman_spectrum
@@ -139,9 +139,9 @@ def choices_help(kinds: Sequence[str] = KINDS) -> str:
 
 
 @validate({
-    "sigma": [positive, "the Gaussian broadening in THz, e.g. 0.3"],
-    "temperature": [positive, "the temperature in K; use e.g. 1e-3 for T → 0"],
-    "q": [None, Each(positive), "the |Q| values in 1/Å (2π included), e.g. 2 4 6"],
+    "sigma": [broadening, "the Gaussian broadening in THz, e.g. 0.3"],
+    "temperature": [temperature_kelvin, "the temperature in K; use e.g. 1e-3 for T → 0"],
+    "q": [None, Each(q_magnitude), "the |Q| values in 1/Å (2π included), e.g. 2 4 6"],
 })
 def spectrum(
     kind: str,

@@ -6,7 +6,7 @@ family                 potential                                       construct
 2D / 3D LJ glasses     Kob-Andersen, smooth to 2nd order (reduced),    :func:`kob_andersen`
                        or LAMMPS lj/cut (shifted), lj/smooth/linear
 CuAlZr metallic glass  EAM: setfl tables, analytic Zhou-Johnson-Wadley  :func:`read_setfl`,
-CoCuFeNi HEA glass                                                     :func:`zhou_johnson_wadley`,
+TiZrCuNi HEA glass                                                     :func:`zhou_johnson_wadley`,
                        (setfl writer for LAMMPS)                       :func:`write_setfl`
 a-SiC                  Vashishta 2007 (spectra)                        :func:`vashishta_sic_2007`
 a-SiC, AMC             Tersoff 1989 Si-C, Lindsay-Broido carbon        :func:`tersoff_sic_1989`,

@@ -34,7 +34,7 @@ Two sources of ``F``, ``f``, ``φ``:
   file's cutoff.
 
 * :func:`zhou_johnson_wadley` builds the analytic EAM of X. W. Zhou, R. A. Johnson and
-  H. N. G. Wadley, Phys. Rev. B 69, 144113 (2004) for Cu, Al, Zr, Ni, Ag, Au, Co, Fe (more of
+  H. N. G. Wadley, Phys. Rev. B 69, 144113 (2004) for Cu, Al, Zr, Ni, Ag, Au, Co, Fe, Ti (more of
   that paper's Table III via ``parameters=``), with the alloy pair mixing of that paper.
   :func:`tabulate_setfl` and :func:`write_setfl` write any of these potentials as a setfl file
   (e.g. for LAMMPS ``pair_style eam/alloy``).
@@ -487,6 +487,13 @@ ZJW_PARAMETERS: dict[str, dict[str, float]] = {
         F_n0=-2.534992, F_n1=-0.059605, F_n2=0.193065, F_n3=-2.282322,
         F_0=-2.54, F_1=0.0, F_2=0.200269, F_3=-0.148770, F_3p=-0.148770,
         eta=0.391750, F_e=-2.539945, Z=26, mass=55.847,
+    ),
+    "Ti": dict(
+        r_e=2.933872, f_e=1.863200, rho_e=25.565138, rho_s=25.565138, alpha=8.775431, beta=4.680230,
+        A=0.373601, B=0.570968, kappa=0.5, lam=1.0,
+        F_n0=-3.203773, F_n1=-0.198262, F_n2=0.683779, F_n3=-2.321732,
+        F_0=-3.22, F_1=0.0, F_2=0.608587, F_3=-0.750710, F_3p=-0.750710,
+        eta=0.558572, F_e=-3.219176, Z=22, mass=47.88,
     ),
 }
 # fmt: on

@@ -7,7 +7,7 @@ Accepted forms (``SPEC_FORMS``):
 ``tersoff-sic``, ``vashishta-sic``, Lindsay-Broido carbon, Tersoff 1989 Si-C, Vashishta 2007
 ``zjw``                            Si-C, analytic Zhou-Johnson-Wadley Cu-Al-Zr EAM)
 ``zjw:El1,El2,...``                the analytic Zhou-Johnson-Wadley EAM for those elements
-                                   (e.g. ``zjw:Co,Cu,Fe,Ni``, the ``hea`` family's potential)
+                                   (e.g. ``zjw:Ti,Zr,Cu,Ni``, the ``hea`` family's potential)
 ``tersoff:PATH[:El1,El2,...]``     a LAMMPS ``.tersoff`` file
 ``vashishta:PATH[:El1,El2,...]``   a LAMMPS ``.vashishta`` file
 ``setfl:PATH[:El1,El2,...]``       a LAMMPS ``eam/alloy`` (setfl) file
@@ -157,7 +157,7 @@ def from_spec(spec: str) -> Potential:
 
         elements = tuple(e.strip() for e in body.split(",") if e.strip())
         if not elements:
-            raise UserError(f"potential spec: {spec!r}: give elements after 'zjw:', e.g. zjw:Co,Cu,Fe,Ni")
+            raise UserError(f"potential spec: {spec!r}: give elements after 'zjw:', e.g. zjw:Ti,Zr,Cu,Ni")
         return zhou_johnson_wadley(elements)
     if sep and kind in ("tersoff", "vashishta", "setfl"):
         path, elements = _path_and_elements(kind, body)

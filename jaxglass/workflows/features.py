@@ -12,6 +12,11 @@ import numpy as np
 
 from .._io import atomic_savez, atomic_write_text, read_array, write_csv
 from ..errors import UserError
+from ..validation import Real, nonnegative, positive, smoothing_width, validate
+
+#: ``r_sigma`` of the functions below (and of ``jaxglass train --r-sigma``, which stores it for them).
+_R_SIGMA = [None, smoothing_width,
+            "the Gaussian width of the g(r) smoothing (the model's length unit), e.g. 0.05"]
 
 
 def structure_frames(files: Sequence, index: str = ":"):
@@ -27,11 +32,10 @@ def structure_frames(files: Sequence, index: str = ":"):
     return out
 
 
+@validate({"r_sigma": _R_SIGMA})
 def model_sigma(meta: dict, r_sigma: float | None = None) -> float:
     """The Gaussian width of a model's g(r) features: ``r_sigma``, the model file's, or its dataset's."""
     if r_sigma is not None:
-        if not r_sigma > 0:
-            raise UserError(f"r_sigma: must be positive, got {r_sigma}")
         return float(r_sigma)
     if meta.get("r_sigma"):
         return float(meta["r_sigma"])
@@ -58,6 +62,7 @@ def model_r(est, meta: dict) -> np.ndarray:
     return np.asarray(r, np.float64)
 
 
+@validate({"r_sigma": _R_SIGMA})
 def features_from_structures(
     est, meta: dict, files: Sequence, *, index: str = ":", r_sigma: float | None = None
 ):
@@ -104,6 +109,13 @@ def features_from_structures(
     return np.stack(X), labels, info
 
 
+@validate({
+    "density": [Real(0, 1e3, closed="right"), "the number density of the sample (atoms per length unit^d of "
+                "the model's r grid, e.g. 0.05 atoms/Å^3 for a silicate glass, 1.2 σ^-3 for KA)"],
+    "q_min": [None, nonnegative, "the lowest Q used (1/length, 2π included; None: the file's)"],
+    "q_max": [None, positive, "the highest Q used (1/length, 2π included; None: the file's)"],
+    "r_sigma": _R_SIGMA,
+})
 def features_from_sq(
     est,
     meta: dict,
@@ -124,11 +136,6 @@ def features_from_sq(
     if len(est.feature_shape_) != 1:
         raise UserError(
             "sq: the model takes partial g(r) channels; a measured S(Q) gives the total g(r) only"
-        )
-    if density is None or not density > 0:
-        raise UserError(
-            "density: needed with a measured S(Q), the number density of the sample (atoms per "
-            "length unit^d of the model's r grid, e.g. atoms/Å^3)"
         )
     t = read_array(sq, "sq")
     if t.ndim != 2 or t.shape[1] < 2:

@@ -22,11 +22,12 @@ import numpy as np
 from .. import kpm, phonons
 from .._io import atomic_savez, atomic_write_text
 from ..cache import cached_call
+from ..data.progress import EtaProgress
 from ..errors import UserError
 from ..hessian import as_f64, default_chunk, dynamical_matrix
 from ..minimize import MinimizeResult
 from ..modes import check_dense_memory, default_grid
-from ..validation import Integral, positive, validate
+from ..validation import Integral, broadening, validate
 
 #: ``method="auto"``: the dense route (Hessian + LAPACK eigen-solve) up to this many atoms, KPM above.
 #: Dense memory is ≈ 0.43 GB + 346 B·N² (docs/benchmarks.md): 3.5 GB at N = 3,000 (24 GB ends at
@@ -81,7 +82,7 @@ def dynamical_matrix_cached(pot, s, nbrs, programs: Path | None = None):
     )
 
 
-_SIGMA = [None, positive, "the Gaussian broadening (THz, ω for LJ units; None: 1 % of the spectral width)"]
+_SIGMA = [None, broadening, "the Gaussian broadening (THz, ω for LJ units; None: 1 % of the spectral width)"]
 _N_POINTS = [Integral(2, 10**7), "the number of frequency grid points, e.g. 400"]
 
 
@@ -128,7 +129,8 @@ def kpm_pdos(
     log: Callable[[str], None] | None = None,
 ):
     """KPM route: ``(pdos, info)``; the grid is :func:`jaxglass.modes.default_grid` over the spectral
-    bounds (Lanczos). ``log`` gets a start and a finish line."""
+    bounds (Lanczos). ``log`` gets a start line, progress lines with an ETA while the recursion runs
+    (:class:`jaxglass.data.progress.EtaProgress`, every 2 s) and a finish line."""
     s = as_f64(s)
     n, d = s.positions.shape
     moments = moments or kpm.DEFAULT_MOMENTS
@@ -161,6 +163,7 @@ def kpm_pdos(
         key=seed,
         partial=partial,
         bounds=(a, b),
+        progress=EtaProgress("pdos: KPM", log, unit="moments") if log else None,
     )
     jax.block_until_ready(p.total)
     if log:

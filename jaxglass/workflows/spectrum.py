@@ -21,7 +21,15 @@ from .._io import atomic_savez, atomic_write_text, write_csv
 from ..errors import UserError
 from ..modes import default_grid
 from ..units import THZ_TO_CM1, THZ_TO_MEV
-from ..validation import Each, Integral, Real, positive, validate
+from ..validation import (
+    Each,
+    Integral,
+    broadening,
+    q_magnitude,
+    relative_tolerance,
+    temperature_kelvin,
+    validate,
+)
 
 
 def spectrum_grid(kind: str, frequencies, sigma: float | None, n_points: int):
@@ -36,11 +44,12 @@ def spectrum_grid(kind: str, frequencies, sigma: float | None, n_points: int):
 
 
 @validate({
-    "temperature": [positive, "the temperature in K (Bose, Debye-Waller); use e.g. 1e-3 for T → 0"],
-    "sigma": [None, positive, "the Gaussian broadening in THz (None: 1 % of the spectral width)"],
+    "temperature": [temperature_kelvin, "the temperature in K (Bose, Debye-Waller); use e.g. 1e-3 for T → 0"],
+    "sigma": [None, broadening, "the Gaussian broadening in THz (None: 1 % of the spectral width)"],
     "n_points": [Integral(2, 10**7), "the number of frequency grid points, e.g. 500"],
-    "q": [None, Each(positive), "the |Q| values in 1/Å (2π included), e.g. 2 4 6"],
-    "powder_tol": [None, Real(0, None), "the powder average's standard error per |Q| shell as a fraction "
+    "q": [None, Each(q_magnitude), "the |Q| values in 1/Å (2π included), e.g. 2 4 6"],
+    "powder_tol": [None, relative_tolerance, "the powder average's standard error per |Q| shell as a "
+                   "fraction "
                    "of the shell's maximum, e.g. 0.02"],
 })
 def structure_spectrum(
