@@ -489,6 +489,8 @@ def _generate_batch(dim: int, n_atoms: int, knobs, seeds, size: str,
                     protocol: Protocol | None) -> list[Generated]:
     require_x64("jaxglass.generate.lj.generate")
     t0 = time.perf_counter()
+    for knob in knobs:
+        check_knob(knob, size)  # size and knobs first: a bad one is named before any work
     prot = PROTOCOLS[size] if protocol is None else protocol
     if len(knobs) != len(seeds):
         raise UserError(f"knobs, seeds: one seed per knob, got {len(knobs)} knobs and {len(seeds)} seeds")
