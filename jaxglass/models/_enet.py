@@ -150,9 +150,16 @@ def _newton(p: GramProblem, W, P, lam1, lam2):
     eye = jnp.eye(W.shape[0], dtype=W.dtype)
     chunk = max(1, min(W.shape[1], int(2**24 // W.shape[0] ** 2)))  # ≤ 128 MiB of systems at a time
     parts = []
-    for a in range(0, W.shape[1], chunk):  # static chunks (a lax.map here hung XLA's CPU runtime)
+    for a in range(0, W.shape[1], chunk):  # static chunks, solved one after the other (see below)
         mc, rc = m[a:a + chunk], rhs[a:a + chunk]
         A = p.G[None] * mc[:, :, None] * mc[:, None, :] + eye * (lam2 * mc + (1.0 - mc))[:, :, None]
+        if parts:
+            # XLA's CPU runtime runs independent batched LAPACK calls at once, and each one blocks a
+            # thread of the intra-op pool while it waits for its batch on that same pool: two of
+            # them on a 2-thread pool wait for each other forever (jaxlib 0.10.1; seen with >= 2
+            # chunks, D >= 600, on 2 cores). A data dependence chains the chunks (an
+            # optimization_barrier does not: it is gone from the compiled program).
+            A = A + 0.0 * jnp.nan_to_num(parts[-1][0, 0])
         parts.append(jnp.linalg.solve(A, rc[..., None])[..., 0])
     Wn = jnp.concatenate(parts).T
     Wn = jnp.where(jnp.isfinite(Wn), Wn, W)
