@@ -45,6 +45,7 @@ import sys
 import tempfile
 import time
 
+from _common import write_json
 from lammps_peer import LB_TERSOFF, ka_pair_coeffs, load_lammps
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -403,11 +404,7 @@ def main() -> None:
     except Exception:  # noqa: BLE001
         meta["lammps"] = None
     print(table(records))
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    tmp = args.out + ".tmp"
-    with open(tmp, "w") as fh:
-        json.dump(dict(meta=meta, records=records), fh, indent=2)
-    os.replace(tmp, args.out)
+    write_json(args.out, dict(meta=meta, records=records))
     print(f"wrote {args.out}")
 
 

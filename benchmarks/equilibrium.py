@@ -25,18 +25,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import subprocess
-import sys
 import time
+
+from _common import ONE_THREAD, machine, worker_row, write_json
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_OUT = os.path.join(HERE, "results", "equilibrium.json")
-ONE_THREAD = {
-    "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
-    "OPENBLAS_NUM_THREADS": "1",
-    "OMP_NUM_THREADS": "1",
-}
 
 
 def _timed(fn, repeat):
@@ -115,16 +109,7 @@ def main() -> None:
         return
     rows = []
     for n in (int(x) for x in args.sizes.split(",")):
-        load0 = os.getloadavg()[0]
-        proc = subprocess.run(
-            [sys.executable, __file__, "--worker", str(n), "--repeat", str(args.repeat)],
-            capture_output=True, text=True, env=dict(os.environ, **ONE_THREAD),
-        )
-        if proc.returncode != 0:
-            print(proc.stderr[-2000:], file=sys.stderr)
-            raise SystemExit(f"worker N={n} failed")
-        row = json.loads(proc.stdout.strip().splitlines()[-1])
-        row["load_before"], row["load_after"] = round(load0, 2), round(os.getloadavg()[0], 2)
+        row = worker_row(__file__, n, args.repeat, env=ONE_THREAD)
         rows.append(row)
         print(f"N={n:5d} relax {row['relax_cpu_s']:.2f}  forward {row['forward_cpu_s']:.2f}  gradient "
               f"{row['gradient_cpu_s']:.2f} CPU s  ratio {row['ratio_cpu']:.2f}  (load {row['load_before']})",
@@ -135,18 +120,9 @@ def main() -> None:
     for r in rows:
         print(f"| {r['n_atoms']} | {r['relax_cpu_s']:.2f} | {r['forward_cpu_s']:.2f} | "
               f"{r['gradient_cpu_s']:.2f} | {r['ratio_cpu']:.2f} | {r['load_before']}–{r['load_after']} |")
-    record = dict(
+    write_json(args.out, dict(
         benchmark="equilibrium gradient of a PDOS value vs relaxation + PDOS (KA 3D, one thread, CPU time)",
-        machine=dict(platform=platform.platform(), cpus=os.cpu_count(), python=sys.version.split()[0]),
-        date=time.strftime("%Y-%m-%d %H:%M:%S"),
-        rows=rows,
-    )
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    tmp = args.out + ".tmp"
-    with open(tmp, "w") as fh:
-        json.dump(record, fh, indent=1)
-    os.replace(tmp, args.out)
-    print(f"wrote {args.out}")
+        machine=machine(), rows=rows))
 
 
 if __name__ == "__main__":

@@ -11,12 +11,12 @@ same way (no MD, relaxation only).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
 
 import numpy as np
+from _common import write_json
 
 
 def main() -> None:
@@ -62,11 +62,7 @@ def main() -> None:
             f"| {r['family']} | {r['n_atoms']} | {r['crystal_s']:.1f} | {r['first_glass_s']:.1f} | "
             f"{r['glass_mean_s']:.1f} | {r['per_hour']:.0f} |"
         )
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    tmp = args.out + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(dict(rows=rows, load=os.getloadavg()), f, indent=1)
-    os.replace(tmp, args.out)
+    write_json(args.out, dict(rows=rows, load=os.getloadavg()))
 
 
 if __name__ == "__main__":

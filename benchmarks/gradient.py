@@ -23,11 +23,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
-import subprocess
-import sys
 import time
+
+from _common import machine, worker_row, write_json
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_OUT = os.path.join(HERE, "results", "gradient.json")
@@ -92,17 +91,7 @@ def main() -> None:
         return
     rows = []
     for n in (int(x) for x in args.sizes.split(",")):
-        load0 = os.getloadavg()[0]
-        proc = subprocess.run(
-            [sys.executable, __file__, "--worker", str(n), "--repeat", str(args.repeat)],
-            capture_output=True,
-            text=True,
-        )
-        if proc.returncode != 0:
-            print(proc.stderr[-2000:], file=sys.stderr)
-            raise SystemExit(f"worker N={n} failed")
-        row = json.loads(proc.stdout.strip().splitlines()[-1])
-        row["load_before"] = round(load0, 2)
+        row = worker_row(__file__, n, args.repeat)
         rows.append(row)
         print(
             f"N={n:5d} forward {row['forward_s']:8.3f} s  gradient {row['gradient_s']:8.3f} s  "
@@ -122,18 +111,8 @@ def main() -> None:
             f"{r['ratio']:.2f} | "
             f"{r['peak_rss_mb']:.0f} | {r['dense_matrix_mb']:.0f} |"
         )
-    record = dict(
-        benchmark="gradient of a PDOS scalar vs forward PDOS (KA 3D glass)",
-        machine=dict(platform=platform.platform(), cpus=os.cpu_count(), python=sys.version.split()[0]),
-        date=time.strftime("%Y-%m-%d %H:%M:%S"),
-        rows=rows,
-    )
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    tmp = args.out + ".tmp"
-    with open(tmp, "w") as fh:
-        json.dump(record, fh, indent=1)
-    os.replace(tmp, args.out)
-    print(f"wrote {args.out}")
+    write_json(args.out, dict(benchmark="gradient of a PDOS scalar vs forward PDOS (KA 3D glass)",
+                              machine=machine(), rows=rows))
 
 
 if __name__ == "__main__":

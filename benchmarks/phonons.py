@@ -41,6 +41,8 @@ import sys
 import tempfile
 import time
 
+from _common import write_json
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 DEFAULT_OUT = os.path.join(HERE, "results", "phonons.json")
@@ -441,22 +443,6 @@ def _scaling_text(sc: dict) -> str:
     return "\n".join(lines)
 
 
-def atomic_write_json(path: str, obj) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".phonons-", suffix=".json.tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(obj, fh, indent=2)
-            fh.write("\n")
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _run_subprocess(system: str, n: int, args) -> dict:
     with tempfile.TemporaryDirectory(prefix="jaxglass-bench-") as tmp:
         res_path = os.path.join(tmp, "case.json")
@@ -563,7 +549,7 @@ def main(argv=None) -> int:
     print(_scaling_text(sc))
     print(f"\nload average at end (1, 5, 15 min): {_load()}")
     print(f"total wall time: {total:.1f} s")
-    atomic_write_json(
+    write_json(
         args.out,
         dict(
             benchmark="phonons",
