@@ -23,7 +23,7 @@ demo: $(VENV)/.demo-installed
 	$(PY) -m jaxglass.cli demo --out out/demo
 
 test: $(VENV)/.test-installed
-	OPENBLAS_NUM_THREADS=1 $(PY) -m pytest tests --durations=15
+	OPENBLAS_NUM_THREADS=1 $(PY) -m pytest tests -n 2 --dist loadfile --durations=15
 
 lint: $(VENV)/.test-installed
 	$(VENV)/bin/ruff check jaxglass tests benchmarks examples
