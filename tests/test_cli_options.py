@@ -208,6 +208,19 @@ def test_n_atoms_below_the_smallest_cell_exits_2_before_work(cmd, system, files,
     assert not out.exists() or not any(p for p in out.rglob("*") if p.is_file()), err
 
 
+def test_l1_above_the_datas_l1_max_exits_2(files, tmp_path, capsys):
+    """Below the static cap but at or above l1_max of the data: refused once the data are read, naming
+    --l1, with the bound (an all-zero model), and no model file."""
+    from jaxglass.cli.main import main
+
+    out = tmp_path / "out"
+    rc = main([*_argv("train", "--l1", "1000", files, tmp_path), "--out", str(out / "m.npz")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err, err
+    assert "--l1: 1000 would make every weight exactly zero" in err and "l1_max = " in err, err
+    assert not (out / "m.npz").exists()
+
+
 def test_every_declared_field_has_an_option():
     """Each ``@validate`` field of the library functions the commands call is an option of some command
     (under its own name, or through FIELD_DESTS), so its message names the option."""
