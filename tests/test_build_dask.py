@@ -154,7 +154,8 @@ def test_existing_cluster_via_environment(tmp_path, monkeypatch, capsys):
 
     from jaxglass.cli import main
 
-    monkeypatch.setattr(records, "compute_record", _toy.fake_record)  # the workers are threads here
+    monkeypatch.setattr(records, "compute_record",  # the workers are threads here
+                        lambda cfg, k, log=None: _toy.fake_record(cfg, k))
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster:
         monkeypatch.setenv("JAXGLASS_SCHEDULER", cluster.scheduler_address)
         out = tmp_path / "ds"

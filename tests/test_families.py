@@ -68,3 +68,15 @@ def test_smallest_cell_is_the_generators_rule(name):
     with pytest.raises(ValueError, match=f"at least {smallest} atoms"):
         data.DatasetConfig.make(name, 2, n_atoms=smallest - 1)
     assert data.DatasetConfig.make(name, 2).n_atoms >= smallest
+
+
+def test_build_dataset_checks_the_smallest_cell_before_writing(tmp_path):
+    """A configuration made without DatasetConfig.make is checked by build_dataset before anything is
+    written (its family's generator would build the structures)."""
+    from jaxglass import data
+
+    smallest = families.smallest_cell("lj3d").n_atoms
+    cfg = data.DatasetConfig(system="lj3d", n_structures=1, n_atoms=smallest - 1)
+    with pytest.raises(ValueError, match=f"n_atoms: the lj3d family needs at least {smallest} atoms"):
+        data.build_dataset(tmp_path / "ds", cfg, workers=0, progress=False)
+    assert not (tmp_path / "ds").exists()
