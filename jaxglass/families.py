@@ -89,6 +89,19 @@ def get(name: str) -> Family:
     return REGISTRY[name]
 
 
+def smallest_cell(name: str):
+    """The smallest cell the generator of family ``name`` builds with its default potential
+    (:class:`jaxglass.generate.base.SmallestCell`: ``n_atoms`` and the rule); a pure function of the
+    family's lattice and box rules, nothing is built."""
+    return generator(name).smallest_cell()
+
+
+def check_n_atoms(name: str, n_atoms: int) -> None:
+    """Refuse (``UserError`` naming ``n_atoms``, the value, the minimum and the fix) an ``n_atoms``
+    below the smallest cell of family ``name``, before any work: the rule the generator applies."""
+    smallest_cell(name).check(n_atoms, f"the {name} family")
+
+
 def generator(name: str):
     """The generator object of family ``name``: ``.generate(n_atoms, knob, seed, *, size)`` and
     ``.crystal(n_atoms, *, size)`` (:mod:`jaxglass.generate.base`); its module is imported on first use."""

@@ -25,7 +25,8 @@ Units: frequencies in THz (ordinary frequency) for metal units, angular ω for L
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from functools import partial
 
 import jax
@@ -289,6 +290,66 @@ def _route(backend: str, *trees) -> str:
     return "jax" if backend == "jax" or (backend == "auto" and traced) else "host"
 
 
+#: A host eigen-solve of at least this many degrees of freedom announces itself to ``modes(log=...)``:
+#: its size and an estimated time (:func:`eigh_estimate`) before LAPACK starts, the time taken after.
+EIGH_REPORT_MIN_DOF = 3000
+#: Calibration solves of :func:`eigh_estimate`: ``n / 4`` clipped to this range (a few % of the solve).
+EIGH_CALIBRATION_N = (256, 1000)
+_eigh_calibration: dict[bool, tuple[int, float]] = {}
+
+
+def host_eigh(D: np.ndarray, eigenvectors: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """Ascending eigenvalues (and column eigenvectors) of the symmetric float64 matrix ``D`` by host
+    LAPACK, working in ``D``'s buffer: divide and conquer (``dsyevd``) with vectors; values only by
+    the two-stage ``dsyevd_2stage`` where a bundled OpenBLAS exports it (1.5-1.7x faster), else
+    ``dsyevd`` with jobz='N' (which really skips the vectors, unlike ``jnp.linalg.eigvalsh`` on CPU:
+    2-3x faster, 2 fewer N² buffers; benchmarks/phonons.py)."""
+    from scipy.linalg import eigh as _sp_eigh
+
+    if eigenvectors:
+        return _sp_eigh(D, driver="evd", overwrite_a=True, check_finite=False)
+    from ._lapack import eigvalsh_2stage
+
+    lam = eigvalsh_2stage(D, overwrite_a=True)
+    if lam is None:  # no bundled OpenBLAS exporting it
+        lam = _sp_eigh(D, eigvals_only=True, driver="evd", overwrite_a=True, check_finite=False)
+    return lam, None
+
+
+def eigh_estimate(n: int, eigenvectors: bool = True) -> tuple[float, int, float]:
+    """Estimated wall time (s) of :func:`host_eigh` on an ``n x n`` matrix: ``t_c (n / n_c)³`` from a
+    calibration solve of a random symmetric ``n_c x n_c`` matrix (``n_c = n / 4`` within
+    :data:`EIGH_CALIBRATION_N`), timed once per process and kind (values only, or with vectors).
+    Returns ``(seconds, n_c, t_c)``. LAPACK runs faster per flop on larger matrices, so the estimate
+    errs long (benchmarks/eigh_eta.py measures by how much)."""
+    if eigenvectors not in _eigh_calibration:
+        lo, hi = EIGH_CALIBRATION_N
+        n_c = int(min(hi, max(lo, n // 4)))
+        a = np.random.default_rng(0).standard_normal((n_c, n_c))
+        a = a + a.T
+        t = time.perf_counter()
+        host_eigh(a, eigenvectors)
+        _eigh_calibration[eigenvectors] = (n_c, time.perf_counter() - t)
+    n_c, t_c = _eigh_calibration[eigenvectors]
+    return t_c * (n / n_c) ** 3, n_c, t_c
+
+
+def _eigh_reported(D: np.ndarray, eigenvectors: bool, log) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`host_eigh`, with a start line (size, estimated time) and a finish line through ``log``
+    when ``D`` has at least :data:`EIGH_REPORT_MIN_DOF` rows (LAPACK itself reports nothing)."""
+    n = D.shape[0]
+    if log is None or n < EIGH_REPORT_MIN_DOF:
+        return host_eigh(D, eigenvectors)
+    est, n_c, t_c = eigh_estimate(n, eigenvectors)
+    what = "eigenvalues and eigenvectors" if eigenvectors else "eigenvalues only"
+    log(f"dense eigen-solve: {n} x {n} dynamical matrix ({what}), estimated {est:.1f} s (O(n³) from a "
+        f"{n_c} x {n_c} calibration solve in {t_c:.2f} s in this process); LAPACK reports no progress")
+    t = time.perf_counter()
+    out = host_eigh(D, eigenvectors)
+    log(f"dense eigen-solve: {n} x {n} finished in {time.perf_counter() - t:.1f} s (estimated {est:.1f} s)")
+    return out
+
+
 def modes(
     potential: Potential,
     structure: Structure,
@@ -297,12 +358,16 @@ def modes(
     eigenvectors: bool = True,
     H: jax.Array | None = None,
     D: jax.Array | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> Modes:
-    """Γ-point normal modes: Hessian → mass weighting → symmetric eigensolve (float64, host LAPACK).
+    """Γ-point normal modes: Hessian → mass weighting → symmetric eigensolve (float64, host LAPACK,
+    :func:`host_eigh`).
 
     ``H`` (a precomputed Hessian) or ``D`` (a precomputed dynamical matrix, already mass-weighted)
     skip the Hessian. For gradients use :func:`frequencies` or :func:`pdos` (eigenvalue-only
-    derivative rules); the eigenvectors themselves are never differentiated.
+    derivative rules); the eigenvectors themselves are never differentiated. ``log``: a solve of at
+    least :data:`EIGH_REPORT_MIN_DOF` degrees of freedom writes its size and estimated time
+    (:func:`eigh_estimate`) before it starts and the time taken after.
     """
     require_x64("jaxglass.modes.modes")
     if H is not None and D is not None:
@@ -316,23 +381,9 @@ def modes(
         check_dense_memory(structure.n_atoms)
         D = dynamical_matrix(potential, structure, nbrs) if H is None else mass_weight(
             H, as_f64(structure).masses, structure.dim)
-    D = np.array(D)  # a host copy that LAPACK may overwrite
-    # Host LAPACK divide-and-conquer (dsyevd): with eigvals_only it really skips the vectors,
-    # which jnp.linalg.eigvalsh on CPU does not (measured 2-3x faster, 2 fewer N^2 buffers;
-    # benchmarks/phonons.py).
-    from scipy.linalg import eigh as _sp_eigh
-
-    if eigenvectors:
-        lam, vec = _sp_eigh(D, driver="evd", overwrite_a=True, check_finite=False)
-        lam, vec = jnp.asarray(lam), jnp.asarray(vec)
-    else:
-        from ._lapack import eigvalsh_2stage  # two-stage tridiagonal reduction: 1.5-1.7x faster
-
-        lam = eigvalsh_2stage(D, overwrite_a=True)
-        if lam is None:  # no bundled OpenBLAS exporting it
-            lam = _sp_eigh(D, eigvals_only=True, driver="evd", overwrite_a=True, check_finite=False)
-        lam = jnp.asarray(lam)
-        vec = None
+    lam, vec = _eigh_reported(np.array(D), eigenvectors, log)  # a host copy that LAPACK may overwrite
+    lam = jnp.asarray(lam)
+    vec = None if vec is None else jnp.asarray(vec)
     freqs = to_frequencies(lam, potential.freq_factor)
     return Modes(frequencies=freqs, eigenvalues=lam, eigenvectors=vec, unit=potential.freq_unit)
 

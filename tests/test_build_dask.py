@@ -27,7 +27,7 @@ ROOT = Path(data.__file__).resolve().parents[2]
 
 
 def test_lost_workers_rescheduled_and_failures_reported(tmp_path):
-    cfg = data.DatasetConfig.make("lj2d", 6, n_atoms=16, n_freq=20, n_r=10, r_max=2.5)
+    cfg = data.DatasetConfig.make("lj2d", 6, n_atoms=56, n_freq=20, n_r=10, r_max=2.5)
     out = tmp_path / "ds"
     compute = functools.partial(_toy.faulty_compute, marker_dir=str(tmp_path))
     with pytest.raises(data.BuildError, match="1 structure\\(s\\) failed") as info:
@@ -154,7 +154,8 @@ def test_existing_cluster_via_environment(tmp_path, monkeypatch, capsys):
 
     from jaxglass.cli import main
 
-    monkeypatch.setattr(records, "compute_record", _toy.fake_record)  # the workers are threads here
+    monkeypatch.setattr(records, "compute_record",  # the workers are threads here
+                        lambda cfg, k, log=None: _toy.fake_record(cfg, k))
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster:
         monkeypatch.setenv("JAXGLASS_SCHEDULER", cluster.scheduler_address)
         out = tmp_path / "ds"
@@ -188,3 +189,22 @@ def test_second_ctrl_c_ends_everything_at_once(tmp_path):
         assert _gone(kids, 10.0) == []
     finally:
         _cleanup([proc, *kids] if proc.poll() is None else kids)
+
+
+def test_worker_progress_events_go_to_the_build_log(tmp_path):
+    """A worker's progress lines (MD, eigen-solve) arrive as events on the build's topic; the client writes
+    them to build.log (and echoes them when printing progress), and they do not count as a start."""
+    import queue
+
+    from jaxglass.data import dask_build
+    from jaxglass.data.progress import BuildProgress
+
+    cfg = data.DatasetConfig.make("lj2d", 2, n_atoms=56, n_freq=20, n_r=10, r_max=2.5)
+    rep = BuildProgress(tmp_path, cfg, 2, echo=False)
+    events = queue.SimpleQueue()
+    text = "00001 MD: 40/120 steps (33 %), elapsed 0:00:10, ETA 0:00:20"
+    events.put(("start", {"event": "start", "k": 1, "where": "worker w"}))
+    events.put(("start", {"event": "progress", "k": 1, "text": text}))
+    dask_build._drain_events(events, {}, rep)
+    log = (tmp_path / "build.log").read_text()
+    assert "start 00001 on worker w" in log and text in log and rep.running == {1: "worker w"}

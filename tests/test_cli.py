@@ -108,16 +108,16 @@ def test_generate_rejects_zero_atoms_before_writing_and_empty_manifest_is_replac
                                "--out", str(out), "--workers", "0"])
     assert rc == 2 and "--n-atoms" in err and not out.exists()
     # a manifest whose build finished nothing (failed at once) does not block a corrected rerun
-    bad = data.DatasetConfig.make("lj2d", 2, n_atoms=3, n_freq=20, n_r=10)
+    bad = data.DatasetConfig.make("lj2d", 2, n_atoms=60, n_freq=20, n_r=10)
     data.prepare_manifest(out, bad)
-    good = data.DatasetConfig.make("lj2d", 2, n_atoms=16, n_freq=20, n_r=10)
+    good = data.DatasetConfig.make("lj2d", 2, n_atoms=56, n_freq=20, n_r=10)
     assert data.build_dataset(out, good, workers=0, progress=False, compute=fake_record) == [0, 1]
     with pytest.raises(ValueError, match="different settings"):  # once records exist, it is protected
         data.build_dataset(out, bad, workers=0, progress=False, compute=fake_record)
 
 
 def _fake_dataset(path, n=24, n_r=10, n_freq=20, system="lj2d"):
-    cfg = data.DatasetConfig.make(system, n, n_atoms=16, n_freq=n_freq, n_r=n_r)
+    cfg = data.DatasetConfig.make(system, n, n_atoms=None, n_freq=n_freq, n_r=n_r)
     data.build_dataset(path, cfg, workers=0, progress=False, compute=fake_record)
     return cfg
 

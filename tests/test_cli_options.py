@@ -76,7 +76,7 @@ def files(tmp_path_factory):
     rng = np.random.default_rng(0)
     np.save(d / "X.npy", rng.random((8, 10)))
     np.save(d / "Y.npy", rng.random((8, 20)))
-    cfg = data.DatasetConfig.make("lj2d", 4, n_atoms=8, n_freq=20, n_r=10, r_max=2.5)
+    cfg = data.DatasetConfig.make("lj2d", 4, n_atoms=56, n_freq=20, n_r=10, r_max=2.5)
     build.prepare_manifest(d / "ds", cfg)
     for k in range(cfg.n_structures):
         schema.write_record(d / "ds", k, fake_record(cfg, k))
@@ -172,6 +172,53 @@ def test_bad_numeric_option_exits_2_naming_it(cmd, opt, value, files, tmp_path, 
     assert opt in err, err
     out = tmp_path / "out"
     assert not out.exists() or out.is_file() or not any(p for p in out.rglob("*") if p.is_file()), err
+
+
+#: ``--n-atoms`` below a family's smallest cell (families.smallest_cell), per command that builds a dataset:
+#: refused before any work (no worker started, no file), naming the option, the value and the minimum.
+SMALL_CELL_CASES = [("generate", name)
+                    for name in ("amc", "lj2d", "lj3d", "sic", "cualzr", "hea", "lj3d-quench")]
+SMALL_CELL_CASES += [("demo", "lj3d"), ("demo", "sic"), ("study", "hea")]
+
+
+@pytest.mark.parametrize("cmd, system", SMALL_CELL_CASES, ids=[" ".join(c) for c in SMALL_CELL_CASES])
+def test_n_atoms_below_the_smallest_cell_exits_2_before_work(cmd, system, files, tmp_path, capsys,
+                                                             monkeypatch):
+    from jaxglass import families
+    from jaxglass.cli.main import main
+    from jaxglass.data import build
+
+    def no_build(*a, **k):
+        raise RuntimeError("the build started instead of refusing --n-atoms")
+
+    monkeypatch.setattr(build, "build_dask", no_build)
+    monkeypatch.setattr(build, "_build_here", no_build)
+    smallest = families.smallest_cell(system).n_atoms
+    argv = {"generate": ["generate", "--system", system, "--n-structures", "2", "--workers", "0"],
+            "demo": ["demo", "--system", system, "--workers", "0"],
+            "study": ["study", "--system", system, "--n-structures", "2", "--workers", "0"]}[cmd]
+    argv = [*argv, "--n-atoms", str(smallest - 1), "--out", str(tmp_path / "out")]
+    rc = main(argv)
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert "Traceback" not in err and "internal error" not in err, err
+    assert f"--n-atoms: the {system} family needs at least {smallest} atoms" in err, err
+    assert f"got n_atoms={smallest - 1}" in err and f"n_atoms >= {smallest}" in err, err
+    out = tmp_path / "out"
+    assert not out.exists() or not any(p for p in out.rglob("*") if p.is_file()), err
+
+
+def test_l1_above_the_datas_l1_max_exits_2(files, tmp_path, capsys):
+    """Below the static cap but at or above l1_max of the data: refused once the data are read, naming
+    --l1, with the bound (an all-zero model), and no model file."""
+    from jaxglass.cli.main import main
+
+    out = tmp_path / "out"
+    rc = main([*_argv("train", "--l1", "1000", files, tmp_path), "--out", str(out / "m.npz")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err, err
+    assert "--l1: 1000 would make every weight exactly zero" in err and "l1_max = " in err, err
+    assert not (out / "m.npz").exists()
 
 
 def test_every_declared_field_has_an_option():

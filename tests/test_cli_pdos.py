@@ -46,13 +46,20 @@ def _run(glass, out, *extra):
 
 
 def test_routes_agree(glass, tmp_path, monkeypatch, capsys):
+    from jaxglass import modes
+
     monkeypatch.setenv("JAXGLASS_COMPILE_CACHE", "0")
+    monkeypatch.setattr(modes, "EIGH_REPORT_MIN_DOF", 100)  # 192 dof: the dense solves announce themselves
     s_dense, dense = _run(glass, tmp_path / "dense", "--method", "dense")
     s_vals, vals = _run(glass, tmp_path / "vals", "--no-partial")  # auto: small → dense, values only
     s_kpm, kpm = _run(glass, tmp_path / "kpm", "--method", "kpm", "--moments", "256", "--vectors", "16")
     out = capsys.readouterr().out
     assert "KPM start: N = 64 atoms (192 dof), M = 256 moments, R = 16" in out
     assert "KPM finished" in out
+    for what in ("eigenvalues and eigenvectors", "eigenvalues only"):  # before LAPACK starts, then after
+        start = out.index(f"pdos: dense eigen-solve: 192 x 192 dynamical matrix ({what}), estimated ")
+        assert "pdos: dense eigen-solve: 192 x 192 finished in " in out[start:]
+    assert out.count("calibration solve") == 2
     assert (s_dense["route"], s_vals["route"], s_kpm["route"]) == ("dense", "dense-values", "kpm")
     peak = dense["total"].max()
     # values-only LAPACK: the same eigenvalues (the three zero modes are sqrt(round-off) ~ 1e-7 of the

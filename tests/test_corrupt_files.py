@@ -62,7 +62,7 @@ def garbage(path: Path) -> None:
 
 # -- the files ----------------------------------------------------------------------------------
 
-CFG = data.DatasetConfig.make("lj2d", 2, n_atoms=8, n_freq=20, n_r=10, r_max=2.5)
+CFG = data.DatasetConfig.make("lj2d", 2, n_atoms=56, n_freq=20, n_r=10, r_max=2.5)
 
 
 @pytest.fixture(scope="module")

@@ -139,3 +139,35 @@ def test_export_import_round_trip(tmp_path, toy):
     (tmp_path / "junk.npz").write_bytes(b"junk")
     assert main(["import", str(tmp_path / "junk.npz"), "--out", str(tmp_path / "x")]) == 2
     assert main(["export", str(tmp_path / "nothing"), "--out", str(tmp_path / "y.npz")]) == 2
+
+
+def test_build_progress_lines_md_and_dense_solve(tmp_path, toy_family, monkeypatch, capsys):
+    """In-process build: a structure's MD stage reports ``MD: done/total steps ... ETA`` lines
+    (rate-limited: here about 3 per stage) and a large dense eigen-solve its size, estimate and time,
+    in build.log and on stdout; without progress (``--quiet``) in build.log only."""
+    from jaxglass import modes
+    from jaxglass.data import records
+
+    def generate(n_atoms, knob, seed, *, size="small", progress=None):
+        for done in range(20, 121, 20):  # a stand-in MD stage: 120 steps in chunks of 20
+            progress(done, 120)
+        return _toy.toy_generate(n_atoms, knob, seed, size=size)
+
+    monkeypatch.setattr(toy_family, "generate", generate)
+    monkeypatch.setattr(records, "MD_PROGRESS_EVERY_S", 0.0)
+    monkeypatch.setattr(records, "MD_PROGRESS_LINES", 3)
+    monkeypatch.setattr(modes, "EIGH_REPORT_MIN_DOF", 100)  # 64 atoms in 2D: 128 dof
+    cfg = data.DatasetConfig.make("lj2d", 2, n_atoms=64, n_freq=40, n_r=20, r_max=2.5)
+    glass_only = data.DatasetConfig.make("lj2d", 1, n_atoms=64, n_freq=40, n_r=20, r_max=2.5,
+                                         include_crystal=False)  # its structure 0 is a glass
+    runs = ((False, tmp_path / "a", cfg, "00001"), (True, tmp_path / "b", glass_only, "00000"))
+    for quiet, out, c, k in runs:
+        data.build_dataset(out, c, progress=not quiet)
+        log, shown = (out / "build.log").read_text(), capsys.readouterr().out
+        md = [ln for ln in log.splitlines() if f" {k} MD: " in ln]
+        assert 2 <= len(md) <= 4 and "120/120 steps (100 %)" in md[-1] and "ETA 0:00:00" in md[-1], log
+        for j in {"00000", k}:  # the crystal (no MD) and the glass
+            assert f" {j} dense eigen-solve: 128 x 128 dynamical matrix (eigenvalues and eigenvectors)" in log
+            assert f" {j} dense eigen-solve: 128 x 128 finished in " in log
+        assert (" MD: " in shown) is (not quiet) and ("dense eigen-solve" in shown) is (not quiet)
+    assert " 00000 MD: " not in (tmp_path / "a" / "build.log").read_text()  # the crystal runs no MD

@@ -155,6 +155,28 @@ def test_fit_elastic_net_l1_zero_is_ridge_and_reports_gap():
     assert info["converged"] and info["relative_gap"] <= 1e-10, info
 
 
+@pytest.mark.parametrize("scaling, standardize", [("pooled", True), ("column", True), ("pooled", False)])
+def test_l1_at_or_above_l1_max_is_refused_and_is_all_zeros(scaling, standardize):
+    """l1_max is where the solver's W becomes exactly zero (checked with the solver itself, on both sides
+    of it); a fixed l1 at or above it is refused by the estimators with the value and the bound, and the
+    static cap of 1e6 lies above the bound 2 sqrt(D/F) of standardised data."""
+    from jaxglass.models import l1_max
+
+    X, Y = _problem(D=15, F=4)
+    top = l1_max(X, Y, standardize, scaling)
+    below = fit_elastic_net(X, Y, 0.98 * top, 1e-3, standardize, scaling, tol=1e-10)
+    above = fit_elastic_net(X, Y, 1.02 * top, 1e-3, standardize, scaling, tol=1e-10)
+    assert np.any(np.asarray(below.W) != 0) and np.all(np.asarray(above.W) == 0)
+    if standardize:
+        assert top <= 2 * np.sqrt(X.shape[1] / Y.shape[1]) < 1e6
+    for est in (Lasso(l1=top, scaling=scaling, standardize=standardize),
+                ElasticNet(l1=1.5 * top, l2=1e-3, scaling=scaling, standardize=standardize)):
+        with pytest.raises(ValueError, match=r"l1: .* every weight exactly zero .* l1_max = ") as err:
+            est.fit(X, Y)
+        assert err.value.field == "l1" and f"{top:.4g}" in str(err.value)
+    assert np.any(np.asarray(Lasso(l1=0.9 * top, scaling=scaling, standardize=standardize).fit(X, Y).coef_))
+
+
 def test_enet_cv_picks_interior_and_warns_on_edge():
     X, Y = _problem(K=90, D=20, F=6, noise=0.3)
     res = cross_validate_enet(X, Y, None, (0.0,), k=3, tol=1e-7, max_sweeps=20000)

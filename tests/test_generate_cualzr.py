@@ -32,6 +32,7 @@ def test_b2_lattice_constant_is_a_minimum():
     pot = cualzr.default_potential()
     a = cualzr.b2_lattice_constant(pot)
     assert 3.15 < a < 3.3
+    assert abs(a - cualzr.A_B2_DEFAULT) < 1e-4  # the recorded constant of smallest_cell()
     e = [energy(pot, cualzr.b2_crystal(x, 6)) for x in (a - 0.005, a, a + 0.005)]
     assert e[1] < e[0] and e[1] < e[2]
     # parabola through the three points: vertex within 1e-4 Å of a
@@ -135,3 +136,31 @@ def test_random_fill_relaxes_distances_when_jammed():
     with pytest.raises(RuntimeError, match="too high"):
         random_fill(np.zeros((8, 3)), sp, box, chosen, np.zeros(3), np.inf, np.array([[1.6]]),
                     np.random.default_rng(0), max_batches=20)
+
+
+class _Stop(Exception):
+    pass
+
+
+@pytest.mark.parametrize("family", ["sic", "cualzr", "hea"])
+def test_partial_melt_generators_pass_progress_to_the_md(family, monkeypatch):
+    """generate(progress=...) of the partial-melt families reaches the MD engine (a stand-in for it stops
+    the generator there: no MD is run)."""
+    import jaxglass.md
+    from jaxglass import families
+
+    seen = []
+
+    def engine(*a, progress=None, **k):
+        seen.append(progress)
+        raise _Stop
+
+    monkeypatch.setattr(jaxglass.md, "nvt_langevin", engine)
+    gen = families.generator(family)
+    if hasattr(gen, "A_B2_DEFAULT"):  # skip the lattice-constant fit and the MD tables: not under test
+        monkeypatch.setattr(gen, "b2_lattice_constant", lambda pot: gen.A_B2_DEFAULT)
+        monkeypatch.setattr(gen.pm, "for_md", lambda pot: pot)
+    cb = lambda done, total: None  # noqa: E731
+    with pytest.raises(_Stop):
+        gen.generate(families.smallest_cell(family).n_atoms, 0.1, 0, progress=cb)
+    assert seen == [cb]

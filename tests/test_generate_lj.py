@@ -239,3 +239,34 @@ def test_batched_generation_and_dataset_build(tmp_path):
     assert build_dataset(tmp_path / "d", cfg, workers=0, progress=False, batch=2) == [0, 1, 2]
     ds = load_dataset(tmp_path / "d")
     assert len(ds.knob) == 3 and np.all(np.isfinite(ds.pdos_total))
+
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_generators_pass_progress_to_the_md(monkeypatch):
+    """generate(progress=...) of the Kob-Andersen families reaches the MD engine (checked with a stand-in
+    for it that stops the generator there: no MD is run)."""
+    from jaxglass.generate import lj_knobs
+
+    seen = []
+
+    def engine(*a, progress=None, **k):
+        seen.append(progress)
+        raise _Stop
+
+    monkeypatch.setattr(lj, "nvt_langevin_batch", engine)
+    monkeypatch.setattr(lj_knobs, "nvt_langevin", engine)
+    relaxed = dataclasses.make_dataclass("Relaxed", ["structure"])
+    monkeypatch.setattr(lj_knobs, "minimize", lambda pot, s, **k: relaxed(s))
+    cb = [lambda done, total: None for _ in range(4)]
+    calls = [lambda: lj.generate_2d(56, 0.5, 0, progress=cb[0]),
+             lambda: lj.generate_batch(3, 256, [0.5, 1.0], [0, 1], progress=cb[1]),
+             lambda: families.generator("lj2d-comp").generate(56, 0.5, 0, progress=cb[2]),
+             lambda: families.generator("lj3d-quench").generate(256, 0.5, 0, progress=cb[3])]
+    for call in calls:
+        with pytest.raises(_Stop):
+            call()
+    assert seen == cb

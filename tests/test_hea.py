@@ -146,6 +146,7 @@ def test_family_registered_with_scattering_data():
     # the dataset's g(r) reach (r_max + 5 sigma) fits the smallest (300-atom, 5x5x6) box
     a = hea.b2_lattice_constant(hea.default_potential())
     assert 2 * (fam.defaults.r_max + 5 * fam.defaults.r_sigma) < 5 * a
+    assert abs(a - hea.A_B2_DEFAULT) < 1e-4  # the recorded constant of smallest_cell()
     assert np.all(coherent_lengths(hea.SPECIES) != 0) and np.all(total_cross_sections(hea.SPECIES) > 0)
     f0 = np.asarray(form_factors(hea.SPECIES, jnp.zeros(1)))[0]
     np.testing.assert_allclose(f0, [22, 40, 29, 28], atol=0.03)

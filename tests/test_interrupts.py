@@ -130,7 +130,7 @@ def test_ctrl_c_in_study(tmp_path):
     from jaxglass import data
     from jaxglass.data import build, schema
 
-    cfg = data.DatasetConfig.make("lj2d", 40, n_atoms=8, n_freq=20, n_r=10, r_max=2.5)
+    cfg = data.DatasetConfig.make("lj2d", 40, n_atoms=56, n_freq=20, n_r=10, r_max=2.5)
     ds = tmp_path / "ds"
     build.prepare_manifest(ds, cfg)
     for k in range(cfg.n_structures):
@@ -167,7 +167,7 @@ KILL_CHILD = textwrap.dedent("""
         real_replace(src, dst)
 
     os.replace = replace
-    cfg = data.DatasetConfig.make("lj2d", 3, n_atoms=8, n_freq=20, n_r=10, r_max=2.5)
+    cfg = data.DatasetConfig.make("lj2d", 3, n_atoms=56, n_freq=20, n_r=10, r_max=2.5)
     data.build_dataset(sys.argv[1], cfg, progress=False, compute=fake_record)
 """)
 
@@ -197,7 +197,7 @@ def test_build_killed_while_writing_a_record_resumes(tmp_path):
     structures = out / "structures"
     assert (structures / "00000.npz").is_file() and not (structures / "00001.npz").exists()
     assert list(structures.glob(".00001.npz.*.tmp")), "the cut write left its temporary file"
-    cfg = data.DatasetConfig.make("lj2d", 3, n_atoms=8, n_freq=20, n_r=10, r_max=2.5)
+    cfg = data.DatasetConfig.make("lj2d", 3, n_atoms=56, n_freq=20, n_r=10, r_max=2.5)
     assert data.pending_structures(out, cfg) == [1, 2]  # reads every record on disk: all complete
     assert data.build_dataset(out, cfg, progress=False, compute=fake_record) == [1, 2]
     assert data.pending_structures(out, cfg) == []

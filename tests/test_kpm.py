@@ -258,3 +258,30 @@ def test_eta_progress_lines():
     assert lines[1] == "pdos: KPM: 402/1000 moments (40 %), elapsed 0:00:33, ETA 0:00:06"
     assert lines[-1] == "pdos: KPM: 1000/1000 moments (100 %), elapsed 0:00:43, ETA 0:00:00"
     assert len(lines) == 4  # 31 s: within 2 s of the last line
+
+
+def test_eta_progress_stages_line_budget_and_silent_short_stages():
+    """EtaProgress with ``lines`` (about that many lines per stage), ``final=False`` (a stage that never
+    wrote a line stays silent) and successive stages through one object (the MD of a build)."""
+    from jaxglass.data.progress import EtaProgress
+
+    now, lines = [0.0], []
+    p = EtaProgress("MD", lines.append, unit="steps", every=1.0, clock=lambda: now[0], lines=4, final=False)
+    for t, done in [(0.0, 10), (5.0, 20), (10.0, 40), (11.0, 50), (20.0, 70), (30.0, 100)]:
+        now[0] = t
+        p(done, 100)
+    # 20 steps is less than 100 / 4 since the last line (none): no line at 5 s; 40 is: a line
+    assert [ln.split(",")[0] for ln in lines] == ["MD: 40/100 steps (40 %)", "MD: 70/100 steps (70 %)",
+                                                  "MD: 100/100 steps (100 %)"]
+    assert lines[-1].endswith("elapsed 0:00:30, ETA 0:00:00")
+    # a new stage (done went back): its own clock; a short stage writes nothing, not even the end
+    lines.clear()
+    for t, done in [(31.0, 50), (31.5, 100)]:
+        now[0] = t
+        p(done, 100)
+    assert lines == []
+    now[0] = 40.0
+    p(10, 60)  # another total: a new stage again, timed from here
+    now[0] = 50.0
+    p(60, 60)
+    assert lines == []  # no line before the end: still silent (final=False)

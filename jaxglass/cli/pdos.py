@@ -236,6 +236,7 @@ class Pdos:
                 sigma=args.sigma,
                 n_points=args.n_points,
                 programs=programs,
+                log=lambda line: print(f"pdos: {line}", flush=True),
             )
         info.update(method=args.method, route=route, spectrum_seconds=time.perf_counter() - t)
         summary = _report(

@@ -6,10 +6,14 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from .. import families
 from .._config import enable_x64
 from ..errors import UserError
 from ..validation import check, check_args
 from ._common import SYSTEM_CHOICES, add_partial_arg, add_study_args, out_dir, study_config
+
+#: ``demo``'s default size: small and fast, unless the family's smallest cell is larger.
+DEMO_N_ATOMS = 128
 
 
 class Demo:
@@ -19,7 +23,9 @@ class Demo:
     def add_arguments(p) -> None:
         p.add_argument("--system", choices=SYSTEM_CHOICES, default="lj2d", help="glass family")
         p.add_argument("--n-structures", type=int, default=60, help="structures in the dataset")
-        p.add_argument("--n-atoms", type=int, default=128, help="atoms (particles) per structure")
+        p.add_argument("--n-atoms", type=int, default=None,
+                       help="atoms (particles) per structure (default: 128, or the family's smallest cell "
+                       "if larger)")
         p.add_argument(
             "--train-sizes", type=int, nargs="+", default=[12, 24], help="learning-curve training sizes"
         )
@@ -38,7 +44,9 @@ class Demo:
         enable_x64()
         t0 = time.time()
         out = out_dir(args.out)
-        cfg = DatasetConfig.make(args.system, args.n_structures, n_atoms=args.n_atoms, seed=args.seed)
+        n_atoms = (max(DEMO_N_ATOMS, families.smallest_cell(args.system).n_atoms) if args.n_atoms is None
+                   else args.n_atoms)
+        cfg = DatasetConfig.make(args.system, args.n_structures, n_atoms=n_atoms, seed=args.seed)
         scfg = StudyConfig(train_sizes=tuple(args.train_sizes), n_seeds=args.n_seeds, seed=args.seed)
         check_args(build_dataset, workers=args.workers)  # every option checked before the build
         print(

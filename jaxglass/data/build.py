@@ -95,8 +95,8 @@ def _build_here(out: Path, todo: list[int], rep: BuildProgress, cfg: DatasetConf
         ks = todo[start : start + batch]
         for k in ks:
             rep.started(k, where)
-        done = (run_batch(cfg, out, ks, where) if batch > 1 and compute is None
-                else [run_one(cfg, out, k, compute, where) for k in ks])
+        done = (run_batch(cfg, out, ks, where, log=rep.line) if batch > 1 and compute is None
+                else [run_one(cfg, out, k, compute, where, log=rep.line) for k in ks])
         for k, s in zip(ks, done):
             computed.append(k)
             rep.finished(s)
@@ -141,6 +141,8 @@ def build_dataset(
     family has ``generate_batch`` (their MD in one compiled program; see :func:`compute_records`).
     """
     out = Path(out).resolve()
+    if compute is None:  # the family's generator builds the structures: its smallest cell, before any work
+        families.check_n_atoms(cfg.system, cfg.n_atoms)
     prepare_manifest(out, cfg)
     todo = pending_structures(out, cfg)
     for stale in (out / "structures").glob(".*.tmp*") if (out / "structures").exists() else []:

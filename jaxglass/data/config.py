@@ -49,7 +49,8 @@ class DatasetConfig:
         **kw
     ) -> DatasetConfig:
         """A checked configuration; grids and ``n_atoms`` left out (or 0) take the family defaults
-        of :mod:`jaxglass.families`."""
+        of :mod:`jaxglass.families`. An ``n_atoms`` below the family's smallest cell
+        (:func:`jaxglass.families.check_n_atoms`) is refused here, before a build starts."""
         fam = families.get(system).defaults  # an unknown family names the valid ones
         if n_structures < 1:
             raise UserError(f"n_structures: must be at least 1, got {n_structures}")
@@ -60,6 +61,7 @@ class DatasetConfig:
             raise UserError(f"size: expected 'small' or 'paper', got {size!r}")
         if n_atoms is None:
             n_atoms = fam.n_atoms_small if size == "small" else fam.n_atoms_paper
+        families.check_n_atoms(system, int(n_atoms))  # the family's smallest cell, before any work
         defaults = dict(
             freq_max=fam.freq_max,
             freq_sigma=fam.freq_sigma,

@@ -42,20 +42,22 @@ def default_workers() -> int:
 
 
 def _task(cfg_dict: dict, out: str, k: int, topic: str, compute: Callable | None) -> dict[str, Any]:
-    """One structure on a Dask worker: announce the start, compute, write the record atomically."""
+    """One structure on a Dask worker: announce the start, compute (progress lines sent to the client
+    as events, which writes them to build.log), write the record atomically."""
     from .._dask_worker import prepare_worker
 
     prepare_worker()
-    where = f"pid {os.getpid()}"
+    where, log = f"pid {os.getpid()}", None
     try:
         from distributed import get_worker
 
         w = get_worker()
         where = f"worker {w.name} (pid {os.getpid()})"
         w.log_event(topic, {"event": "start", "k": k, "where": where})
+        log = lambda text: w.log_event(topic, {"event": "progress", "k": k, "text": text})  # noqa: E731
     except ValueError:  # not on a worker (e.g. a synchronous scheduler)
         pass
-    return run_one(DatasetConfig(**cfg_dict), Path(out), k, compute, where)
+    return run_one(DatasetConfig(**cfg_dict), Path(out), k, compute, where, log=log)
 
 
 def _local_cluster(workers: int | None, memory_limit: str | int, dashboard_address: str):
@@ -117,7 +119,9 @@ def _drain_events(events, keys: dict[str, int], rep: BuildProgress) -> None:
             return
         if not isinstance(msg, dict):
             continue
-        if kind == "start" and msg.get("k") is not None:
+        if kind == "start" and msg.get("event") == "progress":
+            rep.line(str(msg.get("text")))  # a worker's MD / eigen-solve progress
+        elif kind == "start" and msg.get("k") is not None:
             rep.started(int(msg["k"]), str(msg.get("where")))
         elif kind == "all" and msg.get("action") == "remove-worker" and not msg.get("expected"):
             held = sorted(keys[key] for key in msg.get("processing-tasks", ()) if key in keys)

@@ -27,26 +27,42 @@ def fmt_duration(seconds: float) -> str:
 
 class EtaProgress:
     """A ``progress(done, total)`` callable that writes ``"LABEL: done/total UNIT (p %), elapsed H:MM:SS,
-    ETA H:MM:SS"`` through ``write``, at most once per ``every`` seconds, and always at the end.
+    ETA H:MM:SS"`` through ``write``, at most once per ``every`` seconds, and at the end.
 
     The rate is measured from the second report on: the first chunk of a compiled loop includes its
     compilation, which would inflate the ETA (until then the line says ``ETA n/a``).
+
+    ``lines``: at most about that many lines per stage (a line also waits until ``total / lines``
+    more has been done). ``final=False``: the closing line only when an earlier line was written, so a
+    stage shorter than ``every`` stays silent. One object can follow successive stages (the MD of
+    several structures): a report with a smaller ``done`` or another ``total`` starts a new stage.
     """
 
-    def __init__(self, label: str, write, unit: str = "", every: float = 2.0, clock=time.monotonic):
+    def __init__(self, label: str, write, unit: str = "", every: float = 2.0, clock=time.monotonic, *,
+                 lines: int | None = None, final: bool = True):
         self.label, self.write, self.unit, self.every, self.clock = label, write, unit, every, clock
+        self.lines, self.final = lines, final
+        self._restart(None)
+
+    def _restart(self, total) -> None:
         self.t0 = self.ref = None
-        self.last = 0.0
+        self.last, self.last_done, self.done, self.total, self.written = 0.0, 0, 0, total, 0
 
     def __call__(self, done: int, total: int) -> None:
         now = self.clock()
+        if self.t0 is not None and (done < self.done or total != self.total):
+            self._restart(total)  # a new stage
+        self.done, self.total = done, total
         if self.t0 is None:
             self.t0 = self.last = now
         elif self.ref is None:
             self.ref = (now, done)  # after the first chunk (and its compilation)
-        if now - self.last < self.every and done < total:
+        if done >= total:
+            if not (self.final or self.written):
+                return
+        elif now - self.last < self.every or (self.lines and done - self.last_done < total / self.lines):
             return
-        self.last = now
+        self.last, self.last_done, self.written = now, done, self.written + 1
         eta = "ETA n/a"
         if self.ref is not None and done > self.ref[1]:
             eta = f"ETA {fmt_duration((total - done) * (now - self.ref[0]) / (done - self.ref[1]))}"

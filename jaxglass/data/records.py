@@ -8,6 +8,7 @@ returns the summary the build log reports. See docs/datasets.md.
 
 from __future__ import annotations
 
+import inspect
 import json
 import time
 from collections.abc import Callable
@@ -19,7 +20,13 @@ import numpy as np
 from .. import families
 from .config import DatasetConfig
 from .observables import compute_observables
+from .progress import EtaProgress
 from .schema import make_record, write_record
+
+#: Progress of a structure's MD stage in a build: a line at most every ``MD_PROGRESS_EVERY_S`` seconds
+#: and about ``MD_PROGRESS_LINES`` lines per stage; a stage shorter than that stays silent.
+MD_PROGRESS_EVERY_S = 5.0
+MD_PROGRESS_LINES = 10
 
 
 def _family(system: str):
@@ -29,13 +36,41 @@ def _family(system: str):
     return families.generator(system)
 
 
-def compute_record(cfg: DatasetConfig, k: int, family: Any = None, *,
-                   observables: bool = True) -> dict[str, Any]:
+def _prefixed(log: Callable[[str], None] | None, prefix: str) -> Callable[[str], None] | None:
+    return None if log is None else (lambda text: log(f"{prefix} {text}"))
+
+
+def md_progress(log: Callable[[str], None] | None) -> EtaProgress | None:
+    """The ``progress(steps_done, n_steps)`` of a build's MD stages: ``MD: done/total steps (p %),
+    elapsed, ETA`` lines through ``log``, rate-limited (:data:`MD_PROGRESS_EVERY_S`,
+    :data:`MD_PROGRESS_LINES`); ``None`` without ``log``."""
+    if log is None:
+        return None
+    return EtaProgress("MD", log, unit="steps", every=MD_PROGRESS_EVERY_S, lines=MD_PROGRESS_LINES,
+                       final=False)
+
+
+def _progress_kw(fn: Callable, progress) -> dict[str, Any]:
+    """``{"progress": progress}`` when ``fn`` takes it (generators with an MD stage do; amc, custom
+    families and test doubles may not)."""
+    if progress is None:
+        return {}
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return {}
+    return {"progress": progress} if "progress" in params else {}
+
+
+def compute_record(cfg: DatasetConfig, k: int, family: Any = None, *, observables: bool = True,
+                   log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Generate, relax and characterise structure ``k`` (RDF, modes, PDOS and, if ``observables``,
     the spectroscopic observables of :mod:`jaxglass.data.observables` on the PDOS grid).
 
     ``family`` (an object with ``generate`` and ``crystal`` as in :mod:`jaxglass.generate`) replaces
-    the generator of ``cfg.system``, e.g. for a custom family or a fast test double.
+    the generator of ``cfg.system``, e.g. for a custom family or a fast test double. ``log`` gets
+    progress lines prefixed with ``k``: the MD stage's (:func:`md_progress`) and the announcement of a
+    large dense eigen-solve (:func:`jaxglass.modes.modes`).
     """
     from .._config import require_x64
 
@@ -43,16 +78,17 @@ def compute_record(cfg: DatasetConfig, k: int, family: Any = None, *,
     t0 = time.time()
     knob, seed = cfg.plan(k)
     fam = _family(cfg.system) if family is None else family
-    gen = (
-        fam.crystal(cfg.n_atoms, size=cfg.size)
-        if knob < 0
-        else fam.generate(cfg.n_atoms, knob, seed, size=cfg.size)
-    )
-    return characterise(cfg, gen, knob, seed, t0, observables=observables)
+    say = _prefixed(log, f"{k:05d}")
+    if knob < 0:
+        gen = fam.crystal(cfg.n_atoms, size=cfg.size)
+    else:
+        gen = fam.generate(cfg.n_atoms, knob, seed, size=cfg.size,
+                           **_progress_kw(fam.generate, md_progress(say)))
+    return characterise(cfg, gen, knob, seed, t0, observables=observables, log=say)
 
 
-def compute_records(cfg: DatasetConfig, ks: list[int], family: Any = None, *,
-                    observables: bool = True) -> list[dict[str, Any]]:
+def compute_records(cfg: DatasetConfig, ks: list[int], family: Any = None, *, observables: bool = True,
+                    log: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
     """Records ``ks`` (as :func:`compute_record`), the glasses generated together when the family has
     ``generate_batch`` (their MD stepped in one compiled program), the crystal on its own."""
     from .._config import require_x64
@@ -62,22 +98,25 @@ def compute_records(cfg: DatasetConfig, ks: list[int], family: Any = None, *,
     plans = [cfg.plan(k) for k in ks]
     glass = [i for i, (knob, _) in enumerate(plans) if knob >= 0]
     if not hasattr(fam, "generate_batch") or len(glass) < 2:
-        return [compute_record(cfg, k, fam, observables=observables) for k in ks]
+        return [compute_record(cfg, k, fam, observables=observables, log=log) for k in ks]
     t0 = time.time()
+    batch = _prefixed(log, f"{ks[glass[0]]:05d}-{ks[glass[-1]]:05d}")
     gens = fam.generate_batch(cfg.n_atoms, [plans[i][0] for i in glass], [plans[i][1] for i in glass],
-                              size=cfg.size)
+                              size=cfg.size, **_progress_kw(fam.generate_batch, md_progress(batch)))
     out: dict[int, dict[str, Any]] = {}
     for i, gen in zip(glass, gens):
-        out[i] = characterise(cfg, gen, plans[i][0], plans[i][1], t0, observables=observables)
+        out[i] = characterise(cfg, gen, plans[i][0], plans[i][1], t0, observables=observables,
+                              log=_prefixed(log, f"{ks[i]:05d}"))
     for i in set(range(len(ks))) - set(glass):
-        out[i] = compute_record(cfg, ks[i], fam, observables=observables)
+        out[i] = compute_record(cfg, ks[i], fam, observables=observables, log=log)
     return [out[i] for i in range(len(ks))]
 
 
 def characterise(cfg: DatasetConfig, gen: Any, knob: float, seed: int, t0: float, *,
-                 observables: bool = True) -> dict[str, Any]:
+                 observables: bool = True, log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """The record of a generated structure: RDF, modes, PDOS and (if ``observables``) the
-    spectroscopic observables on the dataset's grids."""
+    spectroscopic observables on the dataset's grids; ``log`` gets the announcement and the finish
+    line of a large dense eigen-solve (:func:`jaxglass.modes.modes`)."""
     from .. import phonons
     from ..rdf import rdf, rdf_neighbors
     from ..structure import with_species_names
@@ -90,7 +129,7 @@ def characterise(cfg: DatasetConfig, gen: Any, knob: float, seed: int, t0: float
     idx = rdf_neighbors(s, cfg.r_max, cfg.r_sigma)
     g = rdf(s, r, cfg.r_sigma, idx)
     # targets: Γ-point modes → PDOS on the fixed grid
-    m = phonons.modes(pot, s)
+    m = phonons.modes(pot, s, log=log)
     grid = cfg.freq_grid()
     w = phonons.species_weights(s, m.eigenvectors)
     tot = np.asarray(phonons.dos(m.frequencies, grid, cfg.freq_sigma))
@@ -137,10 +176,11 @@ def summary(k: int, rec: dict[str, Any], seconds: float, where: str) -> dict[str
                 knob=float(rec["knob"]), n_imaginary=int(rec["n_imaginary"]), relax_steps=_relax_steps(info))
 
 
-def run_batch(cfg: DatasetConfig, out: Path, ks: list[int], where: str) -> list[dict[str, Any]]:
+def run_batch(cfg: DatasetConfig, out: Path, ks: list[int], where: str,
+              log: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
     """Compute records ``ks`` together (:func:`compute_records`), write each atomically, summarise."""
     t0 = time.time()
-    recs = compute_records(cfg, ks)
+    recs = compute_records(cfg, ks, log=log)
     seconds = (time.time() - t0) / len(ks)
     out_s = []
     for k, rec in zip(ks, recs):
@@ -149,9 +189,11 @@ def run_batch(cfg: DatasetConfig, out: Path, ks: list[int], where: str) -> list[
     return out_s
 
 
-def run_one(cfg: DatasetConfig, out: Path, k: int, compute: Callable | None, where: str) -> dict[str, Any]:
-    """Compute record ``k`` (``compute`` or :func:`compute_record`), write it atomically, summarise it."""
+def run_one(cfg: DatasetConfig, out: Path, k: int, compute: Callable | None, where: str,
+            log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Compute record ``k`` (``compute``, or :func:`compute_record` with its progress lines going to
+    ``log``), write it atomically, summarise it."""
     t0 = time.time()
-    rec = (compute or compute_record)(cfg, k)
+    rec = compute(cfg, k) if compute is not None else compute_record(cfg, k, log=log)
     write_record(out, k, rec)
     return summary(k, rec, time.time() - t0, where)

@@ -81,7 +81,7 @@ from ._amc_switches import (
     sw_geometry,
     sw_topology,
 )
-from .base import Generated, check_knob
+from .base import Generated, SmallestCell, check_knob
 from .lattices import graphene
 
 __all__ = [
@@ -94,6 +94,7 @@ __all__ = [
     "knob_to_switch_fraction",
     "potential",
     "ring_statistics",
+    "smallest_cell",
     "stone_wales",
 ]
 
@@ -223,13 +224,17 @@ def _reps(n_atoms: int) -> tuple[int, int]:
     return best[1], best[2]
 
 
+def smallest_cell() -> SmallestCell:
+    """The smallest sheet: 72 atoms, 6 x 3 rectangular 4-atom graphene cells."""
+    return SmallestCell(4 * _MIN_REPS[0] * _MIN_REPS[1],
+                        f"a {_MIN_REPS[0]} x {_MIN_REPS[1]} graphene supercell, so that no ring can wrap "
+                        "around the periodic box")
+
+
 def _check_n(n_atoms: int) -> None:
-    n_min = 4 * _MIN_REPS[0] * _MIN_REPS[1]
-    if int(n_atoms) != n_atoms or n_atoms < n_min:
-        raise UserError(
-            f"n_atoms: AMC needs at least {n_min} atoms (a {_MIN_REPS[0]} x {_MIN_REPS[1]} graphene "
-            f"supercell, so that no ring can wrap around the periodic box), got {n_atoms}"
-        )
+    if int(n_atoms) != n_atoms:
+        raise UserError(f"n_atoms: expected a whole number, got {n_atoms}")
+    smallest_cell().check(n_atoms, "AMC")
 
 
 def _resolve(n_atoms: int | None, size: str, protocol: dict[str, Any] | None = None

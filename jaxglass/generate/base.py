@@ -13,6 +13,16 @@ tests) or ``"paper"`` (longer anneals/quenches for publication-scale datasets).
 
 Every generator is deterministic given ``seed`` and returns a structure relaxed to a minimum
 (``info["fmax"]`` below ``info["fmax_tol"]``) with the potential used for its spectra.
+
+Each family also provides
+
+    smallest_cell() -> SmallestCell
+
+the smallest cell it builds with its default potential (a pure function of the family's lattice and
+box rules, no structure built): :func:`jaxglass.families.check_n_atoms` refuses a smaller ``n_atoms``
+before a dataset build starts, with the same message the generator itself raises. Generators whose
+protocol runs molecular dynamics take ``progress=`` (a ``progress(steps_done, n_steps)`` callable,
+passed to :func:`jaxglass.md.nvt_langevin`).
 """
 
 from __future__ import annotations
@@ -38,6 +48,22 @@ class Generated:
     knob: float
     knob_values: dict[str, Any]
     info: dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class SmallestCell:
+    """The smallest cell a family builds: its atom count and the rule that excludes smaller ones."""
+
+    n_atoms: int
+    reason: str
+
+    def check(self, n_atoms: int, family: str) -> None:
+        """A :class:`~jaxglass.errors.UserError` naming ``n_atoms``, the value, the minimum and the fix
+        when ``n_atoms`` is below :attr:`n_atoms`."""
+        if int(n_atoms) < self.n_atoms:
+            raise UserError(
+                f"n_atoms: {family} needs at least {self.n_atoms} atoms ({self.reason}), got "
+                f"n_atoms={n_atoms}; ask for n_atoms >= {self.n_atoms}", field="n_atoms")
 
 
 def check_knob(knob: float, size: str) -> None:

@@ -49,18 +49,18 @@ from __future__ import annotations
 import dataclasses
 import functools
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from .._config import require_x64
-from ..errors import UserError
 from ..minimize import minimize
 from ..potentials.base import Potential
 from ..potentials.eam import ZJW_PARAMETERS, zhou_johnson_wadley
 from ..structure import Structure, make_structure
 from . import partial_melt as pm
-from .base import Generated, check_knob, check_n_atoms
+from .base import Generated, SmallestCell, check_knob, check_n_atoms
 
 __all__ = [
     "AL_FRACTION",
@@ -72,11 +72,17 @@ __all__ = [
     "crystal",
     "default_potential",
     "generate",
+    "smallest_cell",
     "supercell",
 ]
 
 #: Species order of the structures.
 SPECIES = ("Cu", "Zr", "Al")
+#: B2 CuZr lattice constant (Å) of the default potential, :func:`b2_lattice_constant` of ZJW 2004
+#: (3.19072; tests/test_generate_cualzr.py checks it): with it :func:`smallest_cell` knows the
+#: family's smallest cell before any energy is computed. (The minimum, 5^3 cells, holds for any
+#: ``a`` in (3.062, 3.827) Å.)
+A_B2_DEFAULT = 3.19072
 #: Al fraction of Cu46Zr46Al8 (half of the Al on each B2 sublattice).
 AL_FRACTION = 0.08
 #: Neighbour-list skin (Å) for MD and relaxation.
@@ -130,15 +136,21 @@ def b2_lattice_constant(potential: Potential) -> float:
     return pm.lattice_minimum(potential, b2_crystal(1.0, n), np.linspace(2.9, 3.6, 15))
 
 
+def smallest_cell(a: float | None = None, cutoff: float | None = None) -> SmallestCell:
+    """The smallest cube :func:`supercell` allows for lattice constant ``a`` (Å) and ``cutoff`` (Å);
+    defaults: those of the default potential (:data:`A_B2_DEFAULT`, ZJW's cutoff): 250 atoms."""
+    a = A_B2_DEFAULT if a is None else float(a)
+    cutoff = default_potential().cutoff if cutoff is None else float(cutoff)
+    n_min = int(np.floor(2.0 * (cutoff + SKIN) / a)) + 1
+    return SmallestCell(2 * n_min**3, f"the cutoff ({cutoff:.3f} Å) requires every box length above "
+                                      f"{2 * (cutoff + SKIN):.2f} Å: {n_min}^3 B2 cells of {a:.4f} Å")
+
+
 def supercell(n_atoms: int, a: float, cutoff: float) -> int:
     """Cells per edge ``n`` of the cube (2 n³ atoms) nearest ``n_atoms`` with box > 2 (cutoff + skin)."""
-    n_min = int(np.floor(2.0 * (cutoff + SKIN) / a)) + 1
-    if int(n_atoms) < 2 * n_min**3:
-        raise UserError(
-            f"n_atoms: Cu46Zr46Al8 with this potential needs at least {2 * n_min**3} atoms: the cutoff "
-            f"({cutoff:.3f} Å) requires every box length above {2 * (cutoff + SKIN):.2f} Å "
-            f"({n_min}^3 B2 cells of {a:.4f} Å), got n_atoms={n_atoms}"
-        )
+    smallest = smallest_cell(a, cutoff)
+    smallest.check(n_atoms, "Cu46Zr46Al8 with this potential")
+    n_min = round((smallest.n_atoms // 2) ** (1 / 3))
     cands = range(n_min, n_min + 12)
     return min(cands, key=lambda n: abs(2 * n**3 - int(n_atoms)))
 
@@ -212,6 +224,7 @@ def generate(
     potential: Potential | None = None,
     setfl: str | Path | None = None,
     protocol: Protocol | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Generated:
     """Partially melted and quenched Cu46Zr46Al8 (module docstring).
 
@@ -222,6 +235,7 @@ def generate(
       size: ``"small"`` or ``"paper"`` (:data:`PROTOCOLS`).
       potential, setfl: another EAM (default ZJW 2004), as a potential or a setfl file path.
       protocol: overrides the size's protocol.
+      progress: called as ``progress(steps_done, n_steps)`` during the anneal-quench MD.
     """
     check_knob(knob, size)
     require_x64("jaxglass.generate.cualzr.generate")
@@ -233,7 +247,7 @@ def generate(
     f = float(knob)
     box = np.asarray(s0.box)
     res, n_melt, centre, radius, md_info, timings = pm.melt_quench_relax(
-        pot, s0, f, rng, seed, prot, MIN_DIST, PUSH_DIST, SKIN
+        pot, s0, f, rng, seed, prot, MIN_DIST, PUSH_DIST, SKIN, progress
     )
     info = {
         "generator": "cualzr.generate",

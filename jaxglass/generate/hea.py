@@ -68,6 +68,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -79,7 +80,7 @@ from ..potentials.base import Potential
 from ..potentials.eam import ZJW_PARAMETERS, zhou_johnson_wadley
 from ..structure import Structure, make_structure
 from . import partial_melt as pm
-from .base import Generated, check_knob, check_n_atoms
+from .base import Generated, SmallestCell, check_knob, check_n_atoms
 
 __all__ = [
     "PROTOCOLS",
@@ -90,6 +91,7 @@ __all__ = [
     "default_potential",
     "generate",
     "random_b2",
+    "smallest_cell",
     "supercell",
 ]
 
@@ -99,6 +101,11 @@ SPECIES = ("Ti", "Zr", "Cu", "Ni")
 SUBLATTICES = ((0, 1), (2, 3))
 #: Neighbour-list skin (Å) for MD and relaxation.
 SKIN = 0.5
+#: B2 lattice constant (Å) of the default potential, :func:`b2_lattice_constant` of ZJW 2004
+#: (3.11339; tests/test_hea.py checks it): with it :func:`smallest_cell` knows the family's smallest
+#: cell before any energy is computed (the minimum, 5x5x6 cells, holds for any ``a`` in
+#: (3.062, 3.827) Å).
+A_B2_DEFAULT = 3.11339
 _R_E = np.array([ZJW_PARAMETERS[s]["r_e"] for s in SPECIES])
 _R_MEAN = 0.5 * (_R_E[:, None] + _R_E[None, :])
 MIN_DIST = 0.7 * _R_MEAN
@@ -142,21 +149,32 @@ def b2_lattice_constant(potential: Potential) -> float:
     return pm.lattice_minimum(potential, unit, np.linspace(2.9, 3.4, 11))
 
 
+def _cells(a: float, cutoff: float) -> list[tuple[int, int, int]]:
+    """The allowed cell shapes: ``(n, n, n)``, ``(n, n, n+1)``, ``(n, n+1, n+1)`` from the fewest cells
+    per edge with every box length above ``2 (cutoff + skin)``, with an even cell count."""
+    n_min = int(np.floor(2.0 * (cutoff + SKIN) / a)) + 1
+    cands = [(n, n + (k > 1), n + (k > 0)) for n in range(n_min, n_min + 12) for k in range(3)]
+    return [r for r in cands if (r[0] * r[1] * r[2]) % 2 == 0]
+
+
+def smallest_cell(a: float | None = None, cutoff: float | None = None) -> SmallestCell:
+    """The smallest cell :func:`supercell` allows for lattice constant ``a`` (Å) and ``cutoff`` (Å);
+    defaults: those of the default potential (:data:`A_B2_DEFAULT`, ZJW's cutoff): 300 atoms (5x5x6)."""
+    a = A_B2_DEFAULT if a is None else float(a)
+    cutoff = default_potential().cutoff if cutoff is None else float(cutoff)
+    r = min(_cells(a, cutoff), key=lambda r: r[0] * r[1] * r[2])
+    return SmallestCell(
+        2 * r[0] * r[1] * r[2],
+        f"the cutoff ({cutoff:.3f} Å) requires every box length above {2 * (cutoff + SKIN):.2f} Å "
+        f"({r[0]} B2 cells of {a:.4f} Å) and equal Ti/Zr halves an even number of cells: "
+        f"{r[0]}x{r[1]}x{r[2]}")
+
+
 def supercell(n_atoms: int, a: float, cutoff: float) -> tuple[int, int, int]:
     """Cells per edge, ``(n, n, n)``, ``(n, n, n+1)`` or ``(n, n+1, n+1)``, with an even cell count,
     ``2 n_x n_y n_z`` nearest ``n_atoms`` and every box length above ``2 (cutoff + skin)``."""
-    n_min = int(np.floor(2.0 * (cutoff + SKIN) / a)) + 1
-    cands = [(n, n + (k > 1), n + (k > 0)) for n in range(n_min, n_min + 12) for k in range(3)]
-    cands = [r for r in cands if (r[0] * r[1] * r[2]) % 2 == 0]
-    smallest = 2 * min(r[0] * r[1] * r[2] for r in cands)
-    if int(n_atoms) < smallest:
-        raise UserError(
-            f"n_atoms: the {''.join(SPECIES)} HEA with this potential needs at least {smallest} "
-            f"atoms: the cutoff ({cutoff:.3f} Å) requires every box length above "
-            f"{2 * (cutoff + SKIN):.2f} Å ({n_min} B2 cells of {a:.4f} Å) and equal Ti/Zr halves an "
-            f"even number of cells, got n_atoms={n_atoms}"
-        )
-    return min(cands, key=lambda r: (abs(2 * r[0] * r[1] * r[2] - int(n_atoms)), r))
+    smallest_cell(a, cutoff).check(n_atoms, f"the {''.join(SPECIES)} HEA with this potential")
+    return min(_cells(a, cutoff), key=lambda r: (abs(2 * r[0] * r[1] * r[2] - int(n_atoms)), r))
 
 
 def mean_coordination(s: Structure) -> dict[str, float]:
@@ -221,6 +239,7 @@ def generate(
     potential: Potential | None = None,
     setfl: str | Path | None = None,
     protocol: pm.Protocol | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Generated:
     """Partially melted and quenched equiatomic TiZrCuNi (module docstring).
 
@@ -231,6 +250,7 @@ def generate(
       size: ``"small"`` or ``"paper"`` (:data:`PROTOCOLS`).
       potential, setfl: another EAM with Ti, Zr, Cu, Ni (default ZJW 2004), object or setfl path.
       protocol: overrides the size's protocol.
+      progress: called as ``progress(steps_done, n_steps)`` during the anneal-quench MD.
     """
     check_knob(knob, size)
     require_x64("jaxglass.generate.hea.generate")
@@ -240,7 +260,7 @@ def generate(
     s0, a, reps, rng = _start(n_atoms, seed, pot)
     f = float(knob)
     res, n_melt, centre, radius, md_info, timings = pm.melt_quench_relax(
-        pot, s0, f, rng, seed, prot, MIN_DIST, PUSH_DIST, SKIN
+        pot, s0, f, rng, seed, prot, MIN_DIST, PUSH_DIST, SKIN, progress
     )
     info = _info("generate", seed, size, pot, s0, a, reps, res, prot)
     info.update(

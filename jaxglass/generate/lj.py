@@ -26,9 +26,9 @@ Crystalline references of A particles at ρ = 1.2 (:func:`crystal_2d`, :func:`cr
   ``(n_atoms / 4)^⅓`` (256 -> 4³; 1000 -> 864 = 4·6³).
 
 Minimum image with the MD neighbour list needs every box length above ``2 (2.5 + skin)`` with the
-skin :data:`SKIN` = 0.45 σ: 3D needs ``n >= 4`` (256 atoms), 2D ``nx >= 7, ny >= 4`` (56 atoms);
-smaller ``n_atoms`` raise ``ValueError``. The glasses use the same cell as the crystal, so one size
-has one shape for every knob value.
+skin :data:`SKIN` = 0.45 σ: 3D needs ``n >= 4`` (256 atoms), 2D ``nx >= 7, ny >= 4`` (56 atoms)
+(:func:`smallest_cell`); smaller ``n_atoms`` raise ``ValueError``. The glasses use the same cell as
+the crystal, so one size has one shape for every knob value.
 
 Protocol (:class:`Protocol`, settings per size in :data:`PROTOCOLS`)
 ----------------------------------------------------------------------
@@ -116,6 +116,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import time
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
@@ -129,7 +130,7 @@ from ..potentials.base import Potential
 from ..potentials.lj import CITATION_KA, CITATION_KA2D, KA_2D, KA_3D, KA_CUTOFF, kob_andersen
 from ..space import displacement
 from ..structure import Structure, make_structure
-from .base import Generated, check_knob, check_n_atoms, check_seed
+from .base import Generated, SmallestCell, check_knob, check_n_atoms, check_seed
 
 __all__ = [
     "DENSITY",
@@ -152,6 +153,7 @@ __all__ = [
     "relaxed_lattice",
     "reps_2d",
     "reps_3d",
+    "smallest_cell",
 ]
 
 #: Number density (reduced units) of the standard Kob-Andersen models.
@@ -214,24 +216,36 @@ def lattice_constant(dim: int) -> float:
     return float(np.sqrt(2.0 / (np.sqrt(3.0) * DENSITY))) if dim == 2 else float((4.0 / DENSITY) ** (1 / 3))
 
 
+def _min_reps(dim: int) -> tuple[int, ...]:
+    """The fewest cells per axis with every box length above ``2 (2.5 + SKIN)``."""
+    a, lmin = lattice_constant(dim), _min_length()
+    if dim == 2:
+        return int(np.floor(lmin / a)) + 1, int(np.floor(lmin / (a * np.sqrt(3.0)))) + 1
+    return (int(np.floor(lmin / a)) + 1,) * 3
+
+
+def smallest_cell(dim: int) -> SmallestCell:
+    """The smallest cell of the ``dim``-dimensional family: ``2 nx ny`` (2D) or ``4 n³`` (3D) atoms
+    with the fewest cells whose box lengths all exceed ``2 (cutoff 2.5 + SKIN)``: 56 (2D), 256 (3D)."""
+    reps = _min_reps(dim)
+    what = f"{reps[0]} x {reps[1]} rectangular cells" if dim == 2 else f"{reps[0]}³ fcc cubes"
+    return SmallestCell(
+        (2 if dim == 2 else 4) * int(np.prod(reps)),
+        f"{what}: every box length above 2 (cutoff 2.5 + skin {SKIN}) = {_min_length():.2f} σ at "
+        f"ρ = {DENSITY}")
+
+
 def reps_2d(n_atoms: int) -> tuple[int, int]:
     """Rectangular cells ``(nx, ny)`` of the triangular lattice, ``N = 2 nx ny`` nearest ``n_atoms``.
 
     Only cells with every box length above ``2 (2.5 + SKIN)`` qualify; among those with aspect
     ratio ``nx a / (ny a √3)`` in [0.75, 1.35] the count nearest ``n_atoms`` wins (ties: aspect
-    nearest 1). Raises ``ValueError`` when ``n_atoms`` is below the smallest such cell.
+    nearest 1). Raises ``ValueError`` when ``n_atoms`` is below the smallest such cell
+    (:func:`smallest_cell`).
     """
     n_atoms = check_n_atoms(n_atoms)
-    a = lattice_constant(2)
-    lmin = _min_length()
-    nx_min = int(np.floor(lmin / a)) + 1
-    ny_min = int(np.floor(lmin / (a * np.sqrt(3.0)))) + 1
-    smallest = 2 * nx_min * ny_min
-    if n_atoms < smallest:
-        raise UserError(
-            f"n_atoms: the 2D Kob-Andersen cell needs at least {smallest} atoms (every box length above "
-            f"2 (cutoff 2.5 + skin {SKIN}) = {lmin:.2f} σ at ρ = {DENSITY}), got n_atoms={n_atoms}"
-        )
+    smallest_cell(2).check(n_atoms, "the 2D Kob-Andersen cell")
+    nx_min, ny_min = _min_reps(2)
     cands = []
     for ny in range(ny_min, n_atoms // (2 * nx_min) + 2):
         for nx in {
@@ -246,18 +260,11 @@ def reps_2d(n_atoms: int) -> tuple[int, int]:
 
 
 def reps_3d(n_atoms: int) -> int:
-    """fcc cubes per side ``n``, ``N = 4 n³`` nearest ``n_atoms`` (at least 4, i.e. 256 atoms)."""
+    """fcc cubes per side ``n``, ``N = 4 n³`` nearest ``n_atoms``; at least 4 (256 atoms,
+    :func:`smallest_cell`): a smaller ``n_atoms`` raises ``ValueError``."""
     n_atoms = check_n_atoms(n_atoms)
-    n = max(1, int(round((n_atoms / 4.0) ** (1.0 / 3.0))))
-    a = lattice_constant(3)
-    if n * a <= _min_length():
-        n_min = int(np.floor(_min_length() / a)) + 1
-        raise UserError(
-            f"n_atoms: the 3D Kob-Andersen cell needs at least {4 * n_min**3} atoms ({n_min}³ fcc cubes: "
-            f"box length above 2 (cutoff 2.5 + skin {SKIN}) = {_min_length():.2f} σ at ρ = {DENSITY}), "
-            f"got n_atoms={n_atoms}"
-        )
-    return n
+    smallest_cell(3).check(n_atoms, "the 3D Kob-Andersen cell")
+    return max(_min_reps(3)[0], int(round((n_atoms / 4.0) ** (1.0 / 3.0))))
 
 
 def lattice(dim: int, n_atoms: int) -> tuple[Structure, tuple[int, ...]]:
@@ -428,9 +435,11 @@ def _start(dim: int, n_atoms: int, knob: float, seed: int, size: str) -> _Start:
     return _Start(s, mobile, float(knob), seed, x0, tuple(reps), n_req)
 
 
-def _melt_quench(starts: list[_Start], prot: Protocol) -> list[tuple[Structure, dict[str, Any]]]:
+def _melt_quench(starts: list[_Start], prot: Protocol,
+                 progress=None) -> list[tuple[Structure, dict[str, Any]]]:
     """The melt-quench MD of several starts of one size, stepped together (one compiled program,
-    :func:`jaxglass.md.nvt_langevin_batch`); starts with nothing melted are returned as they are."""
+    :func:`jaxglass.md.nvt_langevin_batch`, reporting to ``progress``); starts with nothing melted are
+    returned as they are."""
     out: list[tuple[Structure, dict[str, Any]]] = [(st.structure, {}) for st in starts]
     todo = [b for b, st in enumerate(starts) if st.mobile.any()]
     if not todo:
@@ -440,7 +449,8 @@ def _melt_quench(starts: list[_Start], prot: Protocol) -> list[tuple[Structure, 
     kts = np.concatenate([np.full(prot.n_melt, prot.kT_melt), ramp])
     mds = nvt_langevin_batch(potential(), [starts[b].structure for b in todo], kT=kts, n_steps=len(kts),
                              dt=prot.dt, gamma=prot.gamma, seeds=[starts[b].seed for b in todo],
-                             mobile=[starts[b].mobile for b in todo], skin=SKIN, chunk=prot.chunk)
+                             mobile=[starts[b].mobile for b in todo], skin=SKIN, chunk=prot.chunk,
+                             progress=progress)
     seconds = (time.perf_counter() - t) / len(todo)
     for b, md in zip(todo, mds):
         out[b] = (md.structure, {"md_steps": md.n_steps, "md_rebuilds": md.n_rebuilds,
@@ -486,7 +496,7 @@ def _finish(dim: int, st: _Start, s: Structure, md_info: dict, prot: Protocol, s
 
 
 def _generate_batch(dim: int, n_atoms: int, knobs, seeds, size: str,
-                    protocol: Protocol | None) -> list[Generated]:
+                    protocol: Protocol | None, progress=None) -> list[Generated]:
     require_x64("jaxglass.generate.lj.generate")
     t0 = time.perf_counter()
     for knob in knobs:
@@ -495,18 +505,18 @@ def _generate_batch(dim: int, n_atoms: int, knobs, seeds, size: str,
     if len(knobs) != len(seeds):
         raise UserError(f"knobs, seeds: one seed per knob, got {len(knobs)} knobs and {len(seeds)} seeds")
     starts = [_start(dim, n_atoms, kn, sd, size) for kn, sd in zip(knobs, seeds)]
-    melted = _melt_quench(starts, prot)
+    melted = _melt_quench(starts, prot, progress)
     return [_finish(dim, st, s, md_info, prot, size, t0) for st, (s, md_info) in zip(starts, melted)]
 
 
 def _generate(
-    dim: int, n_atoms: int, knob: float, seed: int, size: str, protocol: Protocol | None
+    dim: int, n_atoms: int, knob: float, seed: int, size: str, protocol: Protocol | None, progress
 ) -> Generated:
-    return _generate_batch(dim, n_atoms, [knob], [seed], size, protocol)[0]
+    return _generate_batch(dim, n_atoms, [knob], [seed], size, protocol, progress)[0]
 
 
 def generate_batch(dim: int, n_atoms: int, knobs, seeds, *, size: str = "small",
-                   protocol: Protocol | None = None) -> list[Generated]:
+                   protocol: Protocol | None = None, progress=None) -> list[Generated]:
     """Several glasses of one size at once: the same as ``generate_2d``/``generate_3d`` per
     ``(knob, seed)``, with the melt-quench MD of all of them stepped in one compiled program
     (:func:`jaxglass.md.nvt_langevin_batch`); each structure is then relaxed on its own. Trajectories
@@ -514,7 +524,7 @@ def generate_batch(dim: int, n_atoms: int, knobs, seeds, *, size: str = "small",
     batched structure is another sample of the same ensemble (``info["md_batch"]`` records the batch)."""
     if dim not in (2, 3):
         raise UserError(f"dim: expected 2 or 3, got {dim}")
-    return _generate_batch(dim, n_atoms, list(knobs), list(seeds), size, protocol)
+    return _generate_batch(dim, n_atoms, list(knobs), list(seeds), size, protocol, progress)
 
 
 def generate_2d(
@@ -524,6 +534,7 @@ def generate_2d(
     *,
     size: str = "small",
     protocol: Protocol | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Generated:
     """2D Kob-Andersen (A65B35 melt) glass by partial melting of a triangular A crystal.
 
@@ -533,8 +544,9 @@ def generate_2d(
       seed: seeds the slab position and the B sites (numpy) and the thermostat (jax).
       size: ``"small"`` or ``"paper"`` (:data:`PROTOCOLS`).
       protocol: overrides the size's protocol.
+      progress: called as ``progress(steps_done, n_steps)`` during the melt-quench MD.
     """
-    return _generate(2, n_atoms, knob, seed, size, protocol)
+    return _generate(2, n_atoms, knob, seed, size, protocol, progress)
 
 
 def generate_3d(
@@ -544,6 +556,7 @@ def generate_3d(
     *,
     size: str = "small",
     protocol: Protocol | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Generated:
     """3D Kob-Andersen (A80B20 melt) glass by partial melting of an fcc A crystal.
 
@@ -553,8 +566,9 @@ def generate_3d(
       seed: seeds the slab position and the B sites (numpy) and the thermostat (jax).
       size: ``"small"`` or ``"paper"`` (:data:`PROTOCOLS`).
       protocol: overrides the size's protocol.
+      progress: called as ``progress(steps_done, n_steps)`` during the melt-quench MD.
     """
-    return _generate(3, n_atoms, knob, seed, size, protocol)
+    return _generate(3, n_atoms, knob, seed, size, protocol, progress)
 
 
 def crystal_2d(n_atoms: int = 256, *, size: str = "small") -> Generated:
@@ -569,7 +583,9 @@ def crystal_3d(n_atoms: int = 256, *, size: str = "small") -> Generated:
 
 #: The 2D family for the registry: ``LJ2D.generate(n_atoms, knob, seed, *, size)``, ``LJ2D.crystal``.
 LJ2D = SimpleNamespace(name="lj2d", dim=2, generate=generate_2d, crystal=crystal_2d, potential=potential,
-                       generate_batch=functools.partial(generate_batch, 2))
+                       generate_batch=functools.partial(generate_batch, 2),
+                       smallest_cell=functools.partial(smallest_cell, 2))
 #: The 3D family for the registry: ``LJ3D.generate(n_atoms, knob, seed, *, size)``, ``LJ3D.crystal``.
 LJ3D = SimpleNamespace(name="lj3d", dim=3, generate=generate_3d, crystal=crystal_3d, potential=potential,
-                       generate_batch=functools.partial(generate_batch, 3))
+                       generate_batch=functools.partial(generate_batch, 3),
+                       smallest_cell=functools.partial(smallest_cell, 3))

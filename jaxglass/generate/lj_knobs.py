@@ -47,8 +47,10 @@ Families
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import time
+from collections.abc import Callable
 from types import SimpleNamespace
 
 import numpy as np
@@ -144,7 +146,7 @@ def _rate(prot: KnobProtocol, n_quench: int) -> float:
 
 def _melt_quench(
     dim: int, n_atoms: int, x_b: float, n_quench: int, seed: int, size: str, prot: KnobProtocol, name: str,
-    knob: float,
+    knob: float, progress=None,
 ) -> Generated:
     require_x64(f"jaxglass.generate.lj_knobs ({name})")
     n_req = check_n_atoms(n_atoms)
@@ -165,7 +167,7 @@ def _melt_quench(
     t = time.perf_counter()
     md = nvt_langevin(
         lj.potential(), pre.structure, kT=kts, n_steps=len(kts), dt=prot.dt, gamma=prot.gamma, seed=seed,
-        skin=lj.SKIN, chunk=prot.chunk,
+        skin=lj.SKIN, chunk=prot.chunk, progress=progress,
     )
     md_s = time.perf_counter() - t
     s, rinfo = lj.relax(md.structure, prot.relax)
@@ -207,37 +209,40 @@ def _melt_quench(
 
 def generate_comp(
     dim: int, n_atoms: int = 256, knob: float = 0.5, seed: int = 0, *, size: str = "small",
-    protocol: KnobProtocol | None = None,
+    protocol: KnobProtocol | None = None, progress: Callable[[int, int], None] | None = None,
 ) -> Generated:
-    """Full melt-quench at ``x_B = knob · x_B,std`` and the fixed quench rate (module docstring)."""
+    """Full melt-quench at ``x_B = knob · x_B,std`` and the fixed quench rate (module docstring);
+    ``progress(steps_done, n_steps)`` is called during the MD."""
     check_knob(knob, size)
     prot = KNOB_PROTOCOLS[size] if protocol is None else protocol
     return _melt_quench(dim, n_atoms, comp_x_b(dim, knob), prot.n_quench, seed, size, prot,
-                        f"lj{dim}d-comp", knob)
+                        f"lj{dim}d-comp", knob, progress)
 
 
 def generate_quench(
     dim: int, n_atoms: int = 256, knob: float = 0.5, seed: int = 0, *, size: str = "small",
-    protocol: KnobProtocol | None = None,
+    protocol: KnobProtocol | None = None, progress: Callable[[int, int], None] | None = None,
 ) -> Generated:
-    """Full melt-quench at the standard composition, quench length :func:`quench_steps` (log rate ∝ knob)."""
+    """Full melt-quench at the standard composition, quench length :func:`quench_steps` (log rate ∝ knob);
+    ``progress(steps_done, n_steps)`` is called during the MD."""
     check_knob(knob, size)
     prot = KNOB_PROTOCOLS[size] if protocol is None else protocol
     return _melt_quench(dim, n_atoms, lj.X_B[dim], quench_steps(knob, prot), seed, size, prot,
-                        f"lj{dim}d-quench", knob)
+                        f"lj{dim}d-quench", knob, progress)
 
 
 def _family(name: str, dim: int, gen) -> SimpleNamespace:
     def generate(n_atoms: int = 256, knob: float = 0.5, seed: int = 0, *, size: str = "small",
-                 protocol: KnobProtocol | None = None) -> Generated:
-        return gen(dim, n_atoms, knob, seed, size=size, protocol=protocol)
+                 protocol: KnobProtocol | None = None, progress=None) -> Generated:
+        return gen(dim, n_atoms, knob, seed, size=size, protocol=protocol, progress=progress)
 
     def crystal(n_atoms: int = 256, *, size: str = "small") -> Generated:
         g = lj.relaxed_lattice(dim, n_atoms, size=size)
         return dataclasses.replace(g, info={**g.info, "generator": f"{name}.crystal"})
 
     generate.__doc__ = gen.__doc__
-    return SimpleNamespace(name=name, dim=dim, generate=generate, crystal=crystal, potential=lj.potential)
+    return SimpleNamespace(name=name, dim=dim, generate=generate, crystal=crystal, potential=lj.potential,
+                           smallest_cell=functools.partial(lj.smallest_cell, dim))
 
 
 #: Composition-knob families (registry names ``lj2d-comp``, ``lj3d-comp``).

@@ -262,12 +262,14 @@ def push_apart(
     return pos, worst
 
 
-def melt_quench_relax(pot, s0: Structure, f: float, rng, seed: int, prot, min_dist, push_dist, skin: float):
+def melt_quench_relax(pot, s0: Structure, f: float, rng, seed: int, prot, min_dist, push_dist, skin: float,
+                      progress=None):
     """The partial-melt protocol shared by the metal-units families (a-SiC, CuZrAl, HEA).
 
     A compact region of ``round(f N)`` atoms is refilled at random (species kept) and pushed apart,
-    annealed at ``prot.t_hot`` and quenched to ``prot.t_end`` (K) by Langevin MD with the rest pinned,
-    then all atoms are relaxed with L-BFGS. Returns ``(result, n_melt, centre, radius, md_info, timings)``.
+    annealed at ``prot.t_hot`` and quenched to ``prot.t_end`` (K) by Langevin MD with the rest pinned
+    (``progress(steps_done, n_steps)`` called between its chunks), then all atoms are relaxed with
+    L-BFGS. Returns ``(result, n_melt, centre, radius, md_info, timings)``.
     """
     import time
 
@@ -309,6 +311,7 @@ def melt_quench_relax(pot, s0: Structure, f: float, rng, seed: int, prot, min_di
                 mobile=mobile,
                 skin=skin,
                 chunk=prot.chunk,
+                progress=progress,
             )
             s = md.structure
             md_info.update(md_rebuilds=md.n_rebuilds, md_final_T=md.kinetic_kT / KB_EV,

@@ -54,17 +54,17 @@ from __future__ import annotations
 import dataclasses
 import functools
 import time
+from collections.abc import Callable
 
 import numpy as np
 
 from .._config import require_x64
-from ..errors import UserError
 from ..minimize import minimize
 from ..potentials.base import Potential
 from ..potentials.vashishta import vashishta_sic_2007
 from ..structure import Structure, make_structure
 from . import partial_melt as pm
-from .base import Generated, check_knob, check_n_atoms
+from .base import Generated, SmallestCell, check_knob, check_n_atoms
 
 __all__ = [
     "A_VASHISHTA",
@@ -75,6 +75,7 @@ __all__ = [
     "crystal",
     "generate",
     "potential",
+    "smallest_cell",
     "supercell",
 ]
 
@@ -152,17 +153,19 @@ def _cells(a: float) -> list[tuple[str, tuple[int, int, int], int, np.ndarray]]:
     return sorted([c for c in out if np.all(c[3] > cut)], key=lambda c: c[2])
 
 
+def smallest_cell(a: float = A_VASHISHTA) -> SmallestCell:
+    """The smallest cell :func:`supercell` allows (400 atoms at the Vashishta lattice constant)."""
+    kind, reps, n, _ = _cells(a)[0]
+    cut = potential().cutoff
+    return SmallestCell(n, f"the Vashishta cutoff ({cut} Å) requires every box length above "
+                           f"{2 * (cut + SKIN):.2f} Å: the {kind} {reps[0]}x{reps[1]}x{reps[2]} cell")
+
+
 def supercell(n_atoms: int, a: float = A_VASHISHTA) -> tuple[str, tuple[int, int, int]]:
-    """The allowed cell (``"tetragonal"`` or ``"cubic"``, reps) whose atom count is nearest ``n_atoms``."""
-    cells = _cells(a)
-    smallest = cells[0][2]
-    if int(n_atoms) < smallest:
-        raise UserError(
-            f"n_atoms: a-SiC needs at least {smallest} atoms: the Vashishta cutoff "
-            f"({potential().cutoff} Å) requires every box length above "
-            f"{2 * (potential().cutoff + SKIN):.2f} Å, got n_atoms={n_atoms}"
-        )
-    best = min(cells, key=lambda c: (abs(c[2] - int(n_atoms)), c[0] != "cubic"))
+    """The allowed cell (``"tetragonal"`` or ``"cubic"``, reps) whose atom count is nearest ``n_atoms``;
+    below :func:`smallest_cell` a ``ValueError``."""
+    smallest_cell(a).check(n_atoms, "a-SiC")
+    best = min(_cells(a), key=lambda c: (abs(c[2] - int(n_atoms)), c[0] != "cubic"))
     return best[0], best[1]
 
 
@@ -218,6 +221,7 @@ def generate(
     *,
     size: str = "small",
     protocol: Protocol | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Generated:
     """Partially melted and quenched 3C-SiC, relaxed with Vashishta 2007 (module docstring).
 
@@ -227,6 +231,7 @@ def generate(
       seed: seeds the region, the random fill (numpy) and the thermostat (jax).
       size: ``"small"`` or ``"paper"`` (:data:`PROTOCOLS`).
       protocol: overrides the size's protocol.
+      progress: called as ``progress(steps_done, n_steps)`` during the anneal-quench MD.
     """
     check_knob(knob, size)
     require_x64("jaxglass.generate.sic.generate")
@@ -239,7 +244,7 @@ def generate(
     rng = np.random.default_rng(seed)
     box = np.asarray(s0.box)
     res, n_melt, centre, radius, md_info, timings = pm.melt_quench_relax(
-        potential(), s0, f, rng, seed, prot, MIN_DIST, PUSH_DIST, SKIN
+        potential(), s0, f, rng, seed, prot, MIN_DIST, PUSH_DIST, SKIN, progress
     )
     stats = pm.bond_statistics(res.structure, BOND_CUTOFFS)
     info = {

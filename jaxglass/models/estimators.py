@@ -50,15 +50,23 @@ from ._selection import (
     CV_TOL,
     DEFAULT_EN_L2_GRID,
     DEFAULT_L2_GRID,
+    l1_max,
     select_enet,
     select_enet_constrained,
     select_ridge_l2,
     select_ridge_l2_constrained,
 )
 
-#: The constraint of a fixed penalty ``l1``/``l2`` (:mod:`jaxglass.validation`). On standardised data
-#: (module :mod:`jaxglass.models.linear`) the cross-validation grids end at 1e2; a penalty above 1e6 only
-#: shrinks every weight to (near) zero, a model that predicts the training mean.
+#: The static constraint of a fixed penalty ``l1``/``l2`` (:mod:`jaxglass.validation`), checked before any
+#: data are read (the command line's parse stage). Why 1e6: with standardised data (any ``scaling``),
+#: ``Σ_k x̃_kd² = K·D`` and ``Σ_k ỹ_kf² = K·F`` over the ``D`` features and ``F`` targets, so
+#: (Cauchy-Schwarz) :func:`~jaxglass.models.l1_max` ``≤ 2 sqrt(D/F)``: every ``l1`` above that gives
+#: ``W = 0`` exactly, and 1e6 is above it for any ``D/F < 2.5e11``; and ridge shrinks each principal
+#: direction of ``W`` by ``s/(s + K F l2) ≤ D/(D + F l2)`` (``s ≤ K D`` an eigenvalue of ``X̃ᵀX̃``), at
+#: most 1 % of the unpenalised fit at ``l2 = 1e6`` for ``D ≤ 10⁴ F``: larger values only approach the
+#: constant model (the training mean). The cross-validation grids end at 1e2. Where the data are at
+#: hand, :class:`ElasticNet`/:class:`Lasso` refuse ``l1 ≥ l1_max`` of the data themselves
+#: (:func:`check_l1_below_max`).
 PENALTY = (None, Real(0, 1e6), "a fixed penalty, at most 1e6 (None: chosen by cross-validation)")
 
 try:  # scikit-learn is optional: subclass its bases only when it is there
@@ -348,6 +356,21 @@ class Ridge(_Linear):
         return _with_violation(self, model)
 
 
+def check_l1_below_max(l1, X, Y, standardize: bool = True, scaling: str = "pooled") -> None:
+    """Refuse (``UserError`` naming ``l1``) a fixed ``l1 > 0`` at or above :func:`~jaxglass.models.l1_max`
+    of the data: every weight of the unconstrained fit would be exactly zero (the model predicts the
+    training mean), whatever ``l2``."""
+    if l1 is None or not l1 > 0:
+        return
+    top = l1_max(X, Y, standardize, scaling)
+    if l1 >= top:
+        raise UserError(
+            f"l1: {l1:g} would make every weight exactly zero (a model that predicts the training mean): for "
+            f"these data the fit is W = 0 for every l1 >= l1_max = {top:.4g} (standardised units, "
+            f"jaxglass.models.l1_max); choose l1 below it, e.g. {1e-2 * top:.3g}, or leave it out to choose "
+            "it by cross-validation")
+
+
 class ElasticNet(_Linear):
     """Linear map with L1 + L2 penalties, solved exactly on the Gram matrix by the elastic-net
     homotopy and certified to a relative duality gap ``tol`` (:func:`jaxglass.models.fit_elastic_net`).
@@ -394,7 +417,8 @@ class ElasticNet(_Linear):
 
         l2, l2_grid = self._l2_spec()
         self._check(l2)
-        if self.constraints is None:
+        if self.constraints is None:  # (under constraints W = 0 is in general not feasible)
+            check_l1_below_max(self.l1, X, Y, self.standardize, self.scaling)
             l1, l2, info = select_enet(X, Y, self.l1, l2, self.l1_grid, l2_grid, cv=self.cv,
                                        seed=int(self.seed), tol=self.cv_tol, max_sweeps=self.cv_max_sweeps,
                                        standardize=self.standardize, scaling=self.scaling, stacklevel=5)

@@ -96,12 +96,14 @@ def dense_pdos(
     sigma: float | None = None,
     n_points: int = 400,
     programs: Path | None = None,
+    log: Callable[[str], None] | None = None,
 ):
     """Dense route: ``(pdos, modes, info)`` on :func:`jaxglass.modes.default_grid` (eigenvalues only
-    when ``partial`` is False)."""
+    when ``partial`` is False). ``log`` gets the size and estimated time of a large eigen-solve before
+    it starts and the time taken after (:func:`jaxglass.modes.modes`)."""
     check_dense_memory(s.n_atoms)
     D = dynamical_matrix_cached(pot, s, nbrs, programs)
-    m = phonons.modes(pot, s, nbrs, eigenvectors=partial, D=D)
+    m = phonons.modes(pot, s, nbrs, eigenvectors=partial, D=D, log=log)
     grid, sigma = default_grid(m.frequencies, sigma, n_points)
     p = phonons.pdos(pot, s, grid, sigma, m=m, partial=partial)
     return p, m, dict(sigma=float(sigma))
