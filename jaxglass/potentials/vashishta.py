@@ -235,7 +235,8 @@ def vashishta(
             C=tab[..., _P["C"]],
             costheta=tab[..., _P["costheta"]],
         )
-        terms.append(Term(params=three, cutoff=r0_max, site_fn=_vashishta_three_body))
+        terms.append(Term(params=three, cutoff=r0_max, site_fn=_vashishta_three_body,
+                          site_grad_fn=_vashishta_three_body_grad))
 
     if not terms:
         raise UserError("table: no interaction (every rc is 0 and no three-body term)")
@@ -261,22 +262,59 @@ def _vashishta_pair(p, r, si, sj):
     return jnp.where(inside, val, 0.0)
 
 
-def _vashishta_three_body(p, dr, mask, si, sj):
-    """Three-body energy centred at ``i``, mean of the (i, j, k) and (i, k, j) terms."""
-    r = jnp.linalg.norm(dr, axis=-1)  # padded slots are far, never 0
+def _three_body_parts(p, dr, mask, si, sj):
+    """Radial factors ``f``, ``f'``, distances, unit vectors (a list of ``d`` components ``(K,)``) and
+    cosines of one site, and the angular factor symmetrised in ``j, k``, ``G_jk = (g_ijk + g_ikj) / 2``
+    and ``dG/dcos`` (``(K, K)``, zero on the diagonal), ``g_ijk(c) = B (c - c0)^2 / (1 + C (c - c0)^2)``.
+
+    Written on components and ``(K, K)`` arrays, with the species-pair parameters selected by an
+    unrolled loop over species: on XLA's CPU backend a length-3 minor axis, ``u @ u.T`` and a
+    ``K^2`` gather from the parameter tables each cost several times the arithmetic."""
+    r = jnp.sqrt(jnp.sum(dr * dr, axis=-1))  # padded slots are far, never 0
     r0_j, g_j = p["r0"][si, sj], p["gamma"][si, sj]
     inside = mask & (r < r0_j) & (g_j < _EXP_ARG_MAX * (r0_j - r))
     den = jnp.where(inside, r - r0_j, -1.0)  # sanitise before the division
     f = jnp.where(inside, jnp.exp(g_j / den), 0.0)
-    u = dr / r[:, None]
-    cos = u @ u.T
-    jj, kk = sj[:, None], sj[None, :]
-    dc = cos - p["costheta"][si, jj, kk]
-    dc2 = dc * dc
-    ang = p["B"][si, jj, kk] * dc2 / (1.0 + p["C"][si, jj, kk] * dc2)
-    k = dr.shape[0]
-    off = 1.0 - jnp.eye(k, dtype=dr.dtype)
-    return 0.5 * jnp.sum(off * ang * f[:, None] * f[None, :])
+    df = -f * g_j / (den * den)  # d/dr exp(gamma / (r - r0))
+    u = [dr[:, a] / r for a in range(dr.shape[-1])]
+    cos = sum(c[:, None] * c[None, :] for c in u)
+    ns = p["B"].shape[-1]
+    onehot = [sj == b for b in range(ns)]
+
+    def per_pair(t):  # t[si, sj, sk] as (K, K)
+        rows = t[si][sj]  # (K, ns)
+        return sum(jnp.where(onehot[b][None, :], rows[:, b][:, None], 0.0) for b in range(ns))
+
+    off = 1.0 - jnp.eye(dr.shape[0], dtype=dr.dtype)
+    g = dg = 0.0
+    for order in ((0, 1, 2), (0, 2, 1)):  # (i, j, k) and (i, k, j)
+        dc = cos - per_pair(p["costheta"].transpose(order))
+        q = 1.0 / (1.0 + per_pair(p["C"].transpose(order)) * dc * dc)
+        b = 0.5 * off * per_pair(p["B"].transpose(order))
+        g = g + b * dc * dc * q
+        dg = dg + 2.0 * b * dc * q * q
+    return r, f, df, u, cos, g, dg
+
+
+def _vashishta_three_body(p, dr, mask, si, sj):
+    """Three-body energy centred at ``i``, mean of the (i, j, k) and (i, k, j) terms."""
+    _, f, _, _, _, g, _ = _three_body_parts(p, dr, mask, si, sj)
+    return 0.5 * jnp.sum(g * f[:, None] * f[None, :])
+
+
+def _vashishta_three_body_grad(p, dr, mask, si, sj):
+    """``d e_i / d r_ij`` ``(K, 3)`` of :func:`_vashishta_three_body`, by hand. With the symmetrised
+    angular factor ``G`` of :func:`_three_body_parts`, ``e_i = 1/2 sum_{j != k} G_jk f_j f_k`` and
+
+        d e_i / d r_ij = f'_j (sum_k G_jk f_k) u_j + (f_j / r_j) sum_k G'_jk f_k (u_k - c_jk u_j),
+
+    with ``u_j = r_ij / r_j`` and ``d c_jk / d r_ij = (u_k - c_jk u_j) / r_j`` (LAMMPS
+    ``PairVashishta::threebody`` has the same terms per triplet)."""
+    r, f, df, u, cos, g, dg = _three_body_parts(p, dr, mask, si, sj)
+    w = dg * f[None, :]
+    fr = f / r
+    radial = df * jnp.sum(g * f[None, :], axis=1) - fr * jnp.sum(w * cos, axis=1)
+    return jnp.stack([radial * c + fr * jnp.sum(w * c[None, :], axis=1) for c in u], axis=-1)
 
 
 # -- LAMMPS file reader ------------------------------------------------------------------------
