@@ -33,7 +33,11 @@ Systems (the families' potentials at their paper sizes):
 * ``sic``: Vashishta 2007 SiC (``vashishta_sic_2007``; LAMMPS reads the same ``SiC.vashishta``
   text), 1000 atoms (5³ 3C-SiC cubes at a = 4.35817 Å, the family's density), every atom moved by
   the generator's knob-1 random fill + push-off, then the sic paper MD settings: 3000 K, dt 0.5 fs,
-  γ = 100/ps, skin 0.3 Å;
+  γ = 100/ps, skin 0.3 Å. With ``--md-tables`` (the default when the family's paper protocol has
+  ``md_tables``) jaxglass steps the generator's MD potential (the two-body term on r² tables,
+  ``vashishta.for_md``) and LAMMPS ``pair_style vashishta/table 100001 1.0`` (the same inner radius;
+  linear tables at about the same force accuracy, ~5e-6 eV/Å on a 3000 K liquid);
+  ``--no-md-tables``: both analytic (``pair_style vashishta``);
 * ``cualzr``: Cu46Zr46Al8 with the Cheng-Ma-Sheng ``ZrCuAl2011.eam.alloy`` (``--eam``; jaxglass
   ``read_setfl``), 1024 atoms (8³ B2 cells at the potential's lattice constant, 8 % Al), the
   generator's knob-1 random fill, 1500 K, dt 1 fs, γ = 5/ps (the paper protocol's), skin 0.5 Å.
@@ -55,7 +59,7 @@ Usage::
 
     PYTHONPATH=. .venv/bin/python benchmarks/md.py [--systems lj3d,lj2d,carbon,sic,cualzr]
         [--steps 1000] [--repeats 5] [--warmup 1000] [--variant default={}] [--part steps|generation|all]
-        [--out benchmarks/results/md.json]
+        [--md-tables | --no-md-tables] [--out benchmarks/results/md.json]
 """
 
 from __future__ import annotations
@@ -211,10 +215,16 @@ def _random_melt(s0, min_dist, push_dist, seed: int):
     return s0.with_positions(jnp.asarray(pos))
 
 
-def build_sic(seed: int, work: str) -> Case:
+#: LAMMPS ``vashishta/table`` points for the tabulated sic case (forces within ~5e-6 eV/Å of the analytic
+#: ones on a 3000 K liquid, as jaxglass's 4096-interval cubic tables).
+LAMMPS_VASHISHTA_TABLE_POINTS = 100001
+
+
+def build_sic(seed: int, work: str, md_tables: bool | None = None) -> Case:
     from jaxglass import families
+    from jaxglass.generate import partial_melt as pm
     from jaxglass.generate import sic, zincblende
-    from jaxglass.potentials.vashishta import SIC_VASHISHTA_2007
+    from jaxglass.potentials.vashishta import MD_TABLE_R_INNER, SIC_VASHISHTA_2007
 
     kind, reps = sic.supercell(families.get("sic").defaults.n_atoms_paper)
     if kind != "cubic":
@@ -225,11 +235,13 @@ def build_sic(seed: int, work: str) -> Case:
     with open(path, "w") as fh:
         fh.write(SIC_VASHISHTA_2007)
     prot = sic.PROTOCOLS["paper"]
-    pair = ["pair_style vashishta", f"pair_coeff * * {path} {' '.join(sic.SPECIES)}"]
-    note = f"3C-SiC {reps} cubes, knob-1 random fill + push-off; paper MD settings"
-    return Case(
-        "sic", s, sic.potential(), "metal", prot.t_hot, prot.dt_fs, prot.gamma_per_ps, sic.SKIN, pair, note
-    )
+    tables = prot.md_tables if md_tables is None else md_tables
+    pot = pm.md_potential(sic.potential()) if tables else sic.potential()
+    style = (f"vashishta/table {LAMMPS_VASHISHTA_TABLE_POINTS} {MD_TABLE_R_INNER}" if tables else "vashishta")
+    pair = [f"pair_style {style}", f"pair_coeff * * {path} {' '.join(sic.SPECIES)}"]
+    note = (f"3C-SiC {reps} cubes, knob-1 random fill + push-off; paper MD settings; "
+            f"{'two-body tables' if tables else 'analytic'}")
+    return Case("sic", s, pot, "metal", prot.t_hot, prot.dt_fs, prot.gamma_per_ps, sic.SKIN, pair, note)
 
 
 def build_cualzr(seed: int, work: str, eam: str) -> Case:
@@ -253,12 +265,14 @@ def build_cualzr(seed: int, work: str, eam: str) -> Case:
     return Case("cualzr", s, pot, "metal", 1500.0, prot.dt_fs, prot.gamma_per_ps, cualzr.SKIN, pair, note)
 
 
-def build(system: str, seed: int, work: str, eam: str) -> Case:
+def build(system: str, seed: int, work: str, eam: str, md_tables: bool | None = None) -> Case:
     if system in ("lj3d", "lj2d"):
         return build_lj(int(system[2]), seed, work)
     if system == "cualzr":
         return build_cualzr(seed, work, eam)
-    return {"carbon": build_carbon, "sic": build_sic}[system](seed, work)
+    if system == "sic":
+        return build_sic(seed, work, md_tables)
+    return build_carbon(seed, work)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -731,6 +745,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--core", type=int, default=None, help="CPU to pin to (default: the highest allowed)")
     ap.add_argument("--no-lammps", action="store_true", help="time jaxglass only")
+    ap.add_argument("--md-tables", action=argparse.BooleanOptionalAction, default=None,
+                    help="sic: step the tabulated MD potential, LAMMPS vashishta/table (default: as the "
+                         "family's paper protocol)")
     ap.add_argument("--out", default=DEFAULT_OUT)
     args = ap.parse_args(argv)
     variants = parse_variants(args.variant)
@@ -752,7 +769,7 @@ def main(argv: list[str] | None = None) -> None:
     steps_recs, gen_recs = [], []
     try:
         for system in systems:
-            case = build(system, args.seed, work, args.eam)
+            case = build(system, args.seed, work, args.eam, args.md_tables)
             print(f"{system}: {case.structure.n_atoms} atoms; {case.note}", flush=True)
             timed = variants if args.part != "generation" else {}
             rec = time_system(case, timed, lammps, args, work)

@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 from _helpers import first_peak
 
+from jaxglass.generate import partial_melt as pm
 from jaxglass.generate import sic
 from jaxglass.phonons import count_imaginary, frequencies
+from jaxglass.potentials.vashishta import for_md
 
 # A shorter anneal than size="small" keeps this file quick; the physics is the same.
 SHORT = sic.Protocol(n_hot=30, n_quench=60)
@@ -24,6 +26,18 @@ def glass1():
 @pytest.fixture(scope="module")
 def glass05():
     return sic.generate(400, 0.5, 3, protocol=SHORT)
+
+
+def test_md_tables_flag():
+    """MD steps the two-body term on tables by default; relaxation, Hessian and the returned potential
+    stay analytic; other potentials pass through the MD-potential choice unchanged."""
+    assert sic.Protocol().md_tables and sic.PROTOCOLS["paper"].md_tables
+    md = pm.md_potential(sic.potential())
+    assert md is for_md(sic.potential()) and md is not sic.potential() and "table" in md.name
+    from jaxglass.potentials import kob_andersen
+
+    lj = kob_andersen()
+    assert pm.md_potential(lj) is lj
 
 
 def test_supercell_choice():
@@ -55,6 +69,7 @@ def test_glass_relaxed_and_recorded(glass1, glass05):
         assert 3.0 < info["mean_coordination"] < 6.0
         for key in ("seed", "size", "protocol", "wall_time_s", "coordination_histogram_Si"):
             assert key in info
+        assert info["protocol"]["md_tables"] and info["md_potential"] == for_md(sic.potential()).name
     # melting costs energy; the glass lies between crystal and random
     assert -6.34 < glass05.info["energy_per_atom"] < -6.0
     assert -6.1 < glass1.info["energy_per_atom"] < -5.5

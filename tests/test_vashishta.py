@@ -17,8 +17,10 @@ import pytest
 from jaxglass.neighbors import pair_list
 from jaxglass.potentials.vashishta import (
     SIC_VASHISHTA_2007,
+    for_md,
     parse_vashishta,
     read_vashishta_file,
+    tabulated,
     vashishta,
     vashishta_sic_2007,
 )
@@ -306,6 +308,50 @@ def test_three_body_site_nan_free_at_and_beyond_r0(pot):
         assert np.all(np.asarray(gr[3]) == 0.0)  # padded slot
 
 
+def _asymmetric_sio():
+    """SiO2 1990 parameters with made-up, j <-> k asymmetric Si-centred mixed entries."""
+    ref = dict(REF_SIO2)
+    ref[("Si", "O", "Si")] = (0.0,) * 9 + (3.0, 0.0, 0.0, 1.0, -0.5)
+    ref[("Si", "Si", "O")] = (0.0,) * 9 + (1.0, 0.0, 0.0, 2.0, 0.2)
+    ref[("Si", "Si", "Si")] = REF_SIO2[("Si", "Si", "Si")][:10] + (1.0, 3.0, 0.0, 0.0)  # Si legs too
+    return vashishta(ref, ("Si", "O"))
+
+
+def test_explicit_three_body_forces_match_reverse_mode(pot):
+    """``Potential.forces`` with the hand-written three-body gradient (``site_grad_fn``) against
+    ``-jax.grad`` of the energy: a perturbed 3C-SiC with antisites, a 16-atom cell whose lists
+    hold periodic images, and a cluster with j <-> k asymmetric three-body parameters."""
+    term = pot.terms[1]
+    assert term.site_grad_fn is not None
+    small = zincblende(A_SIC, (1, 1, 2))
+    rng = np.random.default_rng(5)
+    small = small.with_positions(small.positions + 0.15 * rng.standard_normal(small.positions.shape))
+    pos = rng.uniform(0, 6.0, (60, 3))
+    keep = [0]
+    for k in range(1, len(pos)):
+        if np.all(np.linalg.norm(pos[keep] - pos[k], axis=1) > 1.45) and len(keep) < 24:
+            keep.append(k)
+    cluster = make_structure(pos[keep], ["Si" if k % 2 else "O" for k in range(len(keep))], 1.0,
+                             species_names=("Si", "O"), periodic=False)
+    cases = [(pot, perturbed_sic(seed=4, sigma=0.15)), (pot, small), (_asymmetric_sio(), cluster)]
+    for p, s in cases:
+        nb = p.neighbors(s, skin=0.5)
+        three = p.replace(terms=p.terms[1:])
+        f = np.asarray(jax.jit(three.forces)(s, nb[1:]))
+        g = -np.asarray(jax.jit(jax.grad(three.energy_fn(s, nb[1:])))(s.positions))
+        assert np.abs(f).max() > 1.0  # the three-body term is exercised
+        assert np.abs(f - g).max() < 1e-12 * np.abs(g).max(), (s.n_atoms, np.abs(f - g).max())
+    assert np.asarray(pot.neighbors(small, skin=0.5)[1]).ndim == 3  # an image list
+    # at and beyond r0, and for padded slots, the explicit gradient is finite and equals reverse mode
+    si, sj = jnp.asarray(1), jnp.asarray([0, 0, 0, 0])
+    mask = jnp.asarray([True, True, True, False])
+    for r in [2.90, 2.90 - 1e-14, 2.90 - 1e-3, 3.5]:
+        dr = jnp.asarray([[1.9, 0.0, 0.0], [0.0, r, 0.0], [-1.0, -1.0, -1.0], [6.8, 0.0, 0.0]])
+        explicit = np.asarray(jax.jit(term.site_grad)(dr, mask, si, sj))
+        auto = np.asarray(jax.jit(jax.grad(term.site))(dr, mask, si, sj))
+        assert np.all(np.isfinite(explicit)) and np.allclose(explicit, auto, rtol=1e-13, atol=1e-14), r
+
+
 def test_two_body_shift_energy_and_force_vanish_at_rc(pot):
     term = pot.terms[0]
     si = jnp.asarray([0, 0, 1, 0, 0, 1])
@@ -352,3 +398,76 @@ def test_reader_errors(tmp_path):
     bad[("Si", "Si", "Si")] = (-1.0,) + REF_SIC[("Si", "Si", "Si")][1:]
     with pytest.raises(ValueError, match="non-negative"):
         vashishta(bad, ("Si", "C"))
+
+
+# -- the two-body part on r² tables (MD stages) ---------------------------------------------------
+
+# LAMMPS 22 Jul 2025, ``pair_style vashishta/table 2000001 1.0`` with SiC.vashishta on
+# :func:`distorted_sic_64` (``run 0``): energy per atom and the forces on atoms 0, 17, 42 (eV/Å). Its
+# linear tables are 4e-10 eV/atom and 2e-8 eV/Å from its analytic ``pair_style vashishta``
+# (-5.122530906881 eV/atom); with 4097 points (the nodes of tabulated(pot, 4096, 1.0)) they are
+# 1.4e-4 eV/atom and 1.7e-2 eV/Å off.
+LAMMPS_TABLE_E = -5.122530906510244
+LAMMPS_TABLE_F = {
+    0: (-1.53884456268, -2.856738760038, -2.220125057328),
+    17: (-2.353001148241, -5.617813748639, -1.017556649874),
+    42: (-7.516644489485, 5.559465953058, 6.089861808633),
+}
+
+
+def distorted_sic_64():
+    """2x2x2 3C-SiC cubes, atom i moved by 0.2 Å sin(k i + phase) per axis (closest pair ~1.5 Å)."""
+    s = zincblende(A_SIC, (2, 2, 2))
+    i = np.arange(s.n_atoms)[:, None]
+    d = 0.2 * np.sin(np.array([1.7, 2.3, 3.1]) * i + np.array([0.0, 1.0, 2.0]))
+    return s.with_positions(np.asarray(s.positions) + d)
+
+
+def test_tabulated_two_body_matches_analytic_and_lammps_table(pot):
+    """Cubic Hermite r² tables (4096 intervals from 1 Å): energy within 1e-8 eV/atom and forces within
+    5e-5 eV/Å of the analytic potential and of LAMMPS's vashishta/table; the force is the exact
+    gradient of the tabulated energy."""
+    tab = tabulated(pot, 4096, 1.0)
+    assert for_md(pot) is tab and for_md(tab) is tab and "table" in tab.name
+    assert tab.terms[1] is pot.terms[1]  # the three-body term is not tabulated
+    s = distorted_sic_64()
+    nb = pot.neighbors(s)
+    assert np.asarray(nb[0]).ndim == 3  # a cell shorter than 2 r_c: lists with images
+    e_a, f_a = float(jax.jit(pot.energy)(s, nb)), np.asarray(jax.jit(pot.forces)(s, nb))
+    e_t, f_t = float(jax.jit(tab.energy)(s, nb)), np.asarray(jax.jit(tab.forces)(s, nb))
+    g_t = -np.asarray(jax.jit(jax.grad(tab.energy_fn(s, nb)))(s.positions))
+    n = s.n_atoms
+    assert abs(e_t - e_a) / n < 1e-8, (e_t - e_a) / n
+    assert np.abs(f_t - f_a).max() < 5e-5, np.abs(f_t - f_a).max()
+    assert np.abs(f_t - g_t).max() < 1e-12 * np.abs(g_t).max()
+    assert abs(e_t / n - LAMMPS_TABLE_E) < 1e-8
+    for atom, ref in LAMMPS_TABLE_F.items():
+        assert np.abs(f_t[atom] - np.asarray(ref)).max() < 5e-5, (atom, f_t[atom], ref)
+    assert np.abs(f_a).max() > 50.0  # close pairs: the steep part of the tables is exercised
+
+
+def test_tabulated_two_body_edges_and_errors(pot):
+    """Continuous at r_inner (linear in r² below it, still repulsive) and zero at and beyond r_c;
+    bad sizes are refused; potentials without an analytic Vashishta two-body term pass through."""
+    from jaxglass.potentials import kob_andersen
+
+    tab = tabulated(pot, 1024, 1.2)
+    term = tab.terms[0]
+    si, sj = jnp.asarray([0, 0, 1]), jnp.asarray([0, 1, 1])
+    e = jax.jit(term.pair_energy)
+    de = jax.jit(jax.vmap(jax.grad(term.pair_energy)))
+    for a, b in [(1.2 - 1e-9, 1.2 + 1e-9), (7.35 - 1e-9, 7.35)]:
+        lo, hi = np.asarray(e(jnp.full(3, a), si, sj)), np.asarray(e(jnp.full(3, b), si, sj))
+        assert np.allclose(lo, hi, rtol=1e-7, atol=1e-9), (a, lo, hi)
+    assert np.all(np.asarray(e(jnp.full(3, 8.0), si, sj)) == 0.0)
+    assert np.all(np.asarray(de(jnp.full(3, 0.6), si, sj)) < 0.0)  # repulsive below the table
+    assert np.allclose(np.asarray(e(jnp.full(3, 2.0), si, sj)), np.asarray(pot.terms[0].pair_energy(
+        jnp.full(3, 2.0), si, sj)), rtol=0, atol=1e-5)
+    with pytest.raises(ValueError, match="n_table"):
+        tabulated(pot, 8, 1.0)
+    with pytest.raises(ValueError, match="r_inner"):
+        tabulated(pot, 1024, 8.0)
+    with pytest.raises(ValueError, match="no analytic Vashishta two-body"):
+        tabulated(tab, 1024, 1.0)
+    lj = kob_andersen()
+    assert for_md(lj) is lj

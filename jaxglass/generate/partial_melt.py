@@ -33,7 +33,8 @@ import numpy as np
 
 from ..errors import UserError
 from ..potentials.base import Potential
-from ..potentials.eam import for_md, read_setfl
+from ..potentials import eam, vashishta
+from ..potentials.eam import read_setfl
 from ..space import displacement
 from ..structure import Structure
 
@@ -299,7 +300,7 @@ def melt_quench_relax(pot, s0: Structure, f: float, rng, seed: int, prot, min_di
         t = time.perf_counter()
         temps = temperature_schedule(prot.t_hot, prot.t_end, prot.n_hot, prot.n_quench)
         if len(temps):
-            md_pot = for_md(pot) if prot.md_tables else pot
+            md_pot = md_potential(pot) if prot.md_tables else pot
             md = nvt_langevin(
                 md_pot,
                 s,
@@ -321,6 +322,13 @@ def melt_quench_relax(pot, s0: Structure, f: float, rng, seed: int, prot, min_di
     res = minimize(pot, s, fmax=prot.fmax_tol, skin=skin, max_steps=prot.max_steps)
     timings["relax_s"] = time.perf_counter() - t
     return res, len(chosen), centre, radius, md_info, timings
+
+
+def md_potential(pot: Potential) -> Potential:
+    """The potential an MD stage steps with when its protocol has ``md_tables``: an analytic EAM on
+    setfl tables (:func:`jaxglass.potentials.eam.for_md`), the Vashishta two-body term on r² tables
+    (:func:`jaxglass.potentials.vashishta.for_md`), any other potential as it is."""
+    return vashishta.for_md(eam.for_md(pot))
 
 
 def temperature_schedule(t_hot: float, t_end: float, n_hot: int, n_quench: int) -> np.ndarray:

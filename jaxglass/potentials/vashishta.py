@@ -43,6 +43,7 @@ triplet of the requested species must appear exactly once.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping, Sequence
 
@@ -63,6 +64,10 @@ __all__ = [
     "read_vashishta_file",
     "parse_vashishta",
     "vashishta_sic_2007",
+    "for_md",
+    "tabulated",
+    "MD_TABLE_INTERVALS",
+    "MD_TABLE_R_INNER",
 ]
 
 #: Coulomb constant e²/(4π ε0) in eV Å (LAMMPS ``force->qqr2e`` for ``units metal``).
@@ -235,7 +240,8 @@ def vashishta(
             C=tab[..., _P["C"]],
             costheta=tab[..., _P["costheta"]],
         )
-        terms.append(Term(params=three, cutoff=r0_max, site_fn=_vashishta_three_body))
+        terms.append(Term(params=three, cutoff=r0_max, site_fn=_vashishta_three_body,
+                          site_grad_fn=_vashishta_three_body_grad))
 
     if not terms:
         raise UserError("table: no interaction (every rc is 0 and no three-body term)")
@@ -261,22 +267,159 @@ def _vashishta_pair(p, r, si, sj):
     return jnp.where(inside, val, 0.0)
 
 
-def _vashishta_three_body(p, dr, mask, si, sj):
-    """Three-body energy centred at ``i``, mean of the (i, j, k) and (i, k, j) terms."""
-    r = jnp.linalg.norm(dr, axis=-1)  # padded slots are far, never 0
+def _three_body_parts(p, dr, mask, si, sj):
+    """Radial factors ``f``, ``f'``, distances, unit vectors (a list of ``d`` components ``(K,)``) and
+    cosines of one site, and the angular factor symmetrised in ``j, k``, ``G_jk = (g_ijk + g_ikj) / 2``
+    and ``dG/dcos`` (``(K, K)``, zero on the diagonal), ``g_ijk(c) = B (c - c0)^2 / (1 + C (c - c0)^2)``.
+
+    Written on components and ``(K, K)`` arrays, with the species-pair parameters selected by an
+    unrolled loop over species: on XLA's CPU backend a length-3 minor axis, ``u @ u.T`` and a
+    ``K^2`` gather from the parameter tables each cost several times the arithmetic."""
+    r = jnp.sqrt(jnp.sum(dr * dr, axis=-1))  # padded slots are far, never 0
     r0_j, g_j = p["r0"][si, sj], p["gamma"][si, sj]
     inside = mask & (r < r0_j) & (g_j < _EXP_ARG_MAX * (r0_j - r))
     den = jnp.where(inside, r - r0_j, -1.0)  # sanitise before the division
     f = jnp.where(inside, jnp.exp(g_j / den), 0.0)
-    u = dr / r[:, None]
-    cos = u @ u.T
-    jj, kk = sj[:, None], sj[None, :]
-    dc = cos - p["costheta"][si, jj, kk]
-    dc2 = dc * dc
-    ang = p["B"][si, jj, kk] * dc2 / (1.0 + p["C"][si, jj, kk] * dc2)
-    k = dr.shape[0]
-    off = 1.0 - jnp.eye(k, dtype=dr.dtype)
-    return 0.5 * jnp.sum(off * ang * f[:, None] * f[None, :])
+    df = -f * g_j / (den * den)  # d/dr exp(gamma / (r - r0))
+    u = [dr[:, a] / r for a in range(dr.shape[-1])]
+    cos = sum(c[:, None] * c[None, :] for c in u)
+    ns = p["B"].shape[-1]
+    onehot = [sj == b for b in range(ns)]
+
+    def per_pair(t):  # t[si, sj, sk] as (K, K)
+        rows = t[si][sj]  # (K, ns)
+        return sum(jnp.where(onehot[b][None, :], rows[:, b][:, None], 0.0) for b in range(ns))
+
+    off = 1.0 - jnp.eye(dr.shape[0], dtype=dr.dtype)
+    g = dg = 0.0
+    for order in ((0, 1, 2), (0, 2, 1)):  # (i, j, k) and (i, k, j)
+        dc = cos - per_pair(p["costheta"].transpose(order))
+        q = 1.0 / (1.0 + per_pair(p["C"].transpose(order)) * dc * dc)
+        b = 0.5 * off * per_pair(p["B"].transpose(order))
+        g = g + b * dc * dc * q
+        dg = dg + 2.0 * b * dc * q * q
+    return r, f, df, u, cos, g, dg
+
+
+def _vashishta_three_body(p, dr, mask, si, sj):
+    """Three-body energy centred at ``i``, mean of the (i, j, k) and (i, k, j) terms."""
+    _, f, _, _, _, g, _ = _three_body_parts(p, dr, mask, si, sj)
+    return 0.5 * jnp.sum(g * f[:, None] * f[None, :])
+
+
+def _vashishta_three_body_grad(p, dr, mask, si, sj):
+    """``d e_i / d r_ij`` ``(K, 3)`` of :func:`_vashishta_three_body`, by hand. With the symmetrised
+    angular factor ``G`` of :func:`_three_body_parts`, ``e_i = 1/2 sum_{j != k} G_jk f_j f_k`` and
+
+        d e_i / d r_ij = f'_j (sum_k G_jk f_k) u_j + (f_j / r_j) sum_k G'_jk f_k (u_k - c_jk u_j),
+
+    with ``u_j = r_ij / r_j`` and ``d c_jk / d r_ij = (u_k - c_jk u_j) / r_j`` (LAMMPS
+    ``PairVashishta::threebody`` has the same terms per triplet)."""
+    r, f, df, u, cos, g, dg = _three_body_parts(p, dr, mask, si, sj)
+    w = dg * f[None, :]
+    fr = f / r
+    radial = df * jnp.sum(g * f[None, :], axis=1) - fr * jnp.sum(w * cos, axis=1)
+    return jnp.stack([radial * c + fr * jnp.sum(w * c[None, :], axis=1) for c in u], axis=-1)
+
+
+# -- the two-body part on a table, for MD stages ------------------------------------------------
+
+#: Defaults of :func:`for_md`: intervals of the r² table and its inner end (Å).
+MD_TABLE_INTERVALS = 4096
+MD_TABLE_R_INNER = 1.0
+
+
+def for_md(potential: Potential, n_table: int = MD_TABLE_INTERVALS, r_inner: float = MD_TABLE_R_INNER
+           ) -> Potential:
+    """The potential an MD stage should step with: :func:`tabulated` for a Vashishta potential with an
+    analytic two-body term, the potential itself otherwise (already tabulated, or another family)."""
+    if any(t.pair_fn is _vashishta_pair for t in potential.terms):
+        return tabulated(potential, n_table, r_inner)
+    return potential
+
+
+@functools.lru_cache(maxsize=8)
+def tabulated(potential: Potential, n_table: int = MD_TABLE_INTERVALS, r_inner: float = MD_TABLE_R_INNER
+              ) -> Potential:
+    """The Vashishta potential with its two-body term read from tables, as LAMMPS's
+    ``pair_style vashishta/table Ntable cutinner`` does; the three-body term is unchanged. For MD
+    stages; relax and take Hessians with the analytic potential. Cached per potential object.
+
+    The tables are uniform in ``s = r²`` from ``r_inner²`` to ``r_c²`` (``n_table`` intervals, one per
+    species pair), as LAMMPS's, so a lookup needs no square root and the force ``-V2'(r) r_ij / r``
+    is ``-2 dV2/ds r_ij``. Where LAMMPS interpolates the energy and the force linearly from two
+    separate tables, each interval here holds the cubic Hermite interpolant of the analytic ``V2``
+    and ``dV2/ds`` at its ends: the energy is within ``~h^4`` of the analytic one, the force is its
+    exact derivative (continuous, so the dynamics conserve the tabulated energy) and within ``~h^3``,
+    and 4,096 intervals (3 pair tables of 128 kB for Si-C) give forces within ~1e-6 eV/Å on an a-SiC
+    glass (tests/test_vashishta.py) where a linear table needs ~10^5 points. Below ``r_inner``, where
+    LAMMPS switches to the analytic form, the energy continues linearly in ``s`` (a finite repulsion
+    of thousands of eV at 1 Å for Si-C; no thermal trajectory gets there).
+    """
+    n_table, r_inner = int(n_table), float(r_inner)
+    pair = [t for t in potential.terms if t.pair_fn is _vashishta_pair]
+    if len(pair) != 1:
+        raise UserError(f"potential: {potential.name} has no analytic Vashishta two-body term to tabulate")
+    term = pair[0]
+    if n_table < 16:
+        raise UserError(f"n_table: need at least 16 table intervals, got {n_table}")
+    if not 0.0 < r_inner < term.cutoff:
+        raise UserError(f"r_inner: must lie in (0, {term.cutoff}) Å (the two-body cutoff), got {r_inner}")
+    p = {k: np.asarray(v, dtype=np.float64) for k, v in term.params.items()}
+    s_in, s_cut = r_inner**2, float(term.cutoff) ** 2
+    h = (s_cut - s_in) / n_table
+    s_nodes = s_in + h * np.arange(n_table + 1)
+    r = np.sqrt(s_nodes)
+    ns = p["rc"].shape[0]
+    coef = np.zeros((ns, ns, n_table, 4))
+    for a in range(ns):
+        for b in range(ns):
+            rc = p["rc"][a, b]
+            if rc <= 0.0:
+                continue
+            args = [p[k][a, b] for k in _TWO_BODY_ARGS]
+            vrc, dvrc = _v2(np, rc, *args)
+            v, dv = _v2(np, r, *args)
+            inside = r < rc
+            e = np.where(inside, v - vrc - (r - rc) * dvrc, 0.0)
+            de = h * np.where(inside, (dv - dvrc) / (2.0 * r), 0.0)  # h dV2/ds at the nodes
+            e0, e1, d0, d1 = e[:-1], e[1:], de[:-1], de[1:]
+            coef[a, b] = np.stack([e0, d0, 3.0 * (e1 - e0) - 2.0 * d0 - d1, 2.0 * (e0 - e1) + d0 + d1],
+                                  axis=-1)
+    params = dict(coef=coef, s_inner=np.float64(s_in), inv_h=np.float64(1.0 / h), s_cut=np.float64(s_cut))
+    table_term = Term(params=params, cutoff=term.cutoff, pair_fn=_vashishta_pair_table,
+                      pair_dr2_fn=_vashishta_pair_table_dr2)
+    return potential.replace(
+        terms=tuple(table_term if t is term else t for t in potential.terms),
+        name=f"{potential.name} (two-body r² table, {n_table} intervals from {r_inner:g} Å)",
+    )
+
+
+def _table_interval(p, s, si, sj):
+    """The Hermite coefficients ``(..., 4)`` of the interval holding ``s = r²`` and the position
+    ``t`` in it (``t < 0`` below the table)."""
+    coef = p["coef"]
+    n = coef.shape[2]
+    x = (s - p["s_inner"]) * p["inv_h"]
+    k = jnp.clip(jnp.floor(x), 0, n - 1).astype(jnp.int32)
+    return coef.reshape(-1, 4)[(si * coef.shape[1] + sj) * n + k], x - k
+
+
+def _vashishta_pair_table(p, r, si, sj):
+    """The two-body energy from the tables of :func:`tabulated` (one gather of 4 numbers per pair)."""
+    s = r * r
+    c, t = _table_interval(p, s, si, sj)
+    tt = jnp.maximum(t, 0.0)  # below r_inner: linear in s, the slope of the first node
+    e = c[..., 0] + tt * (c[..., 1] + tt * (c[..., 2] + tt * c[..., 3])) + jnp.minimum(t, 0.0) * c[..., 1]
+    return jnp.where(s < p["s_cut"], e, 0.0)
+
+
+def _vashishta_pair_table_dr2(p, s, si, sj):
+    """``dV2/d(r²)`` of :func:`_vashishta_pair_table` at ``s = r²`` (the exact derivative)."""
+    c, t = _table_interval(p, s, si, sj)
+    tt = jnp.maximum(t, 0.0)
+    de = c[..., 1] + tt * (2.0 * c[..., 2] + 3.0 * tt * c[..., 3])
+    return jnp.where(s < p["s_cut"], de * p["inv_h"], 0.0)
 
 
 # -- LAMMPS file reader ------------------------------------------------------------------------
