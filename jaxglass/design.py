@@ -49,6 +49,7 @@ from .neighbors import fixed_capacity_lists
 from .perturb import Grids
 from .potentials.base import Potential
 from .rdf import rdf
+from .space import displacement
 from .structure import Structure
 from .validation import Integral, Options, Real, validate
 
@@ -68,6 +69,8 @@ class LandscapeDesignResult:
     converged: bool  # its relaxation reached final_fmax
     losses: tuple[float, ...]  # the route's loss at the restrained minimum of every step
     probes: tuple[float, ...]  # the route's loss at every probed minimum (inf: relaxation failed)
+    probe_shifts: tuple[float, ...]  # largest displacement of each probed minimum from the start's (net
+    # translation removed: the restraint can move the whole structure, which is the same minimum)
     steps: int
     seconds: float  # wall time of the steps and the final relaxation
     route: str
@@ -176,7 +179,7 @@ def design_on_landscape(
     return LandscapeDesignResult(
         best.structure, np.asarray(R), distance(structure), distance(structure.with_positions(x)),
         distance(best.structure), float(best.fmax), bool(best.converged), tuple(run.losses),
-        tuple(run.probes), steps, seconds, route,
+        tuple(run.probes), tuple(run.shifts), steps, seconds, route,
     )
 
 
@@ -188,8 +191,10 @@ class _Run:
         self.loss_grad, self.loss, self.fmax, self.final_fmax = loss_grad, loss, fmax, final_fmax
         self.losses: list[float] = []
         self.probes: list[float] = []
+        self.shifts: list[float] = []
         res = minimize(potential, structure, method="lbfgs", fmax=final_fmax)
         self.best, self.best_loss = res, self._loss_at(res.structure)
+        self.start = np.asarray(res.structure.positions)
 
     def _loss_at(self, s):
         nb, idx = self.lists(s)
@@ -200,6 +205,10 @@ class _Run:
         res = minimize(self.potential, self.structure.with_positions(x), method="lbfgs", fmax=self.final_fmax)
         val = self._loss_at(res.structure) if res.converged else float("inf")
         self.probes.append(val)
+        s = self.structure
+        dx = displacement(np.asarray(res.structure.positions) - self.start, np.asarray(s.box), s.periodic)
+        dx = dx - np.where(np.asarray(s.periodic), dx.mean(axis=0), 0.0)
+        self.shifts.append(float(np.max(np.linalg.norm(dx, axis=1))))
         if val < self.best_loss:
             self.best, self.best_loss = res, val
 

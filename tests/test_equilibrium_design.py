@@ -97,6 +97,7 @@ def test_design_on_landscape_lowers_its_loss_and_ends_at_a_minimum():
     target = pdos(pot, other, jnp.asarray(grids.freq), grids.freq_sigma, partial=False).total
     res = design_on_landscape(pot, start, target, grids, k=5.0, steps=4, learning_rate=0.02)
     assert len(res.losses) == 4 and res.losses[-1] < res.losses[0]
+    assert len(res.probes) == len(res.probe_shifts) == 4 and min(res.probe_shifts) >= 0
     assert res.converged and res.fmax_end <= 1e-6
     f = np.asarray(forces(pot, res.structure))
     assert np.max(np.linalg.norm(f, axis=1)) <= 1e-6
