@@ -9,7 +9,7 @@ d/dt at t = 0 of
 * ⟨λ⟩ = Tr D / (N d), the second moment of the Γ-point spectrum (eV/Å²/amu) at the minimum:
   implicit, FD, and the fixed-position derivative (positions held at x*(0)).
 
-    PYTHONPATH=. python examples/equilibrium_forms.py     (about 3 CPU minutes)
+    PYTHONPATH=. python examples/equilibrium_forms.py     (about 3 CPU minutes, mostly compilation)
 """
 
 import time

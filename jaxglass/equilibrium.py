@@ -23,6 +23,10 @@ lists are outside its scope). The forward pass runs the host minimiser (L-BFGS,
 backward pass is pure JAX. :func:`equilibrium_positions` with ``nbrs`` given also runs under
 ``jax.jit`` and ``jax.vmap`` (there its force check is skipped).
 
+:func:`biased_minimum` relaxes ``E(x; θ) + (k/2) Σ_i |x_i - R_i|²`` (:func:`bias_energy`) instead and is
+also differentiable with respect to the reference positions ``R`` and ``k``; its Hessian ``H + k I`` has
+no zero modes, so nothing is projected out there.
+
 Modes: ``mode="reverse"`` (default) defines a ``jax.custom_vjp`` whose backward pass checks the CG
 solve (curvature, convergence); ``mode="forward"`` defines a ``jax.custom_jvp`` whose tangent is
 ``-H⁻¹ (∂²E/∂x∂θ · θ̇)`` through ``jax.lax.custom_linear_solve`` (symmetric), so ``jax.jvp``,
@@ -32,6 +36,7 @@ concrete (``jax.jvp`` outside ``jit``).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import jax
@@ -42,12 +47,13 @@ from .errors import UserError
 from .hessian import as_f64, hvp, is_traced
 from .minimize import minimize
 from .potentials.base import Potential
+from .space import displacement
 from .structure import Structure
 from .validation import Integral, Options, Real, validate
 
 __all__ = [
-    "equilibrium_positions", "project_translations", "project_zero_modes", "relaxed_positions", "rigid_modes",
-    "solve_hessian",
+    "bias_energy", "biased_minimum", "equilibrium_positions", "project_translations", "project_zero_modes",
+    "relaxed_positions", "rigid_modes", "solve_hessian",
 ]
 
 
@@ -125,17 +131,21 @@ def solve_hessian(
     *,
     tol: float = 1e-10,
     maxiter: int | None = None,
+    zero_modes: jax.Array | None = None,
 ) -> jax.Array:
     """Solve ``H u = b`` on the complement of the rigid-body zero modes (matrix-free CG), ``(N, d)``.
 
-    ``b`` and ``u`` have their components along :func:`rigid_modes` removed (the translations; also
-    the rotations of non-periodic directions, see there). Raises :class:`UserError` (``structure``)
-    when CG meets negative curvature (not a minimum) or does not reach the relative residual ``tol``
-    within ``maxiter`` iterations (default ``10 N d``); traced inputs skip these checks.
+    ``b`` and ``u`` have their components along ``zero_modes`` (default :func:`rigid_modes`: the
+    translations; also the rotations of non-periodic directions, see there) removed; pass an empty
+    ``(0, N, d)`` array when the energy has none (a restrained energy, :func:`biased_minimum`).
+    Raises :class:`UserError` (``structure``) when CG meets negative curvature (not a minimum) or
+    does not reach the relative residual ``tol`` within ``maxiter`` iterations (default ``10 N d``);
+    traced inputs skip these checks.
     """
     n, d = structure.positions.shape
     maxiter = 10 * n * d if maxiter is None else int(maxiter)
-    u, k, res, curv = _cg(potential, structure, tuple(nbrs), rigid_modes(structure), b, tol, maxiter)
+    zm = rigid_modes(structure) if zero_modes is None else jnp.asarray(zero_modes)
+    u, k, res, curv = _cg(potential, structure, tuple(nbrs), zm, b, tol, maxiter)
     if is_traced(u):
         return u
     if float(jnp.vdot(b, b)) > 0 and not float(curv) > 0:
@@ -177,10 +187,11 @@ def _concrete(trees, what):
         )
 
 
-def _implicit(potential, structure, forward, tol, maxiter, mode):
-    """``x*`` from ``forward(potential, x0) -> (x*, nbrs)`` with the implicit-function VJP or JVP."""
+def _implicit(potential, structure, forward, tol, maxiter, mode, zero_modes=rigid_modes):
+    """``x*`` from ``forward(potential, x0) -> (x*, nbrs)`` with the implicit-function VJP or JVP;
+    ``zero_modes(structure)`` gives the null space projected out of the solve."""
     if mode == "forward":
-        return _implicit_jvp(potential, structure, forward, tol, maxiter)
+        return _implicit_jvp(potential, structure, forward, tol, maxiter, zero_modes)
 
     @jax.custom_vjp
     def positions(pot, x0):
@@ -193,7 +204,7 @@ def _implicit(potential, structure, forward, tol, maxiter, mode):
     def bwd(res, xbar):
         pot, xs, nb = res
         s = structure.with_positions(xs)
-        u = solve_hessian(pot, s, nb, xbar, tol=tol, maxiter=maxiter)
+        u = solve_hessian(pot, s, nb, xbar, tol=tol, maxiter=maxiter, zero_modes=zero_modes(s))
         return _param_vjp(pot, s, nb, u), jnp.zeros_like(xs)
 
     positions.defvjp(fwd, bwd)
@@ -213,7 +224,7 @@ def _linear_solve(potential, structure, nbrs, modes, b, tol, maxiter):
     return jax.lax.custom_linear_solve(matvec, project_zero_modes(b, modes), solve, symmetric=True)
 
 
-def _implicit_jvp(potential, structure, forward, tol, maxiter):
+def _implicit_jvp(potential, structure, forward, tol, maxiter, zero_modes):
     """Forward-mode variant: ``ẋ* = -H⁻¹ (∂²E/∂x∂θ · θ̇)`` (``jax.jvp``; ``jax.grad`` by transposition)."""
 
     @jax.custom_jvp
@@ -228,8 +239,8 @@ def _implicit_jvp(potential, structure, forward, tol, maxiter):
         rhs = -jax.jvp(lambda p: _grad_x(p, s, nb), (pot,), (tangents[0],))[1]
         if is_traced(rhs):
             cap = 10 * rhs.size if maxiter is None else maxiter
-            return xs, _linear_solve(pot, s, nb, rigid_modes(s), rhs, tol, cap)
-        return xs, solve_hessian(pot, s, nb, rhs, tol=tol, maxiter=maxiter)
+            return xs, _linear_solve(pot, s, nb, zero_modes(s), rhs, tol, cap)
+        return xs, solve_hessian(pot, s, nb, rhs, tol=tol, maxiter=maxiter, zero_modes=zero_modes(s))
 
     return positions(potential, structure.positions)
 
@@ -337,6 +348,11 @@ def relaxed_positions(
         ``jax.jacfwd``; ``jax.grad`` by transposition, checks only with concrete tangents).
     """
     structure = _prepare(potential, structure, "relaxed_positions")
+    return _implicit(potential, structure, _relaxer(structure, fmax, max_steps, nbrs), tol, maxiter, mode)
+
+
+def _relaxer(structure, fmax, max_steps, nbrs):
+    """The host forward pass: L-BFGS from ``x0`` to a minimum of ``pot``, and the lists there."""
 
     def forward(pot, x0):
         _concrete((pot, x0), "the relaxation")
@@ -345,4 +361,87 @@ def relaxed_positions(
             raise UserError(f"structure: relaxation to a minimum failed: {res.message}")
         return res.structure.positions, _lists(pot, res.structure, nbrs)
 
-    return _implicit(potential, structure, forward, tol, maxiter, mode)
+    return forward
+
+
+def bias_energy(structure: Structure, reference: jax.Array, k) -> jax.Array:
+    """Harmonic restraint ``(k/2) Σ_i |x_i - R_i|²`` (minimum image) of ``structure`` to ``reference``
+    ``(N, d)``, with spring constant ``k`` (energy / length², a scalar). Pure (jit/grad/vmap)."""
+    dx = displacement(structure.positions - reference, structure.box, structure.periodic)
+    return 0.5 * jnp.asarray(k) * jnp.sum(dx * dx)
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True, eq=False)
+class _Restrained:
+    """``potential`` plus :func:`bias_energy` to ``reference`` (leaves: the potential's parameters,
+    ``reference`` and ``k``). Only what :func:`minimize` and the implicit solve use: the energy, the
+    checks and the neighbour lists of the physical terms (the Hessian assembly would miss the bias,
+    so this stays private to this module)."""
+
+    potential: Potential
+    reference: jax.Array
+    k: jax.Array
+
+    @property
+    def terms(self):
+        return self.potential.terms
+
+    @property
+    def cutoff(self) -> float:
+        return self.potential.cutoff
+
+    def check(self, structure: Structure) -> None:
+        self.potential.check(structure)
+
+    def neighbors(self, structure: Structure, skin: float = 0.0):
+        return self.potential.neighbors(structure, skin)
+
+    def energy(self, structure: Structure, nbrs: Sequence[jax.Array]) -> jax.Array:
+        return self.potential.energy(structure, nbrs) + bias_energy(structure, self.reference, self.k)
+
+
+def _no_zero_modes(structure: Structure) -> jax.Array:
+    return jnp.zeros((0,) + structure.positions.shape, structure.positions.dtype)
+
+
+@validate(_COMMON | {
+    "k": [Real(0, None, closed="neither"), "a spring constant > 0 (energy / length²), e.g. 1.0"],
+    "max_steps": [Integral(1, None), "a positive step cap, e.g. 20000"],
+})
+def biased_minimum(
+    potential: Potential,
+    structure: Structure,
+    reference: jax.Array,
+    k: float,
+    *,
+    fmax: float = 1e-8,
+    max_steps: int = 20000,
+    nbrs: Sequence[jax.Array] | None = None,
+    tol: float = 1e-10,
+    maxiter: int | None = None,
+    mode: str = "reverse",
+) -> jax.Array:
+    """The minimum ``x*(R, θ)`` ``(N, d)`` of ``E(x; θ) + (k/2) Σ_i |x_i - R_i|²`` (:func:`bias_energy`),
+    relaxed from ``structure.positions``, differentiable with respect to the reference positions
+    ``R`` (``reference``), ``k`` and the potential's parameters.
+
+    The restraint makes the reference positions design variables that the relaxation maps to
+    (restrained) minima: ``dx*/dR = k (H + k I)⁻¹`` with ``H`` the physical Hessian at ``x*``, by the
+    implicit function theorem as in :func:`relaxed_positions` (same forward pass, CG backward pass).
+    The restraint breaks translation and rotation invariance, so no zero modes are projected out:
+    ``H + k I`` is positive definite at a restrained minimum (CG checks it). ``x*`` is not a minimum of
+    the physical energy (its forces are ``k (x* - R)``); relax it without the restraint
+    (:func:`jaxglass.minimize.minimize`) to get one. Arguments as in :func:`relaxed_positions`; ``k``
+    is a scalar (energy / length²), ``reference`` has the shape of ``structure.positions``.
+    """
+    structure = _prepare(potential, structure, "biased_minimum")
+    if tuple(jnp.shape(reference)) != tuple(structure.positions.shape):
+        raise UserError(
+            f"reference: expected reference positions of shape {tuple(structure.positions.shape)} "
+            f"(the structure's positions), got {tuple(jnp.shape(reference))}"
+        )
+    dtype = structure.positions.dtype
+    wrapped = _Restrained(potential, jnp.asarray(reference, dtype), jnp.asarray(k, dtype))
+    forward = _relaxer(structure, fmax, max_steps, nbrs)
+    return _implicit(wrapped, structure, forward, tol, maxiter, mode, zero_modes=_no_zero_modes)
