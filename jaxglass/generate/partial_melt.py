@@ -32,8 +32,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
-from ..potentials.base import Potential
 from ..potentials import eam, vashishta
+from ..potentials.base import Potential
 from ..potentials.eam import read_setfl
 from ..space import displacement
 from ..structure import Structure
