@@ -276,11 +276,13 @@ def site_term_forces(term: Term, structure: Structure, idx: jax.Array, sp: jax.A
     the second sum one scatter-add of the ``N K`` slot gradients (any list: full, half or with
     images). For the Vashishta three-body term on 1,000 a-SiC atoms (K = 28) that scatter costs
     0.14 ms against 1.1 ms for finding each slot's mirror in the neighbour's row to gather it,
-    and the whole force 6 ms against 30 ms by reverse-mode autodiff of the energy (scratch timings,
-    one core; reverse mode turns every gather of the site function into a scatter).
+    and the whole force 5-7 ms against 30-40 ms by reverse-mode autodiff of the energy (scratch
+    timings, one core; reverse mode turns every gather of the site function into a scatter).
     """
     n, d = structure.positions.shape
-    dr, mask, sj = local_environment(structure, idx, sp, term.cutoff)
+    # the barrier keeps XLA from fusing the neighbour gathers into the O(K^2) site work inside the MD
+    # loop (recomputed per use: the Vashishta three-body force took 13 instead of 6.5 ms there)
+    dr, mask, sj = jax.lax.optimization_barrier(local_environment(structure, idx, sp, term.cutoff))
     g = jnp.where(mask[..., None], jax.vmap(term.site_grad)(dr, mask, sp, sj), 0.0)  # (N, K, d)
     j = jnp.where(mask, neighbor_index(idx), n).reshape(-1)
     return jnp.sum(g, axis=1) - jax.ops.segment_sum(g.reshape(-1, d), j, num_segments=n + 1)[:n]
