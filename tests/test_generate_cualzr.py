@@ -159,7 +159,7 @@ def test_partial_melt_generators_pass_progress_to_the_md(family, monkeypatch):
     gen = families.generator(family)
     if hasattr(gen, "A_B2_DEFAULT"):  # skip the lattice-constant fit and the MD tables: not under test
         monkeypatch.setattr(gen, "b2_lattice_constant", lambda pot: gen.A_B2_DEFAULT)
-        monkeypatch.setattr(gen.pm, "for_md", lambda pot: pot)
+        monkeypatch.setattr(gen.pm, "md_potential", lambda pot: pot)
     cb = lambda done, total: None  # noqa: E731
     with pytest.raises(_Stop):
         gen.generate(families.smallest_cell(family).n_atoms, 0.1, 0, progress=cb)
