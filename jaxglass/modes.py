@@ -24,10 +24,12 @@ Units: frequencies in THz (ordinary frequency) for metal units, angular ω for L
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -293,9 +295,22 @@ def _route(backend: str, *trees) -> str:
 #: A host eigen-solve of at least this many degrees of freedom announces itself to ``modes(log=...)``:
 #: its size and an estimated time (:func:`eigh_estimate`) before LAPACK starts, the time taken after.
 EIGH_REPORT_MIN_DOF = 3000
-#: Calibration solves of :func:`eigh_estimate`: ``n / 4`` clipped to this range (a few % of the solve).
+#: Calibration solves of :func:`eigh_estimate`: ``n / 4`` clipped to this range, the fastest of
+#: :data:`EIGH_CALIBRATION_REPEATS` after a small warm-up solve (library start-up and a load spike kept
+#: out of the rate): a few % of the first reported solve of a process.
 EIGH_CALIBRATION_N = (256, 1000)
-_eigh_calibration: dict[bool, tuple[int, float]] = {}
+EIGH_CALIBRATION_REPEATS = 3
+_eigh_calibration: dict[bool, tuple[int, float, bool]] = {}
+
+
+class EighEstimate(NamedTuple):
+    """:func:`eigh_estimate`'s answer: the estimate (s), the calibration size and time (s), and whether
+    the calibration ran on one BLAS thread."""
+
+    seconds: float
+    n_c: int
+    t_c: float
+    one_thread: bool
 
 
 def host_eigh(D: np.ndarray, eigenvectors: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
@@ -316,22 +331,40 @@ def host_eigh(D: np.ndarray, eigenvectors: bool = True) -> tuple[np.ndarray, np.
     return lam, None
 
 
-def eigh_estimate(n: int, eigenvectors: bool = True) -> tuple[float, int, float]:
-    """Estimated wall time (s) of :func:`host_eigh` on an ``n x n`` matrix: ``t_c (n / n_c)³`` from a
-    calibration solve of a random symmetric ``n_c x n_c`` matrix (``n_c = n / 4`` within
-    :data:`EIGH_CALIBRATION_N`), timed once per process and kind (values only, or with vectors).
-    Returns ``(seconds, n_c, t_c)``. LAPACK runs faster per flop on larger matrices, so the estimate
-    errs long (benchmarks/eigh_eta.py measures by how much)."""
+def eigh_estimate(n: int, eigenvectors: bool = True) -> EighEstimate:
+    """Estimated wall time of :func:`host_eigh` on an ``n x n`` matrix: ``t_c (n / n_c)³`` from
+    calibration solves of a random symmetric ``n_c x n_c`` matrix (``n_c = n / 4`` within
+    :data:`EIGH_CALIBRATION_N`; the fastest of :data:`EIGH_CALIBRATION_REPEATS`), timed once per process
+    and kind (values only, or with vectors).
+
+    The calibration runs on one BLAS thread (``threadpoolctl``, when installed): a threaded solve of a
+    small matrix is dominated by its threads waiting for each other (15-28x slower than one thread on
+    a shared 2-core machine), which made threaded calibrations miss by 0.5x to 69x. The estimate is
+    therefore the one-thread time: within 8 % of a one-thread solve with eigenvectors, 1.7-1.8x long
+    for eigenvalues only (the two-stage reduction gains with size); a threaded solve on idle cores
+    finishes sooner, one on busy cores may take longer (docs/validation.md, benchmarks/eigh_eta.py)."""
     if eigenvectors not in _eigh_calibration:
         lo, hi = EIGH_CALIBRATION_N
         n_c = int(min(hi, max(lo, n // 4)))
         a = np.random.default_rng(0).standard_normal((n_c, n_c))
         a = a + a.T
-        t = time.perf_counter()
-        host_eigh(a, eigenvectors)
-        _eigh_calibration[eigenvectors] = (n_c, time.perf_counter() - t)
-    n_c, t_c = _eigh_calibration[eigenvectors]
-    return t_c * (n / n_c) ** 3, n_c, t_c
+        try:
+            from threadpoolctl import threadpool_limits
+
+            limit, one = threadpool_limits(1, user_api="blas"), True
+        except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+            limit, one = contextlib.nullcontext(), False
+        with limit:
+            host_eigh(a[:64, :64].copy(), eigenvectors)  # warm-up
+            times = []
+            for _ in range(EIGH_CALIBRATION_REPEATS):
+                b = a.copy()
+                t = time.perf_counter()
+                host_eigh(b, eigenvectors)
+                times.append(time.perf_counter() - t)
+        _eigh_calibration[eigenvectors] = (n_c, min(times), one)
+    n_c, t_c, one = _eigh_calibration[eigenvectors]
+    return EighEstimate(t_c * (n / n_c) ** 3, n_c, t_c, one)
 
 
 def _eigh_reported(D: np.ndarray, eigenvectors: bool, log) -> tuple[np.ndarray, np.ndarray | None]:
@@ -340,10 +373,11 @@ def _eigh_reported(D: np.ndarray, eigenvectors: bool, log) -> tuple[np.ndarray, 
     n = D.shape[0]
     if log is None or n < EIGH_REPORT_MIN_DOF:
         return host_eigh(D, eigenvectors)
-    est, n_c, t_c = eigh_estimate(n, eigenvectors)
+    est, n_c, t_c, one = eigh_estimate(n, eigenvectors)
     what = "eigenvalues and eigenvectors" if eigenvectors else "eigenvalues only"
     log(f"dense eigen-solve: {n} x {n} dynamical matrix ({what}), estimated {est:.1f} s (O(n³) from a "
-        f"{n_c} x {n_c} calibration solve in {t_c:.2f} s in this process); LAPACK reports no progress")
+        f"{n_c} x {n_c} calibration solve in {t_c:.3f} s{' on one BLAS thread' if one else ''} in this "
+        "process); LAPACK reports no progress")
     t = time.perf_counter()
     out = host_eigh(D, eigenvectors)
     log(f"dense eigen-solve: {n} x {n} finished in {time.perf_counter() - t:.1f} s (estimated {est:.1f} s)")
