@@ -28,7 +28,8 @@ Protocol (:class:`Protocol`; ``size="small"`` and ``"paper"`` settings in :data:
    (:data:`PUSH_DIST`), where the Vashishta pair forces are moderate: an "infinitely hot" liquid
    at the crystal's density.
 3. NVT Langevin anneal of the region at ``t_hot`` with every other atom pinned
-   (:func:`jaxglass.md.nvt_langevin`), then a linear quench to ``t_end``.
+   (:func:`jaxglass.md.nvt_langevin`), then a linear quench to ``t_end``; with ``md_tables`` (the
+   default) the MD steps the two-body term on r² tables (:func:`jaxglass.potentials.vashishta.for_md`).
 4. L-BFGS relaxation of all atoms (fixed box) with Vashishta 2007 to ``fmax_tol``.
 
 Knob: melt fraction ``f = knob`` (0: the relaxed crystal; 1: the whole cell melted and quenched).
