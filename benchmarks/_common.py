@@ -50,3 +50,20 @@ def worker_row(script: str, n: int, repeat: int, *, env: dict | None = None) -> 
     row = json.loads(proc.stdout.strip().splitlines()[-1])
     row["load_before"], row["load_after"] = round(load0, 2), round(os.getloadavg()[0], 2)
     return row
+
+
+def size_args(description: str, sizes: str, repeat: int, out: str, worker):
+    """The options of a per-size benchmark (``--sizes``, ``--repeat``, ``--out``). Called in a worker
+    process (hidden ``--worker N``), it prints ``worker(N, repeat)`` as JSON and returns ``None``."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--sizes", default=sizes)
+    ap.add_argument("--repeat", type=int, default=repeat)
+    ap.add_argument("--out", default=out)
+    ap.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker is not None:
+        print(json.dumps(worker(args.worker, args.repeat)))
+        return None
+    return args

@@ -22,12 +22,10 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import time
 
-from _common import ONE_THREAD, machine, worker_row, write_json
+from _common import ONE_THREAD, machine, size_args, worker_row, write_json
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_OUT = os.path.join(HERE, "results", "equilibrium.json")
@@ -98,14 +96,8 @@ def _worker(n: int, repeat: int) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", default="250,1000")
-    ap.add_argument("--repeat", type=int, default=2)
-    ap.add_argument("--out", default=DEFAULT_OUT)
-    ap.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
-    args = ap.parse_args()
-    if args.worker is not None:
-        print(json.dumps(_worker(args.worker, args.repeat)))
+    args = size_args(__doc__.splitlines()[0], "250,1000", 2, DEFAULT_OUT, _worker)
+    if args is None:
         return
     rows = []
     for n in (int(x) for x in args.sizes.split(",")):

@@ -20,13 +20,11 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import resource
 import time
 
-from _common import machine, worker_row, write_json
+from _common import machine, size_args, worker_row, write_json
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_OUT = os.path.join(HERE, "results", "gradient.json")
@@ -80,14 +78,8 @@ def _worker(n: int, repeat: int) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", default="250,1000,2000")
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--out", default=DEFAULT_OUT)
-    ap.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
-    args = ap.parse_args()
-    if args.worker is not None:
-        print(json.dumps(_worker(args.worker, args.repeat)))
+    args = size_args(__doc__.splitlines()[0], "250,1000,2000", 3, DEFAULT_OUT, _worker)
+    if args is None:
         return
     rows = []
     for n in (int(x) for x in args.sizes.split(",")):
