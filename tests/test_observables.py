@@ -22,6 +22,7 @@ import scipy.constants as C
 from jaxglass import observables as ob
 from jaxglass import phonons, units
 from jaxglass import scattering_data as sd
+from jaxglass.errors import UserError
 from jaxglass.generate.lattices import graphene, zincblende
 from jaxglass.potentials import tersoff_sic_1989
 from jaxglass.structure import make_structure
@@ -403,6 +404,38 @@ def test_powder_error_estimate_is_honest(sic):
     assert np.all((err <= 0.2) | (n == 400)) and np.any(n < 400), (err, n)
 
 
+def test_powder_probes_together_equal_each_on_its_own(sic):
+    """powder_sqw_probes forms the per-species partial sums once for both probes; each probe walks the
+    same sampled vectors and stops on its own tolerance, so it equals its own powder_sqw call (values,
+    errors and vector counts), also with the atoms not sorted by species."""
+    s, _, m, _ = sic
+    q, grid, sigma = [4.5, 7.0], np.linspace(0.0, 36.0, 120), 0.3
+    kw = dict(max_vectors=512, powder_tol=0.03)
+    both = ob.powder_sqw_probes(s, m, q, grid, sigma, T, probes=("xray", "neutron"), **kw)
+    assert list(both) == ["xray", "neutron"]
+    for probe, fn in (("neutron", ob.ins_sqw), ("xray", ob.ixs_sqw)):
+        one = fn(s, m, q, grid, sigma, T, **kw)
+        assert both[probe].kind == one.kind and both[probe].unit == one.unit
+        np.testing.assert_allclose(both[probe].intensity, one.intensity, rtol=1e-12, atol=0)
+        np.testing.assert_array_equal(both[probe].n_vectors, one.n_vectors)
+        np.testing.assert_allclose(both[probe].powder_error, one.powder_error, rtol=1e-9)
+    assert np.any(np.asarray(both["neutron"].n_vectors) < 512)  # the tolerance stopped a sample
+    # the same glass with its atoms listed in another order (species interleaved differently)
+    perm = np.random.default_rng(0).permutation(s.n_atoms)
+    sp = make_structure(np.asarray(s.positions)[perm], np.asarray(s.species)[perm], np.asarray(s.box),
+                        species_names=s.species_names, masses=np.asarray(s.masses)[perm])
+    f = np.asarray(m.frequencies)
+    v = np.asarray(m.eigenvectors).reshape(s.n_atoms, 3, -1)[perm].reshape(3 * s.n_atoms, -1)
+    exact = dict(max_vectors=8192)
+    ref = ob.powder_sqw_probes(s, m, q, grid, sigma, T, **exact)
+    got = ob.powder_sqw_probes(sp, f, q, grid, sigma, T, eigenvectors=v, **exact)
+    for probe in ("neutron", "xray"):
+        np.testing.assert_allclose(got[probe].intensity, ref[probe].intensity, rtol=1e-9,
+                                   atol=1e-12 * float(np.max(ref[probe].intensity)))
+    with pytest.raises(UserError, match="probe"):
+        ob.powder_sqw_probes(s, m, q, grid, sigma, T, probes=("neutrons",))
+
+
 def test_shell_mean_merges_batches_and_vanishes_for_the_whole_shell():
     from jaxglass.observables.powder import ShellMean
 
@@ -523,7 +556,6 @@ def test_registry_is_the_one_list_of_observables(tmp_path):
     from jaxglass.cli.main import build_parser
     from jaxglass.data import observables as dob
     from jaxglass.data.schema import FIELDS
-    from jaxglass.errors import UserError
 
     assert ob.KINDS == tuple(ob.REGISTRY) == ("pdos", "ndos", "ins", "ixs", "raman")
     assert study.TARGETS == dob.TARGETS == ob.TARGETS == ob.KINDS

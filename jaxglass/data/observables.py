@@ -203,8 +203,9 @@ def compute_observables(structure, modes, grid, sigma: float, system: str,
         nd = ob.neutron_dos(s, f, g, sig, eigenvectors=v, cross_sections=over.get("cross_sections"))
         kw = dict(eigenvectors=v, n_directions=ocfg.n_directions, powder_tol=ocfg.powder_tol,
                   max_vectors=ocfg.max_vectors)
-        ins = ob.ins_sqw(s, f, ocfg.q(), g, sig, T, lengths=over.get("lengths"), **kw)
-        ixs = ob.ixs_sqw(s, f, ocfg.q(), g, sig, T, form_factors=over.get("form_factors"), **kw)
+        both = ob.powder_sqw_probes(s, f, ocfg.q(), g, sig, T, probes=("neutron", "xray"),
+                                    lengths=over.get("lengths"), form_factors=over.get("form_factors"), **kw)
+        ins, ixs = both["neutron"], both["xray"]
         ram = ob.raman_spectrum(s, f, g, sig, T, eigenvectors=v,
                                 coupling_exponent=ocfg.raman_coupling_exponent)
     r = np.asarray(ram.intensity, np.float64)

@@ -59,6 +59,7 @@ from .neutron import (
     one_phonon_structure_factor,
     powder_one_phonon_structure_factor,
     powder_sqw,
+    powder_sqw_probes,
 )
 from .powder import (
     MAX_SHELL_VECTORS,
@@ -90,7 +91,8 @@ __all__ = [
     "REGISTRY", "TARGETS", "choices_help", "observable", "pdos_spectrum",
     "QShells", "SHEET_DW_FREQ_MIN", "Spectrum", "bose_occupation", "broaden_sqw", "debye_waller",
     "default_dw_freq_min", "find_bonds", "ins_sqw", "is_sheet", "ixs_sqw", "mode_arrays", "neutron_dos",
-    "neutron_weights", "polarizability", "powder_sqw", "powder_one_phonon_structure_factor", "q_shells",
+    "neutron_weights", "polarizability", "powder_sqw", "powder_sqw_probes",
+    "powder_one_phonon_structure_factor", "q_shells",
     "raman_intensities", "raman_invariants", "raman_model", "raman_spectrum", "raman_tensors",
     "shuker_gammon", "spectrum", "one_phonon_structure_factor",
 ]

@@ -7,7 +7,7 @@ Scattering lengths and cross sections: Sears 1992 (:mod:`jaxglass.scattering_dat
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import partial
 
 import jax
@@ -247,13 +247,15 @@ def _broadening_matrix(f, grid, sigma, temperature):
     return ((n + 1.0) * g_loss + n * g_gain) / THZ_TO_MEV
 
 
-@validate({
+_POWDER_CHECKS = {
     "powder_tol": [relative_tolerance, "the standard error of the powder average as a fraction of the "
-                   "shell's "
-                   "maximum, e.g. 0.02"],
+                   "shell's maximum, e.g. 0.02"],
     "max_vectors": [Integral(1, None), "reciprocal-lattice vectors per shell, e.g. 4096"],
     "n_directions": [None, Integral(1, None), "None (converged average) or a fixed count, e.g. 48"],
-})
+}
+_PROBE_KIND = {"neutron": "ins", "xray": "ixs"}
+
+
 def powder_sqw(
     structure: Structure,
     modes,
@@ -263,22 +265,13 @@ def powder_sqw(
     temperature: float,
     *,
     probe: str = "neutron",
-    eigenvectors=None,
-    width: float | None = None,
-    powder_tol: float = POWDER_TOL,
-    max_vectors: int = MAX_SHELL_VECTORS,
-    seed: int = 0,
-    n_directions: int | None = None,
-    lengths: Mapping[str, float] | None = None,
-    form_factors: Mapping[str, float] | None = None,
-    freq_min: float | None = None,
-    dw_freq_min: float | None = None,
-    debye_waller_factor: bool = True,
+    **kwargs,
 ) -> Spectrum:
     """Powder-averaged coherent one-phonon S(|Q|, ω) on ``grid`` (THz), Gaussian ``sigma`` (THz).
 
     ``probe="neutron"`` (INS, mbarn/meV per atom) or ``"xray"`` (IXS, e²/meV per atom). Debye-Waller
-    and Bose factors at ``temperature`` (K).
+    and Bose factors at ``temperature`` (K). The keyword options are those of
+    :func:`powder_sqw_probes`, which this calls with ``probes=(probe,)`` (and which checks them).
 
     Powder average (:mod:`jaxglass.observables.powder`): a shell ``[q - width/2, q + width/2)`` holding
     at most ``max_vectors`` reciprocal-lattice vectors is averaged over all of them (exact for the
@@ -293,16 +286,54 @@ def powder_sqw(
     The shells are averaged on the host, batch by batch (not traceable by ``jit``/``grad``); for
     gradients use :func:`powder_one_phonon_structure_factor` on the vectors of :func:`q_shells`.
     """
+    return powder_sqw_probes(structure, modes, q, grid, sigma, temperature, probes=(probe,), **kwargs)[probe]
+
+
+@validate(_POWDER_CHECKS)
+def powder_sqw_probes(
+    structure: Structure,
+    modes,
+    q,
+    grid,
+    sigma: float,
+    temperature: float,
+    *,
+    probes: Sequence[str] = ("neutron", "xray"),
+    eigenvectors=None,
+    width: float | None = None,
+    powder_tol: float = POWDER_TOL,
+    max_vectors: int = MAX_SHELL_VECTORS,
+    seed: int = 0,
+    n_directions: int | None = None,
+    lengths: Mapping[str, float] | None = None,
+    form_factors: Mapping[str, float] | None = None,
+    freq_min: float | None = None,
+    dw_freq_min: float | None = None,
+    debye_waller_factor: bool = True,
+) -> dict[str, Spectrum]:
+    """:func:`powder_sqw` of several probes at once: ``{probe: Spectrum}`` for ``probes`` (a subset
+    of ``("neutron", "xray")``), each equal to its own :func:`powder_sqw` call.
+
+    The probes differ only in the per-species amplitude (b or f₀(|Q|)), so each Q vector's partial
+    sums per species ``P_sν(Q) = Σ_{κ∈s} e^{iQ·r_κ} e^{-W_κ} (Q·e_κν)/√M_κ`` (the one large matrix
+    product) are formed once and combined per probe, ``S_ν(Q) ∝ |Σ_s a_s(Q) P_sν(Q)|²``. Every probe
+    walks the same vectors in the same order and stops on its own tolerance, so its average is the
+    one its own call gives (to round-off); the batches go on while any probe has not converged.
+    """
     check_temperature(temperature)
     check_sigma(sigma)
+    probes = tuple(dict.fromkeys(probes))
+    for p in probes:
+        if p not in _PROBE_KIND:
+            raise UserError(f"probe: expected 'neutron' or 'xray', got {p!r}")
     f, v = mode_arrays(modes, eigenvectors)
     check_vectors(structure, v)
-    if probe == "xray":
+    if "xray" in probes:
         _sd.check_form_factor_range(np.asarray(q, dtype=np.float64) + (width or 0.0))
     sv = shell_vectors(structure, q, width=width)
     plans = plan_shells(sv, paired=not jnp.iscomplexobj(v), max_vectors=max_vectors, powder_tol=powder_tol,
                         seed=seed, n_directions=n_directions)
-    if probe == "xray":
+    if "xray" in probes:
         _sd.check_form_factor_range(np.concatenate([np.linalg.norm(p.vectors, axis=-1) for p in plans]))
     if freq_min is None:
         freq_min = default_freq_min(f)
@@ -310,44 +341,88 @@ def powder_sqw(
     dw = jnp.zeros((structure.n_atoms, structure.dim, structure.dim), f.dtype)
     if debye_waller_factor:
         dw = debye_waller(structure, f, temperature, eigenvectors=v, freq_min=dw_freq_min)
-    scale = MBARN_PER_FM2 if probe == "neutron" else 1.0
     grid = jnp.asarray(grid)
-    bmat = _broadening_matrix(f, grid, sigma, temperature) * scale
+    bmat = _broadening_matrix(f, grid, sigma, temperature)
+    scale = jnp.asarray([MBARN_PER_FM2 if p == "neutron" else 1.0 for p in probes])
+    sorted_ = _species_sorted(structure, v, dw)
 
-    def spectra(qv):  # (k, d) -> per-vector broadened spectra (k, G)
-        amp = _scattering_amplitudes(structure, probe, jnp.linalg.norm(qv, axis=-1), lengths, form_factors)
-        return _vector_spectra(structure, f, v, qv, amp, dw, freq_min, bmat)
+    def spectra(qv):  # (k, d) -> per-probe, per-vector broadened spectra (P, k, G)
+        q_abs = jnp.linalg.norm(qv, axis=-1)
+        amp = jnp.stack([_scattering_amplitudes(structure, p, q_abs, lengths, form_factors) for p in probes])
+        return _probe_spectra(*sorted_["arrays"], f, qv, amp, freq_min, bmat, scale, sorted_["bounds"])
 
-    means = [_shell_mean(spectra, p.vectors, p.n_total, p.tol) for p in plans]
-    return Spectrum(
-        frequency=grid, intensity=jnp.asarray(np.stack([m.mean for m in means])), q=jnp.asarray(sv.q),
-        kind="ins" if probe == "neutron" else "ixs", unit=NEUTRON_UNIT if probe == "neutron" else XRAY_UNIT,
-        species_names=structure.species_names,
-        powder_error=jnp.asarray([m.relative_error() for m in means]),
-        n_vectors=jnp.asarray([m.n * p.weight for m, p in zip(means, plans)]),
-        shell_size=jnp.asarray(sv.sizes),
-    )
+    means = [_shell_means(spectra, p.vectors, p.n_total, p.tol, len(probes)) for p in plans]
+    out = {}
+    for i, p in enumerate(probes):
+        out[p] = Spectrum(
+            frequency=grid, intensity=jnp.asarray(np.stack([m[i].mean for m in means])), q=jnp.asarray(sv.q),
+            kind=_PROBE_KIND[p], unit=NEUTRON_UNIT if p == "neutron" else XRAY_UNIT,
+            species_names=structure.species_names,
+            powder_error=jnp.asarray([m[i].relative_error() for m in means]),
+            n_vectors=jnp.asarray([m[i].n * pl.weight for m, pl in zip(means, plans)]),
+            shell_size=jnp.asarray(sv.sizes),
+        )
+    return out
 
 
-def _shell_mean(spectra, vectors: np.ndarray, n_total: int, tol: float | None) -> ShellMean:
-    """Mean of ``spectra`` over ``vectors`` (in order, :data:`SAMPLE_BATCH` at a time; padded to that
-    size so one compiled shape serves every batch), stopping once the relative error is ≤ ``tol``
-    (``None``: never; ``vectors`` must then be all of them, or a fixed set)."""
-    acc = ShellMean(n_total)
+def _species_sorted(structure: Structure, v, dw) -> dict:
+    """Positions, 1/√M, Debye-Waller matrices and eigenvector rows with the atoms sorted by species
+    (stable), and each species' ``(start, stop)`` atom range (static): the per-species partial sums
+    of :func:`_probe_spectra` are then contiguous slices of one matrix product."""
+    species = np.asarray(structure.species)
+    n, d = structure.n_atoms, structure.dim
+    order = np.argsort(species, kind="stable")
+    counts = np.bincount(species, minlength=len(structure.species_names))
+    stops = np.cumsum(counts)
+    bounds = tuple((int(a), int(b)) for a, b in zip(stops - counts, stops))
+    r = jnp.asarray(structure.positions)
+    inv_sqrt_m = 1.0 / jnp.sqrt(jnp.asarray(structure.masses))
+    if not np.array_equal(order, np.arange(n)):
+        r, inv_sqrt_m, dw = r[order], inv_sqrt_m[order], dw[order]
+        v = v.reshape(n, d, -1)[order].reshape(n * d, -1)
+    return {"arrays": (r, inv_sqrt_m, dw, v), "bounds": bounds}
+
+
+def _shell_means(spectra, vectors: np.ndarray, n_total: int, tol: float | None,
+                 n_probes: int) -> list[ShellMean]:
+    """Per probe, the mean of ``spectra`` over ``vectors`` (in order, :data:`SAMPLE_BATCH` at a time;
+    padded to that size so one compiled shape serves every batch); a probe stops taking batches once
+    its relative error is ≤ ``tol`` (``None``: never; ``vectors`` must then be all of them, or a
+    fixed set), and the walk stops when every probe has."""
+    accs = [ShellMean(n_total) for _ in range(n_probes)]
+    open_ = [True] * n_probes
     for start in range(0, len(vectors), SAMPLE_BATCH):
         batch = vectors[start:start + SAMPLE_BATCH]
         k = len(batch)
         padded = np.concatenate([batch, np.repeat(batch[:1], SAMPLE_BATCH - k, axis=0)])
-        acc.add(np.asarray(spectra(jnp.asarray(padded)))[:k])
-        if tol is not None and acc.relative_error() <= tol:
+        out = np.asarray(spectra(jnp.asarray(padded)))[:, :k]
+        for i, acc in enumerate(accs):
+            if open_[i]:
+                acc.add(out[i])
+                open_[i] = not (tol is not None and acc.relative_error() <= tol)
+        if not any(open_):
             break
-    return acc
+    return accs
 
 
-@jax.jit
-def _vector_spectra(structure, f, v, qv, amp, dw, freq_min, bmat):
-    """Broadened S(Q, ω) ``(k, G)`` of each Q vector ``(k, d)``: S_ν(Q) times the ``(M, G)`` matrix."""
-    return _structure_factor(structure, f, v, qv, amp, dw, freq_min) @ bmat
+@partial(jax.jit, static_argnums=(10,))
+def _probe_spectra(r, inv_sqrt_m, dw, v, f, qv, amp, freq_min, bmat, scale, bounds):
+    """Broadened S(Q, ω) ``(P, k, G)`` per probe and Q vector ``(k, d)``; atoms sorted by species,
+    ``bounds`` their ranges, ``amp`` ``(P, k, S)`` the probes' amplitudes, ``scale`` ``(P,)``."""
+    n, d = r.shape
+    phase = jnp.exp(1j * (qv @ r.T))  # (k, N)
+    w = jnp.exp(-jnp.einsum("qa,nab,qb->qn", qv, dw, qv))  # (k, N)
+    coef = ((phase * w * inv_sqrt_m[None, :])[:, :, None] * qv[:, None, :]).reshape(qv.shape[0], n * d)
+    parts = []
+    for a, b in bounds:  # per species: (k, M) partial sum, one slice of the product
+        c, vs = coef[:, a * d:b * d], v[a * d:b * d]
+        parts.append(c @ vs if jnp.iscomplexobj(v) else (c.real @ vs) + 1j * (c.imag @ vs))
+    part = jnp.stack(parts, axis=1)  # (k, S, M)
+    a2 = jnp.abs(jnp.einsum("pks,ksm->pkm", amp.astype(part.dtype), part)) ** 2  # (P, k, M)
+    keep = f > freq_min
+    fs = jnp.where(keep, f, 1.0)
+    s = jnp.where(keep, a2 * HBAR_OVER_AMU_THZ_A2 / (2.0 * n * fs), 0.0)
+    return (s @ bmat) * scale[:, None, None]
 
 
 def ins_sqw(structure: Structure, modes, q, grid, sigma: float, temperature: float, **kwargs) -> Spectrum:
