@@ -583,9 +583,11 @@ def crystal_3d(n_atoms: int = 256, *, size: str = "small") -> Generated:
 
 #: The 2D family for the registry: ``LJ2D.generate(n_atoms, knob, seed, *, size)``, ``LJ2D.crystal``.
 LJ2D = SimpleNamespace(name="lj2d", dim=2, generate=generate_2d, crystal=crystal_2d, potential=potential,
+                       PROTOCOLS=PROTOCOLS,
                        generate_batch=functools.partial(generate_batch, 2),
                        smallest_cell=functools.partial(smallest_cell, 2))
 #: The 3D family for the registry: ``LJ3D.generate(n_atoms, knob, seed, *, size)``, ``LJ3D.crystal``.
 LJ3D = SimpleNamespace(name="lj3d", dim=3, generate=generate_3d, crystal=crystal_3d, potential=potential,
+                       PROTOCOLS=PROTOCOLS,
                        generate_batch=functools.partial(generate_batch, 3),
                        smallest_cell=functools.partial(smallest_cell, 3))
