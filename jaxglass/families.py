@@ -102,6 +102,12 @@ def check_n_atoms(name: str, n_atoms: int) -> None:
     smallest_cell(name).check(n_atoms, f"the {name} family")
 
 
+def protocols(name: str) -> dict:
+    """The named protocols of family ``name``: its generator's ``PROTOCOLS`` (name → settings), the
+    one list a dataset's ``protocol`` is checked against and resolved in."""
+    return generator(name).PROTOCOLS
+
+
 def generator(name: str):
     """The generator object of family ``name``: ``.generate(n_atoms, knob, seed, *, size)`` and
     ``.crystal(n_atoms, *, size)`` (:mod:`jaxglass.generate.base`); its module is imported on first use."""

@@ -40,6 +40,24 @@ def toy_crystal(n_atoms, *, size="small"):
     return Generated(s, kob_andersen(), 0.0, {"x_B": 0.0}, dict(fmax=0.0, fmax_tol=1e-6))
 
 
+def protocol_family(seen):
+    """The toy family with lj's named protocols (``PROTOCOLS``); appends to ``seen`` the ``protocol``
+    each glass is given (one by one or batched)."""
+    from types import SimpleNamespace
+
+    from jaxglass.generate import lj
+
+    def generate(n_atoms, knob, seed, *, size="small", protocol=None):
+        seen.append(protocol)
+        return toy_generate(n_atoms, knob, seed, size=size)
+
+    def generate_batch(n_atoms, knobs, seeds, *, size="small", protocol=None):
+        return [generate(n_atoms, kn, sd, size=size, protocol=protocol) for kn, sd in zip(knobs, seeds)]
+
+    return SimpleNamespace(generate=generate, generate_batch=generate_batch, crystal=toy_crystal,
+                           PROTOCOLS=lj.PROTOCOLS)
+
+
 def fake_record(cfg, k):
     """A record with the right keys and shapes, derived from (cfg, k) only; no physics."""
     knob, seed = cfg.plan(k)

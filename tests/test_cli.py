@@ -116,6 +116,34 @@ def test_generate_rejects_zero_atoms_before_writing_and_empty_manifest_is_replac
         data.build_dataset(out, bad, workers=0, progress=False, compute=fake_record)
 
 
+def test_generate_protocol_option(tmp_path, capsys, monkeypatch):
+    """--protocol NAME: the family's own names only (exit 2 naming the option, the family and the
+    names); the name reaches the manifest and the records; resuming with another one is refused."""
+    import _toy
+
+    from jaxglass.data import records
+
+    out = tmp_path / "ds"
+    base = ["generate", "--system", "lj2d", "--n-structures", "1", "--no-crystal", "--n-atoms", "100",
+            "--out", str(out), "--workers", "0", "--quiet"]
+    rc, _, err = _run(capsys, [*base, "--protocol", "fast"])
+    assert rc == 2 and "--protocol: 'fast' is not a protocol of the lj2d family" in err, err
+    assert "('small', 'paper', 'paper-half')" in err and not out.exists()
+    rc, _, err = _run(capsys, ["generate", "--system", "sic", "--n-structures", "2", "--out", str(out),
+                               "--protocol", "paper-half"])
+    assert rc == 2 and "the sic family; it accepts ('small', 'paper')" in err and not out.exists()
+    seen = []
+    fam = _toy.protocol_family(seen)
+    monkeypatch.setattr(records, "_family", lambda system: fam)
+    rc, _, err = _run(capsys, [*base, "--protocol", "paper-half"])
+    assert rc == 0, err
+    assert data.read_manifest(out / "manifest.json")["config"]["protocol"] == "paper-half"
+    info = json.loads(str(data.read_record(data.record_path(out, 0))["info"]))
+    assert info["protocol_name"] == "paper-half" and seen == [fam.PROTOCOLS["paper-half"]]
+    rc, _, err = _run(capsys, [*base, "--protocol", "paper"])
+    assert rc == 2 and "different settings {'protocol': ('paper-half', 'paper')}" in err, err
+
+
 def _fake_dataset(path, n=24, n_r=10, n_freq=20, system="lj2d"):
     cfg = data.DatasetConfig.make(system, n, n_atoms=None, n_freq=n_freq, n_r=n_r)
     data.build_dataset(path, cfg, workers=0, progress=False, compute=fake_record)

@@ -171,3 +171,57 @@ def test_build_progress_lines_md_and_dense_solve(tmp_path, toy_family, monkeypat
             assert f" {j} dense eigen-solve: 128 x 128 finished in " in log
         assert (" MD: " in shown) is (not quiet) and ("dense eigen-solve" in shown) is (not quiet)
     assert " 00000 MD: " not in (tmp_path / "a" / "build.log").read_text()  # the crystal runs no MD
+
+
+def test_named_protocol_config_build_records_and_resume(tmp_path, monkeypatch):
+    import dataclasses
+
+    from jaxglass import families
+    from jaxglass.data import records
+    from jaxglass.errors import UserError
+
+    seen = []
+    fam = _toy.protocol_family(seen)
+    monkeypatch.setattr(records, "_family", lambda system: fam)
+    table = fam.PROTOCOLS
+    # names come from the family's own dict; the size's own name is stored as None (resumes as before)
+    assert families.protocols("lj2d") is table and "paper-half" in table
+    for name in families.NAMES:  # every family has its sizes' own protocols under their names
+        assert {"small", "paper"} <= set(families.protocols(name)), name
+    assert data.DatasetConfig.make("lj2d", 2, protocol="small").protocol is None
+    with pytest.raises(UserError, match=r"protocol: 'half' is not a protocol of the lj2d family.*paper-half"):
+        data.DatasetConfig.make("lj2d", 2, protocol="half")
+    cfg = data.DatasetConfig.make("lj2d", 3, n_atoms=64, n_freq=60, n_r=30, r_max=2.5, protocol="paper-half")
+    assert cfg.protocol == "paper-half" and data.DatasetConfig(**dataclasses.asdict(cfg)) == cfg
+    out = tmp_path / "ds"
+    assert data.build_dataset(out, cfg, progress=False) == [0, 1, 2]
+    man = data.read_manifest(out / "manifest.json")
+    assert man["config"]["protocol"] == "paper-half" and data.DatasetConfig(**man["config"]) == cfg
+    assert seen == [table["paper-half"]] * 2  # the glasses; the crystal has no melt-quench
+    names = [json.loads(str(data.read_record(data.record_path(out, k))["info"]))["protocol_name"]
+             for k in range(3)]
+    assert names == ["small", "paper-half", "paper-half"]
+    assert data.load_dataset(out).config == cfg
+    # resuming with another protocol (or the size's own) is refused, naming the field; the same resumes
+    for other in (None, "paper"):
+        with pytest.raises(UserError, match=r"different settings \{'protocol': \('paper-half', "):
+            data.build_dataset(out, dataclasses.replace(cfg, protocol=other), progress=False)
+    assert data.build_dataset(out, cfg, progress=False) == []
+    # batched generation gets the same protocol
+    seen.clear()
+    recs = data.compute_records(cfg, [1, 2], observables=False)
+    assert seen == [table["paper-half"]] * 2 and len(recs) == 2
+
+
+def test_manifest_without_protocol_resumes(tmp_path, toy):
+    """Datasets written before ``protocol`` existed: no key in the manifest, the size's own protocol."""
+    out = tmp_path / "ds"
+    data.build_dataset(out, toy, progress=False, compute=_toy.fake_record)
+    man = json.loads((out / "manifest.json").read_text())
+    del man["config"]["protocol"]
+    (out / "manifest.json").write_text(json.dumps(man))
+    assert toy.protocol is None and data.build_dataset(out, toy, progress=False) == []
+    (out / "structures" / "00003.npz").unlink()
+    assert data.build_dataset(out, toy, progress=False) == [3]
+    info = json.loads(str(data.read_record(data.record_path(out, 3))["info"]))
+    assert info["protocol_name"] == "small" and len(data.load_dataset(out)) == 4

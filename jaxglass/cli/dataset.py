@@ -24,6 +24,11 @@ class Generate:
             "--size", choices=("small", "paper"), default="small", help="family default cell sizes"
         )
         p.add_argument(
+            "--protocol", default=None, metavar="NAME",
+            help="named melt-quench protocol of the family's generator for the glasses, e.g. paper-half "
+            "(lj2d, lj3d: the paper protocol with a 50 tau quench); None: the --size's own",
+        )
+        p.add_argument(
             "--n-atoms", type=int, default=None, help="target atoms per structure (None: family default)"
         )
         p.add_argument("--seed", type=int, default=0, help="dataset seed (knobs and generator seeds)")
@@ -70,6 +75,7 @@ class Generate:
             args.n_structures,
             n_atoms=args.n_atoms,
             size=args.size,
+            protocol=args.protocol,
             seed=args.seed,
             include_crystal=not args.no_crystal,
         )

@@ -150,7 +150,8 @@ def build_dataset(
     rep = BuildProgress(out, cfg, len(todo), progress)
     mode = ("in this process" if not scheduler and workers == 0 else
             f"on the Dask cluster at {scheduler}" if scheduler else "on a local Dask cluster")
-    rep.line(f"build {cfg.system}: {len(todo)} of {cfg.n_structures} structures to compute {mode} "
+    named = f" (protocol {cfg.protocol})" if cfg.protocol else ""
+    rep.line(f"build {cfg.system}{named}: {len(todo)} of {cfg.n_structures} structures to compute {mode} "
              f"({cfg.n_structures - len(todo)} finished before) in {out}")
     if not todo:
         return []

@@ -1,4 +1,4 @@
-"""What a dataset is: :class:`DatasetConfig` (family, size, grids) and its knob plan.
+"""What a dataset is: :class:`DatasetConfig` (family, size, MD protocol, grids) and its knob plan.
 
 Structure ``k`` is fully determined by the configuration and ``k`` (:meth:`DatasetConfig.plan`
 derives its knob and seed), so an interrupted build resumes by computing only the missing records,
@@ -25,6 +25,7 @@ class DatasetConfig:
     n_structures: int
     n_atoms: int
     size: str = "small"
+    protocol: str | None = None
     seed: int = 0
     knob_min: float = 0.0
     knob_max: float = 1.0
@@ -45,12 +46,17 @@ class DatasetConfig:
         "seed": [Integral(0, None), "a non-negative integer seed, e.g. 0"],
     })
     def make(
-        system: str, n_structures: int, *, n_atoms: int | None = None, size: str = "small", seed: int = 0,
-        **kw
+        system: str, n_structures: int, *, n_atoms: int | None = None, size: str = "small",
+        protocol: str | None = None, seed: int = 0, **kw
     ) -> DatasetConfig:
         """A checked configuration; grids and ``n_atoms`` left out (or 0) take the family defaults
         of :mod:`jaxglass.families`. An ``n_atoms`` below the family's smallest cell
-        (:func:`jaxglass.families.check_n_atoms`) is refused here, before a build starts."""
+        (:func:`jaxglass.families.check_n_atoms`) is refused here, before a build starts.
+
+        ``protocol`` names one of the family's protocols (:func:`jaxglass.families.protocols`, e.g.
+        ``"paper-half"`` for lj2d/lj3d) for the glasses' melt-quench; ``None`` (or the size's own
+        name, stored as ``None``) keeps the size's. The crystalline reference has no melt-quench and
+        is relaxed with the size's settings."""
         fam = families.get(system).defaults  # an unknown family names the valid ones
         if n_structures < 1:
             raise UserError(f"n_structures: must be at least 1, got {n_structures}")
@@ -62,6 +68,7 @@ class DatasetConfig:
         if n_atoms is None:
             n_atoms = fam.n_atoms_small if size == "small" else fam.n_atoms_paper
         families.check_n_atoms(system, int(n_atoms))  # the family's smallest cell, before any work
+        protocol = check_protocol(system, size, protocol)
         defaults = dict(
             freq_max=fam.freq_max,
             freq_sigma=fam.freq_sigma,
@@ -73,14 +80,19 @@ class DatasetConfig:
             if not kw.get(k):
                 kw[k] = v
         cfg = DatasetConfig(
-            system=system, n_structures=int(n_structures), n_atoms=int(n_atoms), size=size, seed=int(seed),
-            **kw
+            system=system, n_structures=int(n_structures), n_atoms=int(n_atoms), size=size, protocol=protocol,
+            seed=int(seed), **kw
         )
         if not (0.0 <= cfg.knob_min <= cfg.knob_max <= 1.0):
             raise UserError(
                 f"knob_min/knob_max: need 0 <= min <= max <= 1, got {cfg.knob_min}, {cfg.knob_max}"
             )
         return cfg
+
+    def protocol_name(self, knob: float) -> str:
+        """The protocol a structure with ``knob`` is made with: ``protocol`` (else the size's own) for
+        a glass, the size's for the crystalline reference (``knob = -1``)."""
+        return self.size if knob < 0 or self.protocol is None else self.protocol
 
     def freq_grid(self) -> np.ndarray:
         return np.linspace(0.0, self.freq_max, self.n_freq)
@@ -106,3 +118,17 @@ class DatasetConfig:
         shift = float(np.random.default_rng([self.seed, 7919]).random())
         frac = (x + shift) % 1.0
         return float(self.knob_min + (self.knob_max - self.knob_min) * frac), int(self.seed * 1_000_003 + k)
+
+
+def check_protocol(system: str, size: str, protocol: str | None) -> str | None:
+    """``protocol`` checked against the names family ``system`` accepts (its generator's
+    ``PROTOCOLS``); the size's own name becomes ``None``, so a dataset resumes whichever way the
+    size's protocol was asked for."""
+    if protocol is None or protocol == size:
+        return None
+    names = tuple(families.protocols(system))
+    if protocol not in names:
+        raise UserError(
+            f"protocol: {protocol!r} is not a protocol of the {system} family; it accepts {names} "
+            f"(leave it out for the protocol of size {size!r})", field="protocol")
+    return protocol

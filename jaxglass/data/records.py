@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .. import families
+from ..errors import UserError
 from .config import DatasetConfig
 from .observables import compute_observables
 from .progress import EtaProgress
@@ -62,6 +63,18 @@ def _progress_kw(fn: Callable, progress) -> dict[str, Any]:
     return {"progress": progress} if "progress" in params else {}
 
 
+def _protocol_kw(cfg: DatasetConfig, fam: Any) -> dict[str, Any]:
+    """``{"protocol": settings}`` for the glasses of a dataset with a named ``protocol``, looked up in
+    the family's own ``PROTOCOLS``; ``{}`` for the size's own (the generator's default)."""
+    if cfg.protocol is None:
+        return {}
+    table = getattr(fam, "PROTOCOLS", None)
+    if table is None or cfg.protocol not in table:
+        raise UserError(f"protocol: the {cfg.system} generator has no protocol {cfg.protocol!r} "
+                        f"(its PROTOCOLS: {None if table is None else tuple(table)})", field="protocol")
+    return {"protocol": table[cfg.protocol]}
+
+
 def compute_record(cfg: DatasetConfig, k: int, family: Any = None, *, observables: bool = True,
                    log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Generate, relax and characterise structure ``k`` (RDF, modes, PDOS and, if ``observables``,
@@ -82,7 +95,7 @@ def compute_record(cfg: DatasetConfig, k: int, family: Any = None, *, observable
     if knob < 0:
         gen = fam.crystal(cfg.n_atoms, size=cfg.size)
     else:
-        gen = fam.generate(cfg.n_atoms, knob, seed, size=cfg.size,
+        gen = fam.generate(cfg.n_atoms, knob, seed, size=cfg.size, **_protocol_kw(cfg, fam),
                            **_progress_kw(fam.generate, md_progress(say)))
     return characterise(cfg, gen, knob, seed, t0, observables=observables, log=say)
 
@@ -102,7 +115,8 @@ def compute_records(cfg: DatasetConfig, ks: list[int], family: Any = None, *, ob
     t0 = time.time()
     batch = _prefixed(log, f"{ks[glass[0]]:05d}-{ks[glass[-1]]:05d}")
     gens = fam.generate_batch(cfg.n_atoms, [plans[i][0] for i in glass], [plans[i][1] for i in glass],
-                              size=cfg.size, **_progress_kw(fam.generate_batch, md_progress(batch)))
+                              size=cfg.size, **_protocol_kw(cfg, fam),
+                              **_progress_kw(fam.generate_batch, md_progress(batch)))
     out: dict[int, dict[str, Any]] = {}
     for i, gen in zip(glass, gens):
         out[i] = characterise(cfg, gen, plans[i][0], plans[i][1], t0, observables=observables,
@@ -138,7 +152,8 @@ def characterise(cfg: DatasetConfig, gen: Any, knob: float, seed: int, t0: float
     energy = float(pot.energy(s, pot.neighbors(s))) / s.n_atoms
     info = dict(gen.info)
     obs = compute_observables(s, m, grid, cfg.freq_sigma, cfg.system) if observables else {}
-    info.update(wall_seconds_total=time.time() - t0, potential=pot.name, potential_citation=pot.citation)
+    info.update(wall_seconds_total=time.time() - t0, potential=pot.name, potential_citation=pot.citation,
+                protocol_name=cfg.protocol_name(knob))
     return make_record(dict(
         positions=np.asarray(s.positions),
         species=np.asarray(s.species),

@@ -206,7 +206,8 @@ def parse_manifest(text: str, where) -> dict[str, Any]:
     cfg = meta.get("config")
     if not isinstance(cfg, dict):
         raise UserError(f"{where}: corrupt manifest (no 'config' entry); {_MANIFEST_FIX}")
-    types = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,)}
+    types = {"str": (str,), "str | None": (str, type(None)), "int": (int,), "float": (int, float),
+             "bool": (bool,)}
     for f in dataclasses.fields(DatasetConfig):
         ok, v = types[f.type], cfg.get(f.name)
         if f.name in cfg and (not isinstance(v, ok) or (bool not in ok and isinstance(v, bool))):

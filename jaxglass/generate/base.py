@@ -11,6 +11,11 @@ setting the family supports; each module documents how it maps to physical setti
 and report the actual count. ``size`` selects protocol lengths: ``"small"`` (fast, for demos and
 tests) or ``"paper"`` (longer anneals/quenches for publication-scale datasets).
 
+Each generator object also has ``PROTOCOLS``, its named protocols (``name -> settings``, at least
+``"small"`` and ``"paper"``, the sizes' own; e.g. lj's ``"paper-half"``), and ``generate`` takes
+``protocol=`` (one of those settings objects; ``None``: ``PROTOCOLS[size]``). A dataset's
+``protocol`` names one of them (:func:`jaxglass.families.protocols`).
+
 Every generator is deterministic given ``seed`` and returns a structure relaxed to a minimum
 (``info["fmax"]`` below ``info["fmax_tol"]``) with the potential used for its spectra.
 

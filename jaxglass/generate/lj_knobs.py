@@ -242,7 +242,7 @@ def _family(name: str, dim: int, gen) -> SimpleNamespace:
 
     generate.__doc__ = gen.__doc__
     return SimpleNamespace(name=name, dim=dim, generate=generate, crystal=crystal, potential=lj.potential,
-                           smallest_cell=functools.partial(lj.smallest_cell, dim))
+                           PROTOCOLS=KNOB_PROTOCOLS, smallest_cell=functools.partial(lj.smallest_cell, dim))
 
 
 #: Composition-knob families (registry names ``lj2d-comp``, ``lj3d-comp``).
