@@ -31,6 +31,17 @@ def test_views_agree_with_registry():
         families.generator("nope")
 
 
+def test_batch_help_lists_the_families_with_generate_batch():
+    """`jaxglass generate --batch`'s help names exactly the families whose generator has generate_batch."""
+    from jaxglass.cli.main import build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "cmd").choices["generate"]
+    text = next(a for a in sub._actions if a.dest == "batch").help
+    listed = text.split("generate_batch: ")[1].split(")")[0].split(", ")
+    assert listed == [n for n in families.NAMES if hasattr(families.generator(n), "generate_batch")]
+    assert listed == ["lj2d", "lj3d", "sic", "cualzr", "hea"]
+
+
 def _cell_rules():
     """Each family's own cell rule (what its generator calls before building), at its default potential."""
     from jaxglass.generate import amc, cualzr, hea, lj, sic

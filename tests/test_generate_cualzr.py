@@ -1,11 +1,15 @@
 """Cu46Zr46Al8 partial-melt generator: B2 reference, determinism, knob span, relaxation, modes."""
 
+import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 from _helpers import first_peak
 
+from jaxglass import families
+from jaxglass.errors import UserError
 from jaxglass.generate import cualzr
 from jaxglass.phonons import count_imaginary, frequencies
 from jaxglass.potentials import energy, zhou_johnson_wadley
@@ -144,10 +148,9 @@ class _Stop(Exception):
 
 @pytest.mark.parametrize("family", ["sic", "cualzr", "hea"])
 def test_partial_melt_generators_pass_progress_to_the_md(family, monkeypatch):
-    """generate(progress=...) of the partial-melt families reaches the MD engine (a stand-in for it stops
-    the generator there: no MD is run)."""
+    """generate(progress=...) and generate_batch(progress=...) of the partial-melt families reach the MD
+    engine (a stand-in for it stops the generator there: no MD is run)."""
     import jaxglass.md
-    from jaxglass import families
 
     seen = []
 
@@ -155,12 +158,75 @@ def test_partial_melt_generators_pass_progress_to_the_md(family, monkeypatch):
         seen.append(progress)
         raise _Stop
 
-    monkeypatch.setattr(jaxglass.md, "nvt_langevin", engine)
+    monkeypatch.setattr(jaxglass.md, "nvt_langevin_batch", engine)
     gen = families.generator(family)
     if hasattr(gen, "A_B2_DEFAULT"):  # skip the lattice-constant fit and the MD tables: not under test
         monkeypatch.setattr(gen, "b2_lattice_constant", lambda pot: gen.A_B2_DEFAULT)
         monkeypatch.setattr(gen.pm, "md_potential", lambda pot: pot)
-    cb = lambda done, total: None  # noqa: E731
+    cb = [lambda done, total: None for _ in range(2)]
+    n = families.smallest_cell(family).n_atoms
     with pytest.raises(_Stop):
-        gen.generate(families.smallest_cell(family).n_atoms, 0.1, 0, progress=cb)
-    assert seen == [cb]
+        gen.generate(n, 0.1, 0, progress=cb[0])
+    with pytest.raises(_Stop):
+        gen.generate_batch(n, [0.1, 0.2], [0, 1], progress=cb[1])
+    assert seen == cb
+
+
+@pytest.mark.parametrize("family", ["sic", "cualzr", "hea"])
+@pytest.mark.parametrize("knobs, seeds, match", [([0.5], [0, 1], "knobs, seeds"), ([], [], "knobs, seeds"),
+                                                 ([0.5, 1.5], [0, 1], "knob"), ([0.5], [-1], "seed")])
+def test_generate_batch_refuses_bad_knobs_and_seeds(family, knobs, seeds, match):
+    gen = families.generator(family)
+    with pytest.raises(UserError, match=match):
+        gen.generate_batch(families.smallest_cell(family).n_atoms, knobs, seeds)
+
+
+def _tiny(protocol, **kw):
+    """A protocol with a 20-step MD (10 hot, 10 quench) in chunks of 10."""
+    return dataclasses.replace(protocol, n_hot=10, n_quench=10, chunk=10, **kw)
+
+
+@pytest.mark.parametrize("family", ["sic", "cualzr"])  # three-body Vashishta; EAM on setfl tables
+def test_batched_generation_matches_single(family):
+    """generate_batch: each glass equals its own generate (crystal, melt region, random fill, pinned
+    atoms, thermostat seed, MD potential, schedule) to round-off at the end of a 20-step MD (followed by
+    one L-BFGS step, a smooth map of the MD's end); the knob-0 glass has no MD and is not counted in
+    the batch."""
+    gen = families.generator(family)
+    prot = _tiny(gen.PROTOCOLS["small"], max_steps=1)
+    n = families.smallest_cell(family).n_atoms
+    knobs, seeds = [0.1, 0.0, 0.3], [1, 5, 2]
+    batch = gen.generate_batch(n, knobs, seeds, protocol=prot)
+    assert [g.info.get("md_batch") for g in batch] == [2, None, 2]
+    assert [g.info["seed"] for g in batch] == seeds and [g.knob for g in batch] == knobs
+    for g, knob, seed in zip(batch, knobs, seeds):
+        one = gen.generate(n, knob, seed, protocol=prot)
+        assert one.info.get("md_batch") == (None if knob == 0 else 1)
+        assert g.knob_values == one.knob_values and g.info["melt_centre"] == one.info["melt_centre"]
+        np.testing.assert_array_equal(np.asarray(g.structure.species), np.asarray(one.structure.species))
+        box = np.asarray(one.structure.box)
+        dx = np.asarray(g.structure.positions) - np.asarray(one.structure.positions)
+        assert np.max(np.abs(dx - box * np.round(dx / box))) < 1e-9
+        assert g.info["energy_per_atom"] == pytest.approx(one.info["energy_per_atom"], abs=1e-10)
+        if knob:
+            assert g.info["md_final_T"] == pytest.approx(one.info["md_final_T"], rel=1e-8)
+            assert g.info["md_potential"] == one.info["md_potential"] != g.potential.name  # the MD tables
+    moved = np.asarray(batch[0].structure.positions) - np.asarray(batch[2].structure.positions)
+    assert np.max(np.abs(moved)) > 0.1  # the replicas are different glasses
+
+
+def test_generate_with_batch_builds_a_dataset(tmp_path, monkeypatch):
+    """jaxglass generate --system cualzr --batch 2 --workers 0: the two glasses are generated together
+    (one MD of two replicas) and written as valid records."""
+    from jaxglass.cli import main
+    from jaxglass.data import load_dataset, read_record, record_path
+
+    monkeypatch.setitem(cualzr.PROTOCOLS, "small", _tiny(cualzr.PROTOCOLS["small"]))
+    out = tmp_path / "d"
+    assert main(["generate", "--system", "cualzr", "--n-structures", "2", "--no-crystal", "--batch", "2",
+                 "--workers", "0", "--out", str(out), "--quiet"]) == 0
+    infos = [json.loads(str(read_record(record_path(out, k))["info"])) for k in (0, 1)]
+    assert [i["md_batch"] for i in infos] == [2, 2]
+    assert all(i["converged"] and i["protocol"]["n_hot"] == 10 for i in infos)
+    ds = load_dataset(out)
+    assert len(ds.knob) == 2 and np.all(np.isfinite(ds.pdos_total))

@@ -58,7 +58,7 @@ class Generate:
         p.add_argument(
             "--batch", type=int, default=1,
             help="structures generated together in one program (with --workers 0; families with "
-            "generate_batch: lj2d, lj3d), e.g. 4",
+            "generate_batch: lj2d, lj3d, sic, cualzr, hea), e.g. 4",
         )
         p.add_argument("--no-crystal", action="store_true", help="omit the crystalline reference (index 0)")
         p.add_argument(

@@ -28,6 +28,13 @@ box rules, no structure built): :func:`jaxglass.families.check_n_atoms` refuses 
 before a dataset build starts, with the same message the generator itself raises. Generators whose
 protocol runs molecular dynamics take ``progress=`` (a ``progress(steps_done, n_steps)`` callable,
 passed to :func:`jaxglass.md.nvt_langevin`).
+
+Families whose glasses of one size share one cell (lj2d, lj3d, sic, cualzr, hea) also provide
+
+    generate_batch(n_atoms, knobs, seeds, *, size="small", protocol=None, progress=None) -> list[Generated]
+
+the same as ``generate`` per ``(knob, seed)``, with the MD of all of them stepped in one compiled program
+(:func:`jaxglass.md.nvt_langevin_batch`); ``jaxglass generate --batch B --workers 0`` uses it.
 """
 
 from __future__ import annotations
@@ -76,6 +83,19 @@ def check_knob(knob: float, size: str) -> None:
         raise UserError(f"knob: the normalised disorder knob must lie in [0, 1], got {knob}")
     if size not in SIZES:
         raise UserError(f"size: expected one of {SIZES}, got {size!r}")
+
+
+def check_batch(knobs: Any, seeds: Any, size: str) -> tuple[list[float], list[int]]:
+    """The knobs and seeds of a ``generate_batch`` call as lists (each knob checked with
+    :func:`check_knob`, each seed with :func:`check_seed`); a :class:`~jaxglass.errors.UserError`
+    unless there is one seed per knob and at least one of each."""
+    knobs, seeds = list(knobs), list(seeds)
+    for knob in knobs:
+        check_knob(knob, size)  # size and knobs first: a bad one is named before any work
+    if len(knobs) != len(seeds) or not knobs:
+        raise UserError(f"knobs, seeds: one seed per knob and at least one knob, got {len(knobs)} knobs and "
+                        f"{len(seeds)} seeds")
+    return [float(k) for k in knobs], [check_seed(s) for s in seeds]
 
 
 def check_n_atoms(n_atoms: Any) -> int:

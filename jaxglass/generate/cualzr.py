@@ -60,7 +60,7 @@ from ..potentials.base import Potential
 from ..potentials.eam import ZJW_PARAMETERS, zhou_johnson_wadley
 from ..structure import Structure, make_structure
 from . import partial_melt as pm
-from .base import Generated, SmallestCell, check_knob, check_n_atoms
+from .base import Generated, SmallestCell, check_batch, check_knob, check_n_atoms
 
 __all__ = [
     "AL_FRACTION",
@@ -72,6 +72,7 @@ __all__ = [
     "crystal",
     "default_potential",
     "generate",
+    "generate_batch",
     "smallest_cell",
     "supercell",
 ]
@@ -237,18 +238,46 @@ def generate(
       protocol: overrides the size's protocol.
       progress: called as ``progress(steps_done, n_steps)`` during the anneal-quench MD.
     """
-    check_knob(knob, size)
+    return generate_batch(n_atoms, [knob], [seed], size=size, potential=potential, setfl=setfl,
+                          protocol=protocol, progress=progress)[0]
+
+
+def generate_batch(
+    n_atoms: int,
+    knobs,
+    seeds,
+    *,
+    size: str = "small",
+    potential: Potential | None = None,
+    setfl: str | Path | None = None,
+    protocol: Protocol | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Generated]:
+    """Several glasses of one size at once: :func:`generate` per ``(knob, seed)``, the anneal-quench MD
+    of all of them stepped in one compiled program
+    (:func:`~jaxglass.generate.partial_melt.melt_quench_relax_batch`); each is then relaxed on its own.
+    The cell depends on ``n_atoms`` and the potential only (the Al count too), never on the knob or
+    the seed, so the replicas always share it. ``info["md_batch"]`` records how many were stepped
+    together."""
+    knobs, seeds = check_batch(knobs, seeds, size)
     require_x64("jaxglass.generate.cualzr.generate")
     t0 = time.perf_counter()
     pot = _resolve_potential(potential, setfl)
     prot = PROTOCOLS[size] if protocol is None else protocol
-    s0, a, n_cells, rng = _start(n_atoms, seed, pot)
+    starts = [_start(n_atoms, seed, pot) for seed in seeds]
+    runs = pm.melt_quench_relax_batch(pot, [st[0] for st in starts], knobs, [st[3] for st in starts], seeds,
+                                      prot, MIN_DIST, PUSH_DIST, SKIN, progress)
+    return [_glass(st, run, f, seed, size, pot, prot, t0)
+            for st, run, f, seed in zip(starts, runs, knobs, seeds)]
+
+
+def _glass(start, run, f: float, seed: int, size: str, pot: Potential, prot: Protocol,
+           t0: float) -> Generated:
+    """The :class:`Generated` of one glass: ``start`` from :func:`_start`, ``run`` one structure's
+    result of :func:`~jaxglass.generate.partial_melt.melt_quench_relax_batch`."""
+    s0, a, n_cells, _ = start
+    res, n_melt, centre, radius, md_info, timings = run
     n = s0.n_atoms
-    f = float(knob)
-    box = np.asarray(s0.box)
-    res, n_melt, centre, radius, md_info, timings = pm.melt_quench_relax(
-        pot, s0, f, rng, seed, prot, MIN_DIST, PUSH_DIST, SKIN, progress
-    )
     info = {
         "generator": "cualzr.generate",
         "seed": int(seed),
@@ -257,7 +286,7 @@ def generate(
         "n_atoms": n,
         "cells": n_cells,
         "lattice_constant": a,
-        "box": box.tolist(),
+        "box": np.asarray(s0.box).tolist(),
         "composition": pm.composition(s0),
         "protocol": dataclasses.asdict(prot),
         "quench_rate_K_per_s": pm.quench_rate(prot),

@@ -40,7 +40,7 @@ equal numbers of Ti and Zr need an even count of corner sites: :func:`supercell`
 ``n×n×n``, ``n×n×(n+1)`` or ``n×(n+1)×(n+1)`` cell with an even cell count nearest ``n_atoms``: 300
 (5×5×6, small), 1024 (8×8×8, paper).
 
-Glass (knob = f, the melt fraction; :func:`jaxglass.generate.partial_melt.melt_quench_relax`,
+Glass (knob = f, the melt fraction; :func:`jaxglass.generate.partial_melt.melt_quench_relax_batch`,
 the protocol of the Cu-Zr-Al family): the ``round(f N)`` atoms nearest a random centre are put
 back at random points of their ball (species kept; closest distances 0.7 × the mean ``r_e`` of the
 pair), pushed apart to 0.85 × that mean, annealed at ``t_hot`` (2000 K, as Cu-Zr-Al) with the rest
@@ -80,7 +80,7 @@ from ..potentials.base import Potential
 from ..potentials.eam import ZJW_PARAMETERS, zhou_johnson_wadley
 from ..structure import Structure, make_structure
 from . import partial_melt as pm
-from .base import Generated, SmallestCell, check_knob, check_n_atoms
+from .base import Generated, SmallestCell, check_batch, check_knob, check_n_atoms
 
 __all__ = [
     "PROTOCOLS",
@@ -90,6 +90,7 @@ __all__ = [
     "crystal",
     "default_potential",
     "generate",
+    "generate_batch",
     "random_b2",
     "smallest_cell",
     "supercell",
@@ -252,25 +253,48 @@ def generate(
       protocol: overrides the size's protocol.
       progress: called as ``progress(steps_done, n_steps)`` during the anneal-quench MD.
     """
-    check_knob(knob, size)
+    return generate_batch(n_atoms, [knob], [seed], size=size, potential=potential, setfl=setfl,
+                          protocol=protocol, progress=progress)[0]
+
+
+def generate_batch(
+    n_atoms: int,
+    knobs,
+    seeds,
+    *,
+    size: str = "small",
+    potential: Potential | None = None,
+    setfl: str | Path | None = None,
+    protocol: pm.Protocol | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Generated]:
+    """Several glasses of one size at once: :func:`generate` per ``(knob, seed)``, the anneal-quench MD
+    of all of them stepped in one compiled program
+    (:func:`~jaxglass.generate.partial_melt.melt_quench_relax_batch`); each is then relaxed on its own.
+    The cell depends on ``n_atoms`` and the potential only (the composition is fixed), never on the
+    knob or the seed, so the replicas always share it. ``info["md_batch"]`` records how many were
+    stepped together."""
+    knobs, seeds = check_batch(knobs, seeds, size)
     require_x64("jaxglass.generate.hea.generate")
     t0 = time.perf_counter()
     pot = pm.resolve_potential(potential, setfl, SPECIES, default_potential)
     prot = PROTOCOLS[size] if protocol is None else protocol
-    s0, a, reps, rng = _start(n_atoms, seed, pot)
-    f = float(knob)
-    res, n_melt, centre, radius, md_info, timings = pm.melt_quench_relax(
-        pot, s0, f, rng, seed, prot, MIN_DIST, PUSH_DIST, SKIN, progress
-    )
-    info = _info("generate", seed, size, pot, s0, a, reps, res, prot)
-    info.update(
-        protocol=dataclasses.asdict(prot),
-        quench_rate_K_per_s=pm.quench_rate(prot),
-        melt_centre=centre.tolist(),
-        melt_radius=radius,
-        relax_message=res.message,
-        **md_info,
-        **timings,
-        wall_time_s=time.perf_counter() - t0,
-    )
-    return Generated(res.structure, pot, f, {"melt_fraction": f, "n_melted": n_melt}, info)
+    starts = [_start(n_atoms, seed, pot) for seed in seeds]
+    runs = pm.melt_quench_relax_batch(pot, [st[0] for st in starts], knobs, [st[3] for st in starts], seeds,
+                                      prot, MIN_DIST, PUSH_DIST, SKIN, progress)
+    out = []
+    for (s0, a, reps, _), (res, n_melt, centre, radius, md_info, timings), f, seed in zip(starts, runs, knobs,
+                                                                                          seeds):
+        info = _info("generate", seed, size, pot, s0, a, reps, res, prot)
+        info.update(
+            protocol=dataclasses.asdict(prot),
+            quench_rate_K_per_s=pm.quench_rate(prot),
+            melt_centre=centre.tolist(),
+            melt_radius=radius,
+            relax_message=res.message,
+            **md_info,
+            **timings,
+            wall_time_s=time.perf_counter() - t0,
+        )
+        out.append(Generated(res.structure, pot, f, {"melt_fraction": f, "n_melted": n_melt}, info))
+    return out

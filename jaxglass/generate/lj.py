@@ -130,7 +130,7 @@ from ..potentials.base import Potential
 from ..potentials.lj import CITATION_KA, CITATION_KA2D, KA_2D, KA_3D, KA_CUTOFF, kob_andersen
 from ..space import displacement
 from ..structure import Structure, make_structure
-from .base import Generated, SmallestCell, check_knob, check_n_atoms, check_seed
+from .base import Generated, SmallestCell, check_batch, check_knob, check_n_atoms, check_seed
 
 __all__ = [
     "DENSITY",
@@ -500,11 +500,8 @@ def _generate_batch(dim: int, n_atoms: int, knobs, seeds, size: str,
                     protocol: Protocol | None, progress=None) -> list[Generated]:
     require_x64("jaxglass.generate.lj.generate")
     t0 = time.perf_counter()
-    for knob in knobs:
-        check_knob(knob, size)  # size and knobs first: a bad one is named before any work
+    knobs, seeds = check_batch(knobs, seeds, size)
     prot = PROTOCOLS[size] if protocol is None else protocol
-    if len(knobs) != len(seeds):
-        raise UserError(f"knobs, seeds: one seed per knob, got {len(knobs)} knobs and {len(seeds)} seeds")
     starts = [_start(dim, n_atoms, kn, sd, size) for kn, sd in zip(knobs, seeds)]
     melted = _melt_quench(starts, prot, progress)
     return [_finish(dim, st, s, md_info, prot, size, t0) for st, (s, md_info) in zip(starts, melted)]

@@ -14,7 +14,8 @@ quenches it and relaxes everything:
    crystal's density. This costs nothing compared with melting the region by MD, and no memory of
    the crystal is left inside the region.
 3. Hot NVT anneal of the region (pinned crystal around it), linear quench, relaxation
-   (done by the family modules with :func:`jaxglass.md.nvt_langevin` and
+   (:func:`melt_quench_relax_batch`: the MD of one or several structures of one cell stepped in one
+   compiled program, :func:`jaxglass.md.nvt_langevin_batch`, then each relaxed on its own with
    :func:`jaxglass.minimize.minimize`).
 
 Also here: the :class:`Protocol` of the metallic families, their potential look-up
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import time
 from pathlib import Path
 
 import numpy as np
@@ -263,65 +265,99 @@ def push_apart(
     return pos, worst
 
 
-def melt_quench_relax(pot, s0: Structure, f: float, rng, seed: int, prot, min_dist, push_dist, skin: float,
-                      progress=None):
-    """The partial-melt protocol shared by the metal-units families (a-SiC, CuZrAl, HEA).
+@dataclasses.dataclass(frozen=True)
+class MeltStart:
+    """A partial melt before its MD: the structure after the random fill and push-off (the crystal
+    itself when nothing melts), the mobile (melted) atoms, the region, and what the fill recorded."""
 
-    A compact region of ``round(f N)`` atoms is refilled at random (species kept) and pushed apart,
-    annealed at ``prot.t_hot`` and quenched to ``prot.t_end`` (K) by Langevin MD with the rest pinned
-    (``progress(steps_done, n_steps)`` called between its chunks), then all atoms are relaxed with
-    L-BFGS. Returns ``(result, n_melt, centre, radius, md_info, timings)``.
-    """
-    import time
+    structure: Structure
+    mobile: np.ndarray
+    centre: np.ndarray
+    radius: float
+    info: dict
+    timings: dict
 
+
+def melt_start(s0: Structure, f: float, rng, min_dist, push_dist) -> MeltStart:
+    """Steps 1-2 of the module docstring for one structure: the region of ``round(f N)`` atoms
+    (:func:`melt_region`), refilled at random (:func:`random_fill`, ``min_dist``) and pushed apart
+    (:func:`push_apart`, ``push_dist``), drawing from ``rng`` in that order."""
     import jax.numpy as jnp
 
-    from ..md import nvt_langevin
-    from ..minimize import minimize
+    pos0, box, sp = np.asarray(s0.positions), np.asarray(s0.box), np.asarray(s0.species)
+    chosen, centre, radius = melt_region(pos0, box, f, rng)
+    mobile = np.zeros(s0.n_atoms, bool)
+    mobile[chosen] = True
+    if not len(chosen):
+        return MeltStart(s0, mobile, centre, radius, {}, {})
+    t = time.perf_counter()
+    pos = random_fill(pos0, sp, box, chosen, centre, radius, min_dist, rng)
+    pos, overlap = push_apart(pos, sp, box, mobile, push_dist)
+    return MeltStart(s0.with_positions(jnp.asarray(pos)), mobile, centre, radius,
+                     {"push_overlap": overlap}, {"fill_s": time.perf_counter() - t})
+
+
+def anneal_quench(pot, starts: list[MeltStart], seeds, prot, skin: float,
+                  progress=None) -> list[tuple[Structure, dict, dict]]:
+    """Step 3's MD: every start with a melted region annealed at ``prot.t_hot`` and quenched to
+    ``prot.t_end`` (K), the rest of its atoms pinned, all of them stepped together in one compiled
+    program (:func:`jaxglass.md.nvt_langevin_batch`; seed ``seeds[b]``; ``progress(steps_done,
+    n_steps)`` between its chunks). Returns ``(structure, md_info, timings)`` per start; a start with
+    nothing melted comes back as it is. ``md_info["md_batch"]`` is the number of replicas stepped
+    together, ``timings["md_s"]`` the MD time shared evenly among them."""
+    from ..md import nvt_langevin_batch
     from ..units import KB_EV, METAL_TIME_FS
 
-    n = s0.n_atoms
-    pos0 = np.asarray(s0.positions)
-    box = np.asarray(s0.box)
-    sp = np.asarray(s0.species)
-    chosen, centre, radius = melt_region(pos0, box, f, rng)
-    timings: dict[str, float] = {}
-    md_info: dict = {}
-    s = s0
-    if len(chosen):
-        t = time.perf_counter()
-        pos = random_fill(pos0, sp, box, chosen, centre, radius, min_dist, rng)
-        mobile = np.zeros(n, bool)
-        mobile[chosen] = True
-        pos, overlap = push_apart(pos, sp, box, mobile, push_dist)
-        md_info["push_overlap"] = overlap
-        s = s0.with_positions(jnp.asarray(pos))
-        timings["fill_s"] = time.perf_counter() - t
-        t = time.perf_counter()
-        temps = temperature_schedule(prot.t_hot, prot.t_end, prot.n_hot, prot.n_quench)
-        if len(temps):
-            md_pot = md_potential(pot) if prot.md_tables else pot
-            md = nvt_langevin(
-                md_pot,
-                s,
-                kT=KB_EV * temps,
-                n_steps=len(temps),
-                dt=prot.dt_fs / METAL_TIME_FS,
-                gamma=prot.gamma_per_ps * METAL_TIME_FS * 1e-3,
-                seed=seed,
-                mobile=mobile,
-                skin=skin,
-                chunk=prot.chunk,
-                progress=progress,
-            )
-            s = md.structure
-            md_info.update(md_rebuilds=md.n_rebuilds, md_final_T=md.kinetic_kT / KB_EV,
-                           md_potential=md_pot.name)
-        timings["md_s"] = time.perf_counter() - t
+    out = [(st.structure, dict(st.info), dict(st.timings)) for st in starts]
+    todo = [b for b, st in enumerate(starts) if st.mobile.any()]
+    if not todo:
+        return out
     t = time.perf_counter()
-    res = minimize(pot, s, fmax=prot.fmax_tol, skin=skin, max_steps=prot.max_steps)
-    timings["relax_s"] = time.perf_counter() - t
-    return res, len(chosen), centre, radius, md_info, timings
+    temps = temperature_schedule(prot.t_hot, prot.t_end, prot.n_hot, prot.n_quench)
+    if len(temps):
+        md_pot = md_potential(pot) if prot.md_tables else pot
+        mds = nvt_langevin_batch(
+            md_pot,
+            [starts[b].structure for b in todo],
+            kT=KB_EV * temps,
+            n_steps=len(temps),
+            dt=prot.dt_fs / METAL_TIME_FS,
+            gamma=prot.gamma_per_ps * METAL_TIME_FS * 1e-3,
+            seeds=[int(seeds[b]) for b in todo],
+            mobile=[starts[b].mobile for b in todo],
+            skin=skin,
+            chunk=prot.chunk,
+            progress=progress,
+        )
+        for b, md in zip(todo, mds):
+            _, md_info, timings = out[b]
+            md_info.update(md_rebuilds=md.n_rebuilds, md_final_T=md.kinetic_kT / KB_EV,
+                           md_potential=md_pot.name, md_batch=len(todo))
+            out[b] = (md.structure, md_info, timings)
+    seconds = (time.perf_counter() - t) / len(todo)
+    for b in todo:
+        out[b][2]["md_s"] = seconds
+    return out
+
+
+def melt_quench_relax_batch(pot, s0s, fs, rngs, seeds, prot, min_dist, push_dist, skin: float,
+                            progress=None) -> list[tuple]:
+    """The partial-melt protocol of the metal-units families (a-SiC, CuZrAl, HEA) for several
+    structures of one cell: each start prepared on its own (:func:`melt_start` with ``s0s[b]``,
+    ``fs[b]``, ``rngs[b]``), their MD stepped together (:func:`anneal_quench`, seeds ``seeds``), then
+    all atoms of each relaxed with L-BFGS to ``prot.fmax_tol``. Per structure, ``(result, n_melt,
+    centre, radius, md_info, timings)``, the same as a batch of that structure alone up to the
+    round-off of the batched force sums (which the chaotic MD amplifies over a long protocol)."""
+    from ..minimize import minimize
+
+    starts = [melt_start(s0, f, rng, min_dist, push_dist) for s0, f, rng in zip(s0s, fs, rngs)]
+    out = []
+    for st, (s, md_info, timings) in zip(starts, anneal_quench(pot, starts, seeds, prot, skin, progress)):
+        t = time.perf_counter()
+        res = minimize(pot, s, fmax=prot.fmax_tol, skin=skin, max_steps=prot.max_steps)
+        timings["relax_s"] = time.perf_counter() - t
+        out.append((res, int(st.mobile.sum()), st.centre, st.radius, md_info, timings))
+    return out
 
 
 def md_potential(pot: Potential) -> Potential:

@@ -65,7 +65,7 @@ from ..potentials.base import Potential
 from ..potentials.vashishta import vashishta_sic_2007
 from ..structure import Structure, make_structure
 from . import partial_melt as pm
-from .base import Generated, SmallestCell, check_knob, check_n_atoms
+from .base import Generated, SmallestCell, check_batch, check_knob, check_n_atoms
 
 __all__ = [
     "A_VASHISHTA",
@@ -75,6 +75,7 @@ __all__ = [
     "Protocol",
     "crystal",
     "generate",
+    "generate_batch",
     "potential",
     "smallest_cell",
     "supercell",
@@ -235,20 +236,41 @@ def generate(
       protocol: overrides the size's protocol.
       progress: called as ``progress(steps_done, n_steps)`` during the anneal-quench MD.
     """
-    check_knob(knob, size)
+    return generate_batch(n_atoms, [knob], [seed], size=size, protocol=protocol, progress=progress)[0]
+
+
+def generate_batch(
+    n_atoms: int,
+    knobs,
+    seeds,
+    *,
+    size: str = "small",
+    protocol: Protocol | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Generated]:
+    """Several glasses of one size at once: :func:`generate` per ``(knob, seed)``, the anneal-quench MD
+    of all of them stepped in one compiled program
+    (:func:`~jaxglass.generate.partial_melt.melt_quench_relax_batch`); each is then relaxed on its own.
+    The cell depends on ``n_atoms`` only, never on the knob or the seed, so the replicas always share
+    it. ``info["md_batch"]`` records how many were stepped together."""
+    knobs, seeds = check_batch(knobs, seeds, size)
     require_x64("jaxglass.generate.sic.generate")
     n_atoms = check_n_atoms(n_atoms)
     t0 = time.perf_counter()
     prot = PROTOCOLS[size] if protocol is None else protocol
     s0, kind, reps = _build(n_atoms)
+    runs = pm.melt_quench_relax_batch(potential(), [s0] * len(seeds), knobs,
+                                      [np.random.default_rng(seed) for seed in seeds], seeds, prot, MIN_DIST,
+                                      PUSH_DIST, SKIN, progress)
+    return [_glass(s0, kind, reps, run, f, seed, size, prot, t0) for run, f, seed in zip(runs, knobs, seeds)]
+
+
+def _glass(s0: Structure, kind: str, reps, run, f: float, seed: int, size: str, prot: Protocol,
+           t0: float) -> Generated:
+    """The :class:`Generated` of one glass: ``run`` one structure's result of
+    :func:`~jaxglass.generate.partial_melt.melt_quench_relax_batch`."""
+    res, n_melt, centre, radius, md_info, timings = run
     n = s0.n_atoms
-    f = float(knob)
-    rng = np.random.default_rng(seed)
-    box = np.asarray(s0.box)
-    res, n_melt, centre, radius, md_info, timings = pm.melt_quench_relax(
-        potential(), s0, f, rng, seed, prot, MIN_DIST, PUSH_DIST, SKIN, progress
-    )
-    stats = pm.bond_statistics(res.structure, BOND_CUTOFFS)
     info = {
         "generator": "sic.generate",
         "seed": int(seed),
@@ -256,13 +278,11 @@ def generate(
         "n_atoms": n,
         "cell": kind,
         "reps": reps,
-        "box": box.tolist(),
+        "box": np.asarray(s0.box).tolist(),
         "lattice_constant": A_VASHISHTA,
         "protocol": dataclasses.asdict(prot),
         "md_potential": potential().name,
-        "quench_rate_K_per_s": (prot.t_hot - prot.t_end) / (prot.n_quench * prot.dt_fs * 1e-15)
-        if prot.n_quench
-        else float("inf"),
+        "quench_rate_K_per_s": pm.quench_rate(prot),
         "melt_centre": centre.tolist(),
         "melt_radius": radius,
         "min_dist": MIN_DIST.tolist(),
@@ -275,9 +295,8 @@ def generate(
         "relax_steps": res.n_steps,
         "relax_message": res.message,
         "bond_cutoffs": BOND_CUTOFFS.tolist(),
-        **stats,
+        **pm.bond_statistics(res.structure, BOND_CUTOFFS),
         **timings,
         "wall_time_s": time.perf_counter() - t0,
     }
-    knob_values = {"melt_fraction": f, "n_melted": n_melt}
-    return Generated(res.structure, potential(), f, knob_values, info)
+    return Generated(res.structure, potential(), f, {"melt_fraction": f, "n_melted": n_melt}, info)
