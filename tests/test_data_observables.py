@@ -74,9 +74,14 @@ def test_extend_dataset_is_resumable_and_matches_direct_observables(tmp_path, to
     assert not list((out / "structures").glob(".*tmp*"))  # no temp file left behind
     # resume: only the missing records; then nothing
     assert dob.extend_dataset(out, limit=1, progress=False) == [2]
+    from jaxglass import modes
+
+    monkeypatch.setattr(modes, "EIGH_REPORT_MIN_DOF", 10)  # the toy's dense solves announce themselves
     assert dob.extend_dataset(out, progress=False) == [3]
     assert dob.extend_dataset(out, progress=False) == []
-    assert "spectra: finished" in (out / "build.log").read_text()
+    log = (out / "build.log").read_text()
+    assert "spectra: finished" in log and "spectra: 00003 dense eigen-solve" in log
+    assert "spectra: 00002 dense eigen-solve" not in log
     for k in range(4):
         rec = _rec(out, k)
         for key, val in before[k].items():  # every earlier array is unchanged

@@ -156,7 +156,8 @@ class Spectra:
         pot = load_potential(args.potential)
         s = read(args.structure)
         s, unconverged = _relaxed(args, pot, s)
-        m = phonons.modes(pot, s, D=dynamical_matrix_cached(pot, s, pot.neighbors(s), program_dir(args)))
+        m = phonons.modes(pot, s, D=dynamical_matrix_cached(pot, s, pot.neighbors(s), program_dir(args)),
+                          log=lambda text: print(text, flush=True))
         n_imag = m.n_imaginary()
         if n_imag:
             print(

@@ -301,7 +301,7 @@ def extend_dataset(path: str | Path, ocfg: ObservableConfig | None = None, *, pr
         t1 = time.monotonic()
         rec = read_record(record_path(path, k), meta["grids"])
         s = from_arrays(rec)
-        m = phonons.modes(pot, s)
+        m = phonons.modes(pot, s, log=lambda text, k=k: line(f"{k:05d} {text}"))
         obs = compute_observables(s, m, grid, cfg.freq_sigma, cfg.system, ocfg)
         rec.update(obs)
         write_record(path, k, rec)
