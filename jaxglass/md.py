@@ -62,8 +62,9 @@ class _Layout:
 
     Per term: the list's ``reaches`` (cutoff + skin), width and cell grid; ``source``: the list it is
     filtered from at a rebuild (the longest one; ``None``: searched); ``step_reaches`` and
-    ``step_capacity``: the range (the term's cutoff; 0: none) and width of the sub-list of the slots
-    inside it, compacted at every step for a site term, whose force costs ∝ K² per atom."""
+    ``step_capacity``: the range (the term's cutoff, or its ``pair_cutoffs`` table; ``None``: no
+    sub-list) and width of the sub-list of the slots inside it, compacted at every step for a site
+    term, whose force costs ∝ K² per atom."""
 
     box: tuple[float, ...]
     periodic: tuple[bool, ...]
@@ -72,7 +73,7 @@ class _Layout:
     cells: tuple[tuple[int, ...] | None, ...]
     cell_capacity: tuple[int, ...]
     source: tuple[int | None, ...]
-    step_reaches: tuple[float, ...]
+    step_reaches: tuple[float | tuple[tuple[float, ...], ...] | None, ...]
     step_capacity: tuple[int, ...]
     one_by_one: bool = False  # step the replicas in turn (CPU) instead of vectorised (accelerators)
 
@@ -90,13 +91,14 @@ class _Layout:
         over = jnp.any(jnp.stack([cnt > k for (_, cnt), k in zip(out, self.capacity)]))
         return tuple(i for i, _ in out), over
 
-    def narrow(self, R, idx):
-        """The lists a force at ``R`` uses: the slots inside the term's cutoff for the terms with a
-        ``step_reaches``, the list itself for the others; and whether a sub-list overflowed."""
+    def narrow(self, R, idx, sp):
+        """The lists a force at ``R`` uses (``sp``: the atoms' species in the potential's order): the
+        slots inside the term's range for the terms with a ``step_reaches``, the list itself for the
+        others; and whether a sub-list overflowed."""
         out, over = [], jnp.bool_(False)
         for i, r, k in zip(idx, self.step_reaches, self.step_capacity):
-            if r > 0:
-                i, cnt = device_sublist_fn(self.box, self.periodic, r, k)(R, i)
+            if r is not None:
+                i, cnt = device_sublist_fn(self.box, self.periodic, r, k)(R, i, sp)
                 over = over | (cnt > k)
             out.append(i)
         return tuple(out), over
@@ -137,17 +139,34 @@ def _layout(structures: Sequence[Structure], potential: Potential, skin: float, 
         cells.append(grid)
         per_cell = s0.n_atoms / np.prod(grid) if grid else 0.0
         ccaps.append(int(np.ceil((1.5 * per_cell + 8) / 8) * 8) if grid else 0)
+        term = potential.terms[t]
         k_step = 0
-        if _site_force_per_atom_sq(potential, potential.terms[t]):  # the largest count inside the cutoff
-            inside = max(int(np.max(np.sum(neighbor_list(s, c) < s.n_atoms, axis=1))) for s in structures)
+        if _site_force_per_atom_sq(potential, term):
+            inside = max(_count_inside(s, potential, term) for s in structures)
             k_step = _round_capacity(CAPACITY_HEADROOM * max(inside, 1))
         narrow = 0 < k_step < caps[-1]
-        step_r.append(c if narrow else 0.0)
+        step_r.append((c if term.pair_cutoffs is None else term.pair_cutoffs) if narrow else None)
         step_k.append(k_step if narrow else 0)
     return _Layout(box, tuple(s0.periodic), tuple(c + skin for c in cutoffs), tuple(caps), tuple(cells),
                    tuple(ccaps), tuple(source), tuple(step_r), tuple(step_k),
                    one_by_one=len(structures) > 1 and not (
                        jax.default_backend() != "cpu" if vectorize is None else vectorize))
+
+
+def _count_inside(s: Structure, potential: Potential, term) -> int:
+    """The largest number of neighbours of an atom inside ``term``'s cutoff, or inside its
+    ``pair_cutoffs`` (host, minimum image)."""
+    idx = neighbor_list(s, term.cutoff)
+    n = s.n_atoms
+    real = idx < n
+    if term.pair_cutoffs is not None:
+        pos, box = np.asarray(s.positions, np.float64), np.asarray(s.box, np.float64)
+        j = np.minimum(idx, n - 1)
+        d = pos[j] - pos[:, None, :]
+        d -= box * np.round(d / box)
+        sp = potential.species_map(s)[np.asarray(s.species)]
+        real &= np.sum(d * d, axis=-1) < np.asarray(term.pair_cutoffs)[sp[:, None], sp[j]] ** 2
+    return int(np.max(np.sum(real, axis=1)))
 
 
 def _site_force_per_atom_sq(potential: Potential, term) -> bool:
@@ -161,6 +180,11 @@ def _round_capacity(k: float) -> int:
     share the compiled engine), of 4 below (three-body site terms cost ∝ K²)."""
     step = 16 if k > 32 else 4
     return int(np.ceil(k / step) * step)
+
+
+def _species(potential: Potential, structure: Structure):
+    """The atoms' species indices in the potential's order (any batch shape)."""
+    return jnp.asarray(potential.species_map(structure))[structure.species]
 
 
 @functools.lru_cache(maxsize=16)
@@ -185,7 +209,7 @@ def _engine(dt: float, gamma: float, skin: float, layout: _Layout):
 
     def init(key, structure, mob, kT, potential):
         idx, over = build(structure.positions)
-        used, step_over = layout.narrow(structure.positions, idx)
+        used, step_over = layout.narrow(structure.positions, idx, _species(potential, structure))
         st = init_fn(key, structure.positions, mass=structure.masses[:, None], kT=kT, idx=used,
                      structure=structure, mob=mob, potential=potential)
         return (st.set(momentum=jnp.where(mob[:, None], st.momentum, 0.0)), idx, structure.positions,
@@ -197,6 +221,7 @@ def _engine(dt: float, gamma: float, skin: float, layout: _Layout):
         list overflowed."""
         dt_2 = dt / 2
         box = structures.box[0]
+        sp = _species(potential, structures)
         R0 = structures.positions
 
         def half_kick(st):
@@ -216,7 +241,7 @@ def _engine(dt: float, gamma: float, skin: float, layout: _Layout):
             new_idx, new_over = jax.lax.cond(stale, jax.vmap(build), keep_lists,
                                              st.position)
             ref = jnp.where(stale, st.position, ref)
-            used, step_over = jax.vmap(layout.narrow)(st.position, new_idx)
+            used, step_over = jax.vmap(layout.narrow)(st.position, new_idx, sp)
             new_over = new_over | step_over
             f = jax.vmap(force, (0, 0, 0, 0, None))(st.position, used, structures, mob, potential)
             st = half_kick(st.set(force=f))

@@ -144,10 +144,11 @@ def test_float32_stage_same_ensemble():
 
 
 def test_vashishta_filtered_lists_match_exact_lists(monkeypatch):
-    """A Vashishta SiC (two-body part cut at 4.5 Å for a 216-atom cell; three-body r0 = 2.9 Å) heated
-    from a perturbed crystal: the engine filters the three-body list from the two-body one at each
-    rebuild and the slots inside 2.9 Å from it at each step; the trajectory equals BAOAB with exact
-    host lists built for every force, through a sub-list overflow (detected, widened, chunk re-run)."""
+    """A Vashishta SiC (two-body part cut at 4.5 Å for a 216-atom cell; three-body r0 = 2.9 Å for
+    Si-C pairs) heated from a perturbed crystal: the engine filters the three-body list from the
+    two-body one at each rebuild and the Si-C slots inside 2.9 Å from it at each step; the trajectory
+    equals BAOAB with exact host lists built for every force, through a sub-list overflow (detected,
+    widened, chunk re-run)."""
     from jax_md import simulate
 
     import jaxglass.md as md_mod
@@ -165,8 +166,13 @@ def test_vashishta_filtered_lists_match_exact_lists(monkeypatch):
     s = s.with_positions(jnp.asarray(np.asarray(s.positions) + 0.1 * rng.standard_normal((s.n_atoms, 3))))
     kT, n_steps, dt, gamma, seed = KB_EV * 8000, 60, 1.0 / METAL_TIME_FS, 0.1 * METAL_TIME_FS, 1
     layout = md_mod._layout([s], pot, 0.3, "auto")
-    assert layout.source == (None, 0) and layout.step_reaches == (0.0, 2.9)
+    assert pot.terms[1].pair_cutoffs == ((0.0, 2.9), (2.9, 0.0))  # Si-centred: C legs only, and back
+    assert layout.source == (None, 0) and layout.step_reaches == (None, pot.terms[1].pair_cutoffs)
     assert layout.step_capacity[1] < layout.capacity[1]
+    inside = md_mod._count_inside(s, pot, pot.terms[1])
+    assert inside == 4 < int(np.max(np.sum(neighbor_list(s, 2.9) < s.n_atoms, axis=1)))  # Si-C legs only
+    # size the sub-list for 3 legs (width 4: the crystal's 4 just fit), so that it overflows in a chunk
+    monkeypatch.setattr(md_mod, "_count_inside", lambda *args: 3)
     widened = []
     wider = md_mod._Layout.wider
     monkeypatch.setattr(md_mod._Layout, "wider", lambda self: widened.append(self) or wider(self))

@@ -7,6 +7,7 @@ transcription of the parameter files.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import jax
@@ -14,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxglass.errors import UserError
 from jaxglass.neighbors import pair_list
 from jaxglass.potentials.vashishta import (
     SIC_VASHISHTA_2007,
@@ -306,6 +308,21 @@ def test_three_body_site_nan_free_at_and_beyond_r0(pot):
         assert np.isfinite(float(val)) and np.all(np.isfinite(gr)) and np.all(np.isfinite(hs)), r
         assert float(jnp.max(jnp.abs(gr[1]))) < 1e-12 or r < 2.9 - 1e-4  # leg at/past r0: no force
         assert np.all(np.asarray(gr[3]) == 0.0)  # padded slot
+
+
+def test_three_body_pair_cutoffs_drop_nothing(pot):
+    """``Term.pair_cutoffs`` of the three-body term is r0 per species pair (the MD engine keeps only
+    the neighbours inside it): a Si neighbour of a Si centre, well inside 2.9 Å, adds exactly nothing."""
+    term = pot.terms[1]
+    assert term.pair_cutoffs == ((0.0, 2.9), (2.9, 0.0))  # species order (Si, C)
+    dr = jnp.asarray([[1.9, 0.1, 0.0], [-0.6, 1.8, 0.2], [-0.5, -0.9, 1.6], [0.3, -1.2, -1.4]])
+    si, sj = jnp.asarray(0), jnp.asarray([1, 1, 0, 1])  # a Si centre, slot 2 a Si neighbour at 2.0 Å
+    with_si, without = jnp.asarray([True] * 4), jnp.asarray([True, True, False, True])
+    assert float(term.site(dr, with_si, si, sj)) == float(term.site(dr, without, si, sj)) > 0.1
+    g, g_without = (np.asarray(term.site_grad(dr, m, si, sj)) for m in (with_si, without))
+    assert np.all(g[2] == 0.0) and np.array_equal(np.delete(g, 2, 0), np.delete(g_without, 2, 0))
+    with pytest.raises(UserError, match="pair_cutoffs"):
+        dataclasses.replace(term, pair_cutoffs=((0.0, 3.5), (2.9, 0.0)))
 
 
 def _asymmetric_sio_table():

@@ -242,7 +242,8 @@ def vashishta(
             costheta=tab[..., _P["costheta"]],
         )
         terms.append(Term(params=three, cutoff=r0_max, site_fn=_vashishta_three_body,
-                          site_grad_fn=_vashishta_three_body_grad))
+                          site_grad_fn=_vashishta_three_body_grad,
+                          pair_cutoffs=tuple(tuple(float(x) for x in row) for row in three["r0"])))
 
     if not terms:
         raise UserError("table: no interaction (every rc is 0 and no three-body term)")
