@@ -17,7 +17,11 @@ time inside one compiled ``lax.fori_loop``, with nothing leaving the device insi
   are rebuilt on the device whenever an atom has moved more than ``skin / 2`` since the last build,
   checked at every position where a force is evaluated, so every force is exact; the rebuild is an
   O(N) cell-list search when the box holds at least 3 cells per axis, else all pairs (both with a
-  sort-free compaction, :func:`jaxglass.neighbors.device_neighbor_fn`);
+  sort-free compaction, :func:`jaxglass.neighbors.device_neighbor_fn`), of the longest list only: the
+  lists of shorter-ranged terms are filtered from it (:func:`jaxglass.neighbors.device_sublist_fn`);
+* a site term (force ∝ K² per atom) steps on the slots of its list inside its cutoff, or inside its
+  per-species-pair ``Term.pair_cutoffs``, compacted at every step to a narrower fixed width; a
+  sub-list that overflows is reported like a list that does (widths grow, the chunk runs again);
 * ``precision="float32"`` runs the stage in single precision (positions, momenta, parameters); the
   returned structure is float64 again, for the float64 relaxation and Hessian that follow.
 

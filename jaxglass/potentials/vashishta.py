@@ -29,7 +29,8 @@ is symmetric in ``j, k`` (all published files are).
 
 The two parts are two :class:`~jaxglass.potentials.base.Term` objects: the two-body part a pair
 term with cutoff ``max r_c``, the three-body part a site term with cutoff ``max r0`` (a short
-neighbour list: 4 neighbours per atom in 3C-SiC instead of ~170).
+neighbour list: 4 neighbours per atom in 3C-SiC instead of ~170) and ``Term.pair_cutoffs`` ``r0_ij``
+(0 for Si-Si and C-C in SiC: the MD engine steps a centre on its legs inside them only).
 
 ``exp(gamma / (r - r0))`` is evaluated on a sanitised distance, so its value, gradient and
 Hessian are finite (and zero) at and beyond ``r0`` and at padded neighbour slots. Inside, the
