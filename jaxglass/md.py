@@ -17,7 +17,11 @@ time inside one compiled ``lax.fori_loop``, with nothing leaving the device insi
   are rebuilt on the device whenever an atom has moved more than ``skin / 2`` since the last build,
   checked at every position where a force is evaluated, so every force is exact; the rebuild is an
   O(N) cell-list search when the box holds at least 3 cells per axis, else all pairs (both with a
-  sort-free compaction, :func:`jaxglass.neighbors.device_neighbor_fn`);
+  sort-free compaction, :func:`jaxglass.neighbors.device_neighbor_fn`), of the longest list only: the
+  lists of shorter-ranged terms are filtered from it (:func:`jaxglass.neighbors.device_sublist_fn`);
+* a site term (force ∝ K² per atom) steps on the slots of its list inside its cutoff, or inside its
+  per-species-pair ``Term.pair_cutoffs``, compacted at every step to a narrower fixed width; a
+  sub-list that overflows is reported like a list that does (widths grow, the chunk runs again);
 * ``precision="float32"`` runs the stage in single precision (positions, momenta, parameters); the
   returned structure is float64 again, for the float64 relaxation and Hessian that follow.
 
@@ -37,7 +41,7 @@ import numpy as np
 
 from ._config import require_x64
 from .errors import UserError
-from .neighbors import cell_grid, check_box, device_neighbor_fn, neighbor_list
+from .neighbors import cell_grid, check_box, device_neighbor_fn, device_sublist_fn, neighbor_list
 from .potentials.base import Potential
 from .space import displacement, wrap
 from .structure import Structure
@@ -58,7 +62,13 @@ class MDResult:
 
 @dataclasses.dataclass(frozen=True)
 class _Layout:
-    """The static shape of a batch's lists: what one compiled engine is specialised to."""
+    """The static shape of a batch's lists: what one compiled engine is specialised to.
+
+    Per term: the list's ``reaches`` (cutoff + skin), width and cell grid; ``source``: the list it is
+    filtered from at a rebuild (the longest one; ``None``: searched); ``step_reaches`` and
+    ``step_capacity``: the range (the term's cutoff, or its ``pair_cutoffs`` table; ``None``: no
+    sub-list) and width of the sub-list of the slots inside it, compacted at every step for a site
+    term, whose force costs ∝ K² per atom."""
 
     box: tuple[float, ...]
     periodic: tuple[bool, ...]
@@ -66,34 +76,65 @@ class _Layout:
     capacity: tuple[int, ...]
     cells: tuple[tuple[int, ...] | None, ...]
     cell_capacity: tuple[int, ...]
+    source: tuple[int | None, ...]
+    step_reaches: tuple[float | tuple[tuple[float, ...], ...] | None, ...]
+    step_capacity: tuple[int, ...]
     one_by_one: bool = False  # step the replicas in turn (CPU) instead of vectorised (accelerators)
 
-    def builders(self):
-        return tuple(device_neighbor_fn(self.box, self.periodic, r, k, cells=c, cell_capacity=cc)
-                     for r, k, c, cc in zip(self.reaches, self.capacity, self.cells, self.cell_capacity))
+    def build(self, R):
+        """The lists at positions ``R`` ``(N, d)`` and whether one overflowed: the source lists by a
+        search (:func:`device_neighbor_fn`), the others filtered from their source."""
+        out: list = [None] * len(self.reaches)
+        for t, (r, k) in enumerate(zip(self.reaches, self.capacity)):
+            if self.source[t] is None:
+                out[t] = device_neighbor_fn(self.box, self.periodic, r, k, cells=self.cells[t],
+                                            cell_capacity=self.cell_capacity[t])(R)
+        for t, (r, k) in enumerate(zip(self.reaches, self.capacity)):
+            if self.source[t] is not None:
+                out[t] = device_sublist_fn(self.box, self.periodic, r, k)(R, out[self.source[t]][0])
+        over = jnp.any(jnp.stack([cnt > k for (_, cnt), k in zip(out, self.capacity)]))
+        return tuple(i for i, _ in out), over
+
+    def narrow(self, R, idx, sp):
+        """The lists a force at ``R`` uses (``sp``: the atoms' species in the potential's order): the
+        slots inside the term's range for the terms with a ``step_reaches``, the list itself for the
+        others; and whether a sub-list overflowed."""
+        out, over = [], jnp.bool_(False)
+        for i, r, k in zip(idx, self.step_reaches, self.step_capacity):
+            if r is not None:
+                i, cnt = device_sublist_fn(self.box, self.periodic, r, k)(R, i, sp)
+                over = over | (cnt > k)
+            out.append(i)
+        return tuple(out), over
 
     def build_batch(self, R):
         """The lists of a batch of positions ``(B, N, d)``."""
-        return jax.jit(jax.vmap(lambda x: tuple(b(x)[0] for b in self.builders())))(R)
+        return jax.jit(jax.vmap(lambda x: self.build(x)[0]))(R)
 
     def wider(self) -> _Layout:
         return dataclasses.replace(
             self, capacity=tuple(_round_capacity(CAPACITY_HEADROOM * k) for k in self.capacity),
-            cell_capacity=tuple(int(np.ceil(CAPACITY_HEADROOM * c / 8) * 8) for c in self.cell_capacity))
+            cell_capacity=tuple(int(np.ceil(CAPACITY_HEADROOM * c / 8) * 8) for c in self.cell_capacity),
+            step_capacity=tuple(_round_capacity(CAPACITY_HEADROOM * k) if k else 0
+                                for k in self.step_capacity))
 
 
-def _layout(structures: Sequence[Structure], cutoffs, skin: float, neighbors: str,
+def _layout(structures: Sequence[Structure], potential: Potential, skin: float, neighbors: str,
             vectorize: bool | None = None) -> _Layout:
-    """List widths (largest host count × headroom) and the cell grid of each term's list."""
+    """List widths (largest host count × headroom), the cell grid of each searched list, the source
+    of each filtered one and the per-step sub-lists of the site terms (see :class:`_Layout`)."""
     s0 = structures[0]
     box = tuple(float(b) for b in np.asarray(s0.box))
-    caps, cells, ccaps = [], [], []
-    for c in cutoffs:
+    cutoffs = [float(t.cutoff) for t in potential.terms]
+    longest = int(np.argmax(cutoffs))
+    caps, cells, ccaps, source, step_r, step_k = [], [], [], [], [], []
+    for t, c in enumerate(cutoffs):
         reach = c + skin
         kmax = max(neighbor_list(s, c, skin=skin).shape[1] for s in structures)
         caps.append(_round_capacity(CAPACITY_HEADROOM * max(kmax, 1)))
-        grid = cell_grid(box, s0.periodic, reach) if neighbors in ("auto", "cells") else None
-        if neighbors == "cells" and grid is None:
+        source.append(None if t == longest else longest)
+        grid = cell_grid(box, s0.periodic, reach) if neighbors in ("auto", "cells") and t == longest else None
+        if neighbors == "cells" and grid is None and t == longest:
             raise UserError(f"neighbors: 'cells' needs at least 3 cells of side {reach:.4g} per axis; the "
                             "box "
                             f"{box} is too small: use neighbors='auto' or 'all-pairs'")
@@ -102,9 +143,40 @@ def _layout(structures: Sequence[Structure], cutoffs, skin: float, neighbors: st
         cells.append(grid)
         per_cell = s0.n_atoms / np.prod(grid) if grid else 0.0
         ccaps.append(int(np.ceil((1.5 * per_cell + 8) / 8) * 8) if grid else 0)
+        term = potential.terms[t]
+        k_step = 0
+        if _site_force_per_atom_sq(potential, term):
+            inside = max(_count_inside(s, potential, term) for s in structures)
+            k_step = _round_capacity(CAPACITY_HEADROOM * max(inside, 1))
+        narrow = 0 < k_step < caps[-1]
+        step_r.append((c if term.pair_cutoffs is None else term.pair_cutoffs) if narrow else None)
+        step_k.append(k_step if narrow else 0)
     return _Layout(box, tuple(s0.periodic), tuple(c + skin for c in cutoffs), tuple(caps), tuple(cells),
-                   tuple(ccaps), one_by_one=len(structures) > 1 and not (
+                   tuple(ccaps), tuple(source), tuple(step_r), tuple(step_k),
+                   one_by_one=len(structures) > 1 and not (
                        jax.default_backend() != "cpu" if vectorize is None else vectorize))
+
+
+def _count_inside(s: Structure, potential: Potential, term) -> int:
+    """The largest number of neighbours of an atom inside ``term``'s cutoff, or inside its
+    ``pair_cutoffs`` (host, minimum image)."""
+    idx = neighbor_list(s, term.cutoff)
+    n = s.n_atoms
+    real = idx < n
+    if term.pair_cutoffs is not None:
+        pos, box = np.asarray(s.positions, np.float64), np.asarray(s.box, np.float64)
+        j = np.minimum(idx, n - 1)
+        d = pos[j] - pos[:, None, :]
+        d -= box * np.round(d / box)
+        sp = potential.species_map(s)[np.asarray(s.species)]
+        real &= np.sum(d * d, axis=-1) < np.asarray(term.pair_cutoffs)[sp[:, None], sp[j]] ** 2
+    return int(np.max(np.sum(real, axis=1)))
+
+
+def _site_force_per_atom_sq(potential: Potential, term) -> bool:
+    """Whether ``term``'s force is a site term's of :meth:`Potential.forces` (∝ K² per atom; an EAM
+    potential has its own, ∝ K)."""
+    return not term.is_pair and type(potential).forces is Potential.forces
 
 
 def _round_capacity(k: float) -> int:
@@ -112,6 +184,11 @@ def _round_capacity(k: float) -> int:
     share the compiled engine), of 4 below (three-body site terms cost ∝ K²)."""
     step = 16 if k > 32 else 4
     return int(np.ceil(k / step) * step)
+
+
+def _species(potential: Potential, structure: Structure):
+    """The atoms' species indices in the potential's order (any batch shape)."""
+    return jnp.asarray(potential.species_map(structure))[structure.species]
 
 
 @functools.lru_cache(maxsize=16)
@@ -125,13 +202,8 @@ def _engine(dt: float, gamma: float, skin: float, layout: _Layout):
     from jax_md import simulate
 
     per = layout.periodic
-    builders = layout.builders()
+    build = layout.build
     shift = lambda R, dR: wrap(R + dR, jnp.asarray(layout.box, R.dtype), per)  # noqa: E731
-
-    def build(R):
-        out = [b(R) for b in builders]
-        over = jnp.any(jnp.stack([cnt > k for (_, cnt), k in zip(out, layout.capacity)]))
-        return tuple(i for i, _ in out), over
 
     def force(R, idx, structure, mob, potential):
         f = potential.forces(structure.with_positions(R), idx)
@@ -141,9 +213,11 @@ def _engine(dt: float, gamma: float, skin: float, layout: _Layout):
 
     def init(key, structure, mob, kT, potential):
         idx, over = build(structure.positions)
-        st = init_fn(key, structure.positions, mass=structure.masses[:, None], kT=kT, idx=idx,
+        used, step_over = layout.narrow(structure.positions, idx, _species(potential, structure))
+        st = init_fn(key, structure.positions, mass=structure.masses[:, None], kT=kT, idx=used,
                      structure=structure, mob=mob, potential=potential)
-        return st.set(momentum=jnp.where(mob[:, None], st.momentum, 0.0)), idx, structure.positions, over
+        return (st.set(momentum=jnp.where(mob[:, None], st.momentum, 0.0)), idx, structure.positions,
+                over | step_over)
 
     def run_together(state, idx, ref, kt_chunk, m, structures, mob, potential):
         """``m`` steps of every replica from ``state`` (batched) with lists ``idx`` built at ``ref``;
@@ -151,6 +225,7 @@ def _engine(dt: float, gamma: float, skin: float, layout: _Layout):
         list overflowed."""
         dt_2 = dt / 2
         box = structures.box[0]
+        sp = _species(potential, structures)
         R0 = structures.positions
 
         def half_kick(st):
@@ -170,7 +245,9 @@ def _engine(dt: float, gamma: float, skin: float, layout: _Layout):
             new_idx, new_over = jax.lax.cond(stale, jax.vmap(build), keep_lists,
                                              st.position)
             ref = jnp.where(stale, st.position, ref)
-            f = jax.vmap(force, (0, 0, 0, 0, None))(st.position, new_idx, structures, mob, potential)
+            used, step_over = jax.vmap(layout.narrow)(st.position, new_idx, sp)
+            new_over = new_over | step_over
+            f = jax.vmap(force, (0, 0, 0, 0, None))(st.position, used, structures, mob, potential)
             st = half_kick(st.set(force=f))
             keep = mob[..., None]
             st = st.set(position=jnp.where(keep, st.position, R0), momentum=jnp.where(keep, st.momentum, 0.0))
@@ -272,7 +349,7 @@ def nvt_langevin_batch(
     check_box(structures[0], max(cutoffs) + skin)
     structures = [s.replace(positions=jnp.asarray(wrap(np.asarray(s.positions), per, s.periodic)))
                   for s in structures]
-    layout = _layout(structures, cutoffs, skin, neighbors, vectorize)
+    layout = _layout(structures, potential, skin, neighbors, vectorize)
     dtype = PRECISIONS[precision]
     batch = jax.tree.map(lambda *a: jnp.stack(a), *structures)
     batch = batch.replace(positions=batch.positions.astype(dtype), box=batch.box.astype(dtype),

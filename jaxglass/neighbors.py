@@ -343,3 +343,36 @@ def device_neighbor_fn(box, periodic, reach: float, capacity: int, *, cells: tup
         return idx, jnp.where(over, capacity + 1, cnt)
 
     return cell_list
+
+
+def device_sublist_fn(box, periodic, reach, capacity: int):
+    """A jit-compatible filter ``sub(R, idx, sp=None) -> (idx_sub, max_count)``: the entries of a
+    padded minimum-image list ``idx`` ``(N, K)`` (padding ``N``) that lie within ``reach`` of their
+    row's atom at positions ``R``, in their order, compacted to ``capacity`` columns (padding ``N``).
+    ``reach`` is a distance, or a species x species table of them read at ``sp[i], sp[j]`` (``sp``
+    ``(N,)`` the atoms' species indices).
+
+    A list of a shorter range from a longer one without a new search: the MD engine derives a short
+    three-body list from the two-body list at each rebuild, and the slots inside a site term's own
+    cutoff from its list at each step. Complete when ``idx`` holds every neighbour within ``reach``;
+    the caller compares ``max_count`` with ``capacity`` (overflow) as for :func:`device_neighbor_fn`.
+    """
+    per = tuple(bool(p) for p in periodic)
+    r2 = np.asarray(reach, dtype=np.float64) ** 2
+
+    def sub(R, idx, sp=None):
+        n = R.shape[0]
+        bx = jnp.asarray(box, R.dtype)
+        r2max = jnp.asarray(r2, R.dtype)
+
+        def rows(i):
+            i = jnp.minimum(i, n - 1)  # rows past n (block padding) are cut off by _by_rows
+            cand = _blocked(idx[i], n)  # (B, 32, W)
+            j = jnp.minimum(cand, n - 1)
+            d2 = jnp.sum(displacement(R[j] - R[i][:, None, None, :], bx, per) ** 2, axis=-1)
+            lim = r2max if r2max.ndim == 0 else r2max[sp[i][:, None, None], sp[j]]
+            return _compact(cand, (cand < n) & (d2 < lim), capacity, n)
+
+        return _by_rows(rows, n)
+
+    return sub

@@ -75,7 +75,7 @@ def _random_structure(dim, n, density, seed):
 @pytest.mark.parametrize("dim,n", [(3, 1500), (2, 700)])
 def test_device_lists_equal_host_lists(dim, n):
     """Cell-list and all-pairs builds on the device hold exactly the host k-d tree's neighbours."""
-    from jaxglass.neighbors import cell_grid, device_neighbor_fn, neighbor_list
+    from jaxglass.neighbors import cell_grid, device_neighbor_fn, device_sublist_fn, neighbor_list
 
     s = _random_structure(dim, n, 1.2, dim)
     reach = 2.8
@@ -91,6 +91,13 @@ def test_device_lists_equal_host_lists(dim, n):
     # an overflowing list is reported, not silently truncated
     _, count = jax.jit(device_neighbor_fn(s.box, s.periodic, reach, 8))(jnp.asarray(s.positions))
     assert int(count) > 8
+    # a shorter list filtered from it holds exactly the host list's neighbours, overflow reported too
+    short = neighbor_list(s, 1.7)
+    for cap in (short.shape[1] + 4, 2):
+        sub, count = jax.jit(device_sublist_fn(s.box, s.periodic, 1.7, cap))(jnp.asarray(s.positions), idx)
+        assert int(count) == int(np.max(np.sum(short < n, axis=1))) and (cap > 2) == (int(count) <= cap)
+        if cap > 2:
+            np.testing.assert_array_equal(np.sort(np.asarray(sub), axis=1)[:, : short.shape[1]], short)
 
 
 @pytest.mark.parametrize("vectorize", [True, False])
@@ -134,3 +141,63 @@ def test_float32_stage_same_ensemble():
     assert abs(e64 - e32) < 4 * np.hypot(se64, se32) + 1e-3
     assert abs(t64 - t32) < 4 * np.hypot(st64, st32) + 1e-3
     assert abs(t64 - 1.0) < 0.1
+
+
+def test_vashishta_filtered_lists_match_exact_lists(monkeypatch):
+    """A Vashishta SiC (two-body part cut at 4.5 Å for a 216-atom cell; three-body r0 = 2.9 Å for
+    Si-C pairs) heated from a perturbed crystal: the engine filters the three-body list from the
+    two-body one at each rebuild and the Si-C slots inside 2.9 Å from it at each step; the trajectory
+    equals BAOAB with exact host lists built for every force, through a sub-list overflow (detected,
+    widened, chunk re-run)."""
+    from jax_md import simulate
+
+    import jaxglass.md as md_mod
+    from jaxglass.generate import sic, zincblende
+    from jaxglass.neighbors import neighbor_list
+    from jaxglass.potentials.vashishta import SIC_VASHISHTA_2007, for_md, parse_vashishta, vashishta
+    from jaxglass.space import wrap
+    from jaxglass.units import KB_EV, METAL_TIME_FS
+
+    table = {k: v[:8] + (4.5 if v[8] else 0.0,) + v[9:]
+             for k, v in parse_vashishta(SIC_VASHISHTA_2007, sic.SPECIES).items()}
+    pot = for_md(vashishta(table, sic.SPECIES))  # the two-body part on tables, as in MD stages
+    s = zincblende(sic.A_VASHISHTA, (3, 3, 3), sic.SPECIES)
+    rng = np.random.default_rng(0)
+    s = s.with_positions(jnp.asarray(np.asarray(s.positions) + 0.1 * rng.standard_normal((s.n_atoms, 3))))
+    kT, n_steps, dt, gamma, seed = KB_EV * 8000, 60, 1.0 / METAL_TIME_FS, 0.1 * METAL_TIME_FS, 1
+    layout = md_mod._layout([s], pot, 0.3, "auto")
+    assert pot.terms[1].pair_cutoffs == ((0.0, 2.9), (2.9, 0.0))  # Si-centred: C legs only, and back
+    assert layout.source == (None, 0) and layout.step_reaches == (None, pot.terms[1].pair_cutoffs)
+    assert layout.step_capacity[1] < layout.capacity[1]
+    inside = md_mod._count_inside(s, pot, pot.terms[1])
+    assert inside == 4 < int(np.max(np.sum(neighbor_list(s, 2.9) < s.n_atoms, axis=1)))  # Si-C legs only
+    # size the sub-list for 3 legs (width 4: the crystal's 4 just fit), so that it overflows in a chunk
+    monkeypatch.setattr(md_mod, "_count_inside", lambda *args: 3)
+    widened = []
+    wider = md_mod._Layout.wider
+    monkeypatch.setattr(md_mod._Layout, "wider", lambda self: widened.append(self) or wider(self))
+    got = nvt_langevin(pot, s, kT=kT, n_steps=n_steps, dt=dt, gamma=gamma, seed=seed, skin=0.3, chunk=20)
+    assert got.n_rebuilds >= 3 and widened  # rebuilt, and a sub-list overflowed and was widened
+
+    box = jnp.asarray(s.box)
+    shift = lambda R, dR: wrap(R + dR, box, s.periodic)  # noqa: E731
+    forces = jax.jit(pot.forces)
+
+    def force(R):
+        x = s.with_positions(R)
+        return forces(x, tuple(jnp.asarray(neighbor_list(x, t.cutoff)) for t in pot.terms))
+
+    init_fn, _ = simulate.nvt_langevin(jnp.zeros_like, shift, dt, 0.0, gamma=gamma)  # force set below
+    R0 = jnp.asarray(wrap(np.asarray(s.positions), np.asarray(s.box), s.periodic))
+    st = init_fn(jax.random.PRNGKey(seed), R0, mass=jnp.asarray(s.masses)[:, None], kT=kT)
+    st = st.set(force=force(R0))
+    half = jax.jit(lambda st: simulate.position_step(simulate.momentum_step(st, dt / 2), shift, dt / 2))
+    rest = jax.jit(lambda st: simulate.position_step(simulate.stochastic_step(st, dt, kT, gamma), shift,
+                                                     dt / 2))
+    kick = jax.jit(lambda st, f: simulate.momentum_step(st.set(force=f), dt / 2))
+    for _ in range(n_steps):
+        st = rest(half(st))
+        st = kick(st, force(st.position))
+    d = np.asarray(got.structure.positions) - np.asarray(st.position)
+    d -= np.asarray(s.box) * np.round(d / np.asarray(s.box))
+    assert np.max(np.abs(d)) < 1e-8

@@ -7,6 +7,7 @@ transcription of the parameter files.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import jax
@@ -14,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxglass.errors import UserError
 from jaxglass.neighbors import pair_list
 from jaxglass.potentials.vashishta import (
     SIC_VASHISHTA_2007,
@@ -308,13 +310,58 @@ def test_three_body_site_nan_free_at_and_beyond_r0(pot):
         assert np.all(np.asarray(gr[3]) == 0.0)  # padded slot
 
 
-def _asymmetric_sio():
+def test_three_body_pair_cutoffs_drop_nothing(pot):
+    """``Term.pair_cutoffs`` of the three-body term is r0 per species pair (the MD engine keeps only
+    the neighbours inside it): a Si neighbour of a Si centre, well inside 2.9 Å, adds exactly nothing."""
+    term = pot.terms[1]
+    assert term.pair_cutoffs == ((0.0, 2.9), (2.9, 0.0))  # species order (Si, C)
+    dr = jnp.asarray([[1.9, 0.1, 0.0], [-0.6, 1.8, 0.2], [-0.5, -0.9, 1.6], [0.3, -1.2, -1.4]])
+    si, sj = jnp.asarray(0), jnp.asarray([1, 1, 0, 1])  # a Si centre, slot 2 a Si neighbour at 2.0 Å
+    with_si, without = jnp.asarray([True] * 4), jnp.asarray([True, True, False, True])
+    assert float(term.site(dr, with_si, si, sj)) == float(term.site(dr, without, si, sj)) > 0.1
+    g, g_without = (np.asarray(term.site_grad(dr, m, si, sj)) for m in (with_si, without))
+    assert np.all(g[2] == 0.0) and np.array_equal(np.delete(g, 2, 0), np.delete(g_without, 2, 0))
+    with pytest.raises(UserError, match="pair_cutoffs"):
+        dataclasses.replace(term, pair_cutoffs=((0.0, 3.5), (2.9, 0.0)))
+
+
+def _asymmetric_sio_table():
     """SiO2 1990 parameters with made-up, j <-> k asymmetric Si-centred mixed entries."""
     ref = dict(REF_SIO2)
     ref[("Si", "O", "Si")] = (0.0,) * 9 + (3.0, 0.0, 0.0, 1.0, -0.5)
     ref[("Si", "Si", "O")] = (0.0,) * 9 + (1.0, 0.0, 0.0, 2.0, 0.2)
     ref[("Si", "Si", "Si")] = REF_SIO2[("Si", "Si", "Si")][:10] + (1.0, 3.0, 0.0, 0.0)  # Si legs too
-    return vashishta(ref, ("Si", "O"))
+    return ref
+
+
+def _asymmetric_sio():
+    return vashishta(_asymmetric_sio_table(), ("Si", "O"))
+
+
+def _sio_cluster(n=24):
+    rng = np.random.default_rng(5)
+    pos = rng.uniform(0, 6.0, (60, 3))
+    keep = [0]
+    for k in range(1, len(pos)):
+        if np.all(np.linalg.norm(pos[keep] - pos[k], axis=1) > 1.45) and len(keep) < n:
+            keep.append(k)
+    return make_structure(pos[keep], ["Si" if k % 2 else "O" for k in range(len(keep))], 1.0,
+                          species_names=("Si", "O"), periodic=False)
+
+
+def test_energy_asymmetric_three_body_is_mean_of_both_orders():
+    """With j <-> k asymmetric entries each unordered pair {j, k} gets the mean of the (i, j, k) and
+    (i, k, j) terms: the loop reference (which takes (i, j, k) in list order) with the table and
+    with its j <-> k swap, averaged."""
+    table = _asymmetric_sio_table()
+    swapped = {(a, b, c): table[(a, c, b)] for a, b, c in table}
+    s = _sio_cluster()
+    pos, sym = np.asarray(s.positions), s.symbols()
+    e_ref = 0.5 * (ref_energy(pos, sym, None, table) + ref_energy(pos, sym, None, swapped))
+    pot = _asymmetric_sio()
+    e = float(jax.jit(pot.energy)(s, pot.neighbors(s)))
+    assert abs(e - e_ref) < 1e-12 * abs(e_ref), (e, e_ref)
+    assert abs(ref_energy(pos, sym, None, table) - e_ref) > 1e-3  # the asymmetry matters here
 
 
 def test_explicit_three_body_forces_match_reverse_mode(pot):
@@ -326,14 +373,7 @@ def test_explicit_three_body_forces_match_reverse_mode(pot):
     small = zincblende(A_SIC, (1, 1, 2))
     rng = np.random.default_rng(5)
     small = small.with_positions(small.positions + 0.15 * rng.standard_normal(small.positions.shape))
-    pos = rng.uniform(0, 6.0, (60, 3))
-    keep = [0]
-    for k in range(1, len(pos)):
-        if np.all(np.linalg.norm(pos[keep] - pos[k], axis=1) > 1.45) and len(keep) < 24:
-            keep.append(k)
-    cluster = make_structure(pos[keep], ["Si" if k % 2 else "O" for k in range(len(keep))], 1.0,
-                             species_names=("Si", "O"), periodic=False)
-    cases = [(pot, perturbed_sic(seed=4, sigma=0.15)), (pot, small), (_asymmetric_sio(), cluster)]
+    cases = [(pot, perturbed_sic(seed=4, sigma=0.15)), (pot, small), (_asymmetric_sio(), _sio_cluster())]
     for p, s in cases:
         nb = p.neighbors(s, skin=0.5)
         three = p.replace(terms=p.terms[1:])

@@ -67,6 +67,11 @@ class Term:
     ``site_grad_fn(params, dr, mask, si, sj)`` (optional, site terms only): the gradient ``(K, d)`` of
     ``site_fn`` in the neighbour vectors, written out by hand; :meth:`Potential.forces` then assembles
     the forces from it (:func:`site_term_forces`) instead of reverse-mode autodiff of the energy.
+
+    ``pair_cutoffs`` (optional, site terms only): ``pair_cutoffs[a][b] <= cutoff``, the distance from
+    which a neighbour of species ``b`` adds exactly nothing (energy and gradient) to the site energy of
+    a centre of species ``a`` (potential's species order; 0: never). The MD engine keeps only the
+    neighbours inside it in the list a force uses (:mod:`jaxglass.md`).
     """
 
     params: dict
@@ -75,6 +80,8 @@ class Term:
     pair_fn: PairEnergy | None = dataclasses.field(default=None, metadata=dict(static=True))
     site_grad_fn: SiteEnergy | None = dataclasses.field(default=None, metadata=dict(static=True))
     pair_dr2_fn: PairEnergy | None = dataclasses.field(default=None, metadata=dict(static=True))
+    pair_cutoffs: tuple[tuple[float, ...], ...] | None = dataclasses.field(default=None,
+                                                                           metadata=dict(static=True))
 
     def __post_init__(self):
         if (self.site_fn is None) == (self.pair_fn is None):
@@ -85,6 +92,13 @@ class Term:
             raise UserError("Term.pair_dr2_fn: only a pair term (pair_fn) can carry a pair derivative")
         if not float(self.cutoff) > 0:
             raise UserError(f"Term.cutoff: must be positive, got {self.cutoff}")
+        if self.pair_cutoffs is not None:
+            table = np.asarray(self.pair_cutoffs, dtype=np.float64)
+            if self.site_fn is None or table.ndim != 2 or table.shape[0] != table.shape[1]:
+                raise UserError("Term.pair_cutoffs: a square species x species table, for a site term only")
+            if not np.all((table >= 0.0) & (table <= float(self.cutoff))):
+                raise UserError(f"Term.pair_cutoffs: every entry must lie in [0, cutoff = {self.cutoff}], "
+                                f"got {table.tolist()}")
 
     @property
     def is_pair(self) -> bool:

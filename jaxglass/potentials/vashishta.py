@@ -29,7 +29,8 @@ is symmetric in ``j, k`` (all published files are).
 
 The two parts are two :class:`~jaxglass.potentials.base.Term` objects: the two-body part a pair
 term with cutoff ``max r_c``, the three-body part a site term with cutoff ``max r0`` (a short
-neighbour list: 4 neighbours per atom in 3C-SiC instead of ~170).
+neighbour list: 4 neighbours per atom in 3C-SiC instead of ~170) and ``Term.pair_cutoffs`` ``r0_ij``
+(0 for Si-Si and C-C in SiC: the MD engine steps a centre on its legs inside them only).
 
 ``exp(gamma / (r - r0))`` is evaluated on a sanitised distance, so its value, gradient and
 Hessian are finite (and zero) at and beyond ``r0`` and at padded neighbour slots. Inside, the
@@ -47,6 +48,7 @@ import functools
 import os
 from collections.abc import Mapping, Sequence
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -241,7 +243,8 @@ def vashishta(
             costheta=tab[..., _P["costheta"]],
         )
         terms.append(Term(params=three, cutoff=r0_max, site_fn=_vashishta_three_body,
-                          site_grad_fn=_vashishta_three_body_grad))
+                          site_grad_fn=_vashishta_three_body_grad,
+                          pair_cutoffs=tuple(tuple(float(x) for x in row) for row in three["r0"])))
 
     if not terms:
         raise UserError("table: no interaction (every rc is 0 and no three-body term)")
@@ -267,10 +270,15 @@ def _vashishta_pair(p, r, si, sj):
     return jnp.where(inside, val, 0.0)
 
 
-def _three_body_parts(p, dr, mask, si, sj):
+#: The angular factor in both orders, ``(i, j, k)`` and ``(i, k, j)``, or in the first only.
+_BOTH_ORDERS, _ONE_ORDER = ((0, 1, 2), (0, 2, 1)), ((0, 1, 2),)
+
+
+def _three_body_parts(p, dr, mask, si, sj, orders=_BOTH_ORDERS):
     """Radial factors ``f``, ``f'``, distances, unit vectors (a list of ``d`` components ``(K,)``) and
-    cosines of one site, and the angular factor symmetrised in ``j, k``, ``G_jk = (g_ijk + g_ikj) / 2``
-    and ``dG/dcos`` (``(K, K)``, zero on the diagonal), ``g_ijk(c) = B (c - c0)^2 / (1 + C (c - c0)^2)``.
+    cosines of one site, and the angular factor averaged over ``orders`` and its derivative in the
+    cosine, ``(K, K)`` and zero on the diagonal: with both orders ``G_jk = (g_ijk + g_ikj) / 2``
+    (symmetric in ``j, k``), with one ``g_ijk``; ``g_ijk(c) = B (c - c0)^2 / (1 + C (c - c0)^2)``.
 
     Written on components and ``(K, K)`` arrays, with the species-pair parameters selected by an
     unrolled loop over species: on XLA's CPU backend a length-3 minor axis, ``u @ u.T`` and a
@@ -290,20 +298,21 @@ def _three_body_parts(p, dr, mask, si, sj):
         rows = t[si][sj]  # (K, ns)
         return sum(jnp.where(onehot[b][None, :], rows[:, b][:, None], 0.0) for b in range(ns))
 
-    off = 1.0 - jnp.eye(dr.shape[0], dtype=dr.dtype)
+    off = (1.0 - jnp.eye(dr.shape[0], dtype=dr.dtype)) / len(orders)
     g = dg = 0.0
-    for order in ((0, 1, 2), (0, 2, 1)):  # (i, j, k) and (i, k, j)
+    for order in orders:
         dc = cos - per_pair(p["costheta"].transpose(order))
         q = 1.0 / (1.0 + per_pair(p["C"].transpose(order)) * dc * dc)
-        b = 0.5 * off * per_pair(p["B"].transpose(order))
+        b = off * per_pair(p["B"].transpose(order))
         g = g + b * dc * dc * q
         dg = dg + 2.0 * b * dc * q * q
     return r, f, df, u, cos, g, dg
 
 
 def _vashishta_three_body(p, dr, mask, si, sj):
-    """Three-body energy centred at ``i``, mean of the (i, j, k) and (i, k, j) terms."""
-    _, f, _, _, _, g, _ = _three_body_parts(p, dr, mask, si, sj)
+    """Three-body energy centred at ``i``, ``e_i = 1/2 sum_{j != k} g_ijk f_j f_k``: the sum over
+    unordered pairs of the mean of the (i, j, k) and (i, k, j) terms, for any table."""
+    _, f, _, _, _, g, _ = _three_body_parts(p, dr, mask, si, sj, _ONE_ORDER)
     return 0.5 * jnp.sum(g * f[:, None] * f[None, :])
 
 
@@ -314,8 +323,17 @@ def _vashishta_three_body_grad(p, dr, mask, si, sj):
         d e_i / d r_ij = f'_j (sum_k G_jk f_k) u_j + (f_j / r_j) sum_k G'_jk f_k (u_k - c_jk u_j),
 
     with ``u_j = r_ij / r_j`` and ``d c_jk / d r_ij = (u_k - c_jk u_j) / r_j`` (LAMMPS
-    ``PairVashishta::threebody`` has the same terms per triplet)."""
-    r, f, df, u, cos, g, dg = _three_body_parts(p, dr, mask, si, sj)
+    ``PairVashishta::threebody`` has the same terms per triplet). When ``B``, ``C`` and ``cos theta0``
+    are symmetric in ``j, k`` (every published file) ``G = g`` is evaluated in one order, else in both
+    (a ``lax.cond`` on the parameters, so a table changed by ``with_params`` stays exact)."""
+    sym = functools.reduce(jnp.logical_and, [jnp.all(p[k] == jnp.swapaxes(p[k], -1, -2))
+                                             for k in ("B", "C", "costheta")])
+    return jax.lax.cond(sym, functools.partial(_three_body_grad, orders=_ONE_ORDER),
+                        functools.partial(_three_body_grad, orders=_BOTH_ORDERS), p, dr, mask, si, sj)
+
+
+def _three_body_grad(p, dr, mask, si, sj, orders):
+    r, f, df, u, cos, g, dg = _three_body_parts(p, dr, mask, si, sj, orders)
     w = dg * f[None, :]
     fr = f / r
     radial = df * jnp.sum(g * f[None, :], axis=1) - fr * jnp.sum(w * cos, axis=1)
