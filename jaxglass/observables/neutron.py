@@ -201,19 +201,29 @@ def _structure_factor(structure, f, v, qv, amp, dw, freq_min):
     shape = qv.shape[:-1]
     q = qv.reshape(-1, d)
     a = amp.reshape(-1, amp.shape[-1])[:, structure.species]  # (Q, N)
-    r = jnp.asarray(structure.positions)
-    phase = jnp.exp(1j * (q @ r.T))  # (Q, N)
-    w = jnp.exp(-jnp.einsum("qa,nab,qb->qn", q, dw, q))  # (Q, N)
-    c = a / jnp.sqrt(jnp.asarray(structure.masses))[None, :] * phase * w  # (Q, N)
-    coef = (c[:, :, None] * q[:, None, :]).reshape(q.shape[0], n * d)  # (Q, N d)
+    coef = _phase_coefficients(q, jnp.asarray(structure.positions), dw,
+                               a / jnp.sqrt(jnp.asarray(structure.masses))[None, :])
     if jnp.iscomplexobj(v):
         a2 = jnp.abs(coef @ v) ** 2  # (Q, M)
     else:  # two real products: half the work of one complex one
         a2 = (coef.real @ v) ** 2 + (coef.imag @ v) ** 2
+    return _mode_weights(a2, f, freq_min, n).reshape(shape + (f.shape[0],))
+
+
+def _phase_coefficients(q, r, dw, weight):
+    """``(Q, N d)``: ``weight_κ e^{iQ·r_κ} e^{-Q·W^κ·Q} Q`` per Q vector and atom (``weight``
+    broadcasts against ``(Q, N)``), the row that projects an eigenvector onto Q."""
+    n, d = r.shape
+    phase = jnp.exp(1j * (q @ r.T))  # (Q, N)
+    w = jnp.exp(-jnp.einsum("qa,nab,qb->qn", q, dw, q))  # (Q, N)
+    return ((weight * phase * w)[:, :, None] * q[:, None, :]).reshape(q.shape[0], n * d)
+
+
+def _mode_weights(a2, f, freq_min, n):
+    """``S_ν = ħ |amplitude|² / (2 N ω_ν)`` in the package's units; 0 for modes with ν ≤ freq_min."""
     keep = f > freq_min
     fs = jnp.where(keep, f, 1.0)
-    s = jnp.where(keep, a2 * HBAR_OVER_AMU_THZ_A2 / (2.0 * n * fs), 0.0)
-    return s.reshape(shape + (f.shape[0],))
+    return jnp.where(keep, a2 * HBAR_OVER_AMU_THZ_A2 / (2.0 * n * fs), 0.0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -410,19 +420,14 @@ def _probe_spectra(r, inv_sqrt_m, dw, v, f, qv, amp, freq_min, bmat, scale, boun
     """Broadened S(Q, ω) ``(P, k, G)`` per probe and Q vector ``(k, d)``; atoms sorted by species,
     ``bounds`` their ranges, ``amp`` ``(P, k, S)`` the probes' amplitudes, ``scale`` ``(P,)``."""
     n, d = r.shape
-    phase = jnp.exp(1j * (qv @ r.T))  # (k, N)
-    w = jnp.exp(-jnp.einsum("qa,nab,qb->qn", qv, dw, qv))  # (k, N)
-    coef = ((phase * w * inv_sqrt_m[None, :])[:, :, None] * qv[:, None, :]).reshape(qv.shape[0], n * d)
+    coef = _phase_coefficients(qv, r, dw, inv_sqrt_m[None, :])
     parts = []
     for a, b in bounds:  # per species: (k, M) partial sum, one slice of the product
         c, vs = coef[:, a * d:b * d], v[a * d:b * d]
         parts.append(c @ vs if jnp.iscomplexobj(v) else (c.real @ vs) + 1j * (c.imag @ vs))
     part = jnp.stack(parts, axis=1)  # (k, S, M)
     a2 = jnp.abs(jnp.einsum("pks,ksm->pkm", amp.astype(part.dtype), part)) ** 2  # (P, k, M)
-    keep = f > freq_min
-    fs = jnp.where(keep, f, 1.0)
-    s = jnp.where(keep, a2 * HBAR_OVER_AMU_THZ_A2 / (2.0 * n * fs), 0.0)
-    return (s @ bmat) * scale[:, None, None]
+    return (_mode_weights(a2, f, freq_min, n) @ bmat) * scale[:, None, None]
 
 
 def ins_sqw(structure: Structure, modes, q, grid, sigma: float, temperature: float, **kwargs) -> Spectrum:
