@@ -7,9 +7,9 @@
    * lj2d, lj3d: ``weighted`` (x_αβ = c_α c_β g_αβ; the kernel is exact), ``partial`` (the study's
      g_αβ; kernel at the mean composition, approximate since the partial melts' compositions
      differ) and ``total`` (kernel Σ c̄_α c̄_β K_αβ, approximate);
-   * amc, sic, cualzr: the best-fit pair kernel of ``examples/sumrule_kernels.py`` (its JSON) on the
-     smoothed g(r) (``kernel_fit.fitted_moment_kernel``), ``partial`` and ``total`` (sic and cualzr:
-     the paper structures plus the small ones of ``--small``, same grids).
+   * amc, sic, cualzr, hea: the best-fit pair kernel of ``examples/sumrule_kernels.py`` (its JSON)
+     on the smoothed g(r) (``kernel_fit.fitted_moment_kernel``), ``partial`` and ``total`` (sic,
+     cualzr and hea: the paper structures plus the small ones of ``--small``, same grids).
 2. lj2d, lj3d: on ``--splits`` random 80/20 splits, the test structures' ⟨ω²⟩ = Σ_ω ω² ŷ Δω − σ²
    of the CNN's (``--cnn-max-epochs``, total g) and ridge's predicted PDOS against the exact
    Tr D/(dN) (pair sum), and their ω⁰ moments. Elastic net with ``--en-max-sweeps`` (default 300,
@@ -86,7 +86,7 @@ def family_sets(fam, small_root, kernels):
     pot = family_potential(fam)
     path, ds = load(fam)
     paths_ds = [(path, ds)]
-    if fam in ("sic", "cualzr") and (small_root / fam).exists():
+    if fam in ("sic", "cualzr", "hea") and (small_root / fam).exists():
         paths_ds.append((str(small_root / fam), load_dataset(small_root / fam)))
     ds0, X, Y = stack(paths_ds)
     comp = mean_comp(*paths_ds[0])
@@ -208,7 +208,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="docs/figures")
     ap.add_argument("--small", default="/tmp/sumrule_small")
-    ap.add_argument("--families", nargs="+", default=["lj2d", "lj3d", "amc", "sic", "cualzr"])
+    ap.add_argument("--families", nargs="+", default=["lj2d", "lj3d", "amc", "sic", "cualzr", "hea"])
     ap.add_argument("--splits", type=int, default=3)
     ap.add_argument("--no-cnn", action="store_true")
     ap.add_argument("--plot-only", action="store_true", help="redraw the figure from the JSON")
@@ -241,7 +241,7 @@ def main():
         print(fam, json.dumps(check), f"{res['seconds']:.0f} s", flush=True)
         results[fam] = res
         path_json.write_text(json.dumps(results))
-    figure({f: results[f] for f in ["lj2d", "lj3d", "amc", "sic", "cualzr"] if f in results},
+    figure({f: results[f] for f in ["lj2d", "lj3d", "amc", "sic", "cualzr", "hea"] if f in results},
            out / "sumrule_moments.png")
 
 
