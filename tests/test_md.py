@@ -201,3 +201,37 @@ def test_vashishta_filtered_lists_match_exact_lists(monkeypatch):
     d = np.asarray(got.structure.positions) - np.asarray(st.position)
     d -= np.asarray(s.box) * np.round(d / np.asarray(s.box))
     assert np.max(np.abs(d)) < 1e-8
+
+
+@pytest.mark.parametrize("pad", [0, 3])
+def test_pair_forces_blocked_equal_one_pass(monkeypatch, pad):
+    """On a CPU a pair force sums its list slots in blocks (``potentials.base.pair_term_forces``):
+    equal to the one-pass sum and to -dE/dx to round-off, for a list width that is a multiple of the
+    block (``pad`` 0) and one that is not (3 more padding columns: summed in one pass)."""
+    import jaxglass.potentials.base as base
+    from jaxglass.neighbors import neighbor_list
+
+    s, _ = lj.lattice(3, 256)
+    rng = np.random.default_rng(3)
+    s = s.replace(species=jnp.asarray((rng.random(s.n_atoms) < 0.2).astype(np.int32)))
+    s = s.with_positions(jnp.asarray(np.asarray(s.positions) + 0.05 * rng.standard_normal((s.n_atoms, 3))))
+    pot = lj.potential()
+    idx = np.asarray(neighbor_list(s, pot.terms[0].cutoff))
+    k = int(np.ceil(idx.shape[1] / 8) * 8) + pad
+    idx = np.pad(idx, ((0, 0), (0, k - idx.shape[1])), constant_values=s.n_atoms)
+    nb = (jnp.asarray(idx),)
+    sp = jnp.asarray(pot.species_map(s))[s.species]
+
+    def pair_fn():  # a new function per use: traces are cached per function
+        return lambda structure: base.pair_term_forces(pot.terms[0], structure, nb[0], sp)
+
+    blocked = np.asarray(pair_fn()(s))
+    assert ("scan" in str(jax.make_jaxpr(pair_fn())(s))) == (pad == 0)  # blocks only for a multiple of 8
+    grad = -np.asarray(jax.grad(lambda x: pot.energy(s.with_positions(x), nb))(s.positions))
+    monkeypatch.setattr(base, "PAIR_SLOT_BLOCK", 10**6)
+    assert "scan" not in str(jax.make_jaxpr(pair_fn())(s))
+    one_pass = np.asarray(pair_fn()(s))
+    scale = np.max(np.abs(grad))
+    assert np.max(np.abs(blocked - one_pass)) < 1e-12 * scale
+    assert np.max(np.abs(blocked - grad)) < 1e-12 * scale
+    assert np.max(np.abs(np.asarray(pot.forces(s, nb)) - grad)) < 1e-12 * scale

@@ -58,7 +58,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..errors import UserError
-from .base import Potential, Term, local_environment, neighbor_index, params_as_arrays
+from .base import Potential, Term, local_environment, neighbor_index, params_as_arrays, sum_over_slot_blocks
 from .setfl import SetflData, parse_setfl, tabulate_setfl, write_setfl
 
 __all__ = [
@@ -150,21 +150,32 @@ class EAMPotential(Potential):
         cutoff = p["cutoff"] if "cutoff" in p else term.cutoff
         sp = jnp.asarray(self.species_map(structure))[structure.species]
         idx = jnp.asarray(nbrs[0])
-        dr, mask, sj = local_environment(structure, idx, sp, term.cutoff)
-        r = jnp.sqrt(jnp.sum(dr * dr, axis=-1))
-        inside = mask & (r < cutoff)
-        rs = jnp.where(inside, r, cutoff)
-        si = jnp.broadcast_to(sp[:, None], sj.shape)
-        ones = jnp.ones_like(rs)
-        f_j, df_j = jax.jvp(functools.partial(fn.density, sj), (rs,), (ones,))
-        _, df_i = jax.jvp(functools.partial(fn.density, si), (rs,), (ones,))
-        _, dphi = jax.jvp(functools.partial(fn.pair, si, sj), (rs,), (ones,))
-        rho = jnp.sum(jnp.where(inside, f_j, 0.0), axis=1)
+
+        def slots(ib):
+            dr, mask, sj = local_environment(structure, ib, sp, term.cutoff)
+            r = jnp.sqrt(jnp.sum(dr * dr, axis=-1))
+            inside = mask & (r < cutoff)
+            return dr, mask, sj, r, inside, jnp.where(inside, r, cutoff)
+
+        def density(ib):
+            _, _, sj, _, inside, rs = slots(ib)
+            return jnp.sum(jnp.where(inside, fn.density(sj, rs), 0.0), axis=1)
+
+        rho = sum_over_slot_blocks(density, idx)
         _, d_embed = jax.jvp(functools.partial(fn.embedding, sp), (rho,), (jnp.ones_like(rho),))
-        j = neighbor_index(idx)
-        d_embed_j = d_embed[jnp.where(mask, j, 0)]
-        coef = jnp.where(inside, d_embed[:, None] * df_j + d_embed_j * df_i + dphi, 0.0)
-        return jnp.sum((coef / r)[..., None] * dr, axis=1)
+
+        def force(ib):
+            dr, mask, sj, r, inside, rs = slots(ib)
+            si = jnp.broadcast_to(sp[:, None], sj.shape)
+            ones = jnp.ones_like(rs)
+            _, df_j = jax.jvp(functools.partial(fn.density, sj), (rs,), (ones,))
+            _, df_i = jax.jvp(functools.partial(fn.density, si), (rs,), (ones,))
+            _, dphi = jax.jvp(functools.partial(fn.pair, si, sj), (rs,), (ones,))
+            d_embed_j = d_embed[jnp.where(mask, neighbor_index(ib), 0)]
+            coef = jnp.where(inside, d_embed[:, None] * df_j + d_embed_j * df_i + dphi, 0.0)
+            return jnp.sum((coef / r)[..., None] * dr, axis=1)
+
+        return sum_over_slot_blocks(force, idx)
 
     def mass_array(self, species_names: Sequence[str]) -> np.ndarray:
         """Masses (amu) for a list of species names, e.g. ``structure.species_names``."""
