@@ -206,8 +206,8 @@ def test_vashishta_filtered_lists_match_exact_lists(monkeypatch):
 @pytest.mark.parametrize("pad", [0, 3])
 def test_pair_forces_blocked_equal_one_pass(monkeypatch, pad):
     """On a CPU a pair force sums its list slots in blocks (``potentials.base.pair_term_forces``):
-    equal to the one-pass sum and to -dE/dx to round-off, for a list width that is a multiple of the
-    block (``pad`` 0) and one that is not (3 more padding columns: summed in one pass)."""
+    equal to the one-pass sum and to -dE/dx to round-off, for a (padded) list width that is a
+    multiple of the block (``pad`` 0) and one that is not (3 more padding columns: one pass)."""
     import jaxglass.potentials.base as base
     from jaxglass.neighbors import neighbor_list
 
@@ -217,7 +217,7 @@ def test_pair_forces_blocked_equal_one_pass(monkeypatch, pad):
     s = s.with_positions(jnp.asarray(np.asarray(s.positions) + 0.05 * rng.standard_normal((s.n_atoms, 3))))
     pot = lj.potential()
     idx = np.asarray(neighbor_list(s, pot.terms[0].cutoff))
-    k = int(np.ceil(idx.shape[1] / 8) * 8) + pad
+    k = int(np.ceil(max(idx.shape[1], base.PAIR_BLOCKED_WIDTH) / 8) * 8) + pad  # wide enough for blocks
     idx = np.pad(idx, ((0, 0), (0, k - idx.shape[1])), constant_values=s.n_atoms)
     nb = (jnp.asarray(idx),)
     sp = jnp.asarray(pot.species_map(s))[s.species]

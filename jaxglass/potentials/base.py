@@ -270,8 +270,10 @@ def neighbor_index(idx: jax.Array) -> jax.Array:
     return idx[..., 0] if idx.ndim == 3 else idx
 
 
-#: Slots per block of the pair-force sum on a CPU (see :func:`pair_term_forces`).
+#: Slots per block of the pair-force sum on a CPU, and the narrowest list summed in blocks (see
+#: :func:`pair_term_forces`; the 2D KA list of 64 slots was 10-16 % slower in blocks).
 PAIR_SLOT_BLOCK = 8
+PAIR_BLOCKED_WIDTH = 96
 
 
 def pair_term_forces(term: Term, structure: Structure, idx: jax.Array, sp: jax.Array) -> jax.Array:
@@ -282,8 +284,8 @@ def pair_term_forces(term: Term, structure: Structure, idx: jax.Array, sp: jax.A
     On a CPU the slots are summed in blocks of :data:`PAIR_SLOT_BLOCK` (``lax.scan``), so that each
     block's ``(N, 8)`` intermediates stay in cache instead of XLA streaming ``(N, K)`` arrays through
     memory once per operation: 25-30 % less CPU time for the 1,000-atom KA force, K = 192
-    (benchmarks/pair_force_parts.py). Elsewhere, and when the width is not a multiple of the block,
-    the slots are summed in one pass.
+    (benchmarks/pair_force_parts.py). Elsewhere, for lists narrower than :data:`PAIR_BLOCKED_WIDTH`
+    and when the width is not a multiple of the block, the slots are summed in one pass.
     """
     params = params_as_arrays(term.params) if term.pair_dr2_fn is not None else None
 
@@ -305,9 +307,10 @@ def pair_term_forces(term: Term, structure: Structure, idx: jax.Array, sp: jax.A
 def sum_over_slot_blocks(fn: Callable[[jax.Array], jax.Array], idx: jax.Array) -> jax.Array:
     """``fn(idx)`` for an ``fn`` that sums over the slots (axis 1) of a list ``idx``, evaluated on a
     CPU as the sum of ``fn`` over blocks of :data:`PAIR_SLOT_BLOCK` slots (``lax.scan``; see
-    :func:`pair_term_forces`); in one call elsewhere or when the width is not a multiple of the block."""
+    :func:`pair_term_forces`); in one call elsewhere, below :data:`PAIR_BLOCKED_WIDTH` slots or when the
+    width is not a multiple of the block."""
     n, k, b = idx.shape[0], idx.shape[1], PAIR_SLOT_BLOCK
-    if jax.default_backend() != "cpu" or k <= b or k % b:
+    if jax.default_backend() != "cpu" or k < PAIR_BLOCKED_WIDTH or k % b:
         return fn(idx)
     blocks = jnp.moveaxis(idx.reshape(n, k // b, b, *idx.shape[2:]), 1, 0)
     first = fn(blocks[0])
