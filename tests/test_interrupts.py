@@ -50,8 +50,9 @@ def _start(args: list[str], stdout: Path) -> subprocess.Popen:
     return proc
 
 
-def _interrupt(args: list[str], marker: str, tmp_path: Path) -> tuple[int, str, str]:
-    """Run the command, send SIGINT once ``marker`` is on its stdout; ``(status, stdout, stderr)``."""
+def _interrupt(args: list[str], marker: str, tmp_path: Path,
+               sig: int = signal.SIGINT) -> tuple[int, str, str]:
+    """Run the command, send ``sig`` once ``marker`` is on its stdout; ``(status, stdout, stderr)``."""
     out_txt = tmp_path / "stdout.txt"
     proc = _start(args, out_txt)
     try:
@@ -62,7 +63,7 @@ def _interrupt(args: list[str], marker: str, tmp_path: Path) -> tuple[int, str, 
                                      f"\n{proc.stderr.read()}")
             assert time.monotonic() < t_end, f"no {marker!r} within {DEADLINE} s"
             time.sleep(0.05)
-        os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+        os.killpg(proc.pid, sig)  # SIGINT: what a terminal's Ctrl-C does
         try:
             _, err = proc.communicate(timeout=15)
         except subprocess.TimeoutExpired:  # CPython drops a KeyboardInterrupt raised inside a garbage-
@@ -102,8 +103,10 @@ def arrays(tmp_path_factory):
     return d
 
 
-def test_ctrl_c_in_pdos_kpm(tmp_path):
-    """Interrupted in the KPM recursion: the host runs it chunk by chunk, so Ctrl-C lands between chunks."""
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_in_pdos_kpm(tmp_path, sig):
+    """Interrupted in the KPM recursion: the host runs it chunk by chunk, so Ctrl-C lands between chunks.
+    SIGTERM (``kill``, a batch scheduler) stops it the same way (``cli/main.py``)."""
     from jaxglass.generate import random_packing
     from jaxglass.structure import write
 
@@ -111,7 +114,7 @@ def test_ctrl_c_in_pdos_kpm(tmp_path):
                                                      seed=0))
     rc, out, err = _interrupt(["pdos", str(tmp_path / "s.extxyz"), "--potential", "ka", "--method", "kpm",
                                "--moments", "8192", "--vectors", "4", "--allow-imaginary", "--out",
-                               str(tmp_path / "out")], "pdos: KPM start", tmp_path)
+                               str(tmp_path / "out")], "pdos: KPM start", tmp_path, sig)
     _clean_interrupt(rc, out, err)
     _no_partial_files(tmp_path / "out", ("pdos.npz", "summary.json", "pdos.png"))
 

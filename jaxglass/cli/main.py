@@ -11,9 +11,11 @@ all (temporary file + rename).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import importlib
 import re
+import signal
 import sys
 
 from .._config import enable_x64
@@ -118,7 +120,33 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as stop:  # --help, --version (0) and usage errors (2), without leaving main()
         return stop.code if isinstance(stop.code, int) else (0 if stop.code is None else EXIT_USER)
     enable_x64()
-    return run_command(args)
+    with _terminate_as_interrupt():
+        return run_command(args)
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """SIGTERM (``kill``, a batch scheduler's stop) stops a command as Ctrl-C does: finished work
+    kept, exit status 130. A command started in the background (``cmd &``, nohup) inherits SIGINT
+    ignored, so SIGTERM is how such a job is stopped cleanly. Restored afterwards; left alone outside
+    the main thread or where a handler other than the default is installed."""
+    try:
+        old = signal.getsignal(signal.SIGTERM)
+        if old is not signal.SIG_DFL:
+            old = None
+        else:
+            signal.signal(signal.SIGTERM, _raise_interrupt)
+    except ValueError:  # not the main thread
+        old = None
+    try:
+        yield
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGTERM, old)
 
 
 def run_command(args) -> int:
