@@ -135,18 +135,16 @@ def _terminate_as_interrupt():
     ignored, so SIGTERM is how such a job is stopped cleanly. Restored afterwards; left alone outside
     the main thread or where a handler other than the default is installed."""
     try:
-        old = signal.getsignal(signal.SIGTERM)
-        if old is not signal.SIG_DFL:
-            old = None
-        else:
+        installed = signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+        if installed:
             signal.signal(signal.SIGTERM, _raise_interrupt)
     except ValueError:  # not the main thread
-        old = None
+        installed = False
     try:
         yield
     finally:
-        if old is not None:
-            signal.signal(signal.SIGTERM, old)
+        if installed:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def run_command(args) -> int:
