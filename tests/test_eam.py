@@ -397,6 +397,14 @@ def test_zjw_forces_match_finite_differences():
     _check_forces_fd(zhou_johnson_wadley(("Cu", "Al", "Zr")), mixed_cell(seed=12))
 
 
+def test_tabulated_forces_match_gradient_and_finite_differences():
+    """The setfl force pass (one fused coefficient gather per slot) equals -grad E of the same
+    tables to round-off; runs without the external setfl file."""
+    from jaxglass.potentials.eam import tabulated
+
+    _check_forces_fd(tabulated(zhou_johnson_wadley(("Cu", "Al", "Zr"))), mixed_cell(seed=14))
+
+
 def test_zjw_site_hessian_finite_with_padding():
     """Hessian of the site energy stays finite at padded slots and beyond the cutoff.
 
