@@ -405,6 +405,23 @@ def test_tabulated_forces_match_gradient_and_finite_differences():
     _check_forces_fd(tabulated(zhou_johnson_wadley(("Cu", "Al", "Zr"))), mixed_cell(seed=14))
 
 
+def test_zjw_hvp_by_forces_equals_forward_over_reverse():
+    """The EAM Hessian-vector product (forward mode over the explicit two-pass forces) equals the
+    forward-over-reverse derivative of the energy, with padded slots and neighbours beyond the
+    cutoff in the list."""
+    from jaxglass.hessian import hvp
+
+    pot = zhou_johnson_wadley(("Cu", "Al", "Zr"))
+    assert pot.gather_only_forces
+    s = mixed_cell(seed=15)
+    nb = tuple(jnp.asarray(i) for i in pot.neighbors(s, skin=0.3))
+    v = jnp.asarray(np.random.default_rng(4).standard_normal(s.positions.shape))
+    ref = jax.jvp(jax.grad(pot.energy_fn(s, nb)), (s.positions,), (v,))[1]
+    got = jax.jit(lambda v: hvp(pot, s, nb, v))(v)
+    tol = 1e-11 * float(jnp.abs(ref).max())
+    np.testing.assert_allclose(np.asarray(got), np.asarray(ref), rtol=0, atol=tol)
+
+
 def test_zjw_site_hessian_finite_with_padding():
     """Hessian of the site energy stays finite at padded slots and beyond the cutoff.
 

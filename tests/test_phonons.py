@@ -197,8 +197,10 @@ def test_eigvalsh_gradient_finite_at_degeneracy():
     assert np.isfinite(g) and g == pytest.approx(float(fd), rel=1e-6)
 
 
-def test_hvp_matches_dense_hessian():
-    s, pot = _ka2d()
+@pytest.mark.parametrize("name", ["ka2d", "cuzral_eam", "sic_vashishta"])
+def test_hvp_matches_dense_hessian(name):
+    """Both HVP routes: forward mode over explicit forces (pair, EAM) and forward-over-reverse."""
+    s, pot = SYSTEMS[name]()
     H = np.asarray(phonons.hessian(pot, s))
     hvp = phonons.hvp_fn(pot, s)
     v = np.random.default_rng(1).normal(size=s.positions.shape)

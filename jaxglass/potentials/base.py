@@ -179,6 +179,13 @@ class Potential:
     def freq_unit(self) -> str:
         return freq_unit(self.units)
 
+    @property
+    def gather_only_forces(self) -> bool:
+        """Whether :meth:`forces` is explicit and gathers only (every term a pair term): then a
+        Hessian-vector product is cheapest as the forward-mode derivative of the forces
+        (:func:`jaxglass.hessian.hvp`)."""
+        return all(t.is_pair for t in self.terms)
+
     # -- host-side helpers -------------------------------------------------------------------
     def check(self, structure: Structure) -> None:
         if structure.dim not in self.dims:

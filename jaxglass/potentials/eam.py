@@ -132,6 +132,10 @@ class EAMPotential(Potential):
         """The one-dimensional functions bound to this potential's current parameters."""
         return None if self.form is None else self.form(params_as_arrays(self.terms[0].params))
 
+    @property
+    def gather_only_forces(self) -> bool:
+        return self.form is not None and len(self.terms) == 1
+
     def forces(self, structure, nbrs) -> jax.Array:
         """Forces ``-dE/dx`` in two passes over the full lists, as LAMMPS's ``pair_style eam`` does
         (Daw & Baskes, PRB 29, 6443 (1984), Eq. 5): the densities ρ_i and F'(ρ_i) first, then

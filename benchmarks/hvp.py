@@ -1,0 +1,89 @@
+"""Hessian-vector product per family at paper size: the route ``hessian.hvp`` takes against
+forward-over-reverse of the energy (the general route), interleaved, one XLA thread, CPU time.
+
+``hessian.hvp`` differentiates the explicit forces in forward mode where they are gathers only
+(pair terms, EAM: ``Potential.gather_only_forces``) and falls back to forward-over-reverse
+elsewhere, so for Tersoff (amc) and Vashishta (sic) both columns time the same route. The
+structure is record 1 (a glass) of each family's committed paper export
+(``examples/datasets/paper/<family>.npz``), with the lists the phonon engine builds.
+
+    PYTHONPATH=. python benchmarks/hvp.py --out benchmarks/results/hvp.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+
+import numpy as np
+from _common import machine, write_json
+from md import single_thread
+
+FAMILIES = ("lj2d", "lj3d", "amc", "sic", "cualzr", "hea")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--families", default=",".join(FAMILIES))
+    ap.add_argument("--calls", type=int, default=10, help="products per timed round")
+    ap.add_argument("--repeats", type=int, default=3, help="rounds per route (median reported)")
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args()
+    core = single_thread(None)
+
+    import jax
+    import jax.numpy as jnp
+
+    import jaxglass
+    from jaxglass.data import import_dataset, load_structure
+    from jaxglass.generate import family_potential
+    from jaxglass.hessian import hvp
+
+    jaxglass.enable_x64()
+    rows = []
+    for fam in args.families.split(","):
+        with tempfile.TemporaryDirectory() as tmp:
+            import_dataset(f"examples/datasets/paper/{fam}.npz", tmp)
+            s = load_structure(tmp, 1)
+        pot = family_potential(fam)
+        nb = tuple(jnp.asarray(i) for i in pot.neighbors(s))
+        v = jnp.asarray(np.random.default_rng(0).standard_normal(s.positions.shape))
+        routes = {
+            "forward-over-reverse": jax.jit(lambda v, s=s, pot=pot, nb=nb: jax.jvp(
+                jax.grad(pot.energy_fn(s, nb)), (s.positions,), (v,))[1]),
+            "hessian.hvp": jax.jit(lambda v, s=s, pot=pot, nb=nb: hvp(pot, s, nb, v)),
+        }
+        out = {k: np.asarray(f(v)) for k, f in routes.items()}
+        diff = float(np.max(np.abs(out["hessian.hvp"] - out["forward-over-reverse"])))
+        times = {k: [] for k in routes}
+        for _ in range(args.repeats):
+            for k, f in routes.items():
+                c = time.process_time()
+                for _ in range(args.calls):
+                    f(v).block_until_ready()
+                times[k].append((time.process_time() - c) / args.calls)
+        us = {k: float(np.median(t)) * 1e6 / s.n_atoms for k, t in times.items()}
+        rows.append(dict(family=fam, potential=pot.name, n_atoms=s.n_atoms,
+                         slots=[int(i.shape[1]) for i in nb], explicit=bool(pot.gather_only_forces),
+                         us_per_atom=us,
+                         speedup=us["forward-over-reverse"] / us["hessian.hvp"],
+                         max_abs_diff=diff, max_abs=float(np.max(np.abs(out["hessian.hvp"])))))
+        print(f"{fam}: {rows[-1]['us_per_atom']} ({os.getloadavg()[0]:.1f})", flush=True)
+    load = list(os.getloadavg())
+    print(f"\nCPU µs per Hessian-vector product per atom (core {core}, load {load[0]:.1f})")
+    print("| family | potential | N | list slots | forward-over-reverse | hessian.hvp | speed-up | route | "
+          "max |Δ| / max |Hv| |\n|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        route = "forward over the forces" if r["explicit"] else "forward-over-reverse"
+        print(f"| {r['family']} | {r['potential']} | {r['n_atoms']} | {r['slots']} | "
+              f"{r['us_per_atom']['forward-over-reverse']:.2f} | {r['us_per_atom']['hessian.hvp']:.2f} | "
+              f"{r['speedup']:.2f} | {route} | {r['max_abs_diff'] / r['max_abs']:.1e} |")
+    if args.out:
+        write_json(args.out, dict(benchmark="hvp", core=core, load_average=load, machine=machine(),
+                                  rows=rows))
+
+
+if __name__ == "__main__":
+    main()
