@@ -2,8 +2,9 @@
 
 The dense route (:mod:`jaxglass.modes`) forms the ``(N d)²`` dynamical matrix and diagonalises it:
 O(N²) memory, O(N³) time. KPM never forms it. It needs only the mass-weighted Hessian-vector
-product ``D v`` (:func:`jaxglass.hessian.dynamical_hvp`, one forward-over-reverse pass over the
-neighbour lists, O(N)), and estimates spectral traces with random vectors:
+product ``D v`` (:func:`jaxglass.hessian.dynamical_hvp`: forward mode over explicit forces, or
+forward-over-reverse of the energy, over the neighbour lists, O(N)), and estimates spectral traces
+with random vectors:
 
 1. **Spectral bounds** ``[a, b]`` of ``D`` by a short Lanczos run (:func:`spectral_bounds`), widened by
    the Ritz residual norms and a safety margin so that the rescaled matrix
