@@ -26,7 +26,8 @@ class Generate:
         p.add_argument(
             "--protocol", default=None, metavar="NAME",
             help="named melt-quench protocol of the family's generator for the glasses, e.g. paper-half "
-            "(lj2d, lj3d: the paper protocol with a 50 tau quench); None: the --size's own",
+            "(lj2d, lj3d: the paper protocol with a 50 tau quench; cualzr: a 50 ps quench); "
+            "None: the --size's own",
         )
         p.add_argument(
             "--n-atoms", type=int, default=None, help="target atoms per structure (None: family default)"
