@@ -192,7 +192,9 @@ PROTOCOLS = {
     # ensemble as "paper" within about 2 standard errors of 8 seeds (256 atoms; energy, g(r) peak,
     # PDOS moments) for lj2d at knobs 1 and 0.5 (two borderline flags, |z| 2.1 and 2.4). lj3d at
     # knob 1, 16 seeds: ν_max 2.7 % higher (z 2.5), the other moments leaning the same way (z 1-1.5);
-    # "paper" stays the lj3d recommendation. docs/datasets.md "Protocol audit"; examples/protocol_audit.py.
+    # a 200 τ quench (8 seeds) puts ν_max back at the 50 τ value, so that flag looks like noise, while
+    # E_IS and ⟨ν²⟩ keep their slow drift; "paper" stays the lj3d recommendation, "paper-half" a
+    # defensible option. docs/datasets.md "Protocol audit"; examples/protocol_audit.py.
     "paper-half": Protocol(n_melt=2000, n_quench=10000),
 }
 
