@@ -225,3 +225,19 @@ def test_manifest_without_protocol_resumes(tmp_path, toy):
     assert data.build_dataset(out, toy, progress=False) == [3]
     info = json.loads(str(data.read_record(data.record_path(out, 3))["info"]))
     assert info["protocol_name"] == "small" and len(data.load_dataset(out)) == 4
+
+
+def test_build_log_flags_a_glass_at_the_crystal_energy(tmp_path):
+    """A glass that relaxed back to the crystal (a protocol whose melt regrew on the crystal around
+    it, as the slow a-SiC paper quench does) is flagged in the build log; a real glass is not."""
+    from jaxglass.data.progress import RECRYSTALLIZED_TOL, BuildProgress
+
+    cfg = data.DatasetConfig.make("lj2d", 3, n_atoms=56, n_freq=20, n_r=10, r_max=2.5)
+    rep = BuildProgress(tmp_path, cfg, 3, echo=False)
+    base = dict(seconds=1.0, where="here", n_atoms=56, n_imaginary=0, relax_steps=10)
+    rep.finished(dict(base, k=0, knob=-1.0, energy_per_atom=-6.34))
+    rep.finished(dict(base, k=1, knob=0.4, energy_per_atom=-6.34 + 0.1 * RECRYSTALLIZED_TOL))
+    rep.finished(dict(base, k=2, knob=0.5, energy_per_atom=-6.30))
+    lines = (tmp_path / "build.log").read_text().splitlines()
+    flagged = [ln for ln in lines if "the melt recrystallized" in ln]
+    assert len(flagged) == 1 and "done  00001" in flagged[0]

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import DatasetConfig
-from .schema import log_line, log_path
+from .schema import log_line, log_path, read_record, record_path
 
 #: Seconds between status lines when nothing else happens.
 HEARTBEAT_S = 30.0
@@ -71,6 +71,19 @@ class EtaProgress:
                    f"elapsed {fmt_duration(now - self.t0)}, {eta}")
 
 
+#: Energy per atom (the family's units) within which a relaxed glass counts as the crystal itself.
+RECRYSTALLIZED_TOL = 1e-6
+
+
+def _crystal_energy(out: Path) -> float | None:
+    """Energy per atom of the crystalline reference (record 0, knob < 0) if it is on disk."""
+    path = record_path(out, 0)
+    if not path.is_file():
+        return None
+    rec = read_record(path)
+    return float(rec["energy_per_atom"]) if float(rec["knob"]) < 0 else None
+
+
 class BuildProgress:
     """Done / failed / running counts, rate and ETA; every line also goes to ``DIR/build.log``."""
 
@@ -83,6 +96,19 @@ class BuildProgress:
         self.restarted: dict[int, int] = {}
         self.t0 = time.monotonic()
         self.last_line = self.t0
+        self.crystal_energy = _crystal_energy(out)
+
+    def _recrystallized(self, s: dict[str, Any]) -> str:
+        """A warning for a glass that relaxed to the crystal's energy (a melt-quench protocol that
+        let the melt regrow on the crystal around it); '' otherwise or when unknown."""
+        if s["knob"] < 0:
+            self.crystal_energy = s.get("energy_per_atom")
+            return ""
+        e = s.get("energy_per_atom")
+        if self.crystal_energy is None or e is None or abs(e - self.crystal_energy) > RECRYSTALLIZED_TOL:
+            return ""
+        return (f"; WARNING: at the crystal's energy (within {RECRYSTALLIZED_TOL:g} per atom): "
+                "the melt recrystallized")
 
     def line(self, text: str, echo: bool = True) -> None:
         log_line(self.out, text, echo=self.echo and echo)
@@ -114,7 +140,8 @@ class BuildProgress:
         steps = "?" if s["relax_steps"] is None else s["relax_steps"]
         again = f", after {self.restarted[k]} lost worker(s)" if k in self.restarted else ""
         self.line(f"done  {k:05d} in {s['seconds']:.1f} s on {s['where']}: {s['n_atoms']} atoms, {knob}, "
-                  f"{steps} relaxation steps, {s['n_imaginary']} imaginary modes{again} {self.status()}")
+                  f"{steps} relaxation steps, {s['n_imaginary']} imaginary modes{again}"
+                  f"{self._recrystallized(s)} {self.status()}")
 
     def failed_one(self, k: int, err: BaseException, tb=None) -> None:
         self.running.pop(k, None)

@@ -188,7 +188,8 @@ def summary(k: int, rec: dict[str, Any], seconds: float, where: str) -> dict[str
     """What the build log reports of a finished record."""
     info = json.loads(str(rec["info"]))
     return dict(k=k, seconds=seconds, where=where, n_atoms=int(len(rec["species"])),
-                knob=float(rec["knob"]), n_imaginary=int(rec["n_imaginary"]), relax_steps=_relax_steps(info))
+                knob=float(rec["knob"]), n_imaginary=int(rec["n_imaginary"]), relax_steps=_relax_steps(info),
+                energy_per_atom=float(rec["energy_per_atom"]))
 
 
 def run_batch(cfg: DatasetConfig, out: Path, ks: list[int], where: str,
