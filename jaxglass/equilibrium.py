@@ -391,6 +391,10 @@ class _Restrained:
     def cutoff(self) -> float:
         return self.potential.cutoff
 
+    #: No explicit forces of its own (the bias is in the energy only): Hessian-vector products take
+    #: forward-over-reverse of :meth:`energy` (:func:`jaxglass.hessian.hvp`).
+    gather_only_forces = False
+
     def check(self, structure: Structure) -> None:
         self.potential.check(structure)
 
