@@ -176,8 +176,8 @@ def hvp(potential: Potential, structure: Structure, nbrs: Sequence[jax.Array], v
 
     For a potential whose forces are explicit sums over gathers (pair terms, EAM:
     :attr:`~jaxglass.potentials.base.Potential.gather_only_forces`), ``H v = -d/dε F(x + ε v)`` by
-    forward mode over those forces: no scatter, 2-3× cheaper than forward-over-reverse (1,024-atom
-    CuZrAl ZJW EAM 50 -> 18 µs per atom, 1,000 KA atoms 2.4 -> 1.1; benchmarks/hvp.py). Else
+    forward mode over those forces: no scatter, 1.5-3× cheaper than forward-over-reverse (one core:
+    1,024-atom CuZrAl ZJW EAM 48 -> 17 µs per atom, 864 KA atoms 1.9 -> 1.0; benchmarks/hvp.py). Else
     forward-over-reverse of the energy (Tersoff, Keating, Vashishta: as cheap or cheaper there).
 
     Pure and jittable; ``v`` may carry extra leading axes only through ``jax.vmap``.
