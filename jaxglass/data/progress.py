@@ -101,11 +101,8 @@ class BuildProgress:
     def _recrystallized(self, s: dict[str, Any]) -> str:
         """A warning for a glass that relaxed to the crystal's energy (a melt-quench protocol that
         let the melt regrow on the crystal around it); '' otherwise or when unknown."""
-        if s["knob"] < 0:
-            self.crystal_energy = s.get("energy_per_atom")
-            return ""
-        e = s.get("energy_per_atom")
-        if self.crystal_energy is None or e is None or abs(e - self.crystal_energy) > RECRYSTALLIZED_TOL:
+        e, e0 = s.get("energy_per_atom"), self.crystal_energy
+        if s["knob"] < 0 or e0 is None or e is None or abs(e - e0) > RECRYSTALLIZED_TOL:
             return ""
         return (f"; WARNING: at the crystal's energy (within {RECRYSTALLIZED_TOL:g} per atom): "
                 "the melt recrystallized")
@@ -136,6 +133,8 @@ class BuildProgress:
         k = s["k"]
         self.running.pop(k, None)
         self.done += 1
+        if s["knob"] < 0:  # the crystalline reference: what the glasses are compared with
+            self.crystal_energy = s.get("energy_per_atom")
         knob = "crystal" if s["knob"] < 0 else f"knob {s['knob']:.3f}"
         steps = "?" if s["relax_steps"] is None else s["relax_steps"]
         again = f", after {self.restarted[k]} lost worker(s)" if k in self.restarted else ""
