@@ -134,8 +134,7 @@ class EAMPotential(Potential):
 
     @property
     def gather_only_forces(self) -> bool:
-        """True when :meth:`forces` takes its explicit two-pass route (one-dimensional functions known,
-        one term); otherwise it falls back to reverse mode."""
+        """True when :meth:`forces` takes its explicit two-pass route (else reverse mode)."""
         return self.form is not None and len(self.terms) == 1
 
     def forces(self, structure, nbrs) -> jax.Array:
@@ -170,7 +169,6 @@ class EAMPotential(Potential):
 
         rho = sum_over_slot_blocks(density, idx)
         _, d_embed = jax.jvp(functools.partial(fn.embedding, sp), (rho,), (jnp.ones_like(rho),))
-
         radial = _setfl_radial_slopes(p, sp) if self.form is _setfl_functions else None
 
         def force(ib):
@@ -178,8 +176,7 @@ class EAMPotential(Potential):
             if radial is not None:
                 df_j, df_i, dphi = radial(sj, rs)
             else:
-                si = jnp.broadcast_to(sp[:, None], sj.shape)
-                ones = jnp.ones_like(rs)
+                si, ones = jnp.broadcast_to(sp[:, None], sj.shape), jnp.ones_like(rs)
                 _, df_j = jax.jvp(functools.partial(fn.density, sj), (rs,), (ones,))
                 _, df_i = jax.jvp(functools.partial(fn.density, si), (rs,), (ones,))
                 _, dphi = jax.jvp(functools.partial(fn.pair, si, sj), (rs,), (ones,))
@@ -313,13 +310,11 @@ def _table_eval(coef: jax.Array, delta: float, which: jax.Array, x: jax.Array, e
     return val
 
 
-def _cubic(c: jax.Array, u: jax.Array) -> jax.Array:
-    """``c0 + c1 u + c2 u² + c3 u³`` for coefficients in the last axis of ``c`` (Horner)."""
+def _cubic(c: jax.Array, u: jax.Array) -> jax.Array:  # c0 + c1 u + c2 u² + c3 u³, c in the last axis
     return ((c[..., 3] * u + c[..., 2]) * u + c[..., 1]) * u + c[..., 0]
 
 
-def _cubic_slope(c: jax.Array, u: jax.Array) -> jax.Array:
-    """d/du of :func:`_cubic`."""
+def _cubic_slope(c: jax.Array, u: jax.Array) -> jax.Array:  # d/du of _cubic
     return (3.0 * c[..., 3] * u + 2.0 * c[..., 2]) * u + c[..., 1]
 
 
@@ -452,27 +447,21 @@ def _setfl_functions(p: dict) -> EAMFunctions:
 
 
 def _setfl_radial_slopes(p: dict, sp: jax.Array) -> Callable:
-    """For the force pass of setfl tables: ``radial(sj, r)`` -> ``(f'_j(r), f'_i(r), φ'_ij(r))`` of
-    the slots ``(N, K)`` of centres with species ``sp`` (all ``r`` below the cutoff), from ONE gather of
-    a 12-coefficient row per slot out of the tables re-laid as ``(a * nel + b, interval, [f_b | f_a |
-    r φ_ab])``, where :func:`_table_eval` would gather three 4-coefficient rows. Same piecewise cubics,
-    derivatives written out; 1,024 CuZrAl atoms: 4.0 -> 2.7 CPU ms per force (one core)."""
+    """``radial(sj, r)`` -> ``(f'_j, f'_i, φ'_ij)`` at slots ``(N, K)`` (centres' species ``sp``, r below the
+    cutoff) from ONE gather per slot of a 12-coefficient row ``[f_b | f_a | r φ_ab]`` (row ``a nel + b``),
+    not three 4-coefficient rows: 1,024 CuZrAl atoms 4.0 -> 2.7 CPU ms per force (one core)."""
     nel = p["rho_coef"].shape[0]
-    a = np.repeat(np.arange(nel), nel)
-    b = np.tile(np.arange(nel), nel)
-    # rebuilt per call from the parameters; inside the MD loop XLA does not pay for it per step (scratch
-    # timing: the same force with the table as a constant, 2.7 ms either way)
-    fused = jnp.concatenate([p["rho_coef"][b], p["rho_coef"][a], p["z_coef"]], axis=-1)
-    nint, delta = fused.shape[1], p["dr"]
+    a, b = np.repeat(np.arange(nel), nel), np.tile(np.arange(nel), nel)
+    # rebuilt per call: inside the MD loop this costs nothing measurable (same time as a constant table)
+    fused, delta = jnp.concatenate([p["rho_coef"][b], p["rho_coef"][a], p["z_coef"]], axis=-1), p["dr"]
 
     def radial(sj, r):
-        t = r / delta
-        k = jnp.clip(jnp.floor(t), 0, nint - 1)
-        u = jnp.minimum(t - k, 1.0)
-        c = fused[sp[:, None] * nel + sj, k.astype(jnp.int32)]
-        f_j, f_i, z = c[..., 0:4], c[..., 4:8], c[..., 8:12]
-        dz = _cubic_slope(z, u) / delta
-        return _cubic_slope(f_j, u) / delta, _cubic_slope(f_i, u) / delta, (dz - _cubic(z, u) / r) / r
+        k = jnp.clip(jnp.floor(r / delta), 0, fused.shape[1] - 1)
+        u = jnp.minimum(r / delta - k, 1.0)
+        c = fused[sp[:, None] * nel + sj, k.astype(jnp.int32)]  # [f_j | f_i | z] per slot
+        dz = _cubic_slope(c[..., 8:], u) / delta
+        return (_cubic_slope(c[..., :4], u) / delta, _cubic_slope(c[..., 4:8], u) / delta,
+                (dz - _cubic(c[..., 8:], u) / r) / r)
 
     return radial
 
