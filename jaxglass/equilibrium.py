@@ -393,7 +393,7 @@ class _Restrained:
 
     #: No explicit forces of its own (the bias is in the energy only): Hessian-vector products take
     #: forward-over-reverse of :meth:`energy` (:func:`jaxglass.hessian.hvp`).
-    gather_only_forces = False
+    gather_only_forces = explicit_forces = False
 
     def check(self, structure: Structure) -> None:
         self.potential.check(structure)

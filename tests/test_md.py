@@ -207,7 +207,8 @@ def test_vashishta_filtered_lists_match_exact_lists(monkeypatch):
 def test_pair_forces_blocked_equal_one_pass(monkeypatch, pad):
     """On a CPU a pair force sums its list slots in blocks (``potentials.base.pair_term_forces``):
     equal to the one-pass sum and to -dE/dx to round-off, for a (padded) list width that is a
-    multiple of the block (``pad`` 0) and one that is not (3 more padding columns: one pass)."""
+    multiple of the block (``pad`` 0) and one that is not (3 more padding columns: one pass); the
+    energy carried along (``with_energy``) equals :meth:`Potential.energy`."""
     import jaxglass.potentials.base as base
     from jaxglass.neighbors import neighbor_list
 
@@ -223,14 +224,16 @@ def test_pair_forces_blocked_equal_one_pass(monkeypatch, pad):
     sp = jnp.asarray(pot.species_map(s))[s.species]
 
     def pair_fn():  # a new function per use: traces are cached per function
-        return lambda structure: base.pair_term_forces(pot.terms[0], structure, nb[0], sp)
+        return lambda structure: base.pair_term_forces(pot.terms[0], structure, nb[0], sp, True)
 
-    blocked = np.asarray(pair_fn()(s))
+    e_blocked, blocked = pair_fn()(s)
+    assert abs(float(e_blocked) - float(pot.energy(s, nb))) < 1e-12 * abs(float(pot.energy(s, nb)))
     assert ("scan" in str(jax.make_jaxpr(pair_fn())(s))) == (pad == 0)  # blocks only for a multiple of 8
     grad = -np.asarray(jax.grad(lambda x: pot.energy(s.with_positions(x), nb))(s.positions))
     monkeypatch.setattr(base, "PAIR_SLOT_BLOCK", 10**6)
     assert "scan" not in str(jax.make_jaxpr(pair_fn())(s))
-    one_pass = np.asarray(pair_fn()(s))
+    e_one, one_pass = pair_fn()(s)
+    assert abs(float(e_one) - float(e_blocked)) < 1e-12 * abs(float(e_blocked))
     scale = np.max(np.abs(grad))
     assert np.max(np.abs(blocked - one_pass)) < 1e-12 * scale
     assert np.max(np.abs(blocked - grad)) < 1e-12 * scale

@@ -47,3 +47,24 @@ def test_failure_is_reported(ka2d):
         minimize(pot, ka2d, method="lbfgs", fmax=1e-8, max_steps=3, raise_on_fail=True)
     with pytest.raises(ValueError, match="method"):
         minimize(pot, ka2d, method="cg")
+
+
+def test_energy_and_forces_equal_energy_and_minus_gradient(ka2d):
+    """``Potential.energy_and_forces`` (what L-BFGS evaluates when ``explicit_forces``) equals the energy
+    and ``-grad E`` to round-off on every route: pair terms (KA, the energy from the force pass),
+    Vashishta (pair + hand-written three-body gradient) and Tersoff (reverse mode)."""
+    import jax
+
+    from jaxglass.generate import sic
+
+    cells = [(kob_andersen(), ka2d, True), (lindsay_broido_carbon(), graphene(2.45, (3, 3)), False),
+             (sic.potential(), sic.crystal(400).structure, True)]
+    for pot, s, explicit in cells:
+        rng = np.random.default_rng(1)
+        s = s.with_positions(s.positions + rng.normal(scale=0.03, size=s.positions.shape))
+        nb = pot.neighbors(s, 0.3)
+        e, f = jax.jit(lambda p, st: p.energy_and_forces(st, nb))(pot, s)
+        e_ref, g = jax.value_and_grad(lambda x, p=pot, st=s: p.energy(st.with_positions(x), nb))(s.positions)
+        assert pot.explicit_forces == explicit
+        assert abs(float(e) - float(e_ref)) <= 1e-12 * abs(float(e_ref))
+        assert np.max(np.abs(np.asarray(f) + np.asarray(g))) <= 1e-10 * np.max(np.abs(np.asarray(g)))

@@ -37,7 +37,7 @@ from ..errors import UserError
 from ..potentials import eam, vashishta
 from ..potentials.base import Potential
 from ..potentials.eam import read_setfl
-from ..space import displacement
+from ..space import displacement, periodic_kdtree
 from ..structure import Structure
 
 
@@ -374,6 +374,22 @@ def temperature_schedule(t_hot: float, t_end: float, n_hot: int, n_quench: int) 
 
 
 # -- analysis helpers (numpy) ------------------------------------------------------------------
+
+
+#: Distance (Å) from a site of the starting crystal beyond which :func:`off_site_fraction` counts an
+#: atom as off the lattice; a random point lies this close to a 3C-SiC site with probability ~1 %.
+OFF_SITE_TOL = 0.3
+
+
+def off_site_fraction(structure: Structure, crystal: Structure, tol: float = OFF_SITE_TOL) -> float:
+    """Share of the atoms of ``structure`` farther than ``tol`` from every atom of ``crystal`` (the
+    starting crystal of a partial melt, same cell; species ignored): 0 for the crystal, about the
+    melt fraction for a melted region that stayed amorphous, less where the crystal regrew into it."""
+    box = np.asarray(crystal.box, dtype=np.float64)
+    tree = periodic_kdtree(crystal.positions, box, crystal.periodic, tol)
+    q = np.mod(np.asarray(structure.positions, dtype=np.float64), box)
+    d, _ = tree.query(np.where(q >= box, 0.0, q))  # the cell is periodic (a partial melt's)
+    return float(np.mean(d > tol))
 
 
 def pair_distances(structure: Structure, r_max: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

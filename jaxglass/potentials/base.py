@@ -186,6 +186,13 @@ class Potential:
         (:func:`jaxglass.hessian.hvp`)."""
         return all(t.is_pair for t in self.terms)
 
+    @property
+    def explicit_forces(self) -> bool:
+        """Whether :meth:`forces` is written out for every term (pair sums, hand-written site
+        gradients): then energy plus :meth:`forces` costs less than a reverse-mode
+        ``value_and_grad`` of the energy (:func:`jaxglass.minimize.minimize`)."""
+        return all(t.is_pair or t.site_grad_fn is not None for t in self.terms)
+
     # -- host-side helpers -------------------------------------------------------------------
     def check(self, structure: Structure) -> None:
         if structure.dim not in self.dims:
@@ -245,22 +252,36 @@ class Potential:
         other site terms (Tersoff; EAM has its own ``forces``) are differentiated by reverse mode.
         Equal to ``-jax.grad(energy)`` to round-off (tests/test_md.py, tests/test_vashishta.py).
         """
+        return self._forces(structure, nbrs, False)[1]
+
+    def energy_and_forces(self, structure: Structure, nbrs: Sequence[jax.Array]
+                          ) -> tuple[jax.Array, jax.Array]:
+        """``(energy, forces)`` as :meth:`energy` and :meth:`forces`; a pair term's energy comes out of
+        its force pass (the forward-mode derivative carries the pair energy along)."""
+        return self._forces(structure, nbrs, True)
+
+    def _forces(self, structure: Structure, nbrs: Sequence[jax.Array], with_energy: bool):
         if len(nbrs) != len(self.terms):
             raise UserError(f"nbrs: expected {len(self.terms)} neighbour lists, got {len(nbrs)}")
         sp = jnp.asarray(self.species_map(structure))[structure.species]
-        f = jnp.zeros_like(structure.positions)
+        e, f = jnp.zeros((), structure.positions.dtype), jnp.zeros_like(structure.positions)
         site = [(t, jnp.asarray(i)) for t, i in zip(self.terms, nbrs)
                 if not t.is_pair and t.site_grad_fn is None]
         for term, idx in zip(self.terms, nbrs):
             if term.site_grad_fn is not None:
                 f = f + site_term_forces(term, structure, jnp.asarray(idx), sp)
+                if with_energy:
+                    e = e + self.replace(terms=(term,)).energy(structure, [idx])
             elif term.is_pair:
-                f = f + pair_term_forces(term, structure, jnp.asarray(idx), sp)
+                e_t, f_t = pair_term_forces(term, structure, jnp.asarray(idx), sp, with_energy)
+                e, f = e + e_t, f + f_t
         if site:
             sub = self.replace(terms=tuple(t for t, _ in site))
-            f = f - jax.grad(lambda x: sub.energy(structure.with_positions(x), [i for _, i in site]))(
+            lists = [i for _, i in site]
+            e_s, g = jax.value_and_grad(lambda x: sub.energy(structure.with_positions(x), lists))(
                 structure.positions)
-        return f
+            e, f = e + e_s, f - g
+        return e, f
 
     def energy_fn(self, structure: Structure, nbrs: Sequence[jax.Array]) -> Callable[[jax.Array], jax.Array]:
         """``positions -> energy`` with the other fields of ``structure`` and the lists fixed."""
@@ -283,10 +304,12 @@ PAIR_SLOT_BLOCK = 8
 PAIR_BLOCKED_WIDTH = 96
 
 
-def pair_term_forces(term: Term, structure: Structure, idx: jax.Array, sp: jax.Array) -> jax.Array:
-    """Forces ``(N, d)`` of a pair term from a full (symmetric) list ``idx``:
-    ``F_i = sum_j φ'(r_ij) r_ij / r_ij`` with ``r_ij = x_j - x_i`` and ``φ'`` by forward-mode autodiff
-    of the pair energy (or ``2 dφ/d(r²)`` from ``pair_dr2_fn``); no scatter.
+def pair_term_forces(term: Term, structure: Structure, idx: jax.Array, sp: jax.Array,
+                     with_energy: bool = False) -> tuple[jax.Array, jax.Array]:
+    """``(energy, forces (N, d))`` of a pair term from a full (symmetric) list ``idx`` (the energy 0
+    unless ``with_energy``): ``F_i = sum_j φ'(r_ij) r_ij / r_ij`` with ``r_ij = x_j - x_i`` and ``φ'``
+    by forward-mode autodiff of the pair energy, whose primal is the energy (or ``2 dφ/d(r²)`` from
+    ``pair_dr2_fn``, the energy then from ``pair_fn``); no scatter.
 
     On a CPU the slots are summed in blocks of :data:`PAIR_SLOT_BLOCK` (``lax.scan``), so that each
     block's ``(N, 8)`` intermediates stay in cache instead of XLA streaming ``(N, K)`` arrays through
@@ -300,13 +323,16 @@ def pair_term_forces(term: Term, structure: Structure, idx: jax.Array, sp: jax.A
         dr, mask, sj = local_environment(structure, ib, sp, term.cutoff)
         r2 = jnp.sum(dr * dr, axis=-1)
         si = jnp.broadcast_to(sp[:, None], sj.shape)
+        r = jnp.sqrt(r2)
+        pair = functools.partial(term.pair_energy, si=si, sj=sj)
         if params is not None:
             de_r = 2.0 * term.pair_dr2_fn(params, r2, si, sj)  # φ'(r) / r
+            e = pair(r) if with_energy else None
         else:
-            r = jnp.sqrt(r2)
-            pair = functools.partial(term.pair_energy, si=si, sj=sj)
-            de_r = jax.jvp(pair, (r,), (jnp.ones_like(r),))[1] / r
-        return jnp.sum(jnp.where(mask, de_r, 0.0)[..., None] * dr, axis=1)
+            e, de = jax.jvp(pair, (r,), (jnp.ones_like(r),))
+            de_r = de / r
+        e = 0.5 * jnp.sum(jnp.where(mask, e, 0.0)) if with_energy else jnp.zeros((), r.dtype)
+        return e, jnp.sum(jnp.where(mask, de_r, 0.0)[..., None] * dr, axis=1)
 
     return sum_over_slot_blocks(block, idx)
 
@@ -321,7 +347,7 @@ def sum_over_slot_blocks(fn: Callable[[jax.Array], jax.Array], idx: jax.Array) -
         return fn(idx)
     blocks = jnp.moveaxis(idx.reshape(n, k // b, b, *idx.shape[2:]), 1, 0)
     first = fn(blocks[0])
-    return jax.lax.scan(lambda acc, ib: (acc + fn(ib), None), first, blocks[1:])[0]
+    return jax.lax.scan(lambda acc, ib: (jax.tree.map(jnp.add, acc, fn(ib)), None), first, blocks[1:])[0]
 
 
 def site_term_forces(term: Term, structure: Structure, idx: jax.Array, sp: jax.Array) -> jax.Array:

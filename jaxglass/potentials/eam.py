@@ -91,10 +91,9 @@ CITATION_ZJW = "X. W. Zhou, R. A. Johnson and H. N. G. Wadley, Phys. Rev. B 69, 
 class EAMFunctions:
     """The one-dimensional EAM functions, vectorised jnp callables over species indices.
 
-    ``embedding(s, rho)`` F_s(ρ) [eV]; ``density(s, r)`` f_s(r) (density contributed by an
-    atom of species ``s``); ``pair(a, b, r)`` φ_ab(r) [eV]. Species indices follow the
-    potential's ``species`` order; ``r`` must be positive (the functions vanish for r ≥ cutoff).
-    """
+    ``embedding(s, rho)`` F_s(ρ) [eV]; ``density(s, r)`` f_s(r) (density contributed by an atom of
+    species ``s``); ``pair(a, b, r)`` φ_ab(r) [eV]. Species indices follow the potential's ``species``
+    order; ``r`` must be positive (the functions vanish for r ≥ cutoff)."""
 
     embedding: Callable[[jax.Array, jax.Array], jax.Array]
     density: Callable[[jax.Array, jax.Array], jax.Array]
@@ -106,8 +105,8 @@ class EAMFunctions:
 class EAMPotential(Potential):
     """A :class:`Potential` that also carries the EAM's per-species data.
 
-    A PyTree like every potential: the tables / analytic parameters are the leaves of
-    ``terms[0].params``. Extra static fields (hashable tuples; read them through the properties):
+    A PyTree like every potential: the tables / analytic parameters are the leaves of ``terms[0].params``.
+    Extra static fields (hashable tuples; read them through the properties):
 
     Attributes:
       masses: species name -> mass (amu) as given by the potential file / parameter table.
@@ -123,9 +122,7 @@ class EAMPotential(Potential):
     def masses(self) -> dict:
         return dict(self.mass_items)
 
-    @property
-    def atomic_numbers(self) -> dict:
-        return dict(self.z_items)
+    atomic_numbers = property(lambda self: dict(self.z_items))
 
     @property
     def functions(self) -> EAMFunctions | None:
@@ -136,6 +133,10 @@ class EAMPotential(Potential):
     def gather_only_forces(self) -> bool:
         """True when :meth:`forces` takes its explicit two-pass route (else reverse mode)."""
         return self.form is not None and len(self.terms) == 1
+    explicit_forces = gather_only_forces
+
+    def energy_and_forces(self, structure, nbrs) -> tuple[jax.Array, jax.Array]:
+        return self.energy(structure, nbrs), self.forces(structure, nbrs)
 
     def forces(self, structure, nbrs) -> jax.Array:
         """Forces ``-dE/dx`` in two passes over the full lists, as LAMMPS's ``pair_style eam`` does
