@@ -64,7 +64,8 @@ def test_energy_and_forces_equal_energy_and_minus_gradient(ka2d):
         s = s.with_positions(s.positions + rng.normal(scale=0.03, size=s.positions.shape))
         nb = pot.neighbors(s, 0.3)
         e, f = jax.jit(lambda p, st, nb: p.energy_and_forces(st, nb))(pot, s, nb)
-        e_ref, g = jax.value_and_grad(lambda x, p=pot, st=s, nb=nb: p.energy(st.with_positions(x), nb))(s.positions)
+        e_ref, g = jax.value_and_grad(lambda x, p=pot, st=s, nb=nb: p.energy(st.with_positions(x), nb))(
+            s.positions)
         assert pot.explicit_forces == explicit
         assert abs(float(e) - float(e_ref)) <= 1e-12 * abs(float(e_ref))
         assert np.max(np.abs(np.asarray(f) + np.asarray(g))) <= 1e-10 * np.max(np.abs(np.asarray(g)))
