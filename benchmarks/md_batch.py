@@ -28,8 +28,16 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import md as mdbench  # noqa: E402  (benchmarks/md.py: the systems and the LAMMPS peer)
 
-#: MD steps of each family's paper protocol (generate/*.py PROTOCOLS["paper"]).
-PAPER_STEPS = {"lj3d": 22_000, "lj2d": 22_000, "cualzr": 110_000, "sic": 24_000}
+
+def paper_steps(system: str) -> int | None:
+    """MD steps of the family's paper protocol (``PROTOCOLS["paper"]`` of its generator module)."""
+    from jaxglass.generate import cualzr, lj, sic
+
+    if system in ("lj2d", "lj3d"):
+        p = lj.PROTOCOLS["paper"]
+        return p.n_melt + p.n_quench
+    mod = {"cualzr": cualzr, "sic": sic}.get(system)
+    return None if mod is None else mod.PROTOCOLS["paper"].n_hot + mod.PROTOCOLS["paper"].n_quench
 
 
 def time_batch(case, b: int, n_steps: int, warmup: int, extra: dict) -> dict:
@@ -84,7 +92,7 @@ def main(argv=None) -> None:
                 r.update(system=system, n_atoms=case.structure.n_atoms, precision=prec,
                          vectorize=bool(args.vectorize),
                          lammps_cpu_ms=1e3 * lmp["cpu_s"] / args.steps if lmp else None)
-                steps = PAPER_STEPS.get(system)
+                steps = paper_steps(system)
                 r["structures_per_hour_md"] = 3.6e6 / (steps * r["cpu_ms"]) if steps else None
                 r["lammps_structures_per_hour_md"] = (3.6e6 / (steps * r["lammps_cpu_ms"])
                                                       if steps and lmp else None)
