@@ -293,11 +293,9 @@ def _c2_spline_coefficients(y: np.ndarray) -> np.ndarray:
 
 
 def _table_eval(coef: jax.Array, delta: float, which: jax.Array, x: jax.Array, extrapolate: bool):
-    """Evaluate piecewise cubics ``coef[which]`` ``(n_tab, n-1, 4)`` at ``x`` (broadcast).
-
-    Points beyond the last node continue linearly (``extrapolate``) or stay at the end value.
-    Points below 0 use the first interval's cubic.
-    """
+    """Evaluate piecewise cubics ``coef[which]`` ``(n_tab, n-1, 4)`` at ``x`` (broadcast). Points beyond
+    the last node continue linearly (``extrapolate``) or stay at the end value; below 0 they use the
+    first interval's cubic."""
     nint = coef.shape[1]
     t = x / delta
     k = jnp.clip(jnp.floor(t), 0, nint - 1)
