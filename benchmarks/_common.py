@@ -67,3 +67,49 @@ def size_args(description: str, sizes: str, repeat: int, out: str, worker):
         print(json.dumps(worker(args.worker, args.repeat)))
         return None
     return args
+
+
+def paper_record(family: str, index: int = 1):
+    """Record ``index`` of a family's committed paper export (``examples/datasets/paper/<family>.npz``,
+    run from the repository root) as a :class:`~jaxglass.structure.Structure`."""
+    import tempfile
+
+    from jaxglass.data import import_dataset, load_structure
+
+    with tempfile.TemporaryDirectory() as tmp:
+        import_dataset(f"examples/datasets/paper/{family}.npz", tmp)
+        return load_structure(tmp, index)
+
+
+def cpu_seconds_per_call(routes: dict, arg, calls: int, repeats: int) -> dict[str, float]:
+    """Median over ``repeats`` interleaved rounds of the CPU seconds per call of each route (``name ->
+    jitted function of arg``; the results are blocked on)."""
+    import statistics
+
+    import jax
+
+    times: dict[str, list[float]] = {k: [] for k in routes}
+    for _ in range(repeats):
+        for k, f in routes.items():
+            c = time.process_time()
+            for _ in range(calls):
+                jax.block_until_ready(f(arg))
+            times[k].append((time.process_time() - c) / calls)
+    return {k: statistics.median(t) for k, t in times.items()}
+
+
+#: The families with a committed paper export, in table order.
+PAPER_FAMILIES = ("lj2d", "lj3d", "amc", "sic", "cualzr", "hea")
+
+
+def route_args(doc: str, call: str):
+    """The command line of a per-family route comparison (``--families``, ``--calls``, ``--repeats``,
+    ``--out``); ``call`` names one timed call (e.g. "products")."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--families", default=",".join(PAPER_FAMILIES))
+    ap.add_argument("--calls", type=int, default=10, help=f"{call} per timed round")
+    ap.add_argument("--repeats", type=int, default=3, help="rounds per route (median reported)")
+    ap.add_argument("--out", default=None)
+    return ap.parse_args()

@@ -12,41 +12,28 @@ structure is record 1 (a glass) of each family's committed paper export
 
 from __future__ import annotations
 
-import argparse
 import os
-import tempfile
-import time
 
 import numpy as np
-from _common import machine, write_json
+from _common import cpu_seconds_per_call, machine, paper_record, route_args, write_json
 from md import single_thread
-
-FAMILIES = ("lj2d", "lj3d", "amc", "sic", "cualzr", "hea")
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--families", default=",".join(FAMILIES))
-    ap.add_argument("--calls", type=int, default=10, help="products per timed round")
-    ap.add_argument("--repeats", type=int, default=3, help="rounds per route (median reported)")
-    ap.add_argument("--out", default=None)
-    args = ap.parse_args()
+    args = route_args(__doc__, "products")
     core = single_thread(None)
 
     import jax
     import jax.numpy as jnp
 
     import jaxglass
-    from jaxglass.data import import_dataset, load_structure
     from jaxglass.generate import family_potential
     from jaxglass.hessian import hvp
 
     jaxglass.enable_x64()
     rows = []
     for fam in args.families.split(","):
-        with tempfile.TemporaryDirectory() as tmp:
-            import_dataset(f"examples/datasets/paper/{fam}.npz", tmp)
-            s = load_structure(tmp, 1)
+        s = paper_record(fam)
         pot = family_potential(fam)
         nb = tuple(jnp.asarray(i) for i in pot.neighbors(s))
         v = jnp.asarray(np.random.default_rng(0).standard_normal(s.positions.shape))
@@ -57,14 +44,8 @@ def main() -> None:
         }
         out = {k: np.asarray(f(v)) for k, f in routes.items()}
         diff = float(np.max(np.abs(out["hessian.hvp"] - out["forward-over-reverse"])))
-        times = {k: [] for k in routes}
-        for _ in range(args.repeats):
-            for k, f in routes.items():
-                c = time.process_time()
-                for _ in range(args.calls):
-                    f(v).block_until_ready()
-                times[k].append((time.process_time() - c) / args.calls)
-        us = {k: float(np.median(t)) * 1e6 / s.n_atoms for k, t in times.items()}
+        sec = cpu_seconds_per_call(routes, v, args.calls, args.repeats)
+        us = {k: t * 1e6 / s.n_atoms for k, t in sec.items()}
         rows.append(dict(family=fam, potential=pot.name, n_atoms=s.n_atoms,
                          slots=[int(i.shape[1]) for i in nb], explicit=bool(pot.gather_only_forces),
                          us_per_atom=us,

@@ -13,39 +13,26 @@ export (``examples/datasets/paper/<family>.npz``), with the relaxation's lists (
 
 from __future__ import annotations
 
-import argparse
 import os
-import tempfile
-import time
 
 import numpy as np
-from _common import machine, write_json
+from _common import cpu_seconds_per_call, machine, paper_record, route_args, write_json
 from md import single_thread
-
-FAMILIES = ("lj2d", "lj3d", "amc", "sic", "cualzr", "hea")
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--families", default=",".join(FAMILIES))
-    ap.add_argument("--calls", type=int, default=10, help="evaluations per timed round")
-    ap.add_argument("--repeats", type=int, default=3, help="rounds per route (median reported)")
-    ap.add_argument("--out", default=None)
-    args = ap.parse_args()
+    args = route_args(__doc__, "evaluations")
     core = single_thread(None)
 
     import jax
 
     import jaxglass
-    from jaxglass.data import import_dataset, load_structure
     from jaxglass.generate import family_potential
 
     jaxglass.enable_x64()
     rows = []
     for fam in args.families.split(","):
-        with tempfile.TemporaryDirectory() as tmp:
-            import_dataset(f"examples/datasets/paper/{fam}.npz", tmp)
-            s = load_structure(tmp, 1)
+        s = paper_record(fam)
         pot = family_potential(fam)
         nb = tuple(jax.numpy.asarray(i) for i in pot.neighbors(s, 0.3))
         routes = {
@@ -57,14 +44,8 @@ def main() -> None:
         out = {k: [np.asarray(a) for a in f(s.positions)] for k, f in routes.items()}
         de = abs(float(out["value_and_grad"][0] - out["energy_and_forces"][0]))
         dg = float(np.max(np.abs(out["value_and_grad"][1] + out["energy_and_forces"][1])))
-        times = {k: [] for k in routes}
-        for _ in range(args.repeats):
-            for k, f in routes.items():
-                c = time.process_time()
-                for _ in range(args.calls):
-                    jax.block_until_ready(f(s.positions))
-                times[k].append((time.process_time() - c) / args.calls)
-        ms = {k: float(np.median(t)) * 1e3 for k, t in times.items()}
+        sec = cpu_seconds_per_call(routes, s.positions, args.calls, args.repeats)
+        ms = {k: t * 1e3 for k, t in sec.items()}
         rows.append(dict(family=fam, potential=pot.name, n_atoms=s.n_atoms,
                          slots=[int(i.shape[1]) for i in nb], explicit=bool(pot.explicit_forces),
                          cpu_ms=ms, speedup=ms["value_and_grad"] / ms["energy_and_forces"],
