@@ -261,7 +261,7 @@ def _vashishta_pair(p, r, si, sj):
 
     The shift ``V2(rc)`` and tilt ``V2'(rc)`` are evaluated on the ``(ns, ns)`` tables, not per pair
     (so they stay exact under :meth:`~jaxglass.potentials.base.Potential.with_params`), and every
-    pair reads its 10 numbers in one gather from a stacked ``(ns * ns, 10)`` table: on XLA's CPU
+    pair reads its 11 numbers in one gather from a stacked ``(ns * ns, 11)`` table: on XLA's CPU
     backend one gather per parameter cost more than the arithmetic (the 1,000-atom a-SiC relaxation
     spent ~60 ms per energy and gradient in this term with one gather per parameter)."""
     rc = p["rc"]
