@@ -39,8 +39,9 @@ melted atoms left farther than 0.3 Å from every site of the starting crystal af
 quench, 0.16-0.35 after a 1 ps quench and 0.13-0.42 after 2 ps; with the 2 ps anneal and 10 ps
 quench of ``"paper-slow"`` 7 of 13 glasses relaxed to the crystal itself (energy equal to 1e-11
 eV/atom). Annealing hotter does not help (400 atoms, 1 ps at 4000 or 5000 K: 0.17-0.3 left). So
-the paper size uses the fast quench of ``"small"`` (:data:`PROTOCOLS`); the ~2 Å shell at the
-template that ends on lattice sites even then is the crystal-amorphous interface.
+``"paper"`` (:data:`PROTOCOLS`) quenches as fast as ``"small"`` does (0.1 ps at 3000 K, then 0.3 ps
+instead of 0.2 ps down to 300 K); the ~2 Å shell at the template that ends on lattice sites even
+then is the crystal-amorphous interface.
 
 Knob: melt fraction ``f = knob`` (0: the relaxed crystal; 1: the whole cell melted and quenched).
 A compact region was chosen over randomly scattered atoms: isolated disordered atoms inside an

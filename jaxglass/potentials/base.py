@@ -323,15 +323,15 @@ def pair_term_forces(term: Term, structure: Structure, idx: jax.Array, sp: jax.A
         dr, mask, sj = local_environment(structure, ib, sp, term.cutoff)
         r2 = jnp.sum(dr * dr, axis=-1)
         si = jnp.broadcast_to(sp[:, None], sj.shape)
-        r = jnp.sqrt(r2)
         pair = functools.partial(term.pair_energy, si=si, sj=sj)
         if params is not None:
             de_r = 2.0 * term.pair_dr2_fn(params, r2, si, sj)  # φ'(r) / r
-            e = pair(r) if with_energy else None
+            e = pair(jnp.sqrt(r2)) if with_energy else None
         else:
+            r = jnp.sqrt(r2)
             e, de = jax.jvp(pair, (r,), (jnp.ones_like(r),))
             de_r = de / r
-        e = 0.5 * jnp.sum(jnp.where(mask, e, 0.0)) if with_energy else jnp.zeros((), r.dtype)
+        e = 0.5 * jnp.sum(jnp.where(mask, e, 0.0)) if with_energy else jnp.zeros((), r2.dtype)
         return e, jnp.sum(jnp.where(mask, de_r, 0.0)[..., None] * dr, axis=1)
 
     return sum_over_slot_blocks(block, idx)
