@@ -33,3 +33,8 @@ def require_x64(what: str) -> None:
             f"{what} needs float64 (Hessians and eigenproblems lose ~8 digits in float32): call "
             "jaxglass.enable_x64() at the start of your script, before creating structures"
         )
+
+
+def is_traced(*trees) -> bool:
+    """True if any leaf of ``trees`` is a JAX tracer (inside jit, grad, vmap...)."""
+    return any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves(trees))

@@ -42,9 +42,9 @@ from collections.abc import Sequence
 import jax
 import jax.numpy as jnp
 
-from ._config import require_x64
+from ._config import is_traced, require_x64
 from .errors import UserError
-from .hessian import as_f64, hvp, is_traced
+from .hessian import as_f64, hvp
 from .minimize import minimize
 from .potentials.base import Potential
 from .space import displacement

@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._config import require_x64
+from ._config import is_traced, require_x64
 from .errors import UserError
 from .potentials.base import Potential, Term, local_environment, neighbor_index
 from .structure import Structure, check_finite
@@ -226,11 +226,6 @@ def dynamical_matrix(
     """Γ-point dynamical matrix ``M^{-1/2} H M^{-1/2}`` ``(N d, N d)`` in eV/Å²/amu (differentiable)."""
     H = hessian(potential, structure, nbrs, **kwargs)
     return mass_weight(H, as_f64(structure).masses, structure.dim)
-
-
-def is_traced(*trees) -> bool:
-    """True if any leaf of ``trees`` is a JAX tracer (inside jit, grad, vmap...)."""
-    return any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves(trees))
 
 
 def neighbors_for(potential: Potential, structure: Structure, nbrs, what: str) -> tuple[jax.Array, ...]:

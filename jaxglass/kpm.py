@@ -45,7 +45,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._config import require_x64
+from ._config import is_traced, require_x64
 from .chebyshev import (  # re-exported: the linear-algebra core of KPM
     BOUND_MARGIN,
     LANCZOS_STEPS,
@@ -57,7 +57,7 @@ from .chebyshev import (  # re-exported: the linear-algebra core of KPM
     spectral_bounds,
 )
 from .errors import UserError
-from .hessian import as_f64, dynamical_hvp, is_traced, neighbors_for
+from .hessian import as_f64, dynamical_hvp, neighbors_for
 from .modes import PDOS, default_grid, gaussian, species_projector
 from .potentials.base import Potential
 from .structure import Structure

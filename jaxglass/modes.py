@@ -35,9 +35,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._config import require_x64
+from ._config import is_traced, require_x64
 from .errors import UserError
-from .hessian import as_f64, dynamical_matrix, is_traced, mass_weight
+from .hessian import as_f64, dynamical_matrix, mass_weight
 from .potentials.base import Potential
 from .structure import Structure
 from .validation import Integral, broadening, check, memory_check, validate

@@ -59,7 +59,8 @@ import numpy as np
 
 from ..errors import UserError
 from .base import Potential, Term, local_environment, neighbor_index, params_as_arrays, sum_over_slot_blocks
-from .setfl import SetflData, parse_setfl, tabulate_setfl, write_setfl
+from .setfl import SetflData, parse_setfl, select_elements, tabulate_setfl, write_setfl
+from .splines import c2_spline_coefficients, cubic, cubic_slope, lammps_spline_coefficients, table_eval
 
 __all__ = [
     "EAMFunctions",
@@ -258,65 +259,6 @@ def _eam_from_params(params: dict, form, site_fn, cutoff: float, species, name, 
 # Tabulated functions (setfl)
 
 
-def lammps_spline_coefficients(y: np.ndarray) -> np.ndarray:
-    """Per-interval cubic coefficients ``(n-1, 4)`` of LAMMPS's EAM interpolant, in powers of p.
-
-    Row ``k`` holds ``(c0, c1, c2, c3)`` with ``y(p) = c0 + c1 p + c2 p² + c3 p³`` on
-    ``[x_k, x_k+1]``, ``p = (x - x_k)/Δ``. Built from the equations of ``PairEAM::interpolate``
-    (LAMMPS ``src/MANYBODY/pair_eam.cpp``): Hermite cubic with fourth-order finite-difference
-    node slopes. Needs at least 5 nodes.
-    """
-    y = np.asarray(y, dtype=np.float64)
-    n = y.shape[0]
-    if n < 5:
-        raise UserError(f"table: need at least 5 points for the LAMMPS spline, got {n}")
-    d = np.empty(n)
-    d[0] = y[1] - y[0]
-    d[1] = 0.5 * (y[2] - y[0])
-    d[n - 2] = 0.5 * (y[n - 1] - y[n - 3])
-    d[n - 1] = y[n - 1] - y[n - 2]
-    d[2 : n - 2] = ((y[0 : n - 4] - y[4:n]) + 8.0 * (y[3 : n - 1] - y[1 : n - 3])) / 12.0
-    dy = y[1:] - y[:-1]
-    c2 = 3.0 * dy - 2.0 * d[:-1] - d[1:]
-    c3 = d[:-1] + d[1:] - 2.0 * dy
-    return np.stack([y[:-1], d[:-1], c2, c3], axis=1)
-
-
-def _c2_spline_coefficients(y: np.ndarray) -> np.ndarray:
-    """Same layout as :func:`lammps_spline_coefficients` for the C2 not-a-knot cubic spline."""
-    from scipy.interpolate import CubicSpline
-
-    y = np.asarray(y, dtype=np.float64)
-    cs = CubicSpline(np.arange(y.shape[0], dtype=np.float64), y, bc_type="not-a-knot")
-    c = cs.c  # (4, n-1), highest power first, in units of the grid step (Δ = 1 here)
-    return np.stack([c[3], c[2], c[1], c[0]], axis=1)
-
-
-def _table_eval(coef: jax.Array, delta: float, which: jax.Array, x: jax.Array, extrapolate: bool):
-    """Evaluate piecewise cubics ``coef[which]`` ``(n_tab, n-1, 4)`` at ``x`` (broadcast). Points beyond
-    the last node continue linearly (``extrapolate``) or stay at the end value; below 0 they use the
-    first interval's cubic."""
-    nint = coef.shape[1]
-    t = x / delta
-    k = jnp.clip(jnp.floor(t), 0, nint - 1)
-    p = t - k  # derivative 1/Δ; floor carries no gradient
-    ki = k.astype(jnp.int32)
-    c = coef[which, ki]  # (..., 4)
-    pc = jnp.minimum(p, 1.0)
-    val = _cubic(c, pc)
-    if extrapolate:
-        val = val + _cubic_slope(c, pc) * (p - pc)
-    return val
-
-
-def _cubic(c: jax.Array, u: jax.Array) -> jax.Array:  # c0 + c1 u + c2 u² + c3 u³, c in the last axis
-    return ((c[..., 3] * u + c[..., 2]) * u + c[..., 1]) * u + c[..., 0]
-
-
-def _cubic_slope(c: jax.Array, u: jax.Array) -> jax.Array:  # d/du of _cubic
-    return (3.0 * c[..., 3] * u + 2.0 * c[..., 2]) * u + c[..., 1]
-
-
 def read_setfl(
     path: str | Path,
     *,
@@ -344,7 +286,7 @@ def read_setfl(
     """
     data = parse_setfl(path)
     if elements is not None:
-        data = _select_elements(data, elements, path)
+        data = select_elements(data, elements, path)
     return setfl_potential(data, spline=spline, name=name or Path(path).name, citation=citation)
 
 
@@ -354,7 +296,7 @@ def setfl_potential(data: SetflData, *, spline: str = "lammps", name: str = "set
     e.g. :func:`tabulate_setfl` of an analytic EAM, see :func:`tabulated`)."""
     if spline not in ("lammps", "cubic"):
         raise UserError(f"spline: expected 'lammps' or 'cubic', got {spline!r}")
-    coef_fn = lammps_spline_coefficients if spline == "lammps" else _c2_spline_coefficients
+    coef_fn = lammps_spline_coefficients if spline == "lammps" else c2_spline_coefficients
     nel = len(data.elements)
     z_coef = np.stack([np.stack([coef_fn(data.z2r[i, j]) for j in range(nel)]) for i in range(nel)])
     params = dict(
@@ -405,41 +347,20 @@ def tabulated(potential: EAMPotential, nr: int = 4000, nrho: int = 4000, rho_max
                            citation=potential.citation)
 
 
-def _select_elements(data: SetflData, elements: Sequence[str], path) -> SetflData:
-    """The tables of ``elements`` (a subset of the file's, in the given order)."""
-    elements = tuple(str(e) for e in elements)
-    missing = [e for e in elements if e not in data.elements]
-    if missing or not elements or len(set(elements)) != len(elements):
-        raise UserError(
-            f"elements: {list(elements)} must be distinct elements of the setfl file {path} "
-            f"(it has {list(data.elements)}); missing {missing}"
-        )
-    k = [data.elements.index(e) for e in elements]
-    return dataclasses.replace(
-        data,
-        elements=elements,
-        atomic_numbers=tuple(data.atomic_numbers[i] for i in k),
-        masses=tuple(data.masses[i] for i in k),
-        frho=data.frho[k],
-        rhor=data.rhor[k],
-        z2r=data.z2r[np.ix_(k, k)],
-    )
-
-
 def _setfl_functions(p: dict) -> EAMFunctions:
     nel = p["f_coef"].shape[0]
     cut = p["cutoff"]
 
     def embedding(s, rho):
-        return _table_eval(p["f_coef"], p["drho"], s, rho, extrapolate=True)
+        return table_eval(p["f_coef"], p["drho"], s, rho, extrapolate=True)
 
     def density(s, r):
-        return jnp.where(r < cut, _table_eval(p["rho_coef"], p["dr"], s, r, extrapolate=False), 0.0)
+        return jnp.where(r < cut, table_eval(p["rho_coef"], p["dr"], s, r, extrapolate=False), 0.0)
 
     def pair(a, b, r):
         inside = r < cut
         rs = jnp.where(inside, r, cut)
-        z = _table_eval(p["z_coef"], p["dr"], a * nel + b, rs, extrapolate=False)
+        z = table_eval(p["z_coef"], p["dr"], a * nel + b, rs, extrapolate=False)
         return jnp.where(inside, z / rs, 0.0)
 
     return EAMFunctions(embedding=embedding, density=density, pair=pair)
@@ -458,9 +379,9 @@ def _setfl_radial_slopes(p: dict, sp: jax.Array) -> Callable:
         k = jnp.clip(jnp.floor(r / delta), 0, fused.shape[1] - 1)
         u = jnp.minimum(r / delta - k, 1.0)
         c = fused[sp[:, None] * nel + sj, k.astype(jnp.int32)]  # [f_j | f_i | z] per slot
-        dz = _cubic_slope(c[..., 8:], u) / delta
-        return (_cubic_slope(c[..., :4], u) / delta, _cubic_slope(c[..., 4:8], u) / delta,
-                (dz - _cubic(c[..., 8:], u) / r) / r)
+        dz = cubic_slope(c[..., 8:], u) / delta
+        return (cubic_slope(c[..., :4], u) / delta, cubic_slope(c[..., 4:8], u) / delta,
+                (dz - cubic(c[..., 8:], u) / r) / r)
 
     return radial
 
@@ -597,3 +518,4 @@ def _zjw_functions(P: dict) -> EAMFunctions:
 
 def _zjw_site(p, dr, mask, si, sj):
     return _eam_site(_zjw_functions(p), p["cutoff"], dr, mask, si, sj)
+

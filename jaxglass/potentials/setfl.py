@@ -14,6 +14,7 @@ every pair i >= j (Nr values each).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -256,4 +257,25 @@ def tabulate_setfl(
         frho=frho,
         rhor=rhor,
         z2r=0.5 * (z2r + z2r.transpose(1, 0, 2)),
+    )
+
+
+def select_elements(data: SetflData, elements: Sequence[str], path) -> SetflData:
+    """The tables of ``elements`` (a subset of the file's, in the given order)."""
+    elements = tuple(str(e) for e in elements)
+    missing = [e for e in elements if e not in data.elements]
+    if missing or not elements or len(set(elements)) != len(elements):
+        raise UserError(
+            f"elements: {list(elements)} must be distinct elements of the setfl file {path} "
+            f"(it has {list(data.elements)}); missing {missing}"
+        )
+    k = [data.elements.index(e) for e in elements]
+    return dataclasses.replace(
+        data,
+        elements=elements,
+        atomic_numbers=tuple(data.atomic_numbers[i] for i in k),
+        masses=tuple(data.masses[i] for i in k),
+        frho=data.frho[k],
+        rhor=data.rhor[k],
+        z2r=data.z2r[np.ix_(k, k)],
     )
