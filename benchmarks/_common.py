@@ -102,9 +102,9 @@ def cpu_seconds_per_call(routes: dict, arg, calls: int, repeats: int) -> dict[st
 PAPER_FAMILIES = ("lj2d", "lj3d", "amc", "sic", "cualzr", "hea")
 
 
-def route_args(doc: str, call: str):
+def route_args(doc: str, call: str, extra: tuple = ()):
     """The command line of a per-family route comparison (``--families``, ``--calls``, ``--repeats``,
-    ``--out``); ``call`` names one timed call (e.g. "products")."""
+    ``--out``, and the switches ``extra``: ``(flag, help)`` pairs); ``call`` names one timed call."""
     import argparse
 
     ap = argparse.ArgumentParser(description=doc.splitlines()[0])
@@ -112,4 +112,6 @@ def route_args(doc: str, call: str):
     ap.add_argument("--calls", type=int, default=10, help=f"{call} per timed round")
     ap.add_argument("--repeats", type=int, default=3, help="rounds per route (median reported)")
     ap.add_argument("--out", default=None)
+    for flag, text in extra:
+        ap.add_argument(flag, action="store_true", help=text)
     return ap.parse_args()

@@ -57,7 +57,7 @@ from .chebyshev import (  # re-exported: the linear-algebra core of KPM
     spectral_bounds,
 )
 from .errors import UserError
-from .hessian import as_f64, dynamical_hvp, neighbors_for
+from .hessian import as_f64, dynamical_operator, neighbors_for
 from .modes import PDOS, default_grid, gaussian, species_projector
 from .potentials.base import Potential
 from .structure import Structure
@@ -201,10 +201,10 @@ def probe_vectors(key: jax.Array, n_vectors: int, shape: tuple[int, ...], dtype=
     return jax.random.rademacher(key, (n_vectors, *shape), dtype=dtype)
 
 
-def _rescaled_hvp(potential, structure, nbrs, a, b):
-    """``v ↦ X v`` with ``X = (D - c) / h`` (spectrum of D in ``[a, b]`` mapped into [-1, 1])."""
+def _rescaled(D, a, b):
+    """``v ↦ X v`` with ``X = (D - c) / h`` (spectrum of the operator D in ``[a, b]`` mapped into [-1, 1])."""
     c, h = 0.5 * (a + b), 0.5 * (b - a)
-    return lambda v: (dynamical_hvp(potential, structure, nbrs, v) - c * v) / h
+    return lambda v: (D(v) - c * v) / h
 
 
 def moments(
@@ -228,7 +228,7 @@ def moments(
     """
     pos = structure.positions
     n, d = pos.shape
-    matvec = _rescaled_hvp(potential, structure, nbrs, *bounds)
+    matvec = _rescaled(dynamical_operator(potential, structure, nbrs), *bounds)
     if projectors is None:
         projectors = jnp.ones((1, n, d), pos.dtype)
     zs = projectors[:, None] * z[None]  # (S, R, N, d)
@@ -243,7 +243,7 @@ def _bounds_and_moments(potential, structure, nbrs, key, bounds, n_moments, n_ve
     k_lanczos, k_trace = jax.random.split(key)
     if bounds is None:
         v0 = jax.random.normal(k_lanczos, structure.positions.shape, structure.positions.dtype)
-        bounds = spectral_bounds(lambda v: dynamical_hvp(potential, structure, nbrs, v), v0, steps)
+        bounds = spectral_bounds(dynamical_operator(potential, structure, nbrs), v0, steps)
     proj = None
     if partial:
         proj = species_projector(structure).reshape(-1, *structure.positions.shape)
@@ -269,7 +269,7 @@ def _probes_and_bounds(potential, structure, nbrs, key, bounds, n_vectors, parti
     k_lanczos, k_trace = jax.random.split(key)  # as in _bounds_and_moments
     if bounds is None:
         v0 = jax.random.normal(k_lanczos, structure.positions.shape, structure.positions.dtype)
-        bounds = spectral_bounds(lambda v: dynamical_hvp(potential, structure, nbrs, v), v0, steps)
+        bounds = spectral_bounds(dynamical_operator(potential, structure, nbrs), v0, steps)
     z = probe_vectors(k_trace, n_vectors, structure.positions.shape, structure.positions.dtype)
     proj = (species_projector(structure).reshape(-1, *structure.positions.shape) if partial
             else jnp.ones((1, *structure.positions.shape), z.dtype))
@@ -279,14 +279,14 @@ def _probes_and_bounds(potential, structure, nbrs, key, bounds, n_vectors, parti
 # One projection at a time (lax.map), its R vectors together (vmap), as in _bounds_and_moments: a vmap
 # over all S·R vectors at once was measured slower per vector on the CPU.
 @jax.jit
-def _recursion_start(potential, structure, nbrs, ab, zs):
-    matvec = _rescaled_hvp(potential, structure, nbrs, *ab)
+def _recursion_start(D, ab, zs):
+    matvec = _rescaled(D, *ab)
     return jax.lax.map(lambda z: chebyshev_start(matvec, z), zs)
 
 
 @partial(jax.jit, static_argnames=("chunk",))
-def _recursion_chunk(potential, structure, nbrs, ab, state, n_steps, chunk):
-    matvec = _rescaled_hvp(potential, structure, nbrs, *ab)
+def _recursion_chunk(D, ab, state, n_steps, chunk):
+    matvec = _rescaled(D, *ab)
     return jax.lax.map(lambda st: chebyshev_steps(matvec, st, n_steps, chunk), state)
 
 
@@ -297,14 +297,15 @@ def _moments_with_progress(potential, structure, nbrs, key, bounds, n_moments, n
         raise UserError("progress: reported from the host between chunks of the recursion; not under "
                         "jit/grad/vmap or with mesh=")
     ab, zs = _probes_and_bounds(potential, structure, nbrs, key, bounds, n_vectors, partial, steps)
-    state, mu01 = _recursion_start(potential, structure, nbrs, ab, zs)
+    D = jax.jit(dynamical_operator)(potential, structure, nbrs)  # once: the chunks share it
+    state, mu01 = _recursion_start(D, ab, zs)
     total = (n_moments + 1) // 2 - 1  # recursion steps after the first product
     chunk = max(1, -(-total // PROGRESS_CHUNKS))
     parts, done = [np.asarray(mu01)], 0  # (S, 2, R) host copies (small): no device work between chunks
     progress(min(2, n_moments), n_moments)
     while done < total:
         k = min(chunk, total - done)
-        state, out = _recursion_chunk(potential, structure, nbrs, ab, state, k, chunk)
+        state, out = _recursion_chunk(D, ab, state, k, chunk)
         out = np.asarray(out)  # (S, chunk, 2, R); waits for the chunk
         parts.append(out[:, :k].reshape(out.shape[0], 2 * k, -1))
         done += k
@@ -421,8 +422,10 @@ def spectral_moments(
     a, b = bounds
     c, h = 0.5 * (a + b), 0.5 * (b - a)
 
+    D = dynamical_operator(potential, structure, nbrs)
+
     def matvec(v):
-        return (dynamical_hvp(potential, structure, nbrs, v) - c * v) / h
+        return (D(v) - c * v) / h
 
     return jax.lax.map(lambda u: chebyshev_moments(matvec, u, n_moments), start)
 
@@ -540,7 +543,7 @@ def spectral_interval(
 
 @jax.jit
 def _bounds_jit(potential, structure, nbrs, v0):
-    return spectral_bounds(lambda v: dynamical_hvp(potential, structure, nbrs, v), v0)
+    return spectral_bounds(dynamical_operator(potential, structure, nbrs), v0)
 
 
 @partial(jax.jit, static_argnums=(5,))

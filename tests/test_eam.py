@@ -422,6 +422,27 @@ def test_zjw_hvp_by_forces_equals_forward_over_reverse():
     np.testing.assert_allclose(np.asarray(got), np.asarray(ref), rtol=0, atol=tol)
 
 
+@pytest.mark.parametrize("tables", [False, True])
+def test_eam_hvp_operator_equals_forward_over_reverse(tables):
+    """The linearised EAM product (eam_hvp: slot arrays precomputed once) equals forward-over-reverse
+    of the energy, for the analytic ZJW functions and for their setfl tables, with padded slots and
+    neighbours beyond the cutoff; it is a PyTree that jitted functions take as an argument."""
+    from jaxglass.hessian import hvp_operator
+    from jaxglass.potentials.eam import tabulated
+
+    pot = zhou_johnson_wadley(("Cu", "Al", "Zr"))
+    pot = tabulated(pot) if tables else pot
+    s = mixed_cell(seed=16)
+    nb = tuple(jnp.asarray(i) for i in pot.neighbors(s, skin=0.3))
+    assert (np.asarray(nb[0]) == s.n_atoms).any()
+    op = jax.jit(hvp_operator)(pot, s, nb)
+    assert isinstance(op, jax.tree_util.Partial) and op.func is not hvp_operator
+    v = jnp.asarray(np.random.default_rng(5).standard_normal(s.positions.shape))
+    ref = jax.jvp(jax.grad(pot.energy_fn(s, nb)), (s.positions,), (v,))[1]
+    got = jax.jit(lambda op, v: op(v))(op, v)
+    np.testing.assert_allclose(np.asarray(got), np.asarray(ref), rtol=0, atol=1e-11 * float(jnp.abs(ref).max()))
+
+
 def test_zjw_site_hessian_finite_with_padding():
     """Hessian of the site energy stays finite at padded slots and beyond the cutoff.
 

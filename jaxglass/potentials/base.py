@@ -186,6 +186,12 @@ class Potential:
         (:func:`jaxglass.hessian.hvp`)."""
         return all(t.is_pair for t in self.terms)
 
+    def hvp_operator(self, structure: Structure, nbrs: Sequence[jax.Array]) -> jax.tree_util.Partial | None:
+        """A precomputed ``v ↦ H v`` at ``structure`` where one beats :func:`jaxglass.hessian.hvp` in
+        loops of products (EAM: :func:`jaxglass.potentials.eam_hvp.linearized_hvp`); ``None`` here.
+        Use :func:`jaxglass.hessian.hvp_operator`, which falls back to :func:`~jaxglass.hessian.hvp`."""
+        return None
+
     @property
     def explicit_forces(self) -> bool:
         """Whether :meth:`forces` is written out for every term (pair sums, hand-written site

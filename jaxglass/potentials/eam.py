@@ -59,6 +59,7 @@ import numpy as np
 
 from ..errors import UserError
 from .base import Potential, Term, local_environment, neighbor_index, params_as_arrays, sum_over_slot_blocks
+from .eam_hvp import linearized_hvp
 from .setfl import SetflData, parse_setfl, select_elements, tabulate_setfl, write_setfl
 from .splines import c2_spline_coefficients, cubic, cubic_slope, lammps_spline_coefficients, table_eval
 
@@ -135,6 +136,17 @@ class EAMPotential(Potential):
         """True when :meth:`forces` takes its explicit two-pass route (else reverse mode)."""
         return self.form is not None and len(self.terms) == 1
     explicit_forces = gather_only_forces
+
+    def hvp_operator(self, structure, nbrs) -> jax.tree_util.Partial | None:
+        """``v ↦ H v`` linearised once at ``structure`` (:func:`~jaxglass.potentials.eam_hvp.linearized_hvp`:
+        7 numbers per list slot, then two gathers and a few multiplications per slot and product)."""
+        if not self.gather_only_forces:
+            return None
+        term = self.terms[0]
+        p = params_as_arrays(term.params)
+        sp = jnp.asarray(self.species_map(structure))[structure.species]
+        return linearized_hvp(self.form(p), p["cutoff"] if "cutoff" in p else term.cutoff, term.cutoff,
+                              structure, jnp.asarray(nbrs[0]), sp)
 
     def energy_and_forces(self, structure, nbrs) -> tuple[jax.Array, jax.Array]:
         return self.energy(structure, nbrs), self.forces(structure, nbrs)
