@@ -401,18 +401,27 @@ def _shell_means(spectra, vectors: np.ndarray, n_total: int, tol: float | None,
     fixed set), and the walk stops when every probe has."""
     accs = [ShellMean(n_total) for _ in range(n_probes)]
     open_ = [True] * n_probes
-    for start in range(0, len(vectors), SAMPLE_BATCH):
-        batch = vectors[start:start + SAMPLE_BATCH]
-        k = len(batch)
-        padded = np.concatenate([batch, np.repeat(batch[:1], SAMPLE_BATCH - k, axis=0)])
-        out = np.asarray(spectra(jnp.asarray(padded)))[:, :k]
-        for i, acc in enumerate(accs):
-            if open_[i]:
-                acc.add(out[i])
-                open_[i] = not (tol is not None and acc.relative_error() <= tol)
-        if not any(open_):
-            break
+    step = SAMPLE_BATCH * _BATCHES_PER_CALL
+    for start in range(0, len(vectors), step):
+        chunk = vectors[start:start + step]
+        padded = np.concatenate([chunk, np.repeat(chunk[:1], step - len(chunk), axis=0)])
+        out = np.asarray(spectra(jnp.asarray(padded)))
+        for b in range(0, len(chunk), SAMPLE_BATCH):  # the batches as before, one at a time
+            k = min(SAMPLE_BATCH, len(chunk) - b)
+            for i, acc in enumerate(accs):
+                if open_[i]:
+                    acc.add(out[i, b:b + k])
+                    open_[i] = not (tol is not None and acc.relative_error() <= tol)
+            if not any(open_):
+                return accs
     return accs
+
+
+#: Sampling batches computed per call of :func:`_probe_spectra`: its product then has 2 × 256 rows (the
+#: real and imaginary parts of 256 Q vectors), where XLA's CPU matrix product runs 3× faster than with
+#: 64 rows (1 thread, 3,000 modes: 16 against 49 GFLOP/s). A sampled shell still stops after the same
+#: batch as with one batch per call; at most 3 batches are computed in vain.
+_BATCHES_PER_CALL = 4
 
 
 @partial(jax.jit, static_argnums=(10,))
@@ -422,9 +431,14 @@ def _probe_spectra(r, inv_sqrt_m, dw, v, f, qv, amp, freq_min, bmat, scale, boun
     n, d = r.shape
     coef = _phase_coefficients(qv, r, dw, inv_sqrt_m[None, :])
     parts = []
+    k = qv.shape[0]
     for a, b in bounds:  # per species: (k, M) partial sum, one slice of the product
         c, vs = coef[:, a * d:b * d], v[a * d:b * d]
-        parts.append(c @ vs if jnp.iscomplexobj(v) else (c.real @ vs) + 1j * (c.imag @ vs))
+        if jnp.iscomplexobj(v):
+            parts.append(c @ vs)
+        else:  # real and imaginary rows in one product (twice the rows: a faster matrix product)
+            ri = jnp.concatenate([c.real, c.imag]) @ vs
+            parts.append(ri[:k] + 1j * ri[k:])
     part = jnp.stack(parts, axis=1)  # (k, S, M)
     a2 = jnp.abs(jnp.einsum("pks,ksm->pkm", amp.astype(part.dtype), part)) ** 2  # (P, k, M)
     return (_mode_weights(a2, f, freq_min, n) @ bmat) * scale[:, None, None]
