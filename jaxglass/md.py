@@ -41,7 +41,14 @@ import numpy as np
 
 from ._config import require_x64
 from .errors import UserError
-from .neighbors import cell_grid, check_box, device_neighbor_fn, device_sublist_fn, neighbor_list
+from .neighbors import (
+    cell_grid,
+    check_box,
+    device_neighbor_fn,
+    device_sublist_fn,
+    neighbor_list,
+    within_pair_reach,
+)
 from .potentials.base import Potential
 from .space import displacement, wrap
 from .structure import Structure
@@ -170,16 +177,9 @@ def _count_inside(s: Structure, potential: Potential, term) -> int:
     """The largest number of neighbours of an atom inside ``term``'s cutoff, or inside its
     ``pair_cutoffs`` (host, minimum image)."""
     idx = neighbor_list(s, term.cutoff)
-    n = s.n_atoms
-    real = idx < n
     if term.pair_cutoffs is not None:
-        pos, box = np.asarray(s.positions, np.float64), np.asarray(s.box, np.float64)
-        j = np.minimum(idx, n - 1)
-        d = pos[j] - pos[:, None, :]
-        d -= box * np.round(d / box)
-        sp = potential.species_map(s)[np.asarray(s.species)]
-        real &= np.sum(d * d, axis=-1) < np.asarray(term.pair_cutoffs)[sp[:, None], sp[j]] ** 2
-    return int(np.max(np.sum(real, axis=1)))
+        idx = within_pair_reach(s, idx, term.pair_cutoffs, potential.species_map(s)[np.asarray(s.species)])
+    return int(np.max(np.sum(idx < s.n_atoms, axis=1)))
 
 
 def _site_force_per_atom_sq(potential: Potential, term) -> bool:

@@ -51,7 +51,12 @@ class _Evaluator:
     def _rebuild(self, positions: np.ndarray) -> None:
         s = self.structure.with_positions(jnp.asarray(positions))
         cutoffs = [t.cutoff for t in self.potential.terms]
-        lists, self.capacity = fixed_capacity_lists(s, cutoffs, self.skin, self.capacity, images=True)
+        sp = self.potential.species_map(s)[np.asarray(s.species)]
+        # a site term with per-species-pair cutoffs (Vashishta three-body) costs ∝ K² per atom: its
+        # list keeps only the pairs within those + skin (a-SiC glass: 20 -> 8 slots)
+        reach = [None if t.pair_cutoffs is None else (t.pair_cutoffs, sp) for t in self.potential.terms]
+        lists, self.capacity = fixed_capacity_lists(s, cutoffs, self.skin, self.capacity, images=True,
+                                                    pair_reach=tuple(reach))
         self.nbrs = tuple(jnp.asarray(i) for i in lists)
         self.ref = positions.copy()
         self.rebuilds += 1
@@ -309,7 +314,12 @@ class _BoxEvaluator:
     def _rebuild(self, x: np.ndarray, box: np.ndarray) -> None:
         s = self.structure.replace(positions=jnp.asarray(x), box=jnp.asarray(box))
         cutoffs = [t.cutoff for t in self.potential.terms]
-        lists, self.capacity = fixed_capacity_lists(s, cutoffs, self.skin, self.capacity, images=True)
+        sp = self.potential.species_map(s)[np.asarray(s.species)]
+        # a site term with per-species-pair cutoffs (Vashishta three-body) costs ∝ K² per atom: its
+        # list keeps only the pairs within those + skin (a-SiC glass: 20 -> 8 slots)
+        reach = [None if t.pair_cutoffs is None else (t.pair_cutoffs, sp) for t in self.potential.terms]
+        lists, self.capacity = fixed_capacity_lists(s, cutoffs, self.skin, self.capacity, images=True,
+                                                    pair_reach=tuple(reach))
         self.nbrs = tuple(jnp.asarray(i) for i in lists)
         self.ref_x = x.copy()
         self.ref_box = box.copy()

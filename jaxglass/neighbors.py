@@ -175,6 +175,36 @@ def image_neighbor_list(
     return out
 
 
+def within_pair_reach(structure: Structure, idx: np.ndarray, reach, species: np.ndarray) -> np.ndarray:
+    """The entries of a padded list ``idx`` (``(N, K)`` minimum image or ``(N, K, 1 + d)`` with image
+    shifts, padding ``N``) within ``reach[a][b]`` of their row's atom (``a, b``: the two atoms'
+    ``species`` indices into the table), compacted to the left in their order and cut to the widest
+    row (host, numpy). A Verlet list of a term with per-species-pair ranges: built with
+    ``reach = pair cutoffs + skin``, it holds every pair that can come within its pair cutoff before
+    an atom has moved half the skin."""
+    n = structure.n_atoms
+    pos, box = np.asarray(structure.positions, np.float64), np.asarray(structure.box, np.float64)
+    j = np.minimum(idx[..., 0] if idx.ndim == 3 else idx, n - 1)
+    d = pos[j] - pos[:, None, :]
+    if idx.ndim == 3:
+        d = d + idx[..., 1:] * box
+    else:
+        d = np.asarray(displacement(d, box, structure.periodic))
+    sp = np.asarray(species)
+    first = idx[..., 0] if idx.ndim == 3 else idx
+    keep = (first < n) & (np.sum(d * d, axis=-1) < np.asarray(reach, np.float64)[sp[:, None], sp[j]] ** 2)
+    order = np.argsort(~keep, axis=1, kind="stable")  # kept entries first, in their order
+    width = max(int(keep.sum(axis=1).max(initial=0)), 1)
+    cols = order[:, :width, None] if idx.ndim == 3 else order[:, :width]
+    out = np.take_along_axis(idx, cols, axis=1).copy()
+    drop = ~np.take_along_axis(keep, order[:, :width], axis=1)
+    if idx.ndim == 3:
+        out[drop] = np.concatenate([[n], np.zeros(idx.shape[2] - 1, out.dtype)])
+    else:
+        out[drop] = n
+    return out
+
+
 def fixed_capacity_lists(
     structure: Structure,
     cutoffs,
@@ -182,6 +212,7 @@ def fixed_capacity_lists(
     capacity: tuple[int, ...] = (),
     headroom: float = 1.2,
     images: bool = False,
+    pair_reach: tuple = (),
 ) -> tuple[tuple[np.ndarray, ...], tuple[int, ...]]:
     """One list per cutoff padded to a fixed width; returns ``(lists, capacity)``.
 
@@ -189,11 +220,15 @@ def fixed_capacity_lists(
     ``headroom``) only when a list no longer fits, so jitted shapes stay fixed across rebuilds. The
     argument is not modified: pass the returned capacity to the next call. ``images``: allow image
     lists for small cells (see :func:`neighbor_list`; only for callers that do not wrap positions
-    between rebuilds).
+    between rebuilds). ``pair_reach``: per cutoff, ``None`` or ``(table, species)``: keep only the
+    entries within ``table[a][b] + skin`` (:func:`within_pair_reach`; a site term's pair cutoffs).
     """
     out, cap = [], list(capacity)
     for t, cut in enumerate(cutoffs):
         idx = neighbor_list(structure, cut, skin=skin, images=images)
+        if t < len(pair_reach) and pair_reach[t] is not None:
+            table, species = pair_reach[t]
+            idx = within_pair_reach(structure, idx, np.asarray(table, np.float64) + skin, species)
         if len(cap) <= t:
             cap.append(int(np.ceil(headroom * idx.shape[1] / 4) * 4))
         elif idx.shape[1] > cap[t]:

@@ -69,3 +69,47 @@ def test_energy_and_forces_equal_energy_and_minus_gradient(ka2d):
         assert pot.explicit_forces == explicit
         assert abs(float(e) - float(e_ref)) <= 1e-12 * abs(float(e_ref))
         assert np.max(np.abs(np.asarray(f) + np.asarray(g))) <= 1e-10 * np.max(np.abs(np.asarray(g)))
+
+
+def test_relaxation_lists_keep_pairs_within_pair_cutoffs_plus_skin():
+    """The relaxation builds a site term with per-species-pair cutoffs (the Vashishta three-body term)
+    a list of only the pairs within those + skin (``neighbors.within_pair_reach``): it equals a
+    brute-force filter of the full list (in order, for a minimum-image and an image list), is
+    narrower, and gives the same energy and forces as the full list after moves below half the skin."""
+    import jax
+
+    from jaxglass.generate import sic
+    from jaxglass.minimize import _Evaluator
+    from jaxglass.neighbors import image_neighbor_list, neighbor_list, within_pair_reach
+
+    pot = sic.potential()
+    s = sic.crystal(400).structure
+    rng = np.random.default_rng(3)
+    s = s.with_positions(s.positions + rng.normal(scale=0.15, size=s.positions.shape))
+    term, skin, n = pot.terms[1], 0.3, s.n_atoms
+    sp = pot.species_map(s)[np.asarray(s.species)]
+    table = np.asarray(term.pair_cutoffs) + skin
+    pos, box = np.asarray(s.positions), np.asarray(s.box)
+    for full in (neighbor_list(s, term.cutoff, skin=skin), image_neighbor_list(s, term.cutoff, skin=skin)):
+        got = within_pair_reach(s, full, table, sp)
+        images = full.ndim == 3
+        for i in range(n):
+            slots = [k for k in range(full.shape[1]) if (full[i, k, 0] if images else full[i, k]) < n]
+            want = []
+            for k in slots:
+                j = full[i, k, 0] if images else full[i, k]
+                dv = pos[j] - pos[i]
+                dv = dv + full[i, k, 1:] * box if images else dv - box * np.round(dv / box)
+                if np.dot(dv, dv) < table[sp[i], sp[j]] ** 2:
+                    want.append(full[i, k])
+            assert len(want) > 0 and np.array_equal(got[i, :len(want)], np.asarray(want))
+            assert np.all((got[i, len(want):, 0] if images else got[i, len(want):]) == n)
+    ev = _Evaluator(pot, s, skin)
+    assert ev.nbrs[1].shape[1] < neighbor_list(s, term.cutoff, skin=skin).shape[1]
+    x = np.asarray(s.positions) + rng.uniform(-0.07, 0.07, size=s.positions.shape)  # |move| < skin / 2
+    e, g = ev(x)
+    full = pot.neighbors(s.with_positions(x), skin)
+    e_ref, g_ref = jax.value_and_grad(pot.energy_fn(s, full))(x)
+    assert ev.rebuilds == 1
+    assert abs(e - float(e_ref)) <= 1e-11 * abs(float(e_ref))
+    assert np.max(np.abs(g - np.asarray(g_ref))) <= 1e-10 * np.max(np.abs(np.asarray(g_ref)))
