@@ -27,6 +27,7 @@ import numpy as np
 from ._config import is_traced, require_x64
 from .errors import UserError
 from .potentials.base import Potential, Term, local_environment, neighbor_index
+from .potentials.hvp_operators import pair_terms_hvp
 from .structure import Structure, check_finite
 
 
@@ -196,14 +197,20 @@ def hvp(potential: Potential, structure: Structure, nbrs: Sequence[jax.Array], v
 def hvp_operator(potential: Potential, structure: Structure, nbrs: Sequence[jax.Array]
                  ) -> jax.tree_util.Partial:
     """``v ↦ H v`` at a fixed structure for loops of products (KPM, Lanczos, CG), as a PyTree
-    (:class:`jax.tree_util.Partial`: pass it into jitted functions as an argument). Where the potential
-    linearises its forces once (:meth:`~jaxglass.potentials.base.Potential.hvp_operator`: the EAM, whose
-    products then cost 3.7 instead of 6.2 µs per atom on one core for 1,024 CuZrAl atoms) that
-    operator, else :func:`hvp` (pair potentials recompute their few multiplications per slot faster than
-    they could read stored ones). Build it once, outside the loop. Pure and jittable."""
+    (:class:`jax.tree_util.Partial`: pass it into jitted functions as an argument). Pair terms and the
+    EAM are linearised once (:mod:`jaxglass.potentials.hvp_operators`: the radial derivatives of every
+    list slot computed here, each product then a gather and a few multiplications per slot; one core,
+    traced arguments as in KPM: 864 KA atoms 2.2 -> 0.36 µs per product per atom, 1,024 CuZrAl atoms
+    30 -> 0.7-2.6, benchmarks/hvp.py); other site terms (Tersoff, Vashishta) use :func:`hvp`. Build it
+    once, outside the loop. Pure and jittable."""
     nb = tuple(jnp.asarray(i) for i in nbrs)
     op = potential.hvp_operator(structure, nb)
-    return op if op is not None else jax.tree_util.Partial(hvp, potential, structure, nb)
+    if op is not None:
+        return op
+    if potential.terms and all(t.is_pair for t in potential.terms):
+        sp = jnp.asarray(potential.species_map(structure))[structure.species]
+        return pair_terms_hvp(potential.terms, structure, nb, sp)
+    return jax.tree_util.Partial(hvp, potential, structure, nb)
 
 
 def dynamical_operator(potential: Potential, structure: Structure, nbrs: Sequence[jax.Array]

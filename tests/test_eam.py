@@ -424,7 +424,7 @@ def test_zjw_hvp_by_forces_equals_forward_over_reverse():
 
 @pytest.mark.parametrize("tables", [False, True])
 def test_eam_hvp_operator_equals_forward_over_reverse(tables):
-    """The linearised EAM product (eam_hvp: slot arrays precomputed once) equals forward-over-reverse
+    """The linearised EAM product (hvp_operators: slot arrays precomputed once) equals forward-over-reverse
     of the energy, for the analytic ZJW functions and for their setfl tables, with padded slots and
     neighbours beyond the cutoff; it is a PyTree that jitted functions take as an argument."""
     from jaxglass.hessian import hvp_operator
@@ -440,7 +440,8 @@ def test_eam_hvp_operator_equals_forward_over_reverse(tables):
     v = jnp.asarray(np.random.default_rng(5).standard_normal(s.positions.shape))
     ref = jax.jvp(jax.grad(pot.energy_fn(s, nb)), (s.positions,), (v,))[1]
     got = jax.jit(lambda op, v: op(v))(op, v)
-    np.testing.assert_allclose(np.asarray(got), np.asarray(ref), rtol=0, atol=1e-11 * float(jnp.abs(ref).max()))
+    tol = 1e-11 * float(jnp.abs(ref).max())
+    np.testing.assert_allclose(np.asarray(got), np.asarray(ref), rtol=0, atol=tol)
 
 
 def test_zjw_site_hessian_finite_with_padding():

@@ -187,9 +187,10 @@ class Potential:
         return all(t.is_pair for t in self.terms)
 
     def hvp_operator(self, structure: Structure, nbrs: Sequence[jax.Array]) -> jax.tree_util.Partial | None:
-        """A precomputed ``v ↦ H v`` at ``structure`` where one beats :func:`jaxglass.hessian.hvp` in
-        loops of products (EAM: :func:`jaxglass.potentials.eam_hvp.linearized_hvp`); ``None`` here.
-        Use :func:`jaxglass.hessian.hvp_operator`, which falls back to :func:`~jaxglass.hessian.hvp`."""
+        """A precomputed ``v ↦ H v`` at ``structure`` for loops of products, where the potential has its
+        own (the EAM: :mod:`jaxglass.potentials.hvp_operators`); ``None`` here. Use
+        :func:`jaxglass.hessian.hvp_operator`, which covers pair terms and falls back to
+        :func:`~jaxglass.hessian.hvp`."""
         return None
 
     @property

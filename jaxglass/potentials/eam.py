@@ -59,7 +59,7 @@ import numpy as np
 
 from ..errors import UserError
 from .base import Potential, Term, local_environment, neighbor_index, params_as_arrays, sum_over_slot_blocks
-from .eam_hvp import linearized_hvp
+from .hvp_operators import linearized_hvp
 from .setfl import SetflData, parse_setfl, select_elements, tabulate_setfl, write_setfl
 from .splines import c2_spline_coefficients, cubic, cubic_slope, lammps_spline_coefficients, table_eval
 
@@ -138,8 +138,9 @@ class EAMPotential(Potential):
     explicit_forces = gather_only_forces
 
     def hvp_operator(self, structure, nbrs) -> jax.tree_util.Partial | None:
-        """``v ↦ H v`` linearised once at ``structure`` (:func:`~jaxglass.potentials.eam_hvp.linearized_hvp`:
-        7 numbers per list slot, then two gathers and a few multiplications per slot and product)."""
+        """``v ↦ H v`` linearised once at ``structure``
+        (:func:`~jaxglass.potentials.hvp_operators.linearized_hvp`: 7 numbers per list slot, then two
+        gathers and a few multiplications per slot and product)."""
         if not self.gather_only_forces:
             return None
         term = self.terms[0]
