@@ -17,6 +17,7 @@ positions and parameters. Units: Hessian in eV/Å² (ε/σ² for LJ), dynamical 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from functools import partial
 
@@ -200,17 +201,29 @@ def hvp_operator(potential: Potential, structure: Structure, nbrs: Sequence[jax.
     (:class:`jax.tree_util.Partial`: pass it into jitted functions as an argument). Pair terms and the
     EAM are linearised once (:mod:`jaxglass.potentials.hvp_operators`: the radial derivatives of every
     list slot computed here, each product then a gather and a few multiplications per slot; one core,
-    traced arguments as in KPM: 864 KA atoms 2.2 -> 0.36 µs per product per atom, 1,024 CuZrAl atoms
-    30 -> 0.7-2.6, benchmarks/hvp.py); other site terms (Tersoff, Vashishta) use :func:`hvp`. Build it
-    once, outside the loop. Pure and jittable."""
+    traced arguments as in KPM: 864 KA atoms 2.3 -> 0.34 µs per product per atom, 1,024 CuZrAl atoms
+    30 -> 0.7-2.6, benchmarks/hvp.py); other site terms (Tersoff, the Vashishta three-body term) use
+    :func:`hvp`. Build it once, outside the loop. Pure and jittable."""
     nb = tuple(jnp.asarray(i) for i in nbrs)
     op = potential.hvp_operator(structure, nb)
     if op is not None:
         return op
-    if potential.terms and all(t.is_pair for t in potential.terms):
-        sp = jnp.asarray(potential.species_map(structure))[structure.species]
-        return pair_terms_hvp(potential.terms, structure, nb, sp)
-    return jax.tree_util.Partial(hvp, potential, structure, nb)
+    pair = [k for k, t in enumerate(potential.terms) if t.is_pair]
+    if not pair:
+        return jax.tree_util.Partial(hvp, potential, structure, nb)
+    sp = jnp.asarray(potential.species_map(structure))[structure.species]
+    op = pair_terms_hvp([potential.terms[k] for k in pair], structure, [nb[k] for k in pair], sp)
+    if len(pair) == len(potential.terms):
+        return op
+    # pair terms linearised, site terms by hvp (Vashishta: 73 -> 14 µs per atom for 1,000 a-SiC atoms)
+    site = [k for k in range(len(potential.terms)) if k not in pair]
+    rest = dataclasses.replace(potential, terms=tuple(potential.terms[k] for k in site))
+    rest_op = jax.tree_util.Partial(hvp, rest, structure, tuple(nb[k] for k in site))
+    return jax.tree_util.Partial(_sum_of, op, rest_op)
+
+
+def _sum_of(a, b, v):
+    return a(v) + b(v)
 
 
 def dynamical_operator(potential: Potential, structure: Structure, nbrs: Sequence[jax.Array]
