@@ -11,7 +11,7 @@ periodic in x and y has none, since tilting it breaks its periodic images). They
 the right-hand side and of the solution with the Euclidean (mass-independent) projector of
 :func:`rigid_modes`, so the solve runs on the complement, where ``H`` is positive definite at a true
 minimum. The solve is matrix-free conjugate
-gradients on Hessian-vector products (:func:`jaxglass.hessian.hvp`); a negative curvature, a solve
+gradients on Hessian-vector products (:func:`jaxglass.hessian.hvp_operator`); a negative curvature, a solve
 that does not converge or a structure whose forces are not small raise :class:`UserError` (field
 ``structure``) instead of returning a silently wrong derivative.
 
@@ -44,7 +44,7 @@ import jax.numpy as jnp
 
 from ._config import is_traced, require_x64
 from .errors import UserError
-from .hessian import as_f64, hvp
+from .hessian import as_f64, hvp_operator
 from .minimize import minimize
 from .potentials.base import Potential
 from .space import displacement
@@ -96,8 +96,10 @@ def _cg(potential, structure, nbrs, modes, b, tol, maxiter):
     def proj(v):
         return project_zero_modes(v, modes)
 
+    H = hvp_operator(potential, structure, nbrs)  # built once: the loop's products are cheap
+
     def matvec(v):
-        return proj(hvp(potential, structure, nbrs, proj(v)))
+        return proj(H(proj(v)))
 
     b = proj(b)
     bnorm = jnp.sqrt(jnp.vdot(b, b))
@@ -215,8 +217,10 @@ def _implicit(potential, structure, forward, tol, maxiter, mode, zero_modes=rigi
 def _linear_solve(potential, structure, nbrs, modes, b, tol, maxiter):
     """``u = H⁺ b`` on the complement of ``modes`` as a transposable linear map of ``b`` (symmetric H)."""
 
+    H = hvp_operator(potential, structure, nbrs)
+
     def matvec(v):
-        return project_zero_modes(hvp(potential, structure, nbrs, project_zero_modes(v, modes)), modes)
+        return project_zero_modes(H(project_zero_modes(v, modes)), modes)
 
     def solve(_, rhs):
         return _cg(potential, structure, nbrs, modes, rhs, tol, maxiter)[0]
@@ -395,8 +399,15 @@ class _Restrained:
     #: forward-over-reverse of :meth:`energy` (:func:`jaxglass.hessian.hvp`).
     gather_only_forces = explicit_forces = False
 
+    def hvp_operator(self, structure: Structure, nbrs):
+        """None: :func:`jaxglass.hessian.hvp_operator` then differentiates :meth:`energy` (the bias too)."""
+        return None
+
     def check(self, structure: Structure) -> None:
         self.potential.check(structure)
+
+    def species_map(self, structure: Structure):
+        return self.potential.species_map(structure)
 
     def neighbors(self, structure: Structure, skin: float = 0.0):
         return self.potential.neighbors(structure, skin)

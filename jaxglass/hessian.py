@@ -208,7 +208,8 @@ def hvp_operator(potential: Potential, structure: Structure, nbrs: Sequence[jax.
     op = potential.hvp_operator(structure, nb)
     if op is not None:
         return op
-    pair = [k for k, t in enumerate(potential.terms) if t.is_pair]
+    # the energy is the sum of its terms where every term's force is written out (not, e.g., a restraint)
+    pair = [k for k, t in enumerate(potential.terms) if t.is_pair] if potential.explicit_forces else []
     if not pair:
         return jax.tree_util.Partial(hvp, potential, structure, nb)
     sp = jnp.asarray(potential.species_map(structure))[structure.species]

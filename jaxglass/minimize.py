@@ -36,6 +36,16 @@ class MinimizeResult:
     message: str
 
 
+def _pair_reach(potential, structure: Structure) -> tuple:
+    """Per term, ``(pair_cutoffs, species)`` for a site term with per-species-pair cutoffs, else None:
+    such a term (the Vashishta three-body one) costs ∝ K² per atom, so its list keeps only the pairs
+    within those + skin (a 1,000-atom a-SiC glass: 20 -> 8 slots; :func:`fixed_capacity_lists`)."""
+    if all(t.pair_cutoffs is None for t in potential.terms):
+        return ()
+    sp = potential.species_map(structure)[np.asarray(structure.species)]
+    return tuple(None if t.pair_cutoffs is None else (t.pair_cutoffs, sp) for t in potential.terms)
+
+
 class _Evaluator:
     """Energy and gradient with neighbour lists that are rebuilt as atoms move (host side)."""
 
@@ -51,12 +61,8 @@ class _Evaluator:
     def _rebuild(self, positions: np.ndarray) -> None:
         s = self.structure.with_positions(jnp.asarray(positions))
         cutoffs = [t.cutoff for t in self.potential.terms]
-        sp = self.potential.species_map(s)[np.asarray(s.species)]
-        # a site term with per-species-pair cutoffs (Vashishta three-body) costs ∝ K² per atom: its
-        # list keeps only the pairs within those + skin (a-SiC glass: 20 -> 8 slots)
-        reach = [None if t.pair_cutoffs is None else (t.pair_cutoffs, sp) for t in self.potential.terms]
         lists, self.capacity = fixed_capacity_lists(s, cutoffs, self.skin, self.capacity, images=True,
-                                                    pair_reach=tuple(reach))
+                                                    pair_reach=_pair_reach(self.potential, s))
         self.nbrs = tuple(jnp.asarray(i) for i in lists)
         self.ref = positions.copy()
         self.rebuilds += 1
@@ -314,12 +320,8 @@ class _BoxEvaluator:
     def _rebuild(self, x: np.ndarray, box: np.ndarray) -> None:
         s = self.structure.replace(positions=jnp.asarray(x), box=jnp.asarray(box))
         cutoffs = [t.cutoff for t in self.potential.terms]
-        sp = self.potential.species_map(s)[np.asarray(s.species)]
-        # a site term with per-species-pair cutoffs (Vashishta three-body) costs ∝ K² per atom: its
-        # list keeps only the pairs within those + skin (a-SiC glass: 20 -> 8 slots)
-        reach = [None if t.pair_cutoffs is None else (t.pair_cutoffs, sp) for t in self.potential.terms]
         lists, self.capacity = fixed_capacity_lists(s, cutoffs, self.skin, self.capacity, images=True,
-                                                    pair_reach=tuple(reach))
+                                                    pair_reach=_pair_reach(self.potential, s))
         self.nbrs = tuple(jnp.asarray(i) for i in lists)
         self.ref_x = x.copy()
         self.ref_box = box.copy()
