@@ -226,11 +226,15 @@ def moments(
 
     Returns ``(S, M)`` (``S = 1`` for the total). Pure and jittable (``n_moments`` static).
     """
-    pos = structure.positions
-    n, d = pos.shape
-    matvec = _rescaled(dynamical_operator(potential, structure, nbrs), *bounds)
+    return _operator_moments(dynamical_operator(potential, structure, nbrs), z, bounds, n_moments, projectors)
+
+
+def _operator_moments(D, z, bounds, n_moments, projectors):
+    """:func:`moments` of an already built dynamical-matrix operator ``D``."""
+    n, d = z.shape[1:]
+    matvec = _rescaled(D, *bounds)
     if projectors is None:
-        projectors = jnp.ones((1, n, d), pos.dtype)
+        projectors = jnp.ones((1, n, d), z.dtype)
     zs = projectors[:, None] * z[None]  # (S, R, N, d)
     mu = jax.lax.map(
         lambda zr: jax.vmap(lambda v: chebyshev_moments(matvec, v, n_moments))(zr), zs
@@ -241,9 +245,10 @@ def moments(
 @partial(jax.jit, static_argnames=("n_moments", "n_vectors", "partial", "steps", "mesh"))
 def _bounds_and_moments(potential, structure, nbrs, key, bounds, n_moments, n_vectors, partial, steps, mesh):
     k_lanczos, k_trace = jax.random.split(key)
+    D = dynamical_operator(potential, structure, nbrs)  # once, for the bounds and the moments
     if bounds is None:
         v0 = jax.random.normal(k_lanczos, structure.positions.shape, structure.positions.dtype)
-        bounds = spectral_bounds(dynamical_operator(potential, structure, nbrs), v0, steps)
+        bounds = spectral_bounds(D, v0, steps)
     proj = None
     if partial:
         proj = species_projector(structure).reshape(-1, *structure.positions.shape)
@@ -253,7 +258,7 @@ def _bounds_and_moments(potential, structure, nbrs, key, bounds, n_moments, n_ve
         z = jax.lax.with_sharding_constraint(z, jax.sharding.NamedSharding(mesh, P(None, "atoms")))
         if proj is not None:
             proj = jax.lax.with_sharding_constraint(proj, jax.sharding.NamedSharding(mesh, P(None, "atoms")))
-    mu = moments(potential, structure, nbrs, z, bounds, n_moments, proj)
+    mu = _operator_moments(D, z, bounds, n_moments, proj)
     return jnp.stack(bounds), mu
 
 
@@ -265,11 +270,11 @@ PROGRESS_CHUNKS = 10
 
 
 @partial(jax.jit, static_argnames=("n_vectors", "partial", "steps"))
-def _probes_and_bounds(potential, structure, nbrs, key, bounds, n_vectors, partial, steps):
+def _probes_and_bounds(D, structure, key, bounds, n_vectors, partial, steps):
     k_lanczos, k_trace = jax.random.split(key)  # as in _bounds_and_moments
     if bounds is None:
         v0 = jax.random.normal(k_lanczos, structure.positions.shape, structure.positions.dtype)
-        bounds = spectral_bounds(dynamical_operator(potential, structure, nbrs), v0, steps)
+        bounds = spectral_bounds(D, v0, steps)
     z = probe_vectors(k_trace, n_vectors, structure.positions.shape, structure.positions.dtype)
     proj = (species_projector(structure).reshape(-1, *structure.positions.shape) if partial
             else jnp.ones((1, *structure.positions.shape), z.dtype))
@@ -296,8 +301,8 @@ def _moments_with_progress(potential, structure, nbrs, key, bounds, n_moments, n
     if mesh is not None or is_traced(potential, structure.positions):
         raise UserError("progress: reported from the host between chunks of the recursion; not under "
                         "jit/grad/vmap or with mesh=")
-    ab, zs = _probes_and_bounds(potential, structure, nbrs, key, bounds, n_vectors, partial, steps)
-    D = jax.jit(dynamical_operator)(potential, structure, nbrs)  # once: the chunks share it
+    D = jax.jit(dynamical_operator)(potential, structure, nbrs)  # once: the bounds and chunks share it
+    ab, zs = _probes_and_bounds(D, structure, key, bounds, n_vectors, partial, steps)
     state, mu01 = _recursion_start(D, ab, zs)
     total = (n_moments + 1) // 2 - 1  # recursion steps after the first product
     chunk = max(1, -(-total // PROGRESS_CHUNKS))
