@@ -20,6 +20,12 @@ error per (knob, length), :func:`converged_length` the shortest length whose eve
 with the longest one (and every length in between) within ``z`` combined standard errors. Outputs:
 ``<out>/summary.json``, a markdown table on stdout (and ``<out>/table.md``), and a figure.
 
+amc runs no MD: its protocol length is the number of Metropolis Stone-Wales switch trials
+(``anneal_per_atom`` × N, 10 per atom in its paper protocol), which ``--fractions`` scales in the
+same way (the length column then counts trials, its unit is trials per atom), and its runs also
+record the hexagon fraction of the relaxed network (:func:`jaxglass.generate.amc.ring_statistics`),
+a feature of the table.
+
 Usage (one process, single-threaded XLA, at low priority; see docs/datasets.md, "Protocol audit")::
 
     XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1" \
@@ -113,6 +119,33 @@ def family_protocol(family: str):
     return mod, mod.PROTOCOLS["paper"]
 
 
+def features_of(family: str) -> dict:
+    """The features summarised for ``family``: :data:`FEATURES`, for amc also the hexagon fraction."""
+    return {**FEATURES, "hex": "hexagon fraction"} if family == "amc" else dict(FEATURES)
+
+
+def shortened(paper, fraction: float, n_atoms: int):
+    """``(protocol, length)``: the paper protocol with its length scaled by ``fraction``, and that
+    length in steps (MD quench steps; for amc's dict protocol, Metropolis trials at ``n_atoms``)."""
+    if isinstance(paper, dict):  # amc: Metropolis switch trials per atom
+        prot = {k: v for k, v in paper.items() if k != "n_atoms"}
+        prot["anneal_per_atom"] = fraction * paper["anneal_per_atom"]
+        return prot, int(round(prot["anneal_per_atom"] * n_atoms))
+    prot = dataclasses.replace(paper, n_quench=max(1, int(round(fraction * paper.n_quench))))
+    return prot, prot.n_quench
+
+
+def time_axis(family: str, paper) -> tuple[float, str]:
+    """``(length of one step, its unit)`` for the table and figure."""
+    from jaxglass.data import DatasetConfig
+
+    if family == "amc":
+        return 1.0 / DatasetConfig.make(family, 1).n_atoms, "trials/atom"
+    if family.startswith("lj"):
+        return paper.dt, "τ"
+    return paper.dt_fs * 1e-3, "ps"
+
+
 def pdos_features(freqs: np.ndarray, dim: int, nu_low: float) -> dict:
     """Moments of the Γ-point mode list with the ``dim`` modes nearest zero (translations) dropped."""
     f = np.sort(np.asarray(freqs, np.float64))
@@ -132,8 +165,8 @@ def run_one(family: str, knob: float, fraction: float, seed: int) -> dict:
 
     jaxglass.enable_x64()
     mod, paper = family_protocol(family)
-    prot = dataclasses.replace(paper, n_quench=max(1, int(round(fraction * paper.n_quench))))
     cfg = DatasetConfig.make(family, 1)
+    prot, length = shortened(paper, fraction, cfg.n_atoms)
     cpu0, t0 = time.process_time(), time.perf_counter()
     gen = families.generator(family).generate(cfg.n_atoms, knob, seed, size="small", protocol=prot)
     s, pot = gen.structure, gen.potential
@@ -146,7 +179,9 @@ def run_one(family: str, knob: float, fraction: float, seed: int) -> dict:
     info = gen.info
     return {
         "family": family, "knob": float(knob), "fraction": float(fraction), "seed": int(seed),
-        "n_atoms": int(s.n_atoms), "protocol": dataclasses.asdict(prot), "n_quench": prot.n_quench,
+        "n_atoms": int(s.n_atoms), "protocol": prot if isinstance(prot, dict) else dataclasses.asdict(prot),
+        "n_quench": int(info.get("anneal_trials", length)),
+        **({"hex": float(gen.knob_values["hexagon_fraction"])} if family == "amc" else {}),
         "energy": float(info["energy_per_atom"]), "peak": float(np.max(np.asarray(g.total))),
         "r_peak": float(np.asarray(g.r)[int(np.argmax(np.asarray(g.total)))]),
         **pdos_features(f, dim, 0.1 * cfg.freq_max),
@@ -166,18 +201,20 @@ def fmt(ms: tuple, digits: int = 4) -> str:
 
 def table(family: str, summ: dict, dt: float, unit_time: str) -> str:
     """Markdown table: one row per (knob, length), mean ± standard error per feature."""
-    head = ["knob", "quench steps", f"quench ({unit_time})", "n", *FEATURES.values()]
+    features = features_of(family)
+    steps = "anneal trials" if family == "amc" else "quench steps"
+    head = ["knob", steps, f"{steps.split()[0]} ({unit_time})", "n", *features.values()]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for knob, by_len in summ.items():
         for nq, feats in by_len.items():
             n = feats["energy"][2]
             lines.append("| " + " | ".join([f"{knob:g}", f"{nq:,}", f"{nq * dt:g}", str(n),
-                                           *(fmt(feats[f]) for f in FEATURES)]) + " |")
-        conv = [converged_length(by_len, (f,)) for f in FEATURES]
+                                           *(fmt(feats[f]) for f in features)]) + " |")
+        conv = [converged_length(by_len, (f,)) for f in features]
         lines.append("| " + " | ".join([f"{knob:g}", "converged from", "", "",
                                        *("n/a" if c is None else f"{c:,}" for c in conv)]) + " |")
-    lines.append("\n'converged from': the shortest quench (steps) whose mean, and that of every longer one, "
-                 "lies within 2 combined standard errors of the longest quench's.")
+    lines.append(f"\n'converged from': the shortest length ({steps}) whose mean, and that of every "
+                 "longer one, lies within 2 combined standard errors of the longest one's.")
     return "\n".join(lines)
 
 
@@ -192,8 +229,10 @@ def figure(family: str, runs: list[dict], summ: dict, path: Path, unit_time: str
 
     cfg = DatasetConfig.make(family, 1)
     unit = families.get(family).defaults.freq_unit
-    feats = list(FEATURES)
-    fig, axes = plt.subplots(2, 4, figsize=(15, 6.5))
+    features = features_of(family)
+    feats = list(features)
+    rows, cols = (2, 4) if len(feats) < 7 else (3, 3)
+    fig, axes = plt.subplots(rows, cols, figsize=(15, 6.5) if rows == 2 else (12, 9.5))
     for ax, f in zip(axes.flat, feats):
         for knob, by_len in summ.items():
             x = np.array(list(by_len)) * dt
@@ -207,8 +246,8 @@ def figure(family: str, runs: list[dict], summ: dict, path: Path, unit_time: str
                     color=line[0].get_color(), alpha=0.35, ms=3)
         ax.axhline(0.0, color="0.5", lw=0.8)
         ax.set_xscale("log")
-        ax.set_xlabel(f"quench length ({unit_time})")
-        ax.set_title(f"{FEATURES[f]} − longest quench's mean")
+        ax.set_xlabel(f"protocol length ({unit_time})")
+        ax.set_title(f"{features[f]} − longest protocol's mean")
         ax.legend(fontsize=7)
     grid = np.linspace(0.0, cfg.freq_max, N_PDOS)
     for ax, knob in zip(axes.flat[len(feats):], list(summ)[:2]):
@@ -221,7 +260,8 @@ def figure(family: str, runs: list[dict], summ: dict, path: Path, unit_time: str
     for ax in list(axes.flat)[len(feats) + min(2, len(summ)):]:
         ax.axis("off")
     n_atoms = runs[0]["n_atoms"]
-    fig.suptitle(f"{family}: protocol audit, {n_atoms} atoms, paper protocol with the quench shortened "
+    what = "the anneal" if family == "amc" else "the quench"
+    fig.suptitle(f"{family}: protocol audit, {n_atoms} atoms, paper protocol with {what} shortened "
                  "(mean ± standard error over seeds; dots: single structures)")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -230,7 +270,7 @@ def figure(family: str, runs: list[dict], summ: dict, path: Path, unit_time: str
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("family", choices=["lj2d", "lj3d", "cualzr", "sic"])
+    ap.add_argument("family", choices=["lj2d", "lj3d", "cualzr", "sic", "amc"])
     ap.add_argument("--fractions", default="0.05,0.1,0.25,0.5,1", help="quench lengths / the paper's")
     ap.add_argument("--seeds", default="0,1,2,3")
     ap.add_argument("--knobs", default="1.0")
@@ -264,16 +304,17 @@ def main(argv=None) -> int:
     if not runs:
         return 1
     _, paper = family_protocol(args.family)
-    unit_time = "τ" if args.family.startswith("lj") else "ps"
-    dt = paper.dt if args.family.startswith("lj") else paper.dt_fs * 1e-3
-    summ = summarize(runs)
+    dt, unit_time = time_axis(args.family, paper)
+    features = features_of(args.family)
+    summ = summarize(runs, tuple(features))
     tab = table(args.family, summ, dt, unit_time)
     (out / "table.md").write_text(tab + "\n")
     print(tab)
-    conv = {str(k): {f: converged_length(v, (f,)) for f in FEATURES} for k, v in summ.items()}
+    conv = {str(k): {f: converged_length(v, (f,)) for f in features} for k, v in summ.items()}
     (out / "summary.json").write_text(json.dumps({
-        "family": args.family, "n_atoms": runs[0]["n_atoms"], "paper_protocol": dataclasses.asdict(paper),
-        "time_unit": unit_time, "dt": dt, "features": FEATURES,
+        "family": args.family, "n_atoms": runs[0]["n_atoms"],
+        "paper_protocol": paper if isinstance(paper, dict) else dataclasses.asdict(paper),
+        "time_unit": unit_time, "dt": dt, "features": features,
         "summary": {str(k): {str(nq): {f: list(v) for f, v in feats.items()} for nq, feats in by_len.items()}
                     for k, by_len in summ.items()},
         "converged_n_quench": conv, "cpu_s_total": sum(r["cpu_s"] for r in runs), "n_runs": len(runs),

@@ -409,6 +409,9 @@ class _Restrained:
     def species_map(self, structure: Structure):
         return self.potential.species_map(structure)
 
+    def species_indices(self, structure: Structure):
+        return self.potential.species_indices(structure)
+
     def neighbors(self, structure: Structure, skin: float = 0.0):
         return self.potential.neighbors(structure, skin)
 

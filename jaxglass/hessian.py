@@ -109,7 +109,7 @@ def assemble(potential: Potential, structure: Structure, nbrs: Sequence[jax.Arra
     n, d = structure.positions.shape
     # One extra (dummy) atom row absorbs the padded neighbour slots; it is sliced off at the end.
     H = jnp.zeros(((n + 1) * d, (n + 1) * d), structure.positions.dtype)
-    sp = jnp.asarray(potential.species_map(structure))[structure.species]
+    sp = potential.species_indices(structure)
     for term, idx in zip(potential.terms, nbrs):
         idx = jnp.asarray(idx)
         dr, mask, sj = local_environment(structure, idx, sp, term.cutoff)
@@ -212,7 +212,7 @@ def hvp_operator(potential: Potential, structure: Structure, nbrs: Sequence[jax.
     pair = [k for k, t in enumerate(potential.terms) if t.is_pair] if potential.explicit_forces else []
     if not pair:
         return jax.tree_util.Partial(hvp, potential, structure, nb)
-    sp = jnp.asarray(potential.species_map(structure))[structure.species]
+    sp = potential.species_indices(structure)
     op = pair_terms_hvp([potential.terms[k] for k in pair], structure, [nb[k] for k in pair], sp)
     if len(pair) == len(potential.terms):
         return op

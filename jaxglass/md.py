@@ -195,11 +195,6 @@ def _round_capacity(k: float) -> int:
     return int(np.ceil(k / step) * step)
 
 
-def _species(potential: Potential, structure: Structure):
-    """The atoms' species indices in the potential's order (any batch shape)."""
-    return jnp.asarray(potential.species_map(structure))[structure.species]
-
-
 @functools.lru_cache(maxsize=16)
 def _engine(dt: float, gamma: float, skin: float, layout: _Layout):
     """``(init, run)`` for one layout: ``run`` is the jitted chunk runner over a batch of replicas.
@@ -222,7 +217,7 @@ def _engine(dt: float, gamma: float, skin: float, layout: _Layout):
 
     def init(key, structure, mob, kT, potential):
         idx, over = build(structure.positions)
-        used, step_over = layout.narrow(structure.positions, idx, _species(potential, structure))
+        used, step_over = layout.narrow(structure.positions, idx, potential.species_indices(structure))
         st = init_fn(key, structure.positions, mass=structure.masses[:, None], kT=kT, idx=used,
                      structure=structure, mob=mob, potential=potential)
         return (st.set(momentum=jnp.where(mob[:, None], st.momentum, 0.0)), idx, structure.positions,
@@ -234,7 +229,7 @@ def _engine(dt: float, gamma: float, skin: float, layout: _Layout):
         list overflowed."""
         dt_2 = dt / 2
         box = structures.box[0]
-        sp = _species(potential, structures)
+        sp = potential.species_indices(structures)
         R0 = structures.positions
 
         def half_kick(st):

@@ -116,7 +116,7 @@ def trace_dynamical(potential: Potential, structure: Structure, nbrs=None) -> ja
     _require_pair(potential)
     potential.check(structure)
     nbrs = neighbors_for(potential, structure, nbrs, "trace_dynamical")
-    sp = jnp.asarray(potential.species_map(structure))[structure.species]
+    sp = potential.species_indices(structure)
     dtype = jnp.result_type(float)
     s = structure.replace(
         positions=jnp.asarray(structure.positions, dtype),

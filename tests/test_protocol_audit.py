@@ -60,3 +60,19 @@ def test_pdos_features_drop_translations():
     out = audit.pdos_features(f, 3, nu_low=1.5)
     assert out["nu_mean"] == pytest.approx(2.5) and out["nu2"] == pytest.approx(7.5)
     assert out["low_w"] == pytest.approx(0.25) and out["nu_max"] == 4.0
+
+
+def test_shortened_protocols_md_and_amc():
+    from jaxglass.generate import amc, lj
+
+    prot, length = audit.shortened(lj.PROTOCOLS["paper"], 0.25, 256)
+    assert length == prot.n_quench == round(0.25 * lj.PROTOCOLS["paper"].n_quench)
+    assert prot.n_melt == lj.PROTOCOLS["paper"].n_melt and prot.dt == lj.PROTOCOLS["paper"].dt
+    # amc: the Metropolis trials per atom are scaled, the size's atom count is not forced on the run
+    prot, length = audit.shortened(amc.PROTOCOLS["paper"], 0.5, 160)
+    assert prot["anneal_per_atom"] == 0.5 * amc.PROTOCOLS["paper"]["anneal_per_atom"]
+    assert "n_atoms" not in prot
+    assert length == 800 and prot["keating_steps"] == amc.PROTOCOLS["paper"]["keating_steps"]
+    assert "hex" in audit.features_of("amc") and "hex" not in audit.features_of("lj3d")
+    assert audit.time_axis("amc", amc.PROTOCOLS["paper"]) == (1.0 / 160, "trials/atom")
+    assert audit.time_axis("lj3d", lj.PROTOCOLS["paper"])[1] == "τ"

@@ -220,6 +220,11 @@ class Potential:
             out.append(self.species.index(s))
         return np.asarray(out, dtype=np.int32)
 
+    def species_indices(self, structure: Structure) -> jax.Array:
+        """The atoms' species indices in this potential's order, shaped like ``structure.species``
+        (any batch shape; traceable in ``structure.species``, the names are static)."""
+        return jnp.asarray(self.species_map(structure))[structure.species]
+
     def neighbors(self, structure: Structure, skin: float = 0.0) -> tuple[np.ndarray, ...]:
         """One padded neighbour list per term (host-side)."""
         self.check(structure)
@@ -237,7 +242,7 @@ class Potential:
         """
         if len(nbrs) != len(self.terms):
             raise UserError(f"nbrs: expected {len(self.terms)} neighbour lists, got {len(nbrs)}")
-        sp = jnp.asarray(self.species_map(structure))[structure.species]
+        sp = self.species_indices(structure)
         total = jnp.zeros(structure.n_atoms, dtype=structure.positions.dtype)
         for term, idx in zip(self.terms, nbrs):
             dr, mask, sj = local_environment(structure, jnp.asarray(idx), sp, term.cutoff)
@@ -270,7 +275,7 @@ class Potential:
     def _forces(self, structure: Structure, nbrs: Sequence[jax.Array], with_energy: bool):
         if len(nbrs) != len(self.terms):
             raise UserError(f"nbrs: expected {len(self.terms)} neighbour lists, got {len(nbrs)}")
-        sp = jnp.asarray(self.species_map(structure))[structure.species]
+        sp = self.species_indices(structure)
         e, f = jnp.zeros((), structure.positions.dtype), jnp.zeros_like(structure.positions)
         site = [(t, jnp.asarray(i)) for t, i in zip(self.terms, nbrs)
                 if not t.is_pair and t.site_grad_fn is None]

@@ -145,7 +145,7 @@ class EAMPotential(Potential):
             return None
         term = self.terms[0]
         p = params_as_arrays(term.params)
-        sp = jnp.asarray(self.species_map(structure))[structure.species]
+        sp = self.species_indices(structure)
         return linearized_hvp(self.form(p), p["cutoff"] if "cutoff" in p else term.cutoff, term.cutoff,
                               structure, jnp.asarray(nbrs[0]), sp)
 
@@ -169,7 +169,7 @@ class EAMPotential(Potential):
         p = params_as_arrays(term.params)
         fn = self.form(p)
         cutoff = p["cutoff"] if "cutoff" in p else term.cutoff
-        sp = jnp.asarray(self.species_map(structure))[structure.species]
+        sp = self.species_indices(structure)
         idx = jnp.asarray(nbrs[0])
 
         def slots(ib):
