@@ -46,7 +46,6 @@ the mean coordination (neighbours within 1.25 × the mean ``r_e`` of the pair).
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import time
 from collections.abc import Callable
@@ -212,10 +211,7 @@ def crystal(
         "lattice_constant": a,
         "box": np.asarray(s.box).tolist(),
         "composition": pm.composition(s),
-        "energy_per_atom": res.energy / s.n_atoms,
-        "fmax": res.fmax,
-        "fmax_tol": prot.fmax_tol,
-        "converged": res.converged,
+        **pm.relax_info(res, s.n_atoms, prot),
         **mean_coordination(res.structure),
         "wall_time_s": time.perf_counter() - t0,
     }
@@ -294,19 +290,8 @@ def _glass(start, run, f: float, seed: int, size: str, pot: Potential, prot: Pro
         "lattice_constant": a,
         "box": np.asarray(s0.box).tolist(),
         "composition": pm.composition(s0),
-        "protocol": dataclasses.asdict(prot),
-        "quench_rate_K_per_s": pm.quench_rate(prot),
-        "melt_centre": centre.tolist(),
-        "melt_radius": radius,
-        "min_dist": MIN_DIST.tolist(),
-        "push_dist": PUSH_DIST.tolist(),
-        **md_info,
-        "energy_per_atom": res.energy / n,
-        "fmax": res.fmax,
-        "fmax_tol": prot.fmax_tol,
-        "converged": res.converged,
-        "relax_steps": res.n_steps,
-        "relax_message": res.message,
+        **pm.melt_info(prot, centre, radius, MIN_DIST, PUSH_DIST, md_info),
+        **pm.relax_info(res, n, prot),
         **mean_coordination(res.structure),
         **timings,
         "wall_time_s": time.perf_counter() - t0,

@@ -65,7 +65,6 @@ the mean coordination (neighbours within 1.25 × the mean ``r_e`` of the pair).
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import time
 from collections.abc import Callable
@@ -201,11 +200,7 @@ def _info(name: str, seed: int, size: str, pot: Potential, s0: Structure, a: flo
         "lattice_constant": a,
         "box": np.asarray(s0.box).tolist(),
         "composition": pm.composition(s0),
-        "energy_per_atom": res.energy / s0.n_atoms,
-        "fmax": res.fmax,
-        "fmax_tol": prot.fmax_tol,
-        "converged": res.converged,
-        "relax_steps": res.n_steps,
+        **pm.relax_info(res, s0.n_atoms, prot),
         **mean_coordination(res.structure),
     }
 
@@ -286,15 +281,7 @@ def generate_batch(
     for (s0, a, reps, _), (res, n_melt, centre, radius, md_info, timings), f, seed in zip(starts, runs, knobs,
                                                                                           seeds):
         info = _info("generate", seed, size, pot, s0, a, reps, res, prot)
-        info.update(
-            protocol=dataclasses.asdict(prot),
-            quench_rate_K_per_s=pm.quench_rate(prot),
-            melt_centre=centre.tolist(),
-            melt_radius=radius,
-            relax_message=res.message,
-            **md_info,
-            **timings,
-            wall_time_s=time.perf_counter() - t0,
-        )
+        info.update(**pm.melt_info(prot, centre, radius, MIN_DIST, PUSH_DIST, md_info), **timings,
+                    wall_time_s=time.perf_counter() - t0)
         out.append(Generated(res.structure, pot, f, {"melt_fraction": f, "n_melted": n_melt}, info))
     return out

@@ -360,6 +360,21 @@ def melt_quench_relax_batch(pot, s0s, fs, rngs, seeds, prot, min_dist, push_dist
     return out
 
 
+def relax_info(res, n_atoms: int, prot) -> dict:
+    """A relaxation's entries in a generator's ``info``: energy per atom, largest force, its
+    tolerance, whether it converged, its steps and message."""
+    return {"energy_per_atom": res.energy / n_atoms, "fmax": res.fmax, "fmax_tol": prot.fmax_tol,
+            "converged": res.converged, "relax_steps": res.n_steps, "relax_message": res.message}
+
+
+def melt_info(prot, centre, radius: float, min_dist, push_dist, md_info: dict) -> dict:
+    """A partial melt's entries in a generator's ``info``: the protocol and its quench rate, the
+    melted ball, the random fill's distances and the MD record of :func:`anneal_quench`."""
+    return {"protocol": dataclasses.asdict(prot), "quench_rate_K_per_s": quench_rate(prot),
+            "melt_centre": np.asarray(centre).tolist(), "melt_radius": radius,
+            "min_dist": np.asarray(min_dist).tolist(), "push_dist": np.asarray(push_dist).tolist(), **md_info}
+
+
 def md_potential(pot: Potential) -> Potential:
     """The potential an MD stage steps with when its protocol has ``md_tables``: an analytic EAM on
     setfl tables (:func:`jaxglass.potentials.eam.for_md`), the Vashishta two-body term on r² tables
