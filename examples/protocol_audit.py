@@ -86,6 +86,47 @@ def summarize(runs: list[dict], features=tuple(FEATURES)) -> dict:
     }
 
 
+def paired_differences(runs: list[dict], features=tuple(FEATURES)) -> dict:
+    """``{knob: {n_quench: {feature: (mean, sem, n)}}}`` of the per-seed differences from the
+    longest length's run of the same seed (seeds present at both lengths). The runs of one seed share
+    its random start (the melt, or amc's random switches), so the paired differences resolve what
+    the seed-to-seed scatter of :func:`summarize` hides."""
+    out: dict = {}
+    for r in runs:
+        out.setdefault(float(r["knob"]), {}).setdefault(int(r["n_quench"]), {})[int(r["seed"])] = r
+    res: dict = {}
+    for knob, by_len in sorted(out.items()):
+        ref = by_len[max(by_len)]
+        res[knob] = {nq: {f: mean_sem([by_seed[s].get(f) - ref[s].get(f) for s in by_seed if s in ref
+                                       and by_seed[s].get(f) is not None and ref[s].get(f) is not None])
+                          for f in features}
+                     for nq, by_seed in sorted(by_len.items())}
+    return res
+
+
+def converged_paired(by_len: dict, features=tuple(FEATURES), z: float = 2.0) -> int | None:
+    """:func:`converged_length` on paired differences (:func:`paired_differences`): the shortest
+    length from which every length's mean difference from the longest is within ``z`` standard errors
+    of zero; ``None`` when a needed error is undefined."""
+    lengths = sorted(by_len)
+    best = lengths[-1]
+    for nq in reversed(lengths[:-1]):
+        zs = [_z0(*by_len[nq][f][:2]) for f in features]
+        if any(not np.isfinite(x) for x in zs):
+            return None
+        if max(abs(x) for x in zs) >= z:
+            break
+        best = nq
+    return best
+
+
+def _z0(mean: float, sem: float) -> float:
+    """``mean / sem``; 0 where every pair is identical (both 0), NaN where the error is undefined."""
+    if mean == 0.0 and sem == 0.0:
+        return 0.0
+    return mean / sem if sem > 0 else float("nan")
+
+
 def z_score(a: tuple, b: tuple) -> float:
     """``(mean_a - mean_b) / sqrt(sem_a² + sem_b²)`` (NaN when either error is undefined)."""
     se = math.sqrt(a[1] ** 2 + b[1] ** 2) if np.isfinite(a[1]) and np.isfinite(b[1]) else float("nan")
@@ -181,7 +222,8 @@ def run_one(family: str, knob: float, fraction: float, seed: int) -> dict:
         "family": family, "knob": float(knob), "fraction": float(fraction), "seed": int(seed),
         "n_atoms": int(s.n_atoms), "protocol": prot if isinstance(prot, dict) else dataclasses.asdict(prot),
         "n_quench": int(info.get("anneal_trials", length)),
-        **({"hex": float(gen.knob_values["hexagon_fraction"])} if family == "amc" else {}),
+        **({"hex": float(gen.knob_values["hexagon_fraction"]),
+            **{k: int(v) for k, v in info.items() if k.startswith("anneal_")}} if family == "amc" else {}),
         "energy": float(info["energy_per_atom"]), "peak": float(np.max(np.asarray(g.total))),
         "r_peak": float(np.asarray(g.r)[int(np.argmax(np.asarray(g.total)))]),
         **pdos_features(f, dim, 0.1 * cfg.freq_max),
@@ -199,8 +241,9 @@ def fmt(ms: tuple, digits: int = 4) -> str:
     return f"{mean:.{digits}g} ± {sem:.2g}" if np.isfinite(sem) else f"{mean:.{digits}g}"
 
 
-def table(family: str, summ: dict, dt: float, unit_time: str) -> str:
-    """Markdown table: one row per (knob, length), mean ± standard error per feature."""
+def table(family: str, summ: dict, dt: float, unit_time: str, paired: dict | None = None) -> str:
+    """Markdown table: one row per (knob, length), mean ± standard error per feature; with
+    ``paired`` (:func:`paired_differences`) a second "converged from" row on the paired differences."""
     features = features_of(family)
     steps = "anneal trials" if family == "amc" else "quench steps"
     head = ["knob", steps, f"{steps.split()[0]} ({unit_time})", "n", *features.values()]
@@ -213,8 +256,14 @@ def table(family: str, summ: dict, dt: float, unit_time: str) -> str:
         conv = [converged_length(by_len, (f,)) for f in features]
         lines.append("| " + " | ".join([f"{knob:g}", "converged from", "", "",
                                        *("n/a" if c is None else f"{c:,}" for c in conv)]) + " |")
+        if paired is not None:
+            conv = [converged_paired(paired[knob], (f,)) for f in features]
+            lines.append("| " + " | ".join([f"{knob:g}", "converged from (paired)", "", "",
+                                           *("n/a" if c is None else f"{c:,}" for c in conv)]) + " |")
     lines.append(f"\n'converged from': the shortest length ({steps}) whose mean, and that of every "
-                 "longer one, lies within 2 combined standard errors of the longest one's.")
+                 "longer one, lies within 2 combined standard errors of the longest one's."
+                 + ("\n'(paired)': the same on the per-seed differences from the longest length's run of "
+                    "that seed (within 2 standard errors of zero)." if paired is not None else ""))
     return "\n".join(lines)
 
 
@@ -307,7 +356,8 @@ def main(argv=None) -> int:
     dt, unit_time = time_axis(args.family, paper)
     features = features_of(args.family)
     summ = summarize(runs, tuple(features))
-    tab = table(args.family, summ, dt, unit_time)
+    paired = paired_differences(runs, tuple(features))
+    tab = table(args.family, summ, dt, unit_time, paired)
     (out / "table.md").write_text(tab + "\n")
     print(tab)
     conv = {str(k): {f: converged_length(v, (f,)) for f in features} for k, v in summ.items()}
@@ -317,6 +367,10 @@ def main(argv=None) -> int:
         "time_unit": unit_time, "dt": dt, "features": features,
         "summary": {str(k): {str(nq): {f: list(v) for f, v in feats.items()} for nq, feats in by_len.items()}
                     for k, by_len in summ.items()},
+        "paired_differences": {str(k): {str(nq): {f: list(v) for f, v in feats.items()}
+                                        for nq, feats in by_len.items()} for k, by_len in paired.items()},
+        "converged_n_quench_paired": {str(k): {f: converged_paired(v, (f,)) for f in features}
+                                      for k, v in paired.items()},
         "converged_n_quench": conv, "cpu_s_total": sum(r["cpu_s"] for r in runs), "n_runs": len(runs),
     }, indent=1))
     if args.figure:

@@ -76,3 +76,24 @@ def test_shortened_protocols_md_and_amc():
     assert "hex" in audit.features_of("amc") and "hex" not in audit.features_of("lj3d")
     assert audit.time_axis("amc", amc.PROTOCOLS["paper"]) == (1.0 / 160, "trials/atom")
     assert audit.time_axis("lj3d", lj.PROTOCOLS["paper"])[1] == "τ"
+
+
+def test_paired_differences_resolve_a_shift_hidden_by_the_seed_scatter():
+    # each seed has its own offset (scatter 1.0); the short protocol lies 0.1 above the long one
+    rng = np.random.default_rng(3)
+    base = rng.normal(0.0, 1.0, 8)
+    runs = [{"knob": 1.0, "seed": s, "n_quench": nq, "energy": base[s] + shift + 0.01 * rng.normal()}
+            for s in range(8) for nq, shift in ((10, 0.1), (20, 0.0), (40, 0.0))]
+    by_len = audit.summarize(runs, ("energy",))[1.0]
+    assert audit.converged_length(by_len, ("energy",)) == 10  # unpaired: hidden in the scatter
+    paired = audit.paired_differences(runs, ("energy",))[1.0]
+    mean, sem, n = paired[10]["energy"]
+    diffs = [r10["energy"] - r40["energy"] for r10 in runs for r40 in runs
+             if r10["seed"] == r40["seed"] and r10["n_quench"] == 10 and r40["n_quench"] == 40]
+    assert n == 8 and mean == pytest.approx(np.mean(diffs)) and sem == pytest.approx(stats.sem(diffs))
+    assert paired[40]["energy"][:2] == (0.0, 0.0)
+    assert audit.converged_paired(paired, ("energy",)) == 20
+    # a seed missing at the longest length is left out of the pairs
+    partial = audit.paired_differences([r for r in runs if not (r["seed"] == 0 and r["n_quench"] == 40)],
+                                       ("energy",))[1.0]
+    assert partial[10]["energy"][2] == 7
