@@ -108,16 +108,7 @@ def converged_paired(by_len: dict, features=tuple(FEATURES), z: float = 2.0) -> 
     """:func:`converged_length` on paired differences (:func:`paired_differences`): the shortest
     length from which every length's mean difference from the longest is within ``z`` standard errors
     of zero; ``None`` when a needed error is undefined."""
-    lengths = sorted(by_len)
-    best = lengths[-1]
-    for nq in reversed(lengths[:-1]):
-        zs = [_z0(*by_len[nq][f][:2]) for f in features]
-        if any(not np.isfinite(x) for x in zs):
-            return None
-        if max(abs(x) for x in zs) >= z:
-            break
-        best = nq
-    return best
+    return _shortest_agreeing(by_len, lambda nq: [_z0(*by_len[nq][f][:2]) for f in features], z)
 
 
 def _z0(mean: float, sem: float) -> float:
@@ -136,11 +127,16 @@ def z_score(a: tuple, b: tuple) -> float:
 def converged_length(by_len: dict, features=tuple(FEATURES), z: float = 2.0) -> int | None:
     """Shortest length ``L`` such that every length ``>= L`` agrees with the longest on every feature
     (``|z_score| < z``); ``None`` when a needed z-score is undefined (fewer than 2 seeds)."""
+    ref = by_len[max(by_len)]
+    return _shortest_agreeing(by_len, lambda nq: [z_score(by_len[nq][f], ref[f]) for f in features], z)
+
+
+def _shortest_agreeing(by_len: dict, z_scores, z: float) -> int | None:
+    """Walk down from the longest length while every ``z_scores(length)`` is below ``z`` in size."""
     lengths = sorted(by_len)
-    ref = by_len[lengths[-1]]
     best = lengths[-1]
     for nq in reversed(lengths[:-1]):
-        zs = [z_score(by_len[nq][f], ref[f]) for f in features]
+        zs = z_scores(nq)
         if any(not np.isfinite(x) for x in zs):
             return None
         if max(abs(x) for x in zs) >= z:
