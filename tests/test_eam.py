@@ -423,11 +423,12 @@ def test_zjw_hvp_by_forces_equals_forward_over_reverse():
 
 
 @pytest.mark.parametrize("tables", [False, True])
-def test_eam_hvp_operator_equals_forward_over_reverse(tables):
+def test_eam_hvp_operator_equals_forward_over_reverse(tables, monkeypatch):
     """The linearised EAM product (hvp_operators: slot arrays precomputed once) equals forward-over-reverse
     of the energy, for the analytic ZJW functions and for their setfl tables, with padded slots and
     neighbours beyond the cutoff; it is a PyTree that jitted functions take as an argument."""
     from jaxglass.hessian import hvp_operator
+    from jaxglass.potentials import hvp_operators
     from jaxglass.potentials.eam import tabulated
 
     pot = zhou_johnson_wadley(("Cu", "Al", "Zr"))
@@ -442,6 +443,13 @@ def test_eam_hvp_operator_equals_forward_over_reverse(tables):
     got = jax.jit(lambda op, v: op(v))(op, v)
     tol = 1e-11 * float(jnp.abs(ref).max())
     np.testing.assert_allclose(np.asarray(got), np.asarray(ref), rtol=0, atol=tol)
+    # built in blocks of 7 atoms (the last one padded): the same slot arrays
+    monkeypatch.setattr(hvp_operators, "ROW_BLOCK", 7)
+    assert s.n_atoms > 7 and s.n_atoms % 7
+    blocked = jax.jit(hvp_operator)(pot, s, nb)
+    np.testing.assert_allclose(np.asarray(blocked(v)), np.asarray(got), rtol=0, atol=1e-2 * tol)  # round-off
+    for a, b in zip(jax.tree.leaves(blocked), jax.tree.leaves(op)):
+        np.testing.assert_array_equal(np.asarray(a).shape, np.asarray(b).shape)
 
 
 def test_zjw_site_hessian_finite_with_padding():

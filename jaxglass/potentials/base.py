@@ -383,14 +383,17 @@ def site_term_forces(term: Term, structure: Structure, idx: jax.Array, sp: jax.A
     return jnp.sum(g, axis=1) - jax.ops.segment_sum(g.reshape(-1, d), j, num_segments=n + 1)[:n]
 
 
-def local_environment(structure: Structure, idx: jax.Array, sp: jax.Array, cutoff: float):
+def local_environment(structure: Structure, idx: jax.Array, sp: jax.Array, cutoff: float,
+                      rows: jax.Array | None = None):
     """Neighbour vectors ``(N, K, d)`` (padding replaced by a safe far vector), mask, species.
 
     ``idx`` is an ``(N, K)`` minimum-image list or an ``(N, K, 1 + d)`` image list (index and
-    integer image shift, see :func:`jaxglass.neighbors.image_neighbor_list`).
+    integer image shift, see :func:`jaxglass.neighbors.image_neighbor_list`). With ``rows`` (``(B,)``
+    atom indices), ``idx`` holds those atoms' rows only, ``(B, K[, 1 + d])``, and so do the outputs.
     """
     n, d = structure.positions.shape
     pos = structure.positions
+    centres = pos if rows is None else pos[rows]
     if idx.ndim == 3:
         shifts, idx = idx[..., 1:], idx[..., 0]
     else:
@@ -398,9 +401,9 @@ def local_environment(structure: Structure, idx: jax.Array, sp: jax.Array, cutof
     mask = idx < n
     safe_idx = jnp.where(mask, idx, 0)
     if shifts is None:
-        dr = displacement(pos[safe_idx] - pos[:, None, :], structure.box, structure.periodic)
+        dr = displacement(pos[safe_idx] - centres[:, None, :], structure.box, structure.periodic)
     else:
-        dr = pos[safe_idx] - pos[:, None, :] + shifts.astype(pos.dtype) * structure.box
+        dr = pos[safe_idx] - centres[:, None, :] + shifts.astype(pos.dtype) * structure.box
     far = jnp.zeros((d,), pos.dtype).at[0].set(2.0 * cutoff + 1.0)
     dr = jnp.where(mask[..., None], dr, far)
     sj = jnp.where(mask, sp[safe_idx], 0)

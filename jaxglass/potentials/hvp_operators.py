@@ -41,15 +41,40 @@ def _value_slope_curvature(g: Callable, r: jax.Array):
     return g(r), *jax.jvp(slope, (r,), (jnp.ones_like(r),))
 
 
-def _slots(structure: Structure, idx: jax.Array, sp: jax.Array, list_cutoff: float, cutoff):
+#: Atoms per block when the EAM operator's slot arrays are built (:func:`linearized_hvp`): the
+#: temporaries of the nested forward-mode derivatives live for one block at a time, not for all slots.
+ROW_BLOCK = 4096
+
+
+def _slots(structure: Structure, idx: jax.Array, sp: jax.Array, list_cutoff: float, cutoff,
+           rows: jax.Array | None = None):
     """Unit vectors ``e`` ``(N, K, d)``, distances clipped to ``cutoff`` outside it, the mask of slots
-    inside it, centre and neighbour species, neighbour rows (padding -> 0)."""
-    dr, mask, sj = local_environment(structure, idx, sp, list_cutoff)
+    inside it, centre and neighbour species, neighbour rows (padding -> 0); with ``rows``, for those
+    atoms only (``idx`` their rows, :func:`~jaxglass.potentials.base.local_environment`)."""
+    dr, mask, sj = local_environment(structure, idx, sp, list_cutoff, rows)
     r = jnp.sqrt(jnp.sum(dr * dr, axis=-1))
     inside = mask & (r < cutoff)
     rs = jnp.where(inside, r, cutoff)
-    return dr / rs[..., None], rs, inside, jnp.broadcast_to(sp[:, None], sj.shape), sj, \
+    si = sp if rows is None else sp[rows]
+    return dr / rs[..., None], rs, inside, jnp.broadcast_to(si[:, None], sj.shape), sj, \
         jnp.where(mask, neighbor_index(idx), 0)
+
+
+def _by_row_blocks(fn: Callable, idx: jax.Array, block: int):
+    """``fn(rows, idx[rows])`` over blocks of ``block`` atoms (``lax.map``), the outputs' leading
+    axes joined back to ``N``; a single call when ``N <= block``. Padding rows (index ``N``, every
+    slot empty) fill the last block and are cut off."""
+    n = idx.shape[0]
+    if n <= block:
+        return fn(jnp.arange(n), idx)
+    nb = -(-n // block)
+    pad = nb * block - n
+    rows = jnp.concatenate([jnp.arange(n), jnp.zeros(pad, jnp.int32)]).reshape(nb, block)
+    blank = jnp.zeros((pad, *idx.shape[1:]), idx.dtype)
+    blank = blank.at[..., 0].set(n) if idx.ndim == 3 else blank + n  # image lists: (index, shift)
+    blocks = jnp.concatenate([idx, blank]).reshape(nb, block, *idx.shape[1:])
+    out = jax.lax.map(lambda a: fn(*a), (rows, blocks))
+    return jax.tree.map(lambda x: x.reshape(nb * block, *x.shape[2:])[:n], out)
 
 
 def pair_terms_hvp(terms, structure: Structure, nbrs, sp: jax.Array) -> jax.tree_util.Partial:
@@ -76,27 +101,40 @@ def _apply_pairs(parts, v):
 
 
 def linearized_hvp(functions, cutoff, list_cutoff: float, structure: Structure, idx: jax.Array,
-                   sp: jax.Array) -> jax.tree_util.Partial:
+                   sp: jax.Array, block: int | None = None) -> jax.tree_util.Partial:
     """``v (N, d) -> H v`` of the EAM ``functions`` (an ``EAMFunctions``; radial functions zero from
     ``cutoff``) at ``structure`` with the full list ``idx`` (``list_cutoff``: the term's static cutoff)
     and per-atom species indices ``sp``. A :class:`jax.tree_util.Partial` over the precomputed slot
-    arrays: a PyTree, so it can be passed into jitted functions and loops as an argument."""
-    e, rs, inside, si, sj, nbr = _slots(structure, idx, sp, list_cutoff, cutoff)
-    f_j, df_j, d2f_j = _value_slope_curvature(functools.partial(functions.density, sj), rs)
-    _, df_i, d2f_i = _value_slope_curvature(functools.partial(functions.density, si), rs)
-    _, dphi, d2phi = _value_slope_curvature(functools.partial(functions.pair, si, sj), rs)
-    rho = jnp.sum(jnp.where(inside, f_j, 0.0), axis=1)
+    arrays: a PyTree, so it can be passed into jitted functions and loops as an argument. The arrays
+    are built ``block`` atoms (default :data:`ROW_BLOCK`) at a time, so the construction's temporaries
+    are those of one block."""
+    idx = jnp.asarray(idx)
+    block = ROW_BLOCK if block is None else int(block)
+
+    def density(rows, ib):
+        _, rs, inside, _, sj, _ = _slots(structure, ib, sp, list_cutoff, cutoff, rows)
+        return jnp.sum(jnp.where(inside, functions.density(sj, rs), 0.0), axis=1)
+
+    rho = _by_row_blocks(density, idx, block)
     _, d_embed, d2_embed = _value_slope_curvature(functools.partial(functions.embedding, sp), rho)
-    d_embed_j = d_embed[nbr]
-    zero = jnp.zeros_like(rs)
-    slots = dict(
-        e=e,
-        g=jnp.where(inside, df_j, zero),
-        h=jnp.where(inside, df_i, zero),
-        k=jnp.where(inside, d_embed[:, None] * d2f_j + d_embed_j * d2f_i + d2phi, zero),
-        c_r=jnp.where(inside, (d_embed[:, None] * df_j + d_embed_j * df_i + dphi) / rs, zero),
-    )
-    return jax.tree_util.Partial(_apply, nbr, d2_embed, slots)
+
+    def slots(rows, ib):
+        e, rs, inside, si, sj, nbr = _slots(structure, ib, sp, list_cutoff, cutoff, rows)
+        _, df_j, d2f_j = _value_slope_curvature(functools.partial(functions.density, sj), rs)
+        _, df_i, d2f_i = _value_slope_curvature(functools.partial(functions.density, si), rs)
+        _, dphi, d2phi = _value_slope_curvature(functools.partial(functions.pair, si, sj), rs)
+        d_embed_i, d_embed_j = d_embed[rows][:, None], d_embed[nbr]
+        zero = jnp.zeros_like(rs)
+        return nbr, dict(
+            e=e,
+            g=jnp.where(inside, df_j, zero),
+            h=jnp.where(inside, df_i, zero),
+            k=jnp.where(inside, d_embed_i * d2f_j + d_embed_j * d2f_i + d2phi, zero),
+            c_r=jnp.where(inside, (d_embed_i * df_j + d_embed_j * df_i + dphi) / rs, zero),
+        )
+
+    nbr, s = _by_row_blocks(slots, idx, block)
+    return jax.tree_util.Partial(_apply, nbr, d2_embed, s)
 
 
 def _apply(nbr, d2_embed, s, v):
