@@ -55,6 +55,7 @@ def test_crystal_matches_lammps(crys):
     assert crys.info["heteronuclear_fraction"] == 1.0
     assert crys.info["mean_coordination"] == 4.0
     assert crys.info["converged"]
+    assert "md_potential" not in crys.info  # no MD ran: no MD potential recorded
     assert pm.off_site_fraction(s, s) == 0.0
 
 
