@@ -315,7 +315,7 @@ def figure(family: str, runs: list[dict], summ: dict, path: Path, unit_time: str
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("family", choices=["lj2d", "lj3d", "cualzr", "sic", "amc"])
+    ap.add_argument("family", choices=["lj2d", "lj3d", "cualzr", "sic", "amc", "hea"])
     ap.add_argument("--fractions", default="0.05,0.1,0.25,0.5,1", help="quench lengths / the paper's")
     ap.add_argument("--seeds", default="0,1,2,3")
     ap.add_argument("--knobs", default="1.0")
