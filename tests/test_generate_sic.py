@@ -55,7 +55,6 @@ def test_crystal_matches_lammps(crys):
     assert crys.info["heteronuclear_fraction"] == 1.0
     assert crys.info["mean_coordination"] == 4.0
     assert crys.info["converged"]
-    assert "md_potential" not in crys.info  # no MD ran: no MD potential recorded
     assert pm.off_site_fraction(s, s) == 0.0
 
 
@@ -117,3 +116,11 @@ def test_bad_arguments(kwargs, match):
     if "knob" not in match:
         with pytest.raises(ValueError, match=match):
             sic.crystal(kwargs["n_atoms"], size=kwargs.get("size", "small"))
+
+
+def test_nothing_melted_records_no_md_potential():
+    # knob 0.001 of 400 atoms melts none: no MD runs, so the record names no MD potential
+    g = sic.generate(400, 0.001, 0)
+    assert g.knob_values["n_melted"] == 0
+    assert "md_potential" not in g.info and "md_rebuilds" not in g.info
+    assert g.info["converged"]
