@@ -25,9 +25,16 @@ times and scores:
   ``alpha (1 − l1_ratio) = F l2``), so both solve the same problem: the table shows the test MSE of
   both and the relative difference of the fitted weights.
 
+Part 3, cross-validation (``--part cv``): ``cross_validate_enet`` as the study calls it (3 folds, the
+26-value ``l1`` grid, ``l2 = 1e-7``) with the exact homotopy path and with FISTA (stopped at
+``CV_TOL`` or ``CV_MAX_SWEEPS``), on a study-shaped problem (160 × 200 → 300: the total g(r) of a
+200-glass dataset) and a wide one (14 × 1200 → 300: the six partial g_αβ(r) of a 17-glass ternary
+dataset, fewer samples than features): time of the first call and of the second, chosen ``l1``,
+lowest CV MSE and largest relative duality gap of each.
+
 Usage::
 
-    .venv/bin/python benchmarks/models.py [--part enet|study|all] [--dataset out/datasets/amc]
+    .venv/bin/python benchmarks/models.py [--part enet|study|cv|all] [--dataset out/datasets/amc]
         [--out benchmarks/results/models.json]
 """
 
@@ -237,13 +244,8 @@ def enet_part(args) -> dict:
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import ElasticNet
 
-    from jaxglass.models._enet import (
-        enet_solve,
-        enet_solve_homotopy,
-        gram_problem,
-        lam1_max,
-        sklearn_objective,
-    )
+    from jaxglass.models._enet import enet_solve, gram_problem, lam1_max, sklearn_objective
+    from jaxglass.models._homotopy import enet_solve_homotopy
 
     out = []
     for n, D, F in ((900, 100, 100), (1000, 200, 300)):
@@ -325,9 +327,32 @@ def enet_part(args) -> dict:
     return dict(enet=out)
 
 
+def cv_part(args) -> dict:
+    from jaxglass.models import cross_validate_enet
+
+    out = []
+    print("\n| problem | CV method | first call s | second call s | chosen l1 / l1_max | lowest CV MSE "
+          "| largest relative gap |")
+    print("|---|---|---|---|---|---|---|")
+    for n, D, F in ((160, 200, 300), (14, 1200, 300)):
+        X, Y = _enet_problem(n, D, F)
+        for method in ("homotopy", "fista"):
+            t = []
+            for _ in range(2):
+                res, dt = _timed(cross_validate_enet, X, Y, None, (1e-7,), k=3, method=method, warn=False)
+                t.append(dt)
+            row = dict(shape=f"{n}x{D}->{F}", method=method, first_call_seconds=t[0], seconds=t[1],
+                       best_l1=res.best_l1, best_l1_fraction=res.best_l1 / float(res.l1_grid.max()),
+                       min_cv_mse=float(res.mse.mean(-1).min()), max_rel_gap=float(res.rel_gap.max()))
+            out.append(row)
+            print(f"| {row['shape']} | {method} | {t[0]:.1f} | {t[1]:.1f} | {row['best_l1_fraction']:.2e} | "
+                  f"{row['min_cv_mse']:.6g} | {row['max_rel_gap']:.1e} |", flush=True)
+    return dict(cv=out)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--part", choices=("enet", "study", "all"), default="all")
+    ap.add_argument("--part", choices=("enet", "study", "cv", "all"), default="all")
     ap.add_argument("--dataset", default=None, help="study part: dataset directory (default: synthetic)")
     ap.add_argument("--l1", type=float, default=1e-4, help="study part: l1 of the elastic net")
     ap.add_argument("--l1-fraction", type=float, default=0.01, help="enet part: λ1 / λ1_max")
@@ -353,6 +378,11 @@ def main(argv=None) -> int:
         print(f"load average before / after: {res['load_avg_before']} / {res['load_avg_after']}")
     if args.part in ("study", "all"):
         res.update(study_part(args))
+    if args.part in ("cv", "all"):
+        res["cv_load_avg_before"] = os.getloadavg()
+        res.update(cv_part(args))
+        res["cv_load_avg_after"] = os.getloadavg()
+        print(f"load average before / after: {res['cv_load_avg_before']} / {res['cv_load_avg_after']}")
     atomic_write_text(args.out, json.dumps(res, indent=2))
     print(f"\nwrote {args.out}")
     return 0

@@ -69,7 +69,7 @@ def test_homotopy_is_exact_against_sklearn_and_kkt(lam2):
     conditions to round-off, a duality gap at round-off, with the slot count forced to grow
     (k=8 < the largest support) and the padded batch of targets."""
     sk = pytest.importorskip("sklearn.linear_model")
-    from jaxglass.models._enet import enet_solve_homotopy
+    from jaxglass.models._homotopy import enet_solve_homotopy
 
     X, Y = _problem(K=150, D=40, F=7, noise=0.1)
     p = gram_problem(X, Y)
@@ -97,7 +97,7 @@ def test_homotopy_is_exact_against_sklearn_and_kkt(lam2):
 def test_homotopy_path_and_cv_are_exact():
     """One homotopy gives every grid point exactly (gap at round-off; equal to single solves), in
     any grid order; the CV on it picks the same l1 as the FISTA path."""
-    from jaxglass.models._enet import enet_path_homotopy, enet_solve_homotopy
+    from jaxglass.models._homotopy import enet_path_homotopy, enet_solve_homotopy
 
     X, Y = _problem(K=90, D=20, F=6, noise=0.3)
     p = gram_problem(X, Y)
@@ -116,7 +116,7 @@ def test_homotopy_path_and_cv_are_exact():
 
 
 def test_homotopy_unfinished_path_is_finished_by_coordinate_descent():
-    from jaxglass.models._enet import enet_solve_homotopy
+    from jaxglass.models._homotopy import enet_solve_homotopy
 
     X, Y = _problem(K=100, D=25, F=4)
     p = gram_problem(X, Y)
@@ -317,3 +317,52 @@ def test_enet_wide_targets_do_not_deadlock():
                          timeout=150)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().endswith("ok")
+
+
+@pytest.mark.parametrize("lam2", [0.0, 0.02])
+def test_wide_problem_low_rank_factor_matches_dense_gram(lam2):
+    """Fewer samples than half the features (a partial g(r) of a few glasses): the problem keeps the
+    factor X̄/√n, and FISTA, the gap and the exact support solve through it land where the dense
+    Gram matrix does, at scikit-learn's optimum; zero-padded factor rows change nothing."""
+    sk = pytest.importorskip("sklearn.linear_model")
+    from jaxglass.models._enet import _newton, gram_dot, pad_factor_rows
+
+    X, Y = _problem(K=12, D=60, F=5, noise=0.1)
+    p = gram_problem(X, Y)
+    assert p.Xs is not None and p.Xs.shape == (12, 60)
+    dense = p._replace(Xs=None)
+    Z = np.random.default_rng(1).standard_normal((60, 5))
+    np.testing.assert_allclose(np.asarray(gram_dot(p, Z)), np.asarray(p.G) @ Z, rtol=1e-12, atol=1e-12)
+    lam1 = 0.05 * float(np.abs(np.asarray(p.C)).max())
+    a = enet_solve(p, lam1, lam2, tol=1e-10, method="fista", max_sweeps=20000)
+    b = enet_solve(dense, lam1, lam2, tol=1e-10, method="fista", max_sweeps=20000)
+    c = enet_solve(pad_factor_rows(p, 16), lam1, lam2, tol=1e-10, method="fista", max_sweeps=20000)
+    for sol in (a, b, c):
+        assert float(sol.gap.sum()) <= 1e-10 * float(sol.primal.sum())
+    np.testing.assert_allclose(np.asarray(a.primal), np.asarray(b.primal), rtol=1e-9)
+    np.testing.assert_allclose(np.asarray(c.primal), np.asarray(b.primal), rtol=1e-9)
+    m, ref = _sklearn_reference(sk, X, Y, lam1, lam2)
+    ours = sklearn_objective(X, Y, a.W, a.b, lam1, lam2)
+    assert np.all(ours <= ref * (1 + 1e-9))
+    # the support solve (Woodbury on the factor) equals the dense masked solve from the same iterate
+    if lam2 > 0:
+        W0 = np.where(np.abs(np.asarray(a.W)) > 0, np.asarray(a.W) * 1.1, 0.0)
+        P0 = np.full(5, np.inf)
+        np.testing.assert_allclose(np.asarray(_newton(p, W0, P0, lam1, lam2)),
+                                   np.asarray(_newton(dense, W0, P0, lam1, lam2)), rtol=1e-8, atol=1e-10)
+
+
+def test_wide_cv_uses_the_exact_homotopy_and_matches_a_tight_fista_path():
+    """Folds with fewer samples than half the features: the default CV path is the exact homotopy
+    (through the factor, folds of unequal size padded), and it picks what FISTA solved tight picks."""
+    from jaxglass.models._enet import enet_method
+
+    X, Y = _problem(K=17, D=80, F=4, noise=0.1)
+    assert enet_method("auto", 11, 80, path=True) == "homotopy"
+    assert enet_method("auto", 160, 200, path=True) == "fista"
+    a = cross_validate_enet(X, Y, None, (1e-3,), k=3, warn=False)
+    b = cross_validate_enet(X, Y, None, (1e-3,), k=3, warn=False, method="fista", tol=1e-11,
+                            max_sweeps=100000)
+    assert a.max_rel_gap <= 1e-9 and b.max_rel_gap <= 1e-11
+    assert a.best_l1 == b.best_l1
+    np.testing.assert_allclose(a.mse, b.mse, rtol=1e-6)

@@ -25,7 +25,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..errors import UserError
-from ._enet import enet_method, enet_path, enet_path_homotopy, gram_problem
+from ._enet import enet_method, enet_path, gram_problem, pad_factor_rows
+from ._homotopy import enet_path_homotopy
 from ._metrics import mse, r2
 from ._scaling import Standardizer
 from .linear import LinearSPRConfig, as_features, as_targets, compiled_trainer, prepare_training
@@ -220,11 +221,13 @@ def default_l1_grid(X, Y, standardize: bool = True, scaling: str = "pooled", n: 
 #: choice equals that of a brute-force grid solved to a gap of 1e-10).
 CV_TOL: float = 1e-3
 CV_MAX_SWEEPS: int = 500
-#: The CV solver: FISTA on the Gram matrix (one ``G @ Z`` per iteration, no sequential coordinate
-#: loop). Measured on a 160 × 100 → 120 problem (5 folds × 26 ``l1`` × 3 ``l2``): 6.0 s at
-#: 100 iterations per point vs 17.9 s for 100 coordinate-descent sweeps, and FISTA's largest gap after
-#: 1000 iterations (0.05, 19 s) is 14× smaller than coordinate descent's after 100 sweeps (0.68).
-CV_METHOD: str = "fista"
+#: The CV solver, ``"auto"`` (:func:`~jaxglass.models._enet.enet_method`): the exact homotopy path
+#: where samples are fewer than half the features, else FISTA on the Gram matrix (one ``G @ Z`` per
+#: iteration, no sequential coordinate loop). Measured on a 160 × 100 → 120 problem (5 folds × 26
+#: ``l1`` × 3 ``l2``): FISTA 6.0 s at 100 iterations per point vs 17.9 s for 100 coordinate-descent
+#: sweeps, and FISTA's largest gap after 1000 iterations (0.05, 19 s) is 14× smaller than coordinate
+#: descent's after 100 sweeps (0.68); the wide case in ``benchmarks/models.py --part cv``.
+CV_METHOD: str = "auto"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -269,14 +272,16 @@ def cross_validate_enet(X, Y, l1_grid: Sequence[float] | None = None, l2_grid: S
     once, each point to a relative duality gap ``tol`` or ``max_sweeps`` sweeps, whichever comes first
     (defaults :data:`CV_TOL`, :data:`CV_MAX_SWEEPS`: the cost is bounded by
     ``k · len(l2_grid) · len(l1_grid) · max_sweeps`` passes of ``O(D² F)``; the gaps reached are in
-    ``rel_gap``). ``method``: ``"fista"`` (default, :data:`CV_METHOD`; ``max_sweeps`` counts its
-    iterations), ``"cd"`` (coordinate descent), ``"homotopy"`` (exact at every grid point,
-    :func:`~jaxglass.models._enet.enet_path_homotopy`, a point the path cannot finish is finished
-    by coordinate descent to ``tol`` within ``max_sweeps``; measured 1.5× slower than FISTA on a
-    160 × 100 → 120 problem, same choice) or ``"auto"`` (FISTA).
-    All folds share one compiled path (the Gram matrix is ``D × D`` whatever the fold
-    size). ``l1_grid=None`` uses :func:`default_l1_grid` of the whole ``X, Y``. The best pair minimises
-    the mean held-out MSE; a choice on a grid edge warns (``warn``).
+    ``rel_gap``). ``method``: ``"fista"`` (``max_sweeps`` counts its iterations), ``"cd"``
+    (coordinate descent), ``"homotopy"`` (exact at every grid point,
+    :func:`~jaxglass.models._homotopy.enet_path_homotopy`, a point the path cannot finish is finished
+    to ``tol`` within ``max_sweeps``; measured 1.5× slower than FISTA on a 160 × 100 → 120 problem,
+    same choice, and 5× faster on a 14 × 1200 → 300 one) or ``"auto"`` (default,
+    :data:`CV_METHOD`: the homotopy where a fold has fewer samples than half the features, else FISTA).
+    All folds share one compiled path (the Gram matrix is ``D × D`` whatever the fold size; the
+    low-rank factor of :func:`~jaxglass.models._enet.gram_problem`, where there is one, is zero-padded
+    to the largest fold). ``l1_grid=None`` uses :func:`default_l1_grid` of the whole ``X, Y``. The best
+    pair minimises the mean held-out MSE; a choice on a grid edge warns (``warn``).
     """
     Xf = np.asarray(X, np.float64).reshape(len(X), -1)
     Yf = np.asarray(Y, np.float64)
@@ -301,10 +306,13 @@ def cross_validate_enet(X, Y, l1_grid: Sequence[float] | None = None, l2_grid: S
     out = np.zeros((l2s.size, l1s.size, k))
     gaps = np.zeros_like(out)
     sweeps = np.zeros(out.shape, np.int64)
-    for f, (tr, va) in enumerate(kfold_indices(Xf.shape[0], k, seed)):
+    folds = kfold_indices(Xf.shape[0], k, seed)
+    n_rows = max(len(tr) for tr, _ in folds)
+    for f, (tr, va) in enumerate(folds):
         xs = Standardizer.make(Xf[tr], standardize, scaling, np.shape(X)[1:])
         ys = Standardizer.make(Yf[tr], standardize, scaling)
         p = gram_problem(jnp.asarray(xs.transform(Xf[tr])), jnp.asarray(ys.transform(Yf[tr])))
+        p = pad_factor_rows(p, n_rows)  # one compiled path for every fold
         Zv = xs.transform(Xf[va])
         for j, l2 in enumerate(l2s):
             sol = path(p, jnp.asarray(F * l1s / 2), jnp.asarray(F * l2))

@@ -371,7 +371,8 @@ def fit_elastic_net(X, Y, l1: float, l2: float = 0.0, standardize: bool = True, 
     if constraints is not None:
         return _fit_enet_constrained(X, Y, l1, l2, standardize, scaling, tol, max_sweeps, W0,
                                      return_info, constraints)
-    from ._enet import enet_method, enet_solve, enet_solve_homotopy, gram_problem
+    from ._enet import enet_method, enet_solve, gram_problem
+    from ._homotopy import enet_solve_homotopy
 
     if l1 < 0 or l2 < 0:
         raise UserError(f"fit_elastic_net: l1 and l2 must be >= 0, got l1={l1}, l2={l2}")
