@@ -51,7 +51,6 @@ class GramProblem(NamedTuple):
     Xs: jax.Array | None = None  # (n, D)  X̄/√n where 2n < D (zero rows allowed), else None
 
 
-
 class ENetSolution(NamedTuple):
     """``W`` ``(D, F)`` (note: features × targets), intercepts ``b`` ``(F,)``, the primal objective and
     duality gap per target (``gap ≥ P − P*``), and the number of sweeps done."""
@@ -186,7 +185,7 @@ def _support_solve_factor(p: GramProblem, W, lam1, lam2):
     """The support solve of :func:`_newton` through ``G = XsᵀXs`` (Woodbury): with ``B_f = Xs`` on the
     support of target ``f`` and ``r_f = C_f − λ₁ sign(w_f)`` there (0 elsewhere),
     ``w_f = (r_f − B_fᵀ (B_f B_fᵀ + λ₂ I)⁻¹ B_f r_f) / λ₂``: one ``n × n`` system per target. At
-    ``λ₂ = 0`` a ridge of 1e-12 of the largest column norm stands in (the caller keeps a step only
+    ``λ₂ = 0`` a ridge of 1e-12 of the largest squared column norm stands in (the caller keeps a step only
     where it lowers the objective)."""
     Xs = p.Xs
     n = Xs.shape[0]
@@ -267,7 +266,7 @@ def _solve_fista(p: GramProblem, W0, lam1, lam2, tol, max_iter: int, check_every
     gradient-based adaptive restart of O'Donoghue & Candès (2015) per target and the exact solve on
     the found support (:func:`_newton`) once the relative gap is below ``newton_gap``; stops like
     :func:`_solve`. Step ``1/L`` with ``L = λ_max(G) + λ₂``."""
-    L = (jnp.linalg.eigvalsh(p.G if p.Xs is None else p.Xs @ p.Xs.T)[-1]) + lam2
+    L = jnp.linalg.eigvalsh(p.G if p.Xs is None else p.Xs @ p.Xs.T)[-1] + lam2  # XXᵀ: same spectrum
     L = jnp.where(L > 0, L, 1.0)
     F = W0.shape[1]
     P0, g0 = primal_and_gap(p, W0, gram_dot(p, W0), lam1, lam2)

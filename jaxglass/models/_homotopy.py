@@ -43,7 +43,8 @@ def _homotopy_one(H, c, lams, K: int, max_steps: int, Xs=None, lam2=0.0):
     border/Schur updates, ``O(K²)`` per event; the weights at each ``lams[g]`` come from one exact
     solve. ``ok`` is false when the support outgrew ``K`` slots, a pivot vanished (singular
     ``H_AA``) or ``max_steps`` events did not reach the last ``λ``. With the factor ``Xs`` of ``G``
-    (:func:`gram_problem`) the products ``H v`` of an event cost ``O(n (D + K))``, else ``O(D²)``.
+    (:func:`~jaxglass.models._enet.gram_problem`) the products ``H v`` of an event cost ``O(n D)``,
+    else ``O(D²)``.
 
     The state is ``(λ, idx, act, sgn, B, joined, dropped, n, done, ok)``: the slots' coordinates,
     whether each slot is active, their signs, the inverse, the slot that joined and the coordinate
@@ -62,9 +63,8 @@ def _homotopy_one(H, c, lams, K: int, max_steps: int, Xs=None, lam2=0.0):
 
     def hv(idx, V):
         """``H @ v`` for the ``(D, 2)`` vectors whose only nonzero rows are ``V`` ``(K, 2)`` at ``idx``."""
-        if Xs is None:  # one product with H: over all targets at once, a matrix product
-            return H @ jnp.zeros((H.shape[0], 2), dt).at[idx].add(V)
-        return Xs.T @ (Xs[:, idx] @ V) + lam2 * jnp.zeros((H.shape[0], 2), dt).at[idx].add(V)
+        v = jnp.zeros((H.shape[0], 2), dt).at[idx].add(V)
+        return H @ v if Xs is None else Xs.T @ (Xs @ v) + lam2 * v  # over all targets: matrix products
 
     def body(st, lam_t):
         return _homotopy_event(H, hv, c, st, lam_t, slots, none, max_steps)

@@ -297,7 +297,9 @@ def cross_validate_enet(X, Y, l1_grid: Sequence[float] | None = None, l2_grid: S
         raise UserError("cross_validate_enet: l1_grid and l2_grid must be non-empty and >= 0")
     k = min(int(k), Xf.shape[0])
     F = Yf.shape[1]
-    method = enet_method(method, len(kfold_indices(Xf.shape[0], k, seed)[0][0]), Xf.shape[1], path=True)
+    folds = kfold_indices(Xf.shape[0], k, seed)
+    n_rows = max(len(tr) for tr, _ in folds)
+    method = enet_method(method, n_rows, Xf.shape[1], path=True)
     if method == "homotopy":  # exact at every grid point (finished by coordinate descent if not)
         def path(p, lams, l2):
             return enet_path_homotopy(p, np.asarray(lams), l2, tol=tol, max_sweeps=max_sweeps)
@@ -306,8 +308,6 @@ def cross_validate_enet(X, Y, l1_grid: Sequence[float] | None = None, l2_grid: S
     out = np.zeros((l2s.size, l1s.size, k))
     gaps = np.zeros_like(out)
     sweeps = np.zeros(out.shape, np.int64)
-    folds = kfold_indices(Xf.shape[0], k, seed)
-    n_rows = max(len(tr) for tr, _ in folds)
     for f, (tr, va) in enumerate(folds):
         xs = Standardizer.make(Xf[tr], standardize, scaling, np.shape(X)[1:])
         ys = Standardizer.make(Yf[tr], standardize, scaling)
