@@ -209,6 +209,37 @@ def test_deterministic(series):
     assert again.knob_values == series[0.5].knob_values
 
 
+def test_stalled_random_switches_start_again(monkeypatch):
+    """A random-switch stage that stalls starts again from graphene with the generator's next draws:
+    the glass is still a function of the seed, and the stalls are recorded; one that keeps stalling
+    is an error that names the knob."""
+    from jaxglass.generate import _amc_switches
+
+    calls = []
+
+    def stall_first(net, k, rng):
+        calls.append(k)
+        return _amc_switches.random_switches(net, k, rng, max_tries_per_switch=1 if len(calls) == 1 else 250)
+
+    monkeypatch.setattr(amc, "random_switches", stall_first)
+    g = amc.generate(N, 1.0, 0)
+    k = g.knob_values["K"]
+    assert calls[:2] == [k, k] and len(g.info["switch_restarts"]) == 1 and g.info["switch_restarts"][0] < k
+    assert g.info["switch_attempts"] > k
+    sizes = [size for size, c in g.info["network_ring_counts"].items() if c]
+    assert min(sizes) >= _amc_switches.RING_MIN and max(sizes) <= _amc_switches.RING_MAX
+    calls.clear()
+    again = amc.generate(N, 1.0, 0)
+    np.testing.assert_array_equal(np.asarray(again.structure.positions), np.asarray(g.structure.positions))
+
+    def always_stall(net, k, rng):
+        return _amc_switches.random_switches(net, k, rng, max_tries_per_switch=0)
+
+    monkeypatch.setattr(amc, "random_switches", always_stall)
+    with pytest.raises(RuntimeError, match="stalled 4 times.*use a smaller knob"):
+        amc.generate(N, 1.0, 0)
+
+
 def test_imaginary_modes_reported(series):
     """Count imaginary modes (THz) at the relaxed structures; flexural modes may give a few tiny ones."""
     counts = {}

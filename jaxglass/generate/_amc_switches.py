@@ -29,7 +29,9 @@ __all__ = [
     "NONBONDED_MIN",
     "RING_MAX",
     "RING_MIN",
+    "SWITCH_TRIES_PER_SWITCH",
     "Network",
+    "SwitchesStalled",
     "anneal",
     "face_counts",
     "faces",
@@ -54,6 +56,21 @@ KEATING_FTOL = 1e-3
 
 #: Ring sizes allowed by the switch moves.
 RING_MIN, RING_MAX = 5, 8
+
+#: Attempts per requested switch after which :func:`random_switches` stops (:class:`SwitchesStalled`).
+#: Near the largest knobs a network can reach a state from which almost no switch passes the ring
+#: rule and :meth:`Network.geometry_ok` (one 800-atom sheet at 279 requested switches stalled at 224
+#: after 117,000 attempts); the first 136 paper-size glasses needed at most 80 attempts per switch.
+SWITCH_TRIES_PER_SWITCH = 250
+
+
+class SwitchesStalled(RuntimeError):
+    """:func:`random_switches` placed only ``done`` of ``requested`` switches in ``tries`` attempts."""
+
+    def __init__(self, done: int, requested: int, tries: int):
+        super().__init__(f"amc: placed only {done} of {requested} random switches in {tries} attempts "
+                         "(ring rule and relaxed geometry)")
+        self.done, self.requested, self.tries = done, requested, tries
 
 
 # ---------------------------------------------------------------------------------------------
@@ -276,14 +293,16 @@ class Network:
 # Switching stages
 
 
-def random_switches(net: Network, n_switches: int, rng: np.random.Generator) -> tuple[int, int]:
+def random_switches(net: Network, n_switches: int, rng: np.random.Generator,
+                    max_tries_per_switch: int = SWITCH_TRIES_PER_SWITCH) -> tuple[int, int]:
     """``n_switches`` random switches obeying the ring rule and :meth:`Network.geometry_ok` (each
-    relaxed); returns the number of attempts and of geometry rejections."""
+    relaxed); returns the number of attempts and of geometry rejections. Raises
+    :class:`SwitchesStalled` after ``max_tries_per_switch * n_switches`` attempts."""
     tries = done = n_geom_rejected = 0
     while done < n_switches:
         tries += 1
-        if tries > 1000 * n_switches:
-            raise RuntimeError(f"amc: could only place {done} of {n_switches} switches obeying the ring rule")
+        if tries > max_tries_per_switch * n_switches:
+            raise SwitchesStalled(done, n_switches, tries - 1)
         undo = net.try_switch(rng)
         if undo is None:
             continue

@@ -74,6 +74,7 @@ from ._amc_switches import (
     RING_MAX,
     RING_MIN,
     Network,
+    SwitchesStalled,
     anneal,
     face_counts,
     random_switches,
@@ -97,6 +98,10 @@ __all__ = [
     "smallest_cell",
     "stone_wales",
 ]
+
+#: How often the random-switch stage may start again from graphene after it stalls
+#: (:class:`~jaxglass.generate._amc_switches.SwitchesStalled`) before :func:`generate` gives up.
+SWITCH_RESTARTS = 3
 
 #: LB Tersoff graphene lattice constant (Å), LAMMPS with ``BNC.tersoff``.
 A_GRAPHENE = 2.49205
@@ -304,16 +309,29 @@ def _switched_network(n_atoms: int, knob: float, rng: np.random.Generator, proto
     g = graphene(A_GRAPHENE, (nx, ny))
     n = g.n_atoms
     nbr0, xy, box2, ax = _sheet_graph(g, 1.85)
-    rows = [list(r) for r in rotation_system(xy, box2, np.asarray(nbr0))]
-    net = Network(xy, box2, rows, proto["keating_steps"], _KEATING)
-    e_graphene = net.energy
+    rows = rotation_system(xy, box2, np.asarray(nbr0))
     timing = {}
     t1 = time.perf_counter()
 
-    # 1. K random switches (ring rule only)
+    # 1. K random switches (ring rule only); a stalled network starts again from graphene with the
+    #    same generator's next draws, so the result stays a function of the seed
     kn = knob_to_switch_fraction(knob)
     K = max(1, int(round(kn * n)))
-    tries, n_geom_random = random_switches(net, K, rng)
+    tries, stalled = 0, []
+    while True:
+        net = Network(xy, box2, [list(r) for r in rows], proto["keating_steps"], _KEATING)
+        e_graphene = net.energy
+        try:
+            t, n_geom_random = random_switches(net, K, rng)
+            tries += t
+            break
+        except SwitchesStalled as err:
+            tries += err.tries
+            stalled.append(err.done)
+            if len(stalled) > SWITCH_RESTARTS:
+                raise RuntimeError(f"amc: the random switches stalled {len(stalled)} times (placed {stalled} "
+                                   f"of {K}); knob {knob} asks for more defects than the ring rule and the "
+                                   "relaxed-geometry checks allow: use a smaller knob") from err
     e_random = net.energy
     timing["random_switches"] = time.perf_counter() - t1
     t1 = time.perf_counter()
@@ -335,6 +353,7 @@ def _switched_network(n_atoms: int, knob: float, rng: np.random.Generator, proto
         reps=(nx, ny),
         timing=timing,
         tries=tries,
+        stalled=stalled,
         n_trials=n_trials,
         **counts,
         e_graphene=e_graphene,
@@ -393,6 +412,7 @@ def _generate_info(st, res, rs, preserved: bool, z_axis: int, proto, seed: int, 
         reps=st["reps"],
         protocol=_protocol_info(proto),
         switch_attempts=st["tries"],
+        switch_restarts=st["stalled"],
         anneal_trials=st["n_trials"],
         anneal_ring_rejected=st["n_ring_rejected"],
         anneal_hexagon_rejected=st["n_hex_rejected"],
