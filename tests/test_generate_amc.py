@@ -6,6 +6,8 @@ two independent ring algorithms (planar faces, shortest-path rings) checked agai
 against the generator's own bond network.
 """
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -213,29 +215,25 @@ def test_stalled_random_switches_start_again(monkeypatch):
     """A random-switch stage that stalls starts again from graphene with the generator's next draws:
     the glass is still a function of the seed, and the stalls are recorded; one that keeps stalling
     is an error that names the knob."""
-    from jaxglass.generate import _amc_switches
+    switches, calls = amc.random_switches, []
 
-    calls = []
-
-    def stall_first(net, k, rng):
+    def stall_first(net, k, rng):  # one attempt per switch the first time: stalls at knob 1
         calls.append(k)
-        return _amc_switches.random_switches(net, k, rng, max_tries_per_switch=1 if len(calls) == 1 else 250)
+        return switches(net, k, rng, max_tries_per_switch=1) if len(calls) == 1 else switches(net, k, rng)
 
     monkeypatch.setattr(amc, "random_switches", stall_first)
     g = amc.generate(N, 1.0, 0)
     k = g.knob_values["K"]
-    assert calls[:2] == [k, k] and len(g.info["switch_restarts"]) == 1 and g.info["switch_restarts"][0] < k
+    assert calls == [k, k] and len(g.info["switch_restarts"]) == 1 and g.info["switch_restarts"][0] < k
     assert g.info["switch_attempts"] > k
     sizes = [size for size, c in g.info["network_ring_counts"].items() if c]
-    assert min(sizes) >= _amc_switches.RING_MIN and max(sizes) <= _amc_switches.RING_MAX
+    assert min(sizes) >= amc.RING_MIN and max(sizes) <= amc.RING_MAX
     calls.clear()
     again = amc.generate(N, 1.0, 0)
     np.testing.assert_array_equal(np.asarray(again.structure.positions), np.asarray(g.structure.positions))
 
-    def always_stall(net, k, rng):
-        return _amc_switches.random_switches(net, k, rng, max_tries_per_switch=0)
-
-    monkeypatch.setattr(amc, "random_switches", always_stall)
+    never = functools.partial(switches, max_tries_per_switch=0)
+    monkeypatch.setattr(amc, "random_switches", never)
     with pytest.raises(RuntimeError, match="stalled 4 times.*use a smaller knob"):
         amc.generate(N, 1.0, 0)
 
